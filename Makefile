@@ -1,0 +1,55 @@
+# `make run` and `make test` do all set-up on a fresh machine; everything else is a step of theirs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NPM_STAMP := sdk_js/node_modules/.installed
+SNIPPET := sdk_js/dist/microx.js
+SDK_SOURCES := $(shell find sdk_js/src -name '*.ts') sdk_js/build.mjs sdk_js/tsconfig.json
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: run test build check lint format contract clean
+
+run: $(PY_STAMP) $(SNIPPET)
+	$(BIN)/microx serve
+
+test: $(PY_STAMP) $(SNIPPET) $(CHROMIUM) check
+	cd sdk_js && node --test test/
+	$(BIN)/pytest
+
+build: $(SNIPPET)
+
+check: $(PY_STAMP) $(NPM_STAMP)
+	$(BIN)/ruff check collector tests loadtests
+	$(BIN)/ruff format --check collector tests loadtests
+	$(BIN)/mypy
+	cd sdk_js && node_modules/.bin/tsc --noEmit -p tsconfig.json
+
+format: $(PY_STAMP)
+	$(BIN)/ruff format collector tests loadtests
+	$(BIN)/ruff check --fix collector tests loadtests
+
+# Regenerate the snippet's contract types after changing schema/events.schema.json.
+contract: $(PY_STAMP)
+	$(BIN)/python -m collector.tsgen > sdk_js/src/contract.ts
+
+$(PY_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(NPM_STAMP): sdk_js/package.json sdk_js/package-lock.json
+	cd sdk_js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(SNIPPET): $(NPM_STAMP) $(SDK_SOURCES)
+	cd sdk_js && node build.mjs
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+clean:
+	rm -rf $(VENV) sdk_js/node_modules sdk_js/dist .pytest_cache .mypy_cache .ruff_cache

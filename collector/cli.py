@@ -1,0 +1,98 @@
+"""The ``microx`` command: ``serve``, ``sql`` and ``migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from collector.settings import Settings, SettingsError
+from collector.store import Store, StoreUnavailable, describe_url
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from collector.app import create_app
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"microx collector on {base}\n"
+          f"  demo shop:  {base}/\n"
+          f"  snippet:    {base}/sdk.js\n"
+          f"  ingest:     POST {base}/v1/events\n"
+          f"  store:      {describe_url(settings.clickhouse_url)}\n"
+          "  query it after stopping (Ctrl-C): microx sql \"SELECT type, count() FROM "
+          "microx.events GROUP BY type\"", flush=True)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port,
+        log_level=settings.log_level, timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
+        access_log=False, server_header=False,
+    )
+    return 0
+
+
+def _format(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
+    if fmt == "tsv":
+        return "\n".join("\t".join(map(str, r)) for r in [tuple(columns), *rows])
+    cells = [columns, *[[str(v) for v in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _sql(settings: Settings, args: argparse.Namespace) -> int:
+    store = Store(settings.clickhouse_url)
+    try:
+        store.migrate()
+        columns, rows = store.query(args.query)
+    finally:
+        store.close()
+    print(_format(columns, rows, args.format))
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    store = Store(settings.clickhouse_url)
+    try:
+        applied = store.migrate()
+    finally:
+        store.close()
+    for m in applied:
+        print(f"applied {m.version:04d}_{m.name}")
+    print(f"schema up to date at {describe_url(settings.clickhouse_url)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="microx", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the collector (configured by MICROX_* variables)")
+    sql = commands.add_parser("sql", help="run one query against the configured store")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=["table", "tsv"], default="table")
+    commands.add_parser("migrate", help="apply pending schema migrations and exit")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(level=settings.log_level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        handler = {"serve": _serve, "sql": _sql, "migrate": _migrate}[args.command]
+        return handler(settings, args)
+    except (SettingsError, StoreUnavailable) as exc:
+        print(f"microx: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if args.command != "sql":
+            raise
+        # A bad query is the user's to fix: show ClickHouse's message, not a traceback.
+        print(f"microx: query failed: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""enrich: turn validated events into ``microx.events`` rows.
+
+Adds what only the server knows: when the batch arrived, how far the client clock is
+off (``received_at - sent_at``), and the browser, OS and device class from the
+User-Agent. The client's own times are kept beside the corrected one. The client IP is
+not an input here at all, so it cannot end up in a row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlsplit
+
+from collector.useragent import classify
+
+EVENT_COLUMNS = (
+    "site", "event_id", "session_id", "type", "name", "target", "label", "duration_ms",
+    "value", "seq", "url", "path", "referrer", "props", "client_time", "sent_at",
+    "received_at", "event_time", "clock_skew_ms", "browser", "os", "device", "viewport_w",
+    "viewport_h", "lang", "tz", "sdk_version", "contract_version",
+)
+
+Row = tuple[Any, ...]
+_UTC = dt.UTC
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
+# The contract's upper bound for client times (2100-01-01); corrected times are held to
+# the same range so a wildly wrong sent-at cannot push a row outside DateTime64.
+MAX_EPOCH_MS = 4_102_444_800_000
+
+
+def ms_to_datetime(ms: int | float) -> dt.datetime:
+    # timedelta arithmetic is exact to the microsecond and, unlike fromtimestamp, has no
+    # platform range limits for the far past or future.
+    return _EPOCH + dt.timedelta(milliseconds=ms)
+
+
+def _prop_value(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else repr(value)
+
+
+def _path(url: str) -> str:
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:
+        return ""
+
+
+def enrich(envelope: dict[str, Any], events: list[dict[str, Any]], received_ms: int,
+           user_agent: str) -> list[Row]:
+    """One row per event, in :data:`EVENT_COLUMNS` order."""
+    sent_ms: int = envelope["at"]
+    skew = received_ms - sent_ms
+    received_at = ms_to_datetime(received_ms)
+    sent_at = ms_to_datetime(sent_ms)
+    ctx: dict[str, Any] = envelope.get("c") or {}
+    browser, os_name, device = classify(user_agent)
+    page_url: str = envelope["u"]
+    page_path = _path(page_url)
+    shared = (
+        envelope["s"], envelope["sid"], envelope.get("r", ""),
+        ctx.get("vw", 0), ctx.get("vh", 0), ctx.get("lang", ""), ctx.get("tz", ""),
+        ctx.get("sdk", ""), envelope["v"],
+    )
+    site, session_id, referrer, vw, vh, lang, tz, sdk, version = shared
+    rows: list[Row] = []
+    for e in events:
+        url = e.get("u", page_url)
+        props = e.get("p")
+        client_ms: int = e["ts"]
+        rows.append((
+            site, e["id"], session_id, e["t"], e.get("n", ""), e.get("tg", ""),
+            e.get("l", ""), e.get("d"), e.get("val"), e["q"], url,
+            page_path if url is page_url else _path(url), referrer,
+            {k: _prop_value(v) for k, v in props.items()} if props else {},
+            ms_to_datetime(client_ms), sent_at, received_at,
+            ms_to_datetime(min(max(client_ms + skew, 0), MAX_EPOCH_MS)), skew, browser, os_name, device, vw, vh, lang,
+            tz, sdk, version,
+        ))
+    return rows

@@ -1,0 +1,110 @@
+"""Settings, read once from ``MICROX_*`` environment variables.
+
+Each field's environment variable is its name upper-cased with the ``MICROX_`` prefix;
+the README's table lists them. Bad values fail at start-up with a message naming the
+variable, never later on a request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from collector.sites import Site, parse_sites
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_DATA_DIR = "./var"
+# The snippet sends at most 64 KiB (the browser's keepalive budget); a server-side
+# client may send more, but one request is never a bulk import.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# ClickHouse prefers few large inserts: thousands of rows about once a second.
+DEFAULT_BATCH_MAX_ROWS = 10_000
+DEFAULT_BATCH_MAX_AGE_MS = 1_000
+DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
+
+
+class SettingsError(ValueError):
+    """A ``MICROX_*`` variable has a value the collector cannot run with."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    clickhouse_url: str = ""
+    sites: tuple[Site, ...] = ()
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    batch_max_rows: int = DEFAULT_BATCH_MAX_ROWS
+    batch_max_age_ms: int = DEFAULT_BATCH_MAX_AGE_MS
+    shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"MICROX_PORT must be 1-65535, got {self.port}")
+        if self.max_body_bytes < 1024:
+            raise SettingsError("MICROX_MAX_BODY_BYTES must be at least 1024")
+        if self.batch_max_rows < 1:
+            raise SettingsError("MICROX_BATCH_MAX_ROWS must be at least 1")
+        if self.batch_max_age_ms < 1:
+            raise SettingsError("MICROX_BATCH_MAX_AGE_MS must be at least 1")
+        url = self.clickhouse_url or self.default_clickhouse_url()
+        if not url.startswith(("chdb://", "http://", "https://")):
+            raise SettingsError(
+                "MICROX_CLICKHOUSE_URL must start with chdb://, http:// or https://, "
+                f"got {url.split('://')[0]!r}"
+            )
+        object.__setattr__(self, "clickhouse_url", url)
+
+    def default_clickhouse_url(self) -> str:
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def public_origins(self) -> tuple[str, ...]:
+        """Origins the collector itself is reached at; the demo site allows them."""
+        names = {self.host, "127.0.0.1", "localhost"} if self.host in (
+            "127.0.0.1", "localhost", "0.0.0.0"
+        ) else {self.host}
+        return tuple(sorted(f"http://{name}:{self.port}" for name in names))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str, default: str) -> str:
+            return env.get(f"MICROX_{name}", default).strip() or default
+
+        def get_int(name: str, default: int) -> int:
+            raw = get(name, str(default))
+            try:
+                return int(raw)
+            except ValueError:
+                raise SettingsError(f"MICROX_{name} must be an integer, got {raw!r}") from None
+
+        def get_float(name: str, default: float) -> float:
+            raw = get(name, str(default))
+            try:
+                return float(raw)
+            except ValueError:
+                raise SettingsError(f"MICROX_{name} must be a number, got {raw!r}") from None
+
+        try:
+            sites = parse_sites(get("SITES", ""))
+        except ValueError as exc:
+            raise SettingsError(f"MICROX_SITES: {exc}") from None
+        return cls(
+            host=get("HOST", DEFAULT_HOST),
+            port=get_int("PORT", DEFAULT_PORT),
+            data_dir=Path(get("DATA_DIR", DEFAULT_DATA_DIR)),
+            clickhouse_url=get("CLICKHOUSE_URL", ""),
+            sites=sites,
+            max_body_bytes=get_int("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            batch_max_rows=get_int("BATCH_MAX_ROWS", DEFAULT_BATCH_MAX_ROWS),
+            batch_max_age_ms=get_int("BATCH_MAX_AGE_MS", DEFAULT_BATCH_MAX_AGE_MS),
+            shutdown_timeout_s=get_float("SHUTDOWN_TIMEOUT_S", DEFAULT_SHUTDOWN_TIMEOUT_S),
+            log_level=get("LOG_LEVEL", "info").lower(),
+        )

@@ -1,0 +1,137 @@
+"""The ClickHouse store, reached only through clickhouse-connect.
+
+``chdb:///path`` opens the embedded engine in this process; ``http(s)://...`` talks to a
+ClickHouse server. Everything else in the collector is the same for both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from collector.contract import schema_dir
+
+DATABASE = "microx"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be opened or reached; the message says which and why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
+
+    def statements(self) -> list[str]:
+        body = "\n".join(line for line in self.sql.splitlines()
+                         if not line.lstrip().startswith("--"))
+        return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def load_migrations(directory: Path | None = None) -> list[Migration]:
+    directory = directory or schema_dir() / "migrations"
+    found: list[Migration] = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if not match:
+            raise ValueError(f"migration file {path.name!r} is not named NNNN_name.sql")
+        found.append(Migration(int(match[1]), match[2], path.read_text()))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"two migrations share a version number in {directory}")
+    return found
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for logs and error messages."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+class Store:
+    """A synchronous clickhouse-connect client with the collector's few operations.
+
+    Not thread-safe: the collector calls it from a single worker thread.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("chdb://"):
+            Path(url.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
+        try:
+            self._client = clickhouse_connect.get_client(dsn=url)
+        except Exception as exc:
+            raise StoreUnavailable(self._explain(exc)) from None
+
+    def _explain(self, exc: BaseException) -> str:
+        where = describe_url(self.url)
+        text = str(exc)
+        if self.url.startswith("chdb://") and ("EmbeddedServer" in text or "initializ" in text):
+            return (f"cannot open the embedded store {where}: another process holds it "
+                    "(is `microx serve` running on this data directory?)")
+        return f"cannot reach ClickHouse at {where}: {text.splitlines()[0] if text else exc!r}"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._client.command("SELECT 1") == 1)
+        except (ClickHouseError, OSError):
+            return False
+
+    def migrate(self, migrations: Sequence[Migration] | None = None) -> list[Migration]:
+        """Apply the migrations not yet recorded; return those applied now."""
+        migrations = load_migrations() if migrations is None else migrations
+        first, rest = migrations[0], migrations[1:]
+        # The first migration creates the ledger itself and is idempotent, so it always runs.
+        for statement in first.statements():
+            self._client.command(statement)
+        done = {row[0]: row[1] for row in self._client.query(
+            f"SELECT version, checksum FROM {DATABASE}.schema_migrations").result_rows}
+        applied: list[Migration] = []
+        if first.version not in done:
+            self._record(first)
+            applied.append(first)
+        for migration in rest:
+            if migration.version in done:
+                if done[migration.version] != migration.checksum:
+                    raise StoreUnavailable(
+                        f"migration {migration.version:04d}_{migration.name} was changed after "
+                        "it was applied; add a new migration instead of editing an old one")
+                continue
+            for statement in migration.statements():
+                self._client.command(statement)
+            self._record(migration)
+            applied.append(migration)
+        return applied
+
+    def _record(self, migration: Migration) -> None:
+        self._client.insert(
+            f"{DATABASE}.schema_migrations",
+            [[migration.version, migration.name, migration.checksum, dt.datetime.now(dt.UTC)]],
+            column_names=["version", "name", "checksum", "applied_at"],
+        )
+
+    def insert_columns(self, table: str, column_names: Sequence[str],
+                       columns: Sequence[Sequence[Any]]) -> None:
+        self._client.insert(f"{DATABASE}.{table}", columns, column_names=list(column_names),
+                            column_oriented=True)
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        result = self._client.query(sql)
+        return list(result.column_names), [tuple(r) for r in result.result_rows]

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from collector.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def make_event(**fields: Any) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "t": "click", "ts": now_ms(), "q": 0, **fields}
+
+
+def make_envelope(*events: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"v": 1, "s": "demo", "sid": str(uuid.uuid4()), "at": now_ms(),
+            "u": "http://127.0.0.1/shop", "e": list(events), **fields}
+
+
+@contextlib.contextmanager
+def open_store(url: str) -> Iterator[Store]:
+    """The embedded engine admits one open directory per process: always close it."""
+    store = Store(url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+class Collector:
+    """``microx serve`` as a real process, the way an SRE runs it."""
+
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.store_url = f"chdb://{data_dir / 'clickhouse'}"
+        self.env = {**os.environ, "MICROX_PORT": str(self.port), "MICROX_HOST": "127.0.0.1",
+                    "MICROX_DATA_DIR": str(data_dir), "MICROX_BATCH_MAX_AGE_MS": "200", **env}
+        self.log = data_dir / "collector.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "collector.cli", "serve"], env=self.env, stdout=out,
+                stderr=subprocess.STDOUT, cwd=ROOT)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"collector exited early:\n{self.log.read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"collector not ready in {timeout}s:\n{self.log.read_text()}")
+
+    def metric(self, name: str) -> float:
+        text = httpx.get(f"{self.base}/metrics", timeout=5).text
+        for line in text.splitlines():
+            if line.startswith(f"microx_{name} "):
+                return float(line.split()[1])
+        return 0.0
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as an orchestrator sends it; uvicorn exits by re-raising the signal
+        after the graceful shutdown, so a clean stop reports -SIGTERM."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def stopped_cleanly(self) -> bool:
+        return self.stop() in (0, -signal.SIGTERM) and "pending rows flushed" in (
+            self.log.read_text())
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[Collector]:
+    c = Collector(tmp_path / "var")
+    try:
+        yield c
+    finally:
+        c.stop()

@@ -1,0 +1,137 @@
+"""A real visitor in headless Chromium, through the real collector, into the embedded store."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, Collector, now_ms, open_store
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def wait_for(predicate: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_demo_journey_lands_in_events(collector: Collector, browser: Browser,
+                                      tmp_path: Path) -> None:
+    started = now_ms()
+    page = browser.new_page()
+    page.goto(f"{collector.base}/")
+    page.wait_for_function("window.microx && window.microx.version")
+    page.click("#add-kettle")
+    page.wait_for_selector("#basket-count:has-text('Basket: 1')")
+    page.click("#to-shipping")
+    page.fill("input[name=fullname]", "Ada Lovelace")
+    page.fill("input[name=address]", "12 Analytical Row")
+    page.click("#to-payment")
+    page.fill("input[name=cardnumber]", "4242424242424242")
+    page.fill("input[name=expiry]", "12/30")
+    page.click("#pay")
+    page.wait_for_selector("#order-confirmed", state="visible")
+    # Leaving the page hides it: the snippet must flush with a beacon on its way out.
+    page.goto("about:blank")
+    wait_for(lambda: collector.metric("events_accepted_total") >= 13)
+    page.close()
+    assert collector.stopped_cleanly()
+    finished = now_ms()
+
+    with open_store(collector.store_url) as store:
+        cols, rows = store.query(
+            "SELECT type, name, target, label, duration_ms, value, seq, toString(session_id),"
+            " toUnixTimestamp64Milli(event_time), clock_skew_ms, path, device, props"
+            " FROM microx.events ORDER BY seq")
+        _, rejected = store.query("SELECT reason, field_path FROM microx.rejected_events")
+        _, text_cols = store.query(
+            "SELECT arrayStringConcat([name, target, label, url, referrer,"
+            " toString(props)], ' ') FROM microx.events")
+    events = [dict(zip(cols, r, strict=True)) for r in rows]
+
+    assert rejected == []
+    journey = [(e["type"], e["name"], e["target"], e["label"]) for e in events
+               if e["type"] in ("click", "step")]
+    assert journey == [
+        ("step", "checkout", "basket", ""),
+        ("click", "", "button#add-kettle", "Add to basket"),
+        ("click", "", "button#to-shipping", "Continue to shipping"),
+        ("step", "checkout", "shipping", ""),
+        ("click", "", "button#to-payment", "Continue to payment"),
+        ("step", "checkout", "payment", ""),
+        ("click", "", "button#pay", "Pay now"),
+        ("step", "checkout", "confirmed", ""),
+    ]
+    pages = [e for e in events if e["type"] == "page"]
+    assert len(pages) == 1 and pages[0]["path"] == "/"
+    assert 0 < pages[0]["duration_ms"] < 30_000
+    vitals = {e["name"]: e["value"] for e in events if e["type"] == "vital"}
+    assert {"FCP", "TTFB", "LCP", "CLS"} <= vitals.keys()
+    assert all(v is not None and v >= 0 for v in vitals.values())
+
+    assert len({e["toString(session_id)"] for e in events}) == 1
+    uuid.UUID(events[0]["toString(session_id)"])
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    for e in events:
+        # Same machine, same clock: corrected times fall inside the test's own window.
+        assert started - 1000 <= e["toUnixTimestamp64Milli(event_time)"] <= finished + 1000
+        assert abs(e["clock_skew_ms"]) < 5_000
+        assert e["device"] == "bot"  # headless Chromium says so in its User-Agent
+    steps = [e for e in events if e["type"] == "step"]
+    assert steps[0]["duration_ms"] is None
+    assert all(s["duration_ms"] is not None and s["duration_ms"] >= 0 for s in steps[1:])
+    # The confirmation waited on a 600 ms spinner after the payment step.
+    assert steps[-1]["duration_ms"] >= 550
+    clicks = [e for e in events if e["type"] == "click"]
+    assert all({"x", "y", "btn"} <= e["props"].keys() for e in clicks)
+    stored_text = " ".join(r[0] for r in text_cols)
+    for typed in ("Ada Lovelace", "Analytical", "4242", "12/30"):
+        assert typed not in stored_text
+
+
+def test_sql_command_reads_what_the_collector_stored(collector: Collector,
+                                                     browser: Browser) -> None:
+    import subprocess
+    import sys
+
+    page = browser.new_page()
+    page.goto(f"{collector.base}/")
+    page.wait_for_function("window.microx && window.microx.version")
+    page.click("#to-shipping")
+    page.goto("about:blank")
+    wait_for(lambda: collector.metric("events_accepted_total") >= 3)
+    page.close()
+
+    query = "SELECT type, target FROM microx.events WHERE type = 'click'"
+    cmd = [sys.executable, "-m", "collector.cli", "sql", query]
+    busy = subprocess.run(cmd, env=collector.env, capture_output=True, text=True, timeout=60)
+    assert busy.returncode == 2
+    assert "another process holds it" in busy.stderr
+    assert "Traceback" not in busy.stderr
+
+    collector.stop()
+    done = subprocess.run(cmd, env=collector.env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["type", "target"]
+    assert lines[2].split() == ["click", "button#to-shipping"]
