@@ -15,7 +15,7 @@ run: $(PY_STAMP) $(SNIPPET)
 	$(BIN)/microx serve
 
 test: $(PY_STAMP) $(SNIPPET) $(CHROMIUM) check
-	cd sdk_js && node --test test/
+	cd sdk_js && node --test test/*.test.mjs
 	$(BIN)/pytest
 
 build: $(SNIPPET)

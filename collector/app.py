@@ -32,8 +32,12 @@ log = logging.getLogger("microx")
 def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
     sites = SiteRegistry(settings.sites, settings.public_origins)
-    batcher = Batcher(settings.clickhouse_url, max_rows=settings.batch_max_rows,
-                      max_age_ms=settings.batch_max_age_ms, metrics=metrics)
+    batcher = Batcher(
+        settings.clickhouse_url,
+        max_rows=settings.batch_max_rows,
+        max_age_ms=settings.batch_max_age_ms,
+        metrics=metrics,
+    )
     ingest = Ingest(sites, batcher, metrics, settings.max_body_bytes)
 
     async def readyz(request: Request) -> Response:
@@ -46,8 +50,9 @@ def create_app(settings: Settings) -> Starlette:
         return JSONResponse({"ready": up, **status}, 200 if up else 503)
 
     async def prometheus(request: Request) -> Response:
-        return PlainTextResponse(metrics.render(),
-                                 media_type="text/plain; version=0.0.4; charset=utf-8")
+        return PlainTextResponse(
+            metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import functools
 import logging
 import random
 import time
@@ -20,8 +22,14 @@ from collector.metrics import Metrics
 from collector.store import Store
 
 REJECTED_COLUMNS = (
-    "received_at", "site", "reason", "field_path", "message", "event_index",
-    "contract_version", "raw",
+    "received_at",
+    "site",
+    "reason",
+    "field_path",
+    "message",
+    "event_index",
+    "contract_version",
+    "raw",
 )
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 10.0
@@ -31,8 +39,7 @@ T = TypeVar("T")
 
 
 class Batcher:
-    def __init__(self, store_url: str, *, max_rows: int, max_age_ms: int,
-                 metrics: Metrics) -> None:
+    def __init__(self, store_url: str, *, max_rows: int, max_age_ms: int, metrics: Metrics) -> None:
         self._store_url = store_url
         self._max_rows = max_rows
         self._max_age = max_age_ms / 1000
@@ -76,12 +83,13 @@ class Batcher:
     async def _run(self) -> None:
         delay = RETRY_FIRST_S
         while not self._stopping:
-            timeout = self._max_age if self._oldest is None else max(
-                0.0, self._oldest + self._max_age - time.monotonic())
-            try:
+            timeout = (
+                self._max_age
+                if self._oldest is None
+                else max(0.0, self._oldest + self._max_age - time.monotonic())
+            )
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
             self._wake.clear()
             if self._oldest is None or self._stopping:
                 continue
@@ -103,15 +111,18 @@ class Batcher:
             self._pending[table] = []
             started = time.perf_counter()
             try:
-                await self.call(lambda s, c=columns, r=rows, t=table: s.insert_columns(
-                    t, c, list(zip(*r, strict=True))))
-            except Exception as exc:
+                await self.call(functools.partial(_insert, table, columns, rows))
+            except Exception as exc:  # noqa: BLE001 - any failure: keep the rows, retry
                 # Keep the rows, in order, ahead of any that arrived meanwhile.
                 self._pending[table] = rows + self._pending[table]
                 self._metrics.insert_errors[table] += 1
                 self._metrics.store_up = 0
-                log.warning("insert into %s failed, %d rows kept for retry: %s",
-                            table, len(rows), _first_line(exc))
+                log.warning(
+                    "insert into %s failed, %d rows kept for retry: %s",
+                    table,
+                    len(rows),
+                    _first_line(exc),
+                )
                 ok = False
                 continue
             self._metrics.insert_seconds_sum += time.perf_counter() - started
@@ -136,8 +147,7 @@ class Batcher:
                 break
             if time.monotonic() + delay > deadline:
                 lost = sum(len(r) for r in self._pending.values())
-                log.error("shutdown: the store stayed unavailable, %d rows were not written",
-                          lost)
+                log.error("shutdown: the store stayed unavailable, %d rows were not written", lost)
                 break
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)
@@ -146,7 +156,11 @@ class Batcher:
         self._executor.shutdown(wait=True)
 
 
+def _insert(table: str, columns: Sequence[str], rows: list[Row], store: Store) -> None:
+    # Transposing to columns happens here, on the sink thread, not on the event loop.
+    store.insert_columns(table, columns, list(zip(*rows, strict=True)))
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__
-

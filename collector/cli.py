@@ -19,17 +19,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     base = f"http://{settings.host}:{settings.port}"
-    print(f"microx collector on {base}\n"
-          f"  demo shop:  {base}/\n"
-          f"  snippet:    {base}/sdk.js\n"
-          f"  ingest:     POST {base}/v1/events\n"
-          f"  store:      {describe_url(settings.clickhouse_url)}\n"
-          "  query it after stopping (Ctrl-C): microx sql \"SELECT type, count() FROM "
-          "microx.events GROUP BY type\"", flush=True)
+    print(
+        f"microx collector on {base}\n"
+        f"  demo shop:  {base}/\n"
+        f"  snippet:    {base}/sdk.js\n"
+        f"  ingest:     POST {base}/v1/events\n"
+        f"  store:      {describe_url(settings.clickhouse_url)}\n"
+        '  query it after stopping (Ctrl-C): microx sql "SELECT type, count() FROM '
+        'microx.events GROUP BY type"',
+        flush=True,
+    )
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port,
-        log_level=settings.log_level, timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
-        access_log=False, server_header=False,
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
+        access_log=False,
+        server_header=False,
     )
     return 0
 
@@ -39,8 +46,9 @@ def _format(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
         return "\n".join("\t".join(map(str, r)) for r in [tuple(columns), *rows])
     cells = [columns, *[[str(v) for v in r] for r in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in cells]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -69,7 +77,9 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="microx", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="microx", description="microx: measure the micro-experiences of a customer journey."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the collector (configured by MICROX_* variables)")
     sql = commands.add_parser("sql", help="run one query against the configured store")
@@ -79,8 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-        logging.basicConfig(level=settings.log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
         handler = {"serve": _serve, "sql": _sql, "migrate": _migrate}[args.command]
         return handler(settings, args)
     except (SettingsError, StoreUnavailable) as exc:

@@ -15,10 +15,34 @@ from urllib.parse import urlsplit
 from collector.useragent import classify
 
 EVENT_COLUMNS = (
-    "site", "event_id", "session_id", "type", "name", "target", "label", "duration_ms",
-    "value", "seq", "url", "path", "referrer", "props", "client_time", "sent_at",
-    "received_at", "event_time", "clock_skew_ms", "browser", "os", "device", "viewport_w",
-    "viewport_h", "lang", "tz", "sdk_version", "contract_version",
+    "site",
+    "event_id",
+    "session_id",
+    "type",
+    "name",
+    "target",
+    "label",
+    "duration_ms",
+    "value",
+    "seq",
+    "url",
+    "path",
+    "referrer",
+    "props",
+    "client_time",
+    "sent_at",
+    "received_at",
+    "event_time",
+    "clock_skew_ms",
+    "browser",
+    "os",
+    "device",
+    "viewport_w",
+    "viewport_h",
+    "lang",
+    "tz",
+    "sdk_version",
+    "contract_version",
 )
 
 Row = tuple[Any, ...]
@@ -48,8 +72,9 @@ def _path(url: str) -> str:
         return ""
 
 
-def enrich(envelope: dict[str, Any], events: list[dict[str, Any]], received_ms: int,
-           user_agent: str) -> list[Row]:
+def enrich(
+    envelope: dict[str, Any], events: list[dict[str, Any]], received_ms: int, user_agent: str
+) -> list[Row]:
     """One row per event, in :data:`EVENT_COLUMNS` order."""
     sent_ms: int = envelope["at"]
     skew = received_ms - sent_ms
@@ -60,9 +85,15 @@ def enrich(envelope: dict[str, Any], events: list[dict[str, Any]], received_ms: 
     page_url: str = envelope["u"]
     page_path = _path(page_url)
     shared = (
-        envelope["s"], envelope["sid"], envelope.get("r", ""),
-        ctx.get("vw", 0), ctx.get("vh", 0), ctx.get("lang", ""), ctx.get("tz", ""),
-        ctx.get("sdk", ""), envelope["v"],
+        envelope["s"],
+        envelope["sid"],
+        envelope.get("r", ""),
+        ctx.get("vw", 0),
+        ctx.get("vh", 0),
+        ctx.get("lang", ""),
+        ctx.get("tz", ""),
+        ctx.get("sdk", ""),
+        envelope["v"],
     )
     site, session_id, referrer, vw, vh, lang, tz, sdk, version = shared
     rows: list[Row] = []
@@ -70,13 +101,36 @@ def enrich(envelope: dict[str, Any], events: list[dict[str, Any]], received_ms: 
         url = e.get("u", page_url)
         props = e.get("p")
         client_ms: int = e["ts"]
-        rows.append((
-            site, e["id"], session_id, e["t"], e.get("n", ""), e.get("tg", ""),
-            e.get("l", ""), e.get("d"), e.get("val"), e["q"], url,
-            page_path if url is page_url else _path(url), referrer,
-            {k: _prop_value(v) for k, v in props.items()} if props else {},
-            ms_to_datetime(client_ms), sent_at, received_at,
-            ms_to_datetime(min(max(client_ms + skew, 0), MAX_EPOCH_MS)), skew, browser, os_name, device, vw, vh, lang,
-            tz, sdk, version,
-        ))
+        rows.append(
+            (
+                site,
+                e["id"],
+                session_id,
+                e["t"],
+                e.get("n", ""),
+                e.get("tg", ""),
+                e.get("l", ""),
+                e.get("d"),
+                e.get("val"),
+                e["q"],
+                url,
+                page_path if url is page_url else _path(url),
+                referrer,
+                {k: _prop_value(v) for k, v in props.items()} if props else {},
+                ms_to_datetime(client_ms),
+                sent_at,
+                received_at,
+                ms_to_datetime(min(max(client_ms + skew, 0), MAX_EPOCH_MS)),
+                skew,
+                browser,
+                os_name,
+                device,
+                vw,
+                vh,
+                lang,
+                tz,
+                sdk,
+                version,
+            )
+        )
     return rows

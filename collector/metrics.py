@@ -25,8 +25,9 @@ class Metrics:
     def render(self) -> str:
         out: list[str] = []
 
-        def metric(name: str, kind: str, help_text: str,
-                   values: dict[str, float] | float, label: str = "") -> None:
+        def metric(
+            name: str, kind: str, help_text: str, values: dict[str, float] | float, label: str = ""
+        ) -> None:
             out.append(f"# HELP microx_{name} {help_text}")
             out.append(f"# TYPE microx_{name} {kind}")
             if isinstance(values, dict):
@@ -35,22 +36,54 @@ class Metrics:
             else:
                 out.append(f"microx_{name} {values}")
 
-        metric("events_received_total", "counter", "Events received in valid envelopes.",
-               self.events_received)
-        metric("events_accepted_total", "counter", "Events that passed validation.",
-               self.events_accepted)
-        metric("events_rejected_total", "counter", "Events refused by validation, by reason.",
-               dict(self.events_rejected), "reason")
-        metric("requests_refused_total", "counter", "Requests refused whole, by reason.",
-               dict(self.requests_refused), "reason")
-        metric("insert_batches_total", "counter", "Batches inserted, by table.",
-               dict(self.insert_batches), "table")
-        metric("insert_rows_total", "counter", "Rows inserted, by table.",
-               dict(self.insert_rows), "table")
-        metric("insert_errors_total", "counter", "Failed insert attempts, by table.",
-               dict(self.insert_errors), "table")
-        metric("insert_seconds_total", "counter", "Time spent in inserts.",
-               self.insert_seconds_sum)
+        metric(
+            "events_received_total",
+            "counter",
+            "Events received in valid envelopes.",
+            self.events_received,
+        )
+        metric(
+            "events_accepted_total",
+            "counter",
+            "Events that passed validation.",
+            self.events_accepted,
+        )
+        metric(
+            "events_rejected_total",
+            "counter",
+            "Events refused by validation, by reason.",
+            dict(self.events_rejected),
+            "reason",
+        )
+        metric(
+            "requests_refused_total",
+            "counter",
+            "Requests refused whole, by reason.",
+            dict(self.requests_refused),
+            "reason",
+        )
+        metric(
+            "insert_batches_total",
+            "counter",
+            "Batches inserted, by table.",
+            dict(self.insert_batches),
+            "table",
+        )
+        metric(
+            "insert_rows_total",
+            "counter",
+            "Rows inserted, by table.",
+            dict(self.insert_rows),
+            "table",
+        )
+        metric(
+            "insert_errors_total",
+            "counter",
+            "Failed insert attempts, by table.",
+            dict(self.insert_errors),
+            "table",
+        )
+        metric("insert_seconds_total", "counter", "Time spent in inserts.", self.insert_seconds_sum)
         metric("pending_rows", "gauge", "Rows waiting for the next insert.", self.pending_rows)
         metric("store_up", "gauge", "1 when the last store operation succeeded.", self.store_up)
         return "\n".join(out) + "\n"

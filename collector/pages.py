@@ -31,8 +31,12 @@ class Snippet:
     async def serve(self, request: Request) -> Response:
         if not self._raw:
             return PlainTextResponse("the snippet is not built: run `make build`", 503)
-        headers = {"etag": self._etag, "cache-control": "public, max-age=3600",
-                   "vary": "accept-encoding", "access-control-allow-origin": "*"}
+        headers = {
+            "etag": self._etag,
+            "cache-control": "public, max-age=3600",
+            "vary": "accept-encoding",
+            "access-control-allow-origin": "*",
+        }
         if request.headers.get("if-none-match") == self._etag:
             return Response(status_code=304, headers=headers)
         body = self._raw

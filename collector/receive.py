@@ -39,8 +39,9 @@ def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) ->
 
 
 class Ingest:
-    def __init__(self, sites: SiteRegistry, batcher: Batcher, metrics: Metrics,
-                 max_body_bytes: int) -> None:
+    def __init__(
+        self, sites: SiteRegistry, batcher: Batcher, metrics: Metrics, max_body_bytes: int
+    ) -> None:
         self._sites = sites
         self._batcher = batcher
         self._metrics = metrics
@@ -51,28 +52,39 @@ class Ingest:
         origin = request.headers.get("origin")
         if origin is None or not self._sites.known_origin(origin):
             return self._refuse("origin_not_allowed", 403, "this origin may not send events", {})
-        return Response(status_code=204, headers={
-            "access-control-allow-origin": origin,
-            "access-control-allow-methods": "POST",
-            "access-control-allow-headers": "content-type, content-encoding",
-            "access-control-max-age": "86400",
-            "vary": "origin",
-        })
+        return Response(
+            status_code=204,
+            headers={
+                "access-control-allow-origin": origin,
+                "access-control-allow-methods": "POST",
+                "access-control-allow-headers": "content-type, content-encoding",
+                "access-control-max-age": "86400",
+                "vary": "origin",
+            },
+        )
 
     async def receive(self, request: Request) -> Response:
         received_ms = int(time.time() * 1000)
         origin = request.headers.get("origin")
-        cors = {"access-control-allow-origin": origin, "vary": "origin"} if (
-            origin and self._sites.known_origin(origin)) else {}
+        cors = (
+            {"access-control-allow-origin": origin, "vary": "origin"}
+            if (origin and self._sites.known_origin(origin))
+            else {}
+        )
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in ACCEPTED_TYPES:
-            return self._refuse("unsupported_media_type", 415,
-                                "send text/plain or application/json", cors)
+            return self._refuse(
+                "unsupported_media_type", 415, "send text/plain or application/json", cors
+            )
         try:
             body = await self._read_body(request)
         except TooLarge:
-            return self._refuse("body_too_large", 413,
-                                f"body over {self._max_body} bytes; send smaller batches", cors)
+            return self._refuse(
+                "body_too_large",
+                413,
+                f"body over {self._max_body} bytes; send smaller batches",
+                cors,
+            )
         except zlib.error:
             return self._refuse("bad_gzip", 400, "body is not valid gzip", cors)
         try:
@@ -81,28 +93,39 @@ class Ingest:
             rejection = exc.rejection
             self._store_rejections("", [rejection], received_ms)
             self._metrics.requests_refused[rejection.reason] += 1
-            return json_response(400, {"error": rejection.message,
-                                       "rejected": [rejection.as_json()]}, cors)
+            return json_response(
+                400, {"error": rejection.message, "rejected": [rejection.as_json()]}, cors
+            )
         envelope = judgement.envelope
         site = envelope["s"]
         if site not in self._sites:
             return self._refuse("unknown_site", 403, f"unknown site {site!r}", cors)
         if not self._sites.origin_allowed(site, origin):
-            return self._refuse("origin_not_allowed", 403,
-                                f"origin not allowed for site {site!r}", cors)
+            return self._refuse(
+                "origin_not_allowed", 403, f"origin not allowed for site {site!r}", cors
+            )
         self._metrics.events_received += len(envelope["e"])
         self._store_rejections(site, judgement.rejected, received_ms)
         shown = [r.as_json() for r in judgement.rejected[:MAX_ERRORS_SHOWN]]
         if not judgement.accepted:
-            return json_response(400, {"error": "no valid events in the batch",
-                                       "accepted": 0, "rejected": len(judgement.rejected),
-                                       "errors": shown}, cors)
-        rows = enrich(envelope, judgement.accepted, received_ms,
-                      request.headers.get("user-agent", ""))
+            return json_response(
+                400,
+                {
+                    "error": "no valid events in the batch",
+                    "accepted": 0,
+                    "rejected": len(judgement.rejected),
+                    "errors": shown,
+                },
+                cors,
+            )
+        rows = enrich(
+            envelope, judgement.accepted, received_ms, request.headers.get("user-agent", "")
+        )
         self._batcher.add("events", rows)
         self._metrics.events_accepted += len(rows)
-        return json_response(202, {"accepted": len(rows), "rejected": len(judgement.rejected),
-                                   "errors": shown}, cors)
+        return json_response(
+            202, {"accepted": len(rows), "rejected": len(judgement.rejected), "errors": shown}, cors
+        )
 
     async def _read_body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length", "")
@@ -114,7 +137,8 @@ class Ingest:
             if len(body) > self._max_body:
                 raise TooLarge
         gzipped = request.headers.get("content-encoding", "").lower() == "gzip" or (
-            body[:2] == b"\x1f\x8b")
+            body[:2] == b"\x1f\x8b"
+        )
         if not gzipped:
             return bytes(body)
         # Inflate at most one byte past the cap: a gzip bomb is never expanded in full.
@@ -124,8 +148,7 @@ class Ingest:
             raise TooLarge
         return out
 
-    def _refuse(self, reason: str, status: int, message: str,
-                headers: dict[str, str]) -> Response:
+    def _refuse(self, reason: str, status: int, message: str, headers: dict[str, str]) -> Response:
         self._metrics.requests_refused[reason] += 1
         log.info("refused request: %s (%d)", reason, status)
         return json_response(status, {"error": message, "reason": reason}, headers)
@@ -136,7 +159,19 @@ class Ingest:
         received_at = ms_to_datetime(received_ms)
         for r in rejected:
             self._metrics.events_rejected[r.reason] += 1
-        self._batcher.add("rejected_events", [
-            (received_at, site, r.reason, r.field, r.message[:500], r.index, self._version, r.raw)
-            for r in rejected
-        ])
+        self._batcher.add(
+            "rejected_events",
+            [
+                (
+                    received_at,
+                    site,
+                    r.reason,
+                    r.field,
+                    r.message[:500],
+                    r.index,
+                    self._version,
+                    r.raw,
+                )
+                for r in rejected
+            ],
+        )

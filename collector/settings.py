@@ -66,9 +66,11 @@ class Settings:
     @property
     def public_origins(self) -> tuple[str, ...]:
         """Origins the collector itself is reached at; the demo site allows them."""
-        names = {self.host, "127.0.0.1", "localhost"} if self.host in (
-            "127.0.0.1", "localhost", "0.0.0.0"
-        ) else {self.host}
+        names = (
+            {self.host, "127.0.0.1", "localhost"}
+            if self.host in ("127.0.0.1", "localhost", "0.0.0.0")
+            else {self.host}
+        )
         return tuple(sorted(f"http://{name}:{self.port}" for name in names))
 
     @classmethod

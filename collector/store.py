@@ -38,8 +38,9 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
 
     def statements(self) -> list[str]:
-        body = "\n".join(line for line in self.sql.splitlines()
-                         if not line.lstrip().startswith("--"))
+        body = "\n".join(
+            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
+        )
         return [s.strip() for s in body.split(";") if s.strip()]
 
 
@@ -74,15 +75,17 @@ class Store:
             Path(url.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
         try:
             self._client = clickhouse_connect.get_client(dsn=url)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the driver raises many kinds; all mean this
             raise StoreUnavailable(self._explain(exc)) from None
 
     def _explain(self, exc: BaseException) -> str:
         where = describe_url(self.url)
         text = str(exc)
         if self.url.startswith("chdb://") and ("EmbeddedServer" in text or "initializ" in text):
-            return (f"cannot open the embedded store {where}: another process holds it "
-                    "(is `microx serve` running on this data directory?)")
+            return (
+                f"cannot open the embedded store {where}: another process holds it "
+                "(is `microx serve` running on this data directory?)"
+            )
         return f"cannot reach ClickHouse at {where}: {text.splitlines()[0] if text else exc!r}"
 
     def close(self) -> None:
@@ -101,8 +104,12 @@ class Store:
         # The first migration creates the ledger itself and is idempotent, so it always runs.
         for statement in first.statements():
             self._client.command(statement)
-        done = {row[0]: row[1] for row in self._client.query(
-            f"SELECT version, checksum FROM {DATABASE}.schema_migrations").result_rows}
+        done = {
+            row[0]: row[1]
+            for row in self._client.query(
+                f"SELECT version, checksum FROM {DATABASE}.schema_migrations"
+            ).result_rows
+        }
         applied: list[Migration] = []
         if first.version not in done:
             self._record(first)
@@ -112,7 +119,8 @@ class Store:
                 if done[migration.version] != migration.checksum:
                     raise StoreUnavailable(
                         f"migration {migration.version:04d}_{migration.name} was changed after "
-                        "it was applied; add a new migration instead of editing an old one")
+                        "it was applied; add a new migration instead of editing an old one"
+                    )
                 continue
             for statement in migration.statements():
                 self._client.command(statement)
@@ -127,10 +135,12 @@ class Store:
             column_names=["version", "name", "checksum", "applied_at"],
         )
 
-    def insert_columns(self, table: str, column_names: Sequence[str],
-                       columns: Sequence[Sequence[Any]]) -> None:
-        self._client.insert(f"{DATABASE}.{table}", columns, column_names=list(column_names),
-                            column_oriented=True)
+    def insert_columns(
+        self, table: str, column_names: Sequence[str], columns: Sequence[Sequence[Any]]
+    ) -> None:
+        self._client.insert(
+            f"{DATABASE}.{table}", columns, column_names=list(column_names), column_oriented=True
+        )
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         result = self._client.query(sql)

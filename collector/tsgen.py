@@ -14,8 +14,13 @@ from typing import Any
 from collector.contract import load_schema
 
 OUTPUT = "sdk_js/src/contract.ts"
-_NAMES = {"#": "Envelope", "context": "Context", "event": "WireEvent",
-          "uuid": "Uuid", "epoch_ms": "EpochMs"}
+_NAMES = {
+    "#": "Envelope",
+    "context": "Context",
+    "event": "WireEvent",
+    "uuid": "Uuid",
+    "epoch_ms": "EpochMs",
+}
 _SCALARS = {"string": "string", "integer": "number", "number": "number", "boolean": "boolean"}
 
 
@@ -25,8 +30,11 @@ def _type(node: dict[str, Any]) -> str:
     if "const" in node:
         return repr(node["const"]).replace("'", '"')
     if "enum" in node:
-        return "EventType" if node["enum"] == _event_types() else " | ".join(
-            f'"{v}"' for v in node["enum"])
+        return (
+            "EventType"
+            if node["enum"] == _event_types()
+            else " | ".join(f'"{v}"' for v in node["enum"])
+        )
     kind = node.get("type")
     if isinstance(kind, list):
         return " | ".join(_SCALARS[k] for k in kind)
@@ -48,8 +56,10 @@ def _interface(name: str, node: dict[str, Any]) -> list[str]:
     if node.get("additionalProperties") is not False:
         raise ValueError(f"{name}: contract objects must set additionalProperties: false")
     required = set(node.get("required", []))
-    lines = [f"/** {node['description']} */" if "description" in node else "",
-             f"export interface {name} {{"]
+    lines = [
+        f"/** {node['description']} */" if "description" in node else "",
+        f"export interface {name} {{",
+    ]
     for key, prop in node["properties"].items():
         if "description" in prop:
             lines.append(f"  /** {prop['description']} */")
@@ -60,8 +70,11 @@ def _interface(name: str, node: dict[str, Any]) -> list[str]:
 
 
 def _max_lengths(node: dict[str, Any]) -> dict[str, int]:
-    return {k: p["maxLength"] for k, p in node["properties"].items()
-            if p.get("type") == "string" and "maxLength" in p}
+    return {
+        k: p["maxLength"]
+        for k, p in node["properties"].items()
+        if p.get("type") == "string" and "maxLength" in p
+    }
 
 
 def generate() -> str:
@@ -79,7 +92,8 @@ def generate() -> str:
         f"{event['properties']['p']['additionalProperties']['maxLength']};",
         "/** Longest string the contract accepts for each event field. */",
         "export const MAX_LENGTH = {"
-        + ", ".join(f"{k}: {v}" for k, v in _max_lengths(event).items()) + "} as const;",
+        + ", ".join(f"{k}: {v}" for k, v in _max_lengths(event).items())
+        + "} as const;",
         "",
         "/** " + defs["uuid"].get("description", "A UUID string.") + " */",
         "export type Uuid = string;",
@@ -90,8 +104,8 @@ def generate() -> str:
         ";",
         "",
     ]
-    out += _interface("Envelope", schema) + [""]
-    out += _interface("Context", defs["context"]) + [""]
+    out += [*_interface("Envelope", schema), ""]
+    out += [*_interface("Context", defs["context"]), ""]
     out += _interface("WireEvent", event)
     return "\n".join(out) + "\n"
 

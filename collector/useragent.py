@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import re
 
-_BOT = re.compile(r"bot|crawl|spider|slurp|headlesschrome|lighthouse|pingdom|curl|wget|python-", re.I)
+_BOT = re.compile(
+    r"bot|crawl|spider|slurp|headlesschrome|lighthouse|pingdom|curl|wget|python-", re.I
+)
 # Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
 _BROWSERS = (
     ("Edge", re.compile(r"Edg(e|A|iOS)?/")),

@@ -44,8 +44,12 @@ class Rejection:
     raw: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {"index": self.index, "reason": self.reason, "field": self.field,
-                "message": self.message}
+        return {
+            "index": self.index,
+            "reason": self.reason,
+            "field": self.field,
+            "message": self.message,
+        }
 
 
 @dataclasses.dataclass
@@ -68,8 +72,9 @@ def truncate_raw(raw: bytes | str, limit: int = RAW_LIMIT) -> str:
     return text[:limit]
 
 
-def _rejection(exc: fastjsonschema.JsonSchemaValueException, prefix: str, index: int,
-               raw: str) -> Rejection:
+def _rejection(
+    exc: fastjsonschema.JsonSchemaValueException, prefix: str, index: int, raw: str
+) -> Rejection:
     path = [str(p) for p in (exc.path or [])[1:]]
     if exc.rule == "required" and isinstance(exc.value, dict):
         missing = [k for k in exc.rule_definition if k not in exc.value]

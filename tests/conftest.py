@@ -20,8 +20,14 @@ from collector.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
@@ -41,8 +47,15 @@ def make_event(**fields: Any) -> dict[str, Any]:
 
 
 def make_envelope(*events: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {"v": 1, "s": "demo", "sid": str(uuid.uuid4()), "at": now_ms(),
-            "u": "http://127.0.0.1/shop", "e": list(events), **fields}
+    return {
+        "v": 1,
+        "s": "demo",
+        "sid": str(uuid.uuid4()),
+        "at": now_ms(),
+        "u": "http://127.0.0.1/shop",
+        "e": list(events),
+        **fields,
+    }
 
 
 @contextlib.contextmanager
@@ -63,14 +76,24 @@ class Collector:
         self.base = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.store_url = f"chdb://{data_dir / 'clickhouse'}"
-        self.env = {**os.environ, "MICROX_PORT": str(self.port), "MICROX_HOST": "127.0.0.1",
-                    "MICROX_DATA_DIR": str(data_dir), "MICROX_BATCH_MAX_AGE_MS": "200", **env}
+        self.env = {
+            **os.environ,
+            "MICROX_PORT": str(self.port),
+            "MICROX_HOST": "127.0.0.1",
+            "MICROX_DATA_DIR": str(data_dir),
+            "MICROX_BATCH_MAX_AGE_MS": "200",
+            **env,
+        }
         self.log = data_dir / "collector.log"
         data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "collector.cli", "serve"], env=self.env, stdout=out,
-                stderr=subprocess.STDOUT, cwd=ROOT)
+                [sys.executable, "-m", "collector.cli", "serve"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
@@ -105,7 +128,8 @@ class Collector:
 
     def stopped_cleanly(self) -> bool:
         return self.stop() in (0, -signal.SIGTERM) and "pending rows flushed" in (
-            self.log.read_text())
+            self.log.read_text()
+        )
 
 
 @pytest.fixture

@@ -35,8 +35,9 @@ def wait_for(predicate: Any, timeout: float = 15.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-def test_demo_journey_lands_in_events(collector: Collector, browser: Browser,
-                                      tmp_path: Path) -> None:
+def test_demo_journey_lands_in_events(
+    collector: Collector, browser: Browser, tmp_path: Path
+) -> None:
     started = now_ms()
     page = browser.new_page()
     page.goto(f"{collector.base}/")
@@ -62,16 +63,21 @@ def test_demo_journey_lands_in_events(collector: Collector, browser: Browser,
         cols, rows = store.query(
             "SELECT type, name, target, label, duration_ms, value, seq, toString(session_id),"
             " toUnixTimestamp64Milli(event_time), clock_skew_ms, path, device, props"
-            " FROM microx.events ORDER BY seq")
+            " FROM microx.events ORDER BY seq"
+        )
         _, rejected = store.query("SELECT reason, field_path FROM microx.rejected_events")
         _, text_cols = store.query(
             "SELECT arrayStringConcat([name, target, label, url, referrer,"
-            " toString(props)], ' ') FROM microx.events")
+            " toString(props)], ' ') FROM microx.events"
+        )
     events = [dict(zip(cols, r, strict=True)) for r in rows]
 
     assert rejected == []
-    journey = [(e["type"], e["name"], e["target"], e["label"]) for e in events
-               if e["type"] in ("click", "step")]
+    journey = [
+        (e["type"], e["name"], e["target"], e["label"])
+        for e in events
+        if e["type"] in ("click", "step")
+    ]
     assert journey == [
         ("step", "checkout", "basket", ""),
         ("click", "", "button#add-kettle", "Add to basket"),
@@ -109,8 +115,9 @@ def test_demo_journey_lands_in_events(collector: Collector, browser: Browser,
         assert typed not in stored_text
 
 
-def test_sql_command_reads_what_the_collector_stored(collector: Collector,
-                                                     browser: Browser) -> None:
+def test_sql_command_reads_what_the_collector_stored(
+    collector: Collector, browser: Browser
+) -> None:
     import subprocess
     import sys
 

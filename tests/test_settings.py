@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collector.settings import DEFAULT_PORT, Settings, SettingsError
+from collector.sites import DEMO_SITE, SiteRegistry, parse_sites
+
+
+def test_defaults_put_the_embedded_store_under_the_data_dir() -> None:
+    s = Settings.from_env({})
+    assert (s.host, s.port) == ("127.0.0.1", DEFAULT_PORT)
+    assert s.clickhouse_url == f"chdb://{(Path('./var') / 'clickhouse').resolve()}"
+
+
+def test_variables_are_read() -> None:
+    s = Settings.from_env(
+        {
+            "MICROX_PORT": "9000",
+            "MICROX_DATA_DIR": "/srv/microx",
+            "MICROX_CLICKHOUSE_URL": "https://u:p@ch.example:8443/microx",
+            "MICROX_SITES": "shop=https://shop.example",
+            "MICROX_BATCH_MAX_ROWS": "50",
+        }
+    )
+    assert s.port == 9000
+    assert s.data_dir == Path("/srv/microx")
+    assert s.clickhouse_url == "https://u:p@ch.example:8443/microx"
+    assert s.batch_max_rows == 50
+    assert [site.id for site in s.sites] == ["shop"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MICROX_PORT": "eighty"}, "MICROX_PORT must be an integer"),
+        ({"MICROX_PORT": "70000"}, "MICROX_PORT must be 1-65535"),
+        ({"MICROX_CLICKHOUSE_URL": "postgres://x"}, "MICROX_CLICKHOUSE_URL must start with"),
+        ({"MICROX_SITES": "Shop=https://a.example"}, "MICROX_SITES"),
+        ({"MICROX_SITES": "shop=ftp://a.example"}, "is not an origin"),
+        ({"MICROX_SITES": "a=https://a.example;a=https://b.example"}, "listed twice"),
+        ({"MICROX_BATCH_MAX_AGE_MS": "0"}, "MICROX_BATCH_MAX_AGE_MS"),
+    ],
+)
+def test_bad_configuration_fails_at_start_with_the_variable_named(
+    env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_site_registry_origins() -> None:
+    sites = parse_sites(
+        "shop=https://shop.example, https://www.shop.example/;blog=https://b.example"
+    )
+    registry = SiteRegistry(sites, ["http://127.0.0.1:8000"])
+    assert registry.origin_allowed("shop", "https://www.shop.example")
+    assert not registry.origin_allowed("shop", "https://b.example")
+    assert registry.origin_allowed("shop", None)
+    assert not registry.origin_allowed("nope", "https://shop.example")
+    assert registry.origin_allowed(DEMO_SITE, "http://127.0.0.1:8000")
+    assert registry.known_origin("https://b.example")
+    assert not registry.known_origin("https://evil.example")
