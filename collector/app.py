@@ -1,7 +1,7 @@
 """The app factory: the pipeline's stages, wired in the order a request meets them.
 
-receive -> validate -> enrich -> batch -> sink (ClickHouse). Health, readiness,
-metrics, the snippet and the demo page sit beside the pipeline.
+receive -> validate -> spool (durable, then 202) -> batch (enrich) -> ClickHouse.
+Health, readiness, metrics, the snippet and the demo page sit beside the pipeline.
 """
 
 from __future__ import annotations
@@ -17,37 +17,57 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from collector.batch import Batcher
+from collector.batch import Batcher, StoreFactory
 from collector.metrics import Metrics
 from collector.pages import DEMO_DIR, Snippet, demo_page, healthz, snippet_path
 from collector.receive import Ingest
 from collector.settings import Settings
 from collector.sites import SiteRegistry
-from collector.store import describe_url
+from collector.spool import Spool
+from collector.store import Store, describe_url
 
 READY_TIMEOUT_S = 2.0
 log = logging.getLogger("microx")
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starlette:
+    """The collector as an ASGI app; ``store_factory`` lets tests wrap the real store."""
     metrics = Metrics()
     sites = SiteRegistry(settings.sites, settings.public_origins)
+    spool = Spool(settings.data_dir / "spool", settings.spool_max_bytes)
     batcher = Batcher(
         settings.clickhouse_url,
+        spool,
         max_rows=settings.batch_max_rows,
         max_age_ms=settings.batch_max_age_ms,
         metrics=metrics,
+        store_factory=store_factory,
     )
-    ingest = Ingest(sites, batcher, metrics, settings.max_body_bytes)
+    ingest = Ingest(sites, spool, metrics, settings.max_body_bytes, settings.body_timeout_s)
+    metrics.gauges["spool_bytes"] = ("Spool bytes not yet stored.", lambda: spool.used_bytes)
+    metrics.gauges["spool_max_bytes"] = ("The spool's bound.", lambda: spool.max_bytes)
+    metrics.gauges["spool_unread_rows"] = (
+        "Rows in the spool not yet read for insert.",
+        lambda: spool.unread_rows,
+    )
 
     async def readyz(request: Request) -> Response:
+        # Store down but spool with room is "degraded" and still 200: taking every
+        # collector out of rotation during a store outage would lose the very traffic
+        # the spool exists to keep.
         try:
-            up = await asyncio.wait_for(batcher.call(lambda s: s.ping()), READY_TIMEOUT_S)
-        except (TimeoutError, RuntimeError):
+            up = await asyncio.wait_for(batcher.ping(), READY_TIMEOUT_S)
+        except TimeoutError:
             up = False
         metrics.store_up = int(up)
-        status = {"store": "up" if up else "down", "pending_rows": metrics.pending_rows}
-        return JSONResponse({"ready": up, **status}, 200 if up else 503)
+        room = spool.has_room(settings.max_body_bytes)  # room for the largest request
+        body = {
+            "status": "ok" if up and room else ("degraded" if room else "full"),
+            "store": "up" if up else "down",
+            "spool_bytes": spool.used_bytes,
+            "spool_max_bytes": spool.max_bytes,
+        }
+        return JSONResponse(body, 200 if room else 503)
 
     async def prometheus(request: Request) -> Response:
         return PlainTextResponse(
@@ -76,5 +96,5 @@ def create_app(settings: Settings) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.metrics = metrics
-    app.state.batcher = batcher
+    app.state.spool = spool
     return app

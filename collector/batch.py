@@ -1,8 +1,14 @@
-"""batch + sink: gather rows and write them to ClickHouse in large columnar inserts.
+"""batch + sink: drain the spool into ClickHouse in large columnar inserts.
 
-Inserts are triggered by size or age, whichever comes first, from one background task.
-All store calls run on one dedicated thread (clickhouse-connect's client is synchronous
-and not thread-safe), so the event loop never blocks on ClickHouse.
+One background task reads records back from the spool in order, about ``max_rows`` rows
+at a time or whatever arrived within ``max_age_ms``, rebuilds their rows and inserts
+them. All store and spool-reading calls run on one dedicated thread, so the event loop
+never blocks on ClickHouse or the disk.
+
+Exactly once: before inserting, the batch's spool range and a content-derived
+deduplication token are written to the checkpoint; a batch retried after a lost
+response, or replayed after a crash, is inserted again under the same token and
+ClickHouse drops the copy. Events the snippet marks as resent are looked up by id first.
 """
 
 from __future__ import annotations
@@ -10,155 +16,217 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import functools
+import datetime as dt
+import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TypeVar
 
 from collector.enrich import EVENT_COLUMNS, Row
 from collector.metrics import Metrics
+from collector.record import REJECTED_COLUMNS, Decoded, decode
+from collector.spool import Intent, Spool
 from collector.store import Store
 
-REJECTED_COLUMNS = (
-    "received_at",
-    "site",
-    "reason",
-    "field_path",
-    "message",
-    "event_index",
-    "contract_version",
-    "raw",
-)
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 10.0
+# A resent event is looked for within this distance of its own time.
+RESENT_LOOKBACK = dt.timedelta(days=2)
+_ID = EVENT_COLUMNS.index("event_id")
+_TIME = EVENT_COLUMNS.index("event_time")
 
 log = logging.getLogger("microx.batch")
 T = TypeVar("T")
+StoreFactory = Callable[[str], Store]
 
 
 class Batcher:
-    def __init__(self, store_url: str, *, max_rows: int, max_age_ms: int, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store_url: str,
+        spool: Spool,
+        *,
+        max_rows: int,
+        max_age_ms: int,
+        metrics: Metrics,
+        store_factory: StoreFactory = Store,
+    ) -> None:
         self._store_url = store_url
+        self._spool = spool
         self._max_rows = max_rows
         self._max_age = max_age_ms / 1000
         self._metrics = metrics
-        self._pending: dict[str, list[Row]] = {"events": [], "rejected_events": []}
-        self._oldest: float | None = None
+        self._store_factory = store_factory
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, "microx-sink")
         self._store: Store | None = None
+        # A batch read from the spool but not yet stored: it is retried before anything
+        # newer is read, because the checkpoint may only ever move past stored rows.
+        self._pending: tuple[list[bytes], Intent] | None = None
 
-    async def call(self, fn: Callable[[Store], T]) -> T:
-        """Run ``fn(store)`` on the sink thread."""
-        store = self._store
-        if store is None:
-            raise RuntimeError("the batcher is not started")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, store)
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the sink thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def start(self) -> None:
-        """Open the store, apply migrations and start the background flusher."""
-        loop = asyncio.get_running_loop()
-        self._store = await loop.run_in_executor(self._executor, Store, self._store_url)
-        applied = await self.call(lambda s: s.migrate())
-        for m in applied:
+        """Open the spool and the store, apply migrations, start draining."""
+        await self.call(self._spool.open)
+        self._spool.on_durable = self._on_durable
+        self._store = await self.call(lambda: self._store_factory(self._store_url))
+        store = self._store
+        for m in await self.call(store.migrate):
             log.info("applied migration %04d_%s", m.version, m.name)
         self._metrics.store_up = 1
+        if self._spool.unread_rows:
+            log.info("spool: %d rows from an earlier run to store", self._spool.unread_rows)
         self._task = asyncio.create_task(self._run(), name="microx-batcher")
 
-    def add(self, table: str, rows: Sequence[Row]) -> None:
-        if not rows:
-            return
-        self._pending[table].extend(rows)
-        if self._oldest is None:
-            self._oldest = time.monotonic()
-        self._metrics.pending_rows += len(rows)
-        if self._metrics.pending_rows >= self._max_rows:
+    def _on_durable(self) -> None:
+        if self._spool.unread_rows >= self._max_rows:
             self._wake.set()
 
-    async def _run(self) -> None:
-        delay = RETRY_FIRST_S
-        while not self._stopping:
-            timeout = (
-                self._max_age
-                if self._oldest is None
-                else max(0.0, self._oldest + self._max_age - time.monotonic())
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            self._wake.clear()
-            if self._oldest is None or self._stopping:
-                continue
-            if await self._flush():
-                delay = RETRY_FIRST_S
-            else:
-                # Capped exponential backoff with full jitter, so many collectors
-                # recovering from one outage do not hit the store in lockstep.
-                await asyncio.sleep(random.uniform(0, delay))
-                delay = min(delay * 2, RETRY_MAX_S)
+    async def ping(self) -> bool:
+        store = self._store
+        return store is not None and await self.call(store.ping)
 
-    async def _flush(self) -> bool:
-        """Insert everything pending; on failure keep it for the next attempt."""
-        ok = True
-        for table, columns in (("events", EVENT_COLUMNS), ("rejected_events", REJECTED_COLUMNS)):
-            rows = self._pending[table]
-            if not rows:
-                continue
-            self._pending[table] = []
+    async def _run(self) -> None:
+        intent = self._spool.intent
+        if intent is not None:
+            await self._replay(intent)
+        while not self._stopping:
+            if self._spool.unread_rows < self._max_rows:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._max_age)
+                self._wake.clear()
+            if self._stopping:
+                break
+            if self._pending or self._spool.unread_rows:
+                await self._drain_once(deadline=None)
+
+    async def _replay(self, intent: Intent) -> None:
+        """Insert the batch a previous run was inserting, exactly as it was."""
+        log.info("spool: replaying the batch in flight at the last stop")
+        payloads, _, _ = await self.call(lambda: self._spool.read(self._max_rows, until=intent.end))
+        self._pending = (payloads, intent)
+        await self._drain_once(deadline=None)
+
+    async def _drain_once(self, deadline: float | None) -> bool:
+        """Store the pending batch, or the next one from the spool; False if it failed."""
+        if self._pending is None:
+            payloads, start, end = await self.call(lambda: self._spool.read(self._max_rows))
+            if not payloads:
+                return True
+            token = hashlib.blake2b(b"".join(payloads), digest_size=16).hexdigest()
+            self._pending = (payloads, Intent(start, end, token))
+        payloads, intent = self._pending
+        if await self._store_batch(payloads, intent, deadline):
+            self._pending = None
+            return True
+        return False
+
+    async def _store_batch(
+        self, payloads: list[bytes], intent: Intent, deadline: float | None
+    ) -> bool:
+        """Insert until it succeeds (or ``deadline`` passes, leaving it in the spool)."""
+        decoded = await self.call(lambda: decode(payloads))
+        delay = RETRY_FIRST_S
+        while True:
             started = time.perf_counter()
             try:
-                await self.call(functools.partial(_insert, table, columns, rows))
-            except Exception as exc:  # noqa: BLE001 - any failure: keep the rows, retry
-                # Keep the rows, in order, ahead of any that arrived meanwhile.
-                self._pending[table] = rows + self._pending[table]
-                self._metrics.insert_errors[table] += 1
+                written = await self.call(lambda: self._write(decoded, intent))
+            except Exception as exc:  # noqa: BLE001 - any failure: keep the batch, retry
+                self._metrics.insert_errors["events"] += 1
                 self._metrics.store_up = 0
                 log.warning(
-                    "insert into %s failed, %d rows kept for retry: %s",
-                    table,
-                    len(rows),
+                    "insert of %d rows failed, retrying: %s",
+                    len(decoded.events) + len(decoded.rejected),
                     _first_line(exc),
                 )
-                ok = False
-                continue
-            self._metrics.insert_seconds_sum += time.perf_counter() - started
-            self._metrics.insert_batches[table] += 1
-            self._metrics.insert_rows[table] += len(rows)
-            self._metrics.pending_rows -= len(rows)
-            self._metrics.store_up = 1
-        if not any(self._pending.values()):
-            self._oldest = None
-        return ok
+            else:
+                self._metrics.insert_seconds_sum += time.perf_counter() - started
+                self._metrics.store_up = 1
+                for table, rows in written.items():
+                    self._metrics.insert_batches[table] += 1
+                    self._metrics.insert_rows[table] += rows
+                return True
+            # Capped exponential backoff with full jitter, so collectors recovering
+            # from one outage do not hit the store in lockstep.
+            pause = random.uniform(delay / 2, delay)
+            if deadline is not None and time.monotonic() + pause > deadline:
+                return False
+            if deadline is None and self._stopping:
+                return False
+            await asyncio.sleep(pause)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    def _write(self, decoded: Decoded, intent: Intent) -> dict[str, int]:
+        """On the sink thread: record the intent, insert both tables, commit."""
+        store = self._store
+        if store is None:
+            raise RuntimeError("store not open")
+        self._spool.begin(intent)
+        rows = _unique(decoded.events)
+        self._metrics.events_duplicate += len(decoded.events) - len(rows)
+        if decoded.resent:
+            times = [r[_TIME] for r in rows if r[_ID] in set(decoded.resent)]
+            if times:
+                stored = store.existing_event_ids(
+                    decoded.resent, min(times) - RESENT_LOOKBACK, max(times) + RESENT_LOOKBACK
+                )
+                kept = [r for r in rows if r[_ID] not in stored]
+                self._metrics.events_duplicate += len(rows) - len(kept)
+                rows = kept
+        written: dict[str, int] = {}
+        if rows:
+            store.insert_columns(
+                "events", EVENT_COLUMNS, list(zip(*rows, strict=True)), token=intent.token + "-e"
+            )
+            written["events"] = len(rows)
+        if decoded.rejected:
+            store.insert_columns(
+                "rejected_events",
+                REJECTED_COLUMNS,
+                list(zip(*decoded.rejected, strict=True)),
+                token=intent.token + "-r",
+            )
+            written["rejected_events"] = len(decoded.rejected)
+        self._spool.commit(intent.end)
+        return written
 
     async def stop(self, timeout_s: float) -> None:
-        """Stop the flusher, write what is pending (retrying until ``timeout_s``), close."""
+        """Stop draining, store what is pending within ``timeout_s``, close.
+
+        What cannot be stored in time stays in the spool for the next start.
+        """
         self._stopping = True
         self._wake.set()
         if self._task is not None:
             await self._task
         deadline = time.monotonic() + timeout_s
-        delay = RETRY_FIRST_S
-        while any(self._pending.values()) and self._store is not None:
-            if await self._flush():
+        while (self._pending or self._spool.unread_rows) and self._store is not None:
+            if not await self._drain_once(deadline):
                 break
-            if time.monotonic() + delay > deadline:
-                lost = sum(len(r) for r in self._pending.values())
-                log.error("shutdown: the store stayed unavailable, %d rows were not written", lost)
-                break
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_S)
+        if self._pending or self._spool.unread_rows:
+            log.warning("stopping with unstored rows kept in the spool for the next start")
         if self._store is not None:
-            await self.call(lambda s: s.close())
+            await self.call(self._store.close)
+        await self.call(self._spool.close)
         self._executor.shutdown(wait=True)
 
 
-def _insert(table: str, columns: Sequence[str], rows: list[Row], store: Store) -> None:
-    # Transposing to columns happens here, on the sink thread, not on the event loop.
-    store.insert_columns(table, columns, list(zip(*rows, strict=True)))
+def _unique(rows: list[Row]) -> list[Row]:
+    """Drop repeats of an event id within one batch, keeping the first."""
+    seen: set[str] = set()
+    out: list[Row] = []
+    for r in rows:
+        if r[_ID] not in seen:
+            seen.add(r[_ID])
+            out.append(r)
+    return out
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,20 +7,23 @@ typed instead of hiding them in a global registry.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 
 class Metrics:
     def __init__(self) -> None:
         self.events_received = 0
         self.events_accepted = 0
+        self.events_duplicate = 0
         self.events_rejected: Counter[str] = Counter()
         self.requests_refused: Counter[str] = Counter()
         self.insert_batches: Counter[str] = Counter()
         self.insert_rows: Counter[str] = Counter()
         self.insert_errors: Counter[str] = Counter()
         self.insert_seconds_sum = 0.0
-        self.pending_rows = 0
         self.store_up = 0
+        # Gauges read from their owner at scrape time, so they can never go stale.
+        self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
 
     def render(self) -> str:
         out: list[str] = []
@@ -84,6 +87,13 @@ class Metrics:
             "table",
         )
         metric("insert_seconds_total", "counter", "Time spent in inserts.", self.insert_seconds_sum)
-        metric("pending_rows", "gauge", "Rows waiting for the next insert.", self.pending_rows)
+        metric(
+            "events_duplicate_total",
+            "counter",
+            "Events not inserted because the same event id was already stored.",
+            self.events_duplicate,
+        )
         metric("store_up", "gauge", "1 when the last store operation succeeded.", self.store_up)
+        for name, (help_text, read) in sorted(self.gauges.items()):
+            metric(name, "gauge", help_text, read())
         return "\n".join(out) + "\n"

@@ -24,6 +24,10 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_BATCH_MAX_ROWS = 10_000
 DEFAULT_BATCH_MAX_AGE_MS = 1_000
 DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
+# Room to ride out a store outage: at ~300 bytes an event, 1 GiB is ~3.5 million events.
+DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024
+# A client that has not sent its whole body by then is holding a connection for nothing.
+DEFAULT_BODY_TIMEOUT_S = 10.0
 
 
 class SettingsError(ValueError):
@@ -41,6 +45,8 @@ class Settings:
     batch_max_rows: int = DEFAULT_BATCH_MAX_ROWS
     batch_max_age_ms: int = DEFAULT_BATCH_MAX_AGE_MS
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
+    spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     log_level: str = "info"
 
     def __post_init__(self) -> None:
@@ -52,6 +58,10 @@ class Settings:
             raise SettingsError("MICROX_BATCH_MAX_ROWS must be at least 1")
         if self.batch_max_age_ms < 1:
             raise SettingsError("MICROX_BATCH_MAX_AGE_MS must be at least 1")
+        if self.spool_max_bytes < self.max_body_bytes:
+            raise SettingsError("MICROX_SPOOL_MAX_BYTES must be at least MICROX_MAX_BODY_BYTES")
+        if self.body_timeout_s <= 0:
+            raise SettingsError("MICROX_BODY_TIMEOUT_S must be positive")
         url = self.clickhouse_url or self.default_clickhouse_url()
         if not url.startswith(("chdb://", "http://", "https://")):
             raise SettingsError(
@@ -108,5 +118,7 @@ class Settings:
             batch_max_rows=get_int("BATCH_MAX_ROWS", DEFAULT_BATCH_MAX_ROWS),
             batch_max_age_ms=get_int("BATCH_MAX_AGE_MS", DEFAULT_BATCH_MAX_AGE_MS),
             shutdown_timeout_s=get_float("SHUTDOWN_TIMEOUT_S", DEFAULT_SHUTDOWN_TIMEOUT_S),
+            spool_max_bytes=get_int("SPOOL_MAX_BYTES", DEFAULT_SPOOL_MAX_BYTES),
+            body_timeout_s=get_float("BODY_TIMEOUT_S", DEFAULT_BODY_TIMEOUT_S),
             log_level=get("LOG_LEVEL", "info").lower(),
         )

@@ -136,11 +136,33 @@ class Store:
         )
 
     def insert_columns(
-        self, table: str, column_names: Sequence[str], columns: Sequence[Sequence[Any]]
+        self,
+        table: str,
+        column_names: Sequence[str],
+        columns: Sequence[Sequence[Any]],
+        token: str | None = None,
     ) -> None:
+        """One columnar insert; a repeat under the same ``token`` is dropped by ClickHouse."""
+        settings = {"insert_deduplication_token": token} if token else None
         self._client.insert(
-            f"{DATABASE}.{table}", columns, column_names=list(column_names), column_oriented=True
+            f"{DATABASE}.{table}",
+            columns,
+            column_names=list(column_names),
+            column_oriented=True,
+            settings=settings,
         )
+
+    def existing_event_ids(
+        self, ids: Sequence[str], since: dt.datetime, until: dt.datetime
+    ) -> set[str]:
+        """Which of ``ids`` are already stored with an event time in the given range."""
+        result = self._client.query(
+            f"SELECT DISTINCT toString(event_id) FROM {DATABASE}.events"
+            " WHERE event_time BETWEEN {since:DateTime64(3, 'UTC')}"
+            " AND {until:DateTime64(3, 'UTC')} AND event_id IN {ids:Array(UUID)}",
+            parameters={"since": since, "until": until, "ids": list(ids)},
+        )
+        return {row[0] for row in result.result_rows}
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         result = self._client.query(sql)

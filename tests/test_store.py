@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.batch import REJECTED_COLUMNS
 from collector.enrich import EVENT_COLUMNS, enrich
+from collector.record import REJECTED_COLUMNS
 from collector.store import Migration, StoreUnavailable, describe_url, load_migrations
 from tests.conftest import make_envelope, make_event, now_ms, open_store
 

@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS microx.events
     lang LowCardinality(String),
     tz LowCardinality(String),
     sdk_version LowCardinality(String),
-    contract_version UInt8
+    contract_version UInt8,
+    -- Resent events are looked up by id before insert; this keeps that lookup cheap.
+    INDEX event_id_bloom event_id TYPE bloom_filter(0.001) GRANULARITY 1
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(event_time)

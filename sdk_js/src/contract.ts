@@ -89,6 +89,8 @@ export interface WireEvent {
   val?: number;
   /** page URL of the event when it differs from the batch's (SPA routes) */
   u?: string;
+  /** delivery attempt: absent on the first send; 1, 2, ... when the snippet sends the event again because an earlier send got no answer (the collector then checks it was not stored already) */
+  a?: number;
   /** extra properties: flat, short keys, scalar values */
   p?: Record<string, string | number | boolean>;
 }

@@ -1,0 +1,66 @@
+"""Fault injection around the real store: the real engine stays underneath, failing on cue."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from collector.store import Store
+
+
+class Faults:
+    """What the next inserts do: ``fail`` before writing, ``hang`` then fail, or
+    ``lose_response``: write, then fail as if the answer never arrived."""
+
+    def __init__(self) -> None:
+        self.mode: str | None = None
+        self.remaining: int | None = None  # None: until cleared
+        self.hang_s = 0.5
+        self.inserts_attempted = 0
+        self.inserts_landed = 0
+        self._lock = threading.Lock()
+
+    def set(self, mode: str | None, times: int | None = None) -> None:
+        with self._lock:
+            self.mode, self.remaining = mode, times
+
+    def take(self) -> str | None:
+        with self._lock:
+            mode = self.mode
+            if mode is not None and self.remaining is not None:
+                self.remaining -= 1
+                if self.remaining <= 0:
+                    self.mode = None
+            return mode
+
+
+class FaultyStore(Store):
+    def __init__(self, url: str, faults: Faults) -> None:
+        super().__init__(url)
+        self.faults = faults
+
+    def insert_columns(
+        self,
+        table: str,
+        column_names: Sequence[str],
+        columns: Sequence[Sequence[Any]],
+        token: str | None = None,
+    ) -> None:
+        self.faults.inserts_attempted += 1
+        mode = self.faults.take()
+        if mode == "fail":
+            raise ConnectionError("injected: store unavailable")
+        if mode == "hang":
+            time.sleep(self.faults.hang_s)
+            raise TimeoutError("injected: store did not answer")
+        super().insert_columns(table, column_names, columns, token)
+        self.faults.inserts_landed += 1
+        if mode == "lose_response":
+            raise ConnectionError("injected: response lost after the insert")
+
+    def ping(self) -> bool:
+        if self.faults.mode in ("fail", "hang"):
+            return False
+        return super().ping()
