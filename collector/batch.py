@@ -34,6 +34,10 @@ RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 10.0
 # A resent event is looked for within this distance of its own time.
 RESENT_LOOKBACK = dt.timedelta(days=2)
+# Resent events stored recently, remembered so that their original, if it shows up late
+# (it was still in flight when the resend overtook it), is recognised as a copy.
+RECENT_RESENT_S = 600.0
+RECENT_RESENT_MAX = 100_000
 _ID = EVENT_COLUMNS.index("event_id")
 _TIME = EVENT_COLUMNS.index("event_time")
 
@@ -67,6 +71,7 @@ class Batcher:
         # A batch read from the spool but not yet stored: it is retried before anything
         # newer is read, because the checkpoint may only ever move past stored rows.
         self._pending: tuple[list[bytes], Intent] | None = None
+        self._recent_resent: dict[str, float] = {}  # sink thread only
 
     async def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the sink thread."""
@@ -169,17 +174,16 @@ class Batcher:
         if store is None:
             raise RuntimeError("store not open")
         self._spool.begin(intent)
-        rows = _unique(decoded.events)
-        self._metrics.events_duplicate += len(decoded.events) - len(rows)
-        if decoded.resent:
-            times = [r[_TIME] for r in rows if r[_ID] in set(decoded.resent)]
+        rows = [r for r in _unique(decoded.events) if r[_ID] not in self._recent_resent]
+        resent = set(decoded.resent)
+        if resent:
+            times = [r[_TIME] for r in rows if r[_ID] in resent]
             if times:
                 stored = store.existing_event_ids(
-                    decoded.resent, min(times) - RESENT_LOOKBACK, max(times) + RESENT_LOOKBACK
+                    list(resent), min(times) - RESENT_LOOKBACK, max(times) + RESENT_LOOKBACK
                 )
-                kept = [r for r in rows if r[_ID] not in stored]
-                self._metrics.events_duplicate += len(rows) - len(kept)
-                rows = kept
+                rows = [r for r in rows if r[_ID] not in stored]
+        self._metrics.events_duplicate += len(decoded.events) - len(rows)
         written: dict[str, int] = {}
         if rows:
             store.insert_columns(
@@ -195,7 +199,20 @@ class Batcher:
             )
             written["rejected_events"] = len(decoded.rejected)
         self._spool.commit(intent.end)
+        self._remember_resent([r[_ID] for r in rows if r[_ID] in resent])
         return written
+
+    def _remember_resent(self, ids: list[str]) -> None:
+        now = time.monotonic()
+        recent = self._recent_resent
+        for event_id in ids:
+            recent[event_id] = now
+        # Insertion order is time order: drop from the front while too old or too many.
+        while recent:
+            oldest_id, seen = next(iter(recent.items()))
+            if now - seen < RECENT_RESENT_S and len(recent) <= RECENT_RESENT_MAX:
+                break
+            del recent[oldest_id]
 
     async def stop(self, timeout_s: float) -> None:
         """Stop draining, store what is pending within ``timeout_s``, close.

@@ -147,14 +147,28 @@ def test_resent_events_are_stored_once(tmp_path: Path) -> None:
         wait_until(lambda: metric(client, "spool_bytes") == 0)
         resent["e"].append(fresh)
         assert send(client, resent).status_code == 202
-        # The same batch twice before either is stored: the copies meet in one insert.
-        again = make_envelope(make_event(q=0))
-        assert send(client, again).status_code == 202
-        assert send(client, again).status_code == 202
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert metric(client, "events_duplicate_total") == 5
+        # A resend that overtakes its original: the late original is the copy.
+        original = make_envelope(make_event(q=0))
+        overtaking = {**original, "e": [{**original["e"][0], "a": 1}]}
+        assert send(client, overtaking).status_code == 202
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert send(client, original).status_code == 202
         wait_until(lambda: metric(client, "spool_bytes") == 0)
         assert metric(client, "events_duplicate_total") == 6
-    expected = [e["id"] for e in first["e"]] + [fresh["id"], again["e"][0]["id"]]
+    expected = [e["id"] for e in first["e"]] + [fresh["id"], original["e"][0]["id"]]
     assert sorted(stored_ids(settings)) == sorted(expected)
+
+
+def test_copies_within_one_batch_are_stored_once(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, MICROX_BATCH_MAX_AGE_MS="60000")
+    envelope = make_envelope(make_event(), make_event(q=1))
+    with TestClient(create_app(settings)) as client:
+        assert send(client, envelope).status_code == 202
+        assert send(client, envelope).status_code == 202
+    # Both copies waited for one insert (at shutdown), which kept the first of each.
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
 
 
 def test_batch_interrupted_after_insert_is_replayed_once(tmp_path: Path) -> None:
