@@ -9,18 +9,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from collector.batch import Batcher, StoreFactory
+from collector.logs import RequestId
 from collector.metrics import Metrics
 from collector.pages import DEMO_DIR, Snippet, demo_page, healthz, snippet_path
-from collector.receive import Ingest
+from collector.ratelimit import RateLimiter
+from collector.receive import Ingest, Limits
 from collector.settings import Settings
 from collector.sites import SiteRegistry
 from collector.spool import Spool
@@ -43,7 +47,21 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         metrics=metrics,
         store_factory=store_factory,
     )
-    ingest = Ingest(sites, spool, metrics, settings.max_body_bytes, settings.body_timeout_s)
+    limits = Limits(
+        settings.max_body_bytes,
+        settings.body_timeout_s,
+        settings.drop_bots,
+        settings.trusted_proxy_hops,
+    )
+    ingest = Ingest(
+        sites,
+        settings.server_keys,
+        spool,
+        metrics,
+        limits,
+        per_ip=RateLimiter(settings.rate_ip_per_s, settings.rate_ip_burst),
+        per_site=RateLimiter(settings.rate_site_events_per_s, settings.rate_site_burst),
+    )
     metrics.gauges["spool_bytes"] = ("Spool bytes not yet stored.", lambda: spool.used_bytes)
     metrics.gauges["spool_max_bytes"] = ("The spool's bound.", lambda: spool.max_bytes)
     metrics.gauges["spool_unread_rows"] = (
@@ -84,9 +102,22 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
             await batcher.stop(settings.shutdown_timeout_s)
             log.info("stopped; pending rows flushed")
 
+    def timed(
+        endpoint: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                return await endpoint(request)
+            finally:
+                metrics.ingest_seconds.observe(time.perf_counter() - started)
+
+        return run
+
     routes = [
-        Route("/v1/events", ingest.receive, methods=["POST"]),
+        Route("/v1/events", timed(ingest.browser), methods=["POST"]),
         Route("/v1/events", ingest.preflight, methods=["OPTIONS"]),
+        Route("/v1/server-events", timed(ingest.server), methods=["POST"]),
         Route("/sdk.js", Snippet(snippet_path()).serve, methods=["GET", "HEAD"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
@@ -94,7 +125,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         Route("/", demo_page),
         Mount("/demo", StaticFiles(directory=DEMO_DIR), name="demo"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestId)])
     app.state.metrics = metrics
     app.state.spool = spool
     return app

@@ -152,7 +152,7 @@ class Batcher:
                     _first_line(exc),
                 )
             else:
-                self._metrics.insert_seconds_sum += time.perf_counter() - started
+                self._metrics.insert_seconds.observe(time.perf_counter() - started)
                 self._metrics.store_up = 1
                 for table, rows in written.items():
                     self._metrics.insert_batches[table] += 1

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from collector import logs
 from collector.settings import Settings, SettingsError
 from collector.store import Store, StoreUnavailable, describe_url
 
@@ -35,7 +35,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
-        access_log=False,
+        access_log=False,  # an access log would hold client addresses
+        log_config=None,  # keep the handlers logs.configure installed
         server_header=False,
     )
     return 0
@@ -89,10 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
+        logs.configure(settings.log_level, settings.log_format)
         handler = {"serve": _serve, "sql": _sql, "migrate": _migrate}[args.command]
         return handler(settings, args)
     except (SettingsError, StoreUnavailable) as exc:

@@ -1,13 +1,38 @@
 """Prometheus metrics in the text exposition format, without a client library.
 
-The collector has a dozen series; a small explicit class keeps each one visible and
-typed instead of hiding them in a global registry.
+The collector has a couple of dozen series; a small explicit class keeps each one visible
+and typed instead of hiding them in a global registry.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Callable
+
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Histogram:
+    def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS_S) -> None:
+        self.buckets = buckets
+        self.counts = [0] * (len(buckets) + 1)  # the last one is +Inf
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.buckets, value)] += 1
+        self.sum += value
+        self.count += 1
+
+    def render(self, name: str) -> list[str]:
+        lines, running = [], 0
+        for bound, n in zip((*self.buckets, float("inf")), self.counts, strict=True):
+            running += n
+            le = "+Inf" if bound == float("inf") else repr(bound)
+            lines.append(f'{name}_bucket{{le="{le}"}} {running}')
+        lines += [f"{name}_sum {self.sum}", f"{name}_count {self.count}"]
+        return lines
 
 
 class Metrics:
@@ -16,11 +41,13 @@ class Metrics:
         self.events_accepted = 0
         self.events_duplicate = 0
         self.events_rejected: Counter[str] = Counter()
+        self.events_filtered: Counter[str] = Counter()
         self.requests_refused: Counter[str] = Counter()
+        self.ingest_seconds = Histogram()
         self.insert_batches: Counter[str] = Counter()
         self.insert_rows: Counter[str] = Counter()
         self.insert_errors: Counter[str] = Counter()
-        self.insert_seconds_sum = 0.0
+        self.insert_seconds = Histogram()
         self.store_up = 0
         # Gauges read from their owner at scrape time, so they can never go stale.
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
@@ -28,72 +55,64 @@ class Metrics:
     def render(self) -> str:
         out: list[str] = []
 
-        def metric(
-            name: str, kind: str, help_text: str, values: dict[str, float] | float, label: str = ""
-        ) -> None:
+        def head(name: str, kind: str, help_text: str) -> str:
             out.append(f"# HELP microx_{name} {help_text}")
             out.append(f"# TYPE microx_{name} {kind}")
-            if isinstance(values, dict):
-                for key, value in sorted(values.items()):
-                    out.append(f'microx_{name}{{{label}="{key}"}} {value}')
-            else:
-                out.append(f"microx_{name} {values}")
+            return f"microx_{name}"
 
-        metric(
-            "events_received_total",
-            "counter",
-            "Events received in valid envelopes.",
-            self.events_received,
+        def counter(name: str, help_text: str, value: float) -> None:
+            out.append(f"{head(name, 'counter', help_text)} {value}")
+
+        def labelled(name: str, help_text: str, values: Counter[str], label: str) -> None:
+            full = head(name, "counter", help_text)
+            out.extend(f'{full}{{{label}="{k}"}} {v}' for k, v in sorted(values.items()))
+
+        def histogram(name: str, help_text: str, h: Histogram) -> None:
+            out.extend(h.render(head(name, "histogram", help_text)))
+
+        counter(
+            "events_received_total", "Events received in valid envelopes.", self.events_received
         )
-        metric(
+        counter(
             "events_accepted_total",
-            "counter",
-            "Events that passed validation.",
+            "Events acknowledged (durable in the spool).",
             self.events_accepted,
         )
-        metric(
-            "events_rejected_total",
-            "counter",
-            "Events refused by validation, by reason.",
-            dict(self.events_rejected),
-            "reason",
-        )
-        metric(
-            "requests_refused_total",
-            "counter",
-            "Requests refused whole, by reason.",
-            dict(self.requests_refused),
-            "reason",
-        )
-        metric(
-            "insert_batches_total",
-            "counter",
-            "Batches inserted, by table.",
-            dict(self.insert_batches),
-            "table",
-        )
-        metric(
-            "insert_rows_total",
-            "counter",
-            "Rows inserted, by table.",
-            dict(self.insert_rows),
-            "table",
-        )
-        metric(
-            "insert_errors_total",
-            "counter",
-            "Failed insert attempts, by table.",
-            dict(self.insert_errors),
-            "table",
-        )
-        metric("insert_seconds_total", "counter", "Time spent in inserts.", self.insert_seconds_sum)
-        metric(
+        counter(
             "events_duplicate_total",
-            "counter",
             "Events not inserted because the same event id was already stored.",
             self.events_duplicate,
         )
-        metric("store_up", "gauge", "1 when the last store operation succeeded.", self.store_up)
+        labelled(
+            "events_rejected_total",
+            "Events refused by validation, by reason.",
+            self.events_rejected,
+            "reason",
+        )
+        labelled(
+            "events_filtered_total",
+            "Events dropped on purpose, by reason.",
+            self.events_filtered,
+            "reason",
+        )
+        labelled(
+            "requests_refused_total",
+            "Requests refused whole, by reason.",
+            self.requests_refused,
+            "reason",
+        )
+        histogram("ingest_seconds", "Time to answer an ingest request.", self.ingest_seconds)
+        labelled(
+            "insert_batches_total", "Batches inserted, by table.", self.insert_batches, "table"
+        )
+        labelled("insert_rows_total", "Rows inserted, by table.", self.insert_rows, "table")
+        labelled(
+            "insert_errors_total", "Failed insert attempts, by table.", self.insert_errors, "table"
+        )
+        histogram("insert_seconds", "Time per successful batch insert.", self.insert_seconds)
+        out.append(
+            f"{head('store_up', 'gauge', 'Whether the store answered last time.')} {self.store_up}"
+        )
         for name, (help_text, read) in sorted(self.gauges.items()):
-            metric(name, "gauge", help_text, read())
+            out.append(f"{head(name, 'gauge', help_text)} {read()}")
         return "\n".join(out) + "\n"

@@ -1,13 +1,16 @@
-"""receive: the ``POST /v1/events`` endpoint and its CORS preflight.
+"""receive: the ingest endpoints and their CORS preflight.
 
-It reads at most ``max_body_bytes`` (refusing larger bodies before reading them whole),
-inflates gzip with the same cap, checks the site and the page's origin, validates each
-event, and answers 202 only once the accepted events are durable in the spool.
+``POST /v1/events`` is for browsers: public site ids, origin allowlist, bots dropped.
+``POST /v1/server-events`` is for back ends (support desk, e-mail, chat): a secret server
+key, no browsers. Both read at most ``max_body_bytes`` (refusing larger bodies before
+reading them whole), inflate gzip under the same cap, validate each event, and answer 202
+only once the accepted events are durable in the spool.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import zlib
@@ -18,9 +21,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from collector.metrics import Metrics
+from collector.ratelimit import AddressHasher, RateLimiter, retry_after
 from collector.record import encode
-from collector.sites import SiteRegistry
+from collector.sites import SECRET_PREFIX, SiteRegistry
 from collector.spool import Spool, SpoolError, SpoolFull
+from collector.useragent import classify
 from collector.validate import EnvelopeError, Rejection, judge, parse
 
 ACCEPTED_TYPES = ("text/plain", "application/json", "")
@@ -29,12 +34,24 @@ MAX_ERRORS_SHOWN = 20
 # How long a client is asked to wait when the spool is full: about the time a recovered
 # store needs to drain a good part of it.
 RETRY_AFTER_S = 5
+_SECRET_BYTES = SECRET_PREFIX.encode()
 
 log = logging.getLogger("microx.receive")
 
 
-class TooLarge(Exception):
-    pass
+class Refused(Exception):
+    """A request answered with an error before its events were looked at."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int
+    body_timeout_s: float
+    drop_bots: bool
+    trusted_proxy_hops: int
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> Response:
@@ -45,16 +62,23 @@ class Ingest:
     def __init__(
         self,
         sites: SiteRegistry,
+        server_keys: dict[str, str],
         spool: Spool,
         metrics: Metrics,
-        max_body_bytes: int,
-        body_timeout_s: float,
+        limits: Limits,
+        per_ip: RateLimiter,
+        per_site: RateLimiter,
     ) -> None:
         self._sites = sites
+        self._server_keys = server_keys
         self._spool = spool
         self._metrics = metrics
-        self._max_body = max_body_bytes
-        self._body_timeout = body_timeout_s
+        self._limits = limits
+        self._per_ip = per_ip
+        self._per_site = per_site
+        self._hash_address = AddressHasher()
+
+    # -- browsers -----------------------------------------------------------------------
 
     async def preflight(self, request: Request) -> Response:
         origin = request.headers.get("origin")
@@ -71,7 +95,7 @@ class Ingest:
             },
         )
 
-    async def receive(self, request: Request) -> Response:
+    async def browser(self, request: Request) -> Response:
         received_ms = int(time.time() * 1000)
         origin = request.headers.get("origin")
         cors = (
@@ -79,31 +103,61 @@ class Ingest:
             if origin and self._sites.known_origin(origin)
             else {}
         )
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type not in ACCEPTED_TYPES:
+        try:
+            wait = self._per_ip.take(self._hash_address(self._client_address(request)))
+            if wait:
+                raise Refused(self._too_many("rate_limited_ip", wait, cors))
+            if SECRET_PREFIX in request.headers.get("authorization", ""):
+                raise Refused(self._secret_exposed(cors))
+            body = await self._read(request, cors)
+            if _SECRET_BYTES in body:
+                raise Refused(self._secret_exposed(cors))
+        except Refused as refused:
+            return refused.response
+        user_agent = request.headers.get("user-agent", "")
+        if self._limits.drop_bots and classify(user_agent)[2] == "bot":
+            count = _count_events(body)
+            self._metrics.events_filtered["bot"] += count
+            log.debug("dropped %d events from a bot user agent", count)
+            return json_response(202, {"accepted": 0, "filtered": count, "reason": "bot"}, cors)
+        return await self._ingest(body, received_ms, user_agent, cors, origin=origin)
+
+    # -- back ends ----------------------------------------------------------------------
+
+    async def server(self, request: Request) -> Response:
+        received_ms = int(time.time() * 1000)
+        if "origin" in request.headers:
             return self._refuse(
-                "unsupported_media_type", 415, "send text/plain or application/json", cors
+                "server_endpoint_from_browser",
+                403,
+                "server events are not accepted from browsers; use /v1/events",
+                {},
+            )
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        site = self._server_keys.get(key.strip()) if scheme.lower() == "bearer" else None
+        if site is None:
+            # The key, right or wrong, is never logged.
+            return self._refuse(
+                "bad_server_key", 401, "send 'Authorization: Bearer <server key>'", {}
             )
         try:
-            async with asyncio.timeout(self._body_timeout):
-                body = await self._read_body(request)
-        except TooLarge:
-            return self._refuse(
-                "body_too_large",
-                413,
-                f"body over {self._max_body} bytes; send smaller batches",
-                cors,
-            )
-        except TimeoutError:
-            return self._refuse(
-                "body_timeout", 408, f"body not received within {self._body_timeout:g}s", cors
-            )
-        except zlib.error:
-            return self._refuse("bad_gzip", 400, "body is not valid gzip", cors)
-        except ClientDisconnect:
-            self._metrics.requests_refused["client_disconnected"] += 1
-            return Response(status_code=400)
+            body = await self._read(request, {})
+        except Refused as refused:
+            return refused.response
         user_agent = request.headers.get("user-agent", "")
+        return await self._ingest(body, received_ms, user_agent, {}, key_site=site)
+
+    # -- shared -------------------------------------------------------------------------
+
+    async def _ingest(
+        self,
+        body: bytes,
+        received_ms: int,
+        user_agent: str,
+        cors: dict[str, str],
+        origin: str | None = None,
+        key_site: str | None = None,
+    ) -> Response:
         try:
             judgement = judge(parse(body))
         except EnvelopeError as exc:
@@ -114,13 +168,17 @@ class Ingest:
                 400, {"error": rejection.message, "rejected": [rejection.as_json()]}, cors
             )
         envelope = judgement.envelope
-        site = envelope["s"]
-        if site not in self._sites:
+        site: str = envelope["s"]
+        if key_site is not None and site != key_site:
+            return self._refuse("key_site_mismatch", 403, f"the key is not for site {site!r}", {})
+        if key_site is None and site not in self._sites:
             return self._refuse("unknown_site", 403, f"unknown site {site!r}", cors)
-        if not self._sites.origin_allowed(site, origin):
-            return self._refuse(
-                "origin_not_allowed", 403, f"origin not allowed for site {site!r}", cors
-            )
+        if key_site is None and not self._sites.origin_allowed(site, origin):
+            message = f"origin not allowed for site {site!r}"
+            return self._refuse("origin_not_allowed", 403, message, cors)
+        wait = self._per_site.take(site, len(envelope["e"]))
+        if wait:
+            return self._too_many("rate_limited_site", wait, cors)
         accepted, rejected = judgement.accepted, judgement.rejected
         self._metrics.events_received += len(envelope["e"])
         shown = [r.as_json() for r in rejected[:MAX_ERRORS_SHOWN]]
@@ -147,15 +205,50 @@ class Ingest:
         body_out = {"accepted": len(accepted), "rejected": len(rejected), "errors": shown}
         return json_response(202, body_out, cors)
 
-    async def _read_body(self, request: Request) -> bytes:
+    def _client_address(self, request: Request) -> str:
+        hops = self._limits.trusted_proxy_hops
+        if hops:
+            # The entry our own nearest proxies appended; anything left of it is the
+            # client's to forge.
+            chain = request.headers.get("x-forwarded-for", "").split(",")
+            if len(chain) >= hops and chain[-hops].strip():
+                return chain[-hops].strip()
+        return request.client.host if request.client else ""
+
+    async def _read(self, request: Request, cors: dict[str, str]) -> bytes:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in ACCEPTED_TYPES:
+            raise Refused(
+                self._refuse(
+                    "unsupported_media_type", 415, "send text/plain or application/json", cors
+                )
+            )
+        limit = self._limits.max_body_bytes
+        try:
+            async with asyncio.timeout(self._limits.body_timeout_s):
+                return await self._read_body(request, limit)
+        except _TooLarge:
+            message = f"body over {limit} bytes; send smaller batches"
+            raise Refused(self._refuse("body_too_large", 413, message, cors)) from None
+        except TimeoutError:
+            message = f"body not received within {self._limits.body_timeout_s:g}s"
+            raise Refused(self._refuse("body_timeout", 408, message, cors)) from None
+        except zlib.error:
+            raise Refused(self._refuse("bad_gzip", 400, "body is not valid gzip", cors)) from None
+        except ClientDisconnect:
+            self._metrics.requests_refused["client_disconnected"] += 1
+            raise Refused(Response(status_code=400)) from None
+
+    @staticmethod
+    async def _read_body(request: Request, limit: int) -> bytes:
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_body:
-            raise TooLarge
+        if declared.isdigit() and int(declared) > limit:
+            raise _TooLarge
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
-            if len(body) > self._max_body:
-                raise TooLarge
+            if len(body) > limit:
+                raise _TooLarge
         gzipped = request.headers.get("content-encoding", "").lower() == "gzip" or (
             body[:2] == b"\x1f\x8b"
         )
@@ -163,15 +256,26 @@ class Ingest:
             return bytes(body)
         # Inflate at most one byte past the cap: a gzip bomb is never expanded in full.
         inflater = zlib.decompressobj(wbits=31)
-        out = inflater.decompress(bytes(body), self._max_body + 1)
-        if len(out) > self._max_body:
-            raise TooLarge
+        out = inflater.decompress(bytes(body), limit + 1)
+        if len(out) > limit:
+            raise _TooLarge
         return out
 
     def _refuse(self, reason: str, status: int, message: str, headers: dict[str, str]) -> Response:
         self._metrics.requests_refused[reason] += 1
         log.info("refused request: %s (%d)", reason, status)
         return json_response(status, {"error": message, "reason": reason}, headers)
+
+    def _too_many(self, reason: str, wait_s: float, cors: dict[str, str]) -> Response:
+        headers = {**cors, "retry-after": retry_after(wait_s)}
+        return self._refuse(reason, 429, "too many requests; retry later", headers)
+
+    def _secret_exposed(self, cors: dict[str, str]) -> Response:
+        message = (
+            "a secret server key was sent to the browser endpoint: it is exposed, rotate it; "
+            "browsers send the public site id only"
+        )
+        return self._refuse("secret_key_from_browser", 401, message, cors)
 
     def _count_rejections(self, rejected: list[Rejection]) -> None:
         for r in rejected:
@@ -191,3 +295,16 @@ class Ingest:
         except (SpoolFull, SpoolError):
             self._metrics.requests_refused["rejection_not_kept"] += 1
             log.warning("spool unavailable: %d rejected events only counted", len(rejected))
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _count_events(body: bytes) -> int:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return 0
+    events = payload.get("e") if isinstance(payload, dict) else None
+    return len(events) if isinstance(events, list) else 0

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from collector.sites import Site, parse_sites
+from collector.sites import Site, parse_server_keys, parse_sites
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -28,6 +28,12 @@ DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
 DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024
 # A client that has not sent its whole body by then is holding a connection for nothing.
 DEFAULT_BODY_TIMEOUT_S = 10.0
+# A browser sends well under one request a second; an office behind one address has many
+# browsers. Sites are limited in events, the unit that costs storage.
+DEFAULT_RATE_IP_PER_S = 20.0
+DEFAULT_RATE_IP_BURST = 200.0
+DEFAULT_RATE_SITE_EVENTS_PER_S = 10_000.0
+DEFAULT_RATE_SITE_BURST = 100_000.0
 
 
 class SettingsError(ValueError):
@@ -47,7 +53,15 @@ class Settings:
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    server_keys: dict[str, str] = dataclasses.field(default_factory=dict)
+    rate_ip_per_s: float = DEFAULT_RATE_IP_PER_S
+    rate_ip_burst: float = DEFAULT_RATE_IP_BURST
+    rate_site_events_per_s: float = DEFAULT_RATE_SITE_EVENTS_PER_S
+    rate_site_burst: float = DEFAULT_RATE_SITE_BURST
+    trusted_proxy_hops: int = 0
+    drop_bots: bool = True
     log_level: str = "info"
+    log_format: str = "json"
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -62,6 +76,15 @@ class Settings:
             raise SettingsError("MICROX_SPOOL_MAX_BYTES must be at least MICROX_MAX_BODY_BYTES")
         if self.body_timeout_s <= 0:
             raise SettingsError("MICROX_BODY_TIMEOUT_S must be positive")
+        for name in ("rate_ip_per_s", "rate_ip_burst", "rate_site_events_per_s", "rate_site_burst"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"MICROX_{name.upper()} must be positive")
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise SettingsError("MICROX_LOG_LEVEL must be debug, info, warning or error")
+        if self.log_format not in ("json", "text"):
+            raise SettingsError("MICROX_LOG_FORMAT must be json or text")
+        if self.trusted_proxy_hops < 0:
+            raise SettingsError("MICROX_TRUSTED_PROXY_HOPS must be 0 or more")
         url = self.clickhouse_url or self.default_clickhouse_url()
         if not url.startswith(("chdb://", "http://", "https://")):
             raise SettingsError(
@@ -104,10 +127,20 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"MICROX_{name} must be a number, got {raw!r}") from None
 
+        def get_bool(name: str, default: bool) -> bool:
+            raw = get(name, "true" if default else "false").lower()
+            if raw not in ("true", "false", "1", "0", "yes", "no"):
+                raise SettingsError(f"MICROX_{name} must be true or false, got {raw!r}")
+            return raw in ("true", "1", "yes")
+
         try:
             sites = parse_sites(get("SITES", ""))
         except ValueError as exc:
             raise SettingsError(f"MICROX_SITES: {exc}") from None
+        try:
+            server_keys = parse_server_keys(get("SERVER_KEYS", ""))
+        except ValueError as exc:
+            raise SettingsError(f"MICROX_SERVER_KEYS: {exc}") from None
         return cls(
             host=get("HOST", DEFAULT_HOST),
             port=get_int("PORT", DEFAULT_PORT),
@@ -120,5 +153,15 @@ class Settings:
             shutdown_timeout_s=get_float("SHUTDOWN_TIMEOUT_S", DEFAULT_SHUTDOWN_TIMEOUT_S),
             spool_max_bytes=get_int("SPOOL_MAX_BYTES", DEFAULT_SPOOL_MAX_BYTES),
             body_timeout_s=get_float("BODY_TIMEOUT_S", DEFAULT_BODY_TIMEOUT_S),
+            server_keys=server_keys,
+            rate_ip_per_s=get_float("RATE_IP_PER_S", DEFAULT_RATE_IP_PER_S),
+            rate_ip_burst=get_float("RATE_IP_BURST", DEFAULT_RATE_IP_BURST),
+            rate_site_events_per_s=get_float(
+                "RATE_SITE_EVENTS_PER_S", DEFAULT_RATE_SITE_EVENTS_PER_S
+            ),
+            rate_site_burst=get_float("RATE_SITE_BURST", DEFAULT_RATE_SITE_BURST),
+            trusted_proxy_hops=get_int("TRUSTED_PROXY_HOPS", 0),
+            drop_bots=get_bool("DROP_BOTS", True),
             log_level=get("LOG_LEVEL", "info").lower(),
+            log_format=get("LOG_FORMAT", "json").lower(),
         )

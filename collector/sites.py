@@ -4,11 +4,38 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import secrets
 from collections.abc import Iterable
 
 DEMO_SITE = "demo"
 _SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+# Server keys authenticate back-end senders. The fixed prefix lets the browser endpoint
+# recognise one that leaked into a page, and refuse it.
+SECRET_PREFIX = "mxsk_"
+_SECRET = re.compile(r"^mxsk_[A-Za-z0-9]{24,64}$")
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_hex(16)
+
+
+def parse_server_keys(spec: str) -> dict[str, str]:
+    """Parse ``shop=mxsk_...,mxsk_...;blog=mxsk_...`` into a key -> site map."""
+    keys: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        site_id, sep, values = part.partition("=")
+        site_id = site_id.strip()
+        if not sep or not _SITE_ID.match(site_id):
+            raise ValueError("an entry is not 'site=key[,key...]' with a lower-case site id")
+        for key in filter(None, (v.strip() for v in values.split(","))):
+            # Never echo the key itself: this message may reach a log.
+            if not _SECRET.match(key):
+                raise ValueError(f"site {site_id!r}: a key is not mxsk_ and 24-64 letters/digits")
+            if key in keys:
+                raise ValueError(f"site {site_id!r}: a key is listed twice")
+            keys[key] = site_id
+    return keys
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,6 +7,7 @@ A batch is never all-or-nothing: good events go on, each bad one becomes a
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import fastjsonschema
@@ -15,6 +16,13 @@ import orjson
 from collector.contract import envelope_validator, event_validator
 
 RAW_LIMIT = 2048
+# An event cannot happen after the batch carrying it was sent (a minute of slack for a
+# clock adjusted in between), and the snippet keeps unsent events for at most a week.
+MAX_EVENT_AHEAD_MS = 60_000
+MAX_EVENT_AGE_MS = 7 * 24 * 3600 * 1000
+# The contract nests four deep (envelope, events, event, props); anything much deeper is
+# refused before any code that recurses over it runs.
+MAX_DEPTH = 8
 
 # JSON Schema keywords, as reason codes a person reading rejected_events understands.
 _REASONS = {
@@ -86,14 +94,84 @@ def _rejection(
     return Rejection(_REASONS.get(str(exc.rule), "invalid"), field, message, index, raw)
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
 def parse(body: bytes) -> Any:
-    """Decode JSON strictly: invalid UTF-8, NaN and Infinity are refused, not coerced."""
+    """Decode JSON strictly: invalid UTF-8, lone surrogates, NaN, Infinity and duplicate
+    keys are refused, not coerced (with duplicate keys, which value was meant is a guess).
+    """
     try:
-        return orjson.loads(body)
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise EnvelopeError(
             Rejection("invalid_json", "", f"body is not valid JSON: {exc}", raw=truncate_raw(body))
         ) from None
+    if isinstance(payload, (dict, list)):
+        # orjson keeps the last of duplicate keys silently; this second, stricter pass
+        # only runs on input orjson already accepted as JSON.
+        try:
+            json.loads(body, object_pairs_hook=_no_duplicate_keys)
+        except _DuplicateKey as exc:
+            raise EnvelopeError(
+                Rejection(
+                    "duplicate_key",
+                    "",
+                    f"key {exc.args[0]!r} appears twice in one object",
+                    raw=truncate_raw(body),
+                )
+            ) from None
+        except RecursionError:
+            raise EnvelopeError(
+                Rejection("invalid_json", "", "body is nested too deeply", raw=truncate_raw(body))
+            ) from None
+    if isinstance(payload, (dict, list)) and _too_deep(payload):
+        raise EnvelopeError(
+            Rejection(
+                "too_deep",
+                "",
+                f"JSON nested deeper than {MAX_DEPTH} levels",
+                raw=truncate_raw(body),
+            )
+        )
+    return payload
+
+
+def _too_deep(payload: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(payload, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth >= MAX_DEPTH:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def _check_times(event: dict[str, Any], sent_ms: int, index: int) -> Rejection | None:
+    ts: int = event["ts"]
+    if ts > sent_ms + MAX_EVENT_AHEAD_MS:
+        message = f"ts is {ts - sent_ms} ms after the batch's sent-at"
+    elif sent_ms - ts > MAX_EVENT_AGE_MS:
+        message = f"ts is {(sent_ms - ts) // 86_400_000} days before the batch's sent-at"
+    else:
+        return None
+    raw = truncate_raw(orjson.dumps(event))
+    return Rejection("timestamp_out_of_range", f"e[{index}].ts", message, index, raw)
 
 
 def judge(payload: Any) -> Judgement:
@@ -113,5 +191,9 @@ def judge(payload: Any) -> Judgement:
             raw = truncate_raw(orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS))
             rejected.append(_rejection(exc, f"e[{index}]", index, raw))
         else:
-            accepted.append(event)
+            late = _check_times(event, payload["at"], index)
+            if late is None:
+                accepted.append(event)
+            else:
+                rejected.append(late)
     return Judgement(payload, accepted, rejected)

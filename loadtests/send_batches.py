@@ -18,6 +18,9 @@ from typing import Any
 import httpx
 import orjson
 
+# Load is sent as browsers send it; the collector drops what calls itself a bot.
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0.0.0 Safari/537.36"
+
 
 def batch(events: int) -> bytes:
     now = int(time.time() * 1000)
@@ -68,7 +71,9 @@ async def run(port: int, batches: int, events: int, concurrency: int, limit_s: f
             body = queue.get_nowait()
             started = time.perf_counter()
             r = await client.post(
-                "/v1/events", content=body, headers={"content-type": "text/plain"}
+                "/v1/events",
+                content=body,
+                headers={"content-type": "text/plain", "user-agent": BROWSER_UA},
             )
             latencies.append(time.perf_counter() - started)
             if r.status_code == 202:

@@ -19,6 +19,11 @@ from collector.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+# What a real visitor's browser says; headless Chromium's own User-Agent marks it a bot.
+BROWSER_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/130.0.0.0 Safari/537.36"
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -82,6 +87,8 @@ class Collector:
             "MICROX_HOST": "127.0.0.1",
             "MICROX_DATA_DIR": str(data_dir),
             "MICROX_BATCH_MAX_AGE_MS": "200",
+            # Tests drive load from one address; rate-limit tests set their own limits.
+            "MICROX_RATE_IP_PER_S": "1000000",
             **env,
         }
         self.log = data_dir / "collector.log"

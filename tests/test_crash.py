@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from tests.conftest import Collector, make_envelope, make_event, open_store
+from tests.conftest import BROWSER_UA, Collector, make_envelope, make_event, open_store
 
 KILLS = 3
 EVENTS_PER_BATCH = 20
@@ -33,7 +33,7 @@ def load_until_killed(collector: Collector, acked: list[str], sent: set[str], ta
                     r = client.post(
                         "/v1/events",
                         content=orjson.dumps(envelope),
-                        headers={"content-type": "text/plain"},
+                        headers={"content-type": "text/plain", "user-agent": BROWSER_UA},
                     )
                 except httpx.HTTPError:
                     continue  # the collector is gone: this batch was never acknowledged

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, Collector, now_ms, open_store
+from tests.conftest import BROWSER_UA, CHROMIUM, CHROMIUM_ARGS, Collector, now_ms, open_store
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,10 @@ def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # The whole browser must say it is an ordinary Chrome: a per-page override does
+        # not reach sendBeacon, and the collector drops what calls itself HeadlessChrome.
+        args = [*CHROMIUM_ARGS, f"--user-agent={BROWSER_UA}"]
+        b = p.chromium.launch(executable_path=CHROMIUM, args=args)
         yield b
         b.close()
 
@@ -32,7 +35,7 @@ def wait_for(predicate: Any, timeout: float = 15.0) -> None:
         if predicate():
             return
         time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+    raise AssertionError(f"condition not met in time: {predicate.__doc__ or predicate}")
 
 
 def test_demo_journey_lands_in_events(
@@ -62,7 +65,7 @@ def test_demo_journey_lands_in_events(
     with open_store(collector.store_url) as store:
         cols, rows = store.query(
             "SELECT type, name, target, label, duration_ms, value, seq, toString(session_id),"
-            " toUnixTimestamp64Milli(event_time), clock_skew_ms, path, device, props"
+            " toUnixTimestamp64Milli(event_time), clock_skew_ms, path, browser, os, device, props"
             " FROM microx.events ORDER BY seq"
         )
         _, rejected = store.query("SELECT reason, field_path FROM microx.rejected_events")
@@ -102,7 +105,7 @@ def test_demo_journey_lands_in_events(
         # Same machine, same clock: corrected times fall inside the test's own window.
         assert started - 1000 <= e["toUnixTimestamp64Milli(event_time)"] <= finished + 1000
         assert abs(e["clock_skew_ms"]) < 5_000
-        assert e["device"] == "bot"  # headless Chromium says so in its User-Agent
+        assert (e["browser"], e["os"], e["device"]) == ("Chrome", "Linux", "desktop")
     steps = [e for e in events if e["type"] == "step"]
     assert steps[0]["duration_ms"] is None
     assert all(s["duration_ms"] is not None and s["duration_ms"] >= 0 for s in steps[1:])

@@ -94,3 +94,44 @@ def test_raw_copy_is_truncated() -> None:
     with pytest.raises(EnvelopeError) as info:
         parse(b"[" + b"1," * 10_000)
     assert len(info.value.rejection.raw) == RAW_LIMIT
+
+
+def test_duplicate_keys_are_refused_at_any_depth() -> None:
+    for body in (b'{"v": 1, "v": 1}', b'{"e": [{"id": "a", "t": "click", "t": "page"}]}'):
+        with pytest.raises(EnvelopeError) as info:
+            parse(body)
+        assert info.value.rejection.reason == "duplicate_key"
+    assert parse(b'{"a": {"k": 1}, "b": {"k": 2}}') == {"a": {"k": 1}, "b": {"k": 2}}
+
+
+def test_deep_nesting_is_refused_without_recursion_errors() -> None:
+    with pytest.raises(EnvelopeError) as info:
+        parse(b"[" * 100_000 + b"]" * 100_000)
+    assert info.value.rejection.reason == "invalid_json"
+
+
+def test_implausible_event_times_are_rejected_and_kept() -> None:
+    sent = 1_800_000_000_000
+    ahead = make_event(ts=sent + 10 * 60_000)
+    stale = make_event(ts=sent - 8 * 86_400_000)
+    fine = make_event(ts=sent - 6 * 86_400_000)  # a week-old offline queue is fine
+    judgement = judge(make_envelope(ahead, stale, fine, at=sent))
+    assert judgement.accepted == [fine]
+    assert [(r.index, r.reason, r.field) for r in judgement.rejected] == [
+        (0, "timestamp_out_of_range", "e[0].ts"),
+        (1, "timestamp_out_of_range", "e[1].ts"),
+    ]
+    assert "600000 ms after" in judgement.rejected[0].message
+
+
+@pytest.mark.parametrize("depth", [9, 900, 1000, 1023, 5000])
+def test_deep_nesting_is_refused_cleanly(depth: int) -> None:
+    body = b'{"v": ' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(EnvelopeError) as info:
+        parse(body)
+    assert info.value.rejection.reason in ("too_deep", "invalid_json")
+
+
+def test_contract_depth_is_allowed() -> None:
+    body = orjson.dumps(make_envelope(make_event(p={"a": 1})))
+    assert parse(body)["e"][0]["p"] == {"a": 1}

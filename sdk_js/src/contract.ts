@@ -73,7 +73,7 @@ export interface WireEvent {
   id: Uuid;
   /** event type */
   t: EventType;
-  /** client clock when it happened, ms since the Unix epoch */
+  /** client clock when it happened, ms since the Unix epoch; at most 1 minute after the batch's sent-at and at most 7 days before it (else rejected as timestamp_out_of_range) */
   ts: EpochMs;
   /** sequence number within the page load, from 0 */
   q: number;
