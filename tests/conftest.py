@@ -93,12 +93,13 @@ class Collector:
         }
         self.log = data_dir / "collector.log"
         data_dir.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as out:
+        # Logs go to stderr (JSON lines); stdout has only the start-up banner.
+        with self.log.open("wb") as err, (data_dir / "collector.out").open("wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "collector.cli", "serve"],
                 env=self.env,
                 stdout=out,
-                stderr=subprocess.STDOUT,
+                stderr=err,
                 cwd=ROOT,
             )
         self._wait_ready()

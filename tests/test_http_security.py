@@ -1,0 +1,209 @@
+"""CORS, keys, rate limits, bots and slow clients over real HTTP against a running collector."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from collector.sites import new_secret
+from tests.conftest import BROWSER_UA, Collector, make_envelope, make_event, open_store
+
+SHOP = "https://shop.example"
+SHOP_KEY = new_secret()
+BLOG_KEY = new_secret()
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
+    c = Collector(
+        tmp_path_factory.mktemp("security") / "var",
+        MICROX_SITES=f"shop={SHOP};blog=https://blog.example",
+        MICROX_SERVER_KEYS=f"shop={SHOP_KEY};blog={BLOG_KEY}",
+        MICROX_RATE_IP_PER_S="5",
+        MICROX_RATE_IP_BURST="10",
+        MICROX_RATE_SITE_EVENTS_PER_S="50",
+        MICROX_RATE_SITE_BURST="200",
+        MICROX_TRUSTED_PROXY_HOPS="1",
+        MICROX_BODY_TIMEOUT_S="1",
+    )
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+_client_no = 0
+
+
+def client_address() -> str:
+    """A fresh client address (through the trusted proxy), so tests do not share buckets."""
+    global _client_no
+    _client_no += 1
+    return f"198.51.100.{_client_no}"
+
+
+def post(
+    c: Collector, body: Any, *, path: str = "/v1/events", addr: str | None = None, **headers: str
+) -> httpx.Response:
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
+    hdrs = {
+        "content-type": "text/plain",
+        "user-agent": BROWSER_UA,
+        "x-forwarded-for": addr or client_address(),
+        **headers,
+    }
+    return httpx.post(c.base + path, content=content, headers=hdrs, timeout=10)
+
+
+def test_cors_for_allowed_origins_only(running: Collector) -> None:
+    ask = {
+        "origin": SHOP,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+    }
+    r = httpx.options(running.base + "/v1/events", headers=ask)
+    assert r.status_code == 204 and r.headers["access-control-allow-origin"] == SHOP
+    assert "access-control-allow-credentials" not in r.headers
+    r = httpx.options(
+        running.base + "/v1/events", headers={**ask, "origin": "https://evil.example"}
+    )
+    assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
+    r = post(running, make_envelope(make_event(), s="shop"), origin=SHOP)
+    assert r.status_code == 202 and r.headers["access-control-allow-origin"] == SHOP
+    r = post(running, make_envelope(make_event(), s="shop"), origin="https://blog.example")
+    assert r.status_code == 403 and r.json()["reason"] == "origin_not_allowed"
+
+
+def test_secret_key_sent_from_a_browser_is_refused_and_never_logged(running: Collector) -> None:
+    r = post(running, make_envelope(make_event(), s="shop", u=f"{SHOP}/?k={SHOP_KEY}"), origin=SHOP)
+    assert r.status_code == 401 and r.json()["reason"] == "secret_key_from_browser"
+    r = post(
+        running,
+        make_envelope(make_event(), s="shop"),
+        origin=SHOP,
+        authorization=f"Bearer {SHOP_KEY}",
+    )
+    assert r.status_code == 401
+    assert SHOP_KEY not in running.log.read_text()
+
+
+def test_server_events_need_a_key_and_no_browser(running: Collector) -> None:
+    envelope = make_envelope(make_event(t="moment", n="support_reply", d=3_600_000), s="shop")
+    r = post(running, envelope, path="/v1/server-events", authorization=f"Bearer {SHOP_KEY}")
+    assert r.status_code == 202 and r.json()["accepted"] == 1
+    r = post(running, envelope, path="/v1/server-events", authorization="Bearer mxsk_wrong")
+    assert r.status_code == 401 and r.json()["reason"] == "bad_server_key"
+    r = post(running, envelope, path="/v1/server-events")
+    assert r.status_code == 401
+    r = post(running, envelope, path="/v1/server-events", authorization=f"Bearer {BLOG_KEY}")
+    assert r.status_code == 403 and r.json()["reason"] == "key_site_mismatch"
+    r = post(
+        running, envelope, path="/v1/server-events", authorization=f"Bearer {SHOP_KEY}", origin=SHOP
+    )
+    assert r.status_code == 403 and r.json()["reason"] == "server_endpoint_from_browser"
+    assert "wrong" not in running.log.read_text()
+
+
+def test_noisy_client_is_limited_and_others_are_not(running: Collector) -> None:
+    noisy, quiet = client_address(), client_address()
+    codes = [
+        post(
+            running,
+            make_envelope(make_event(), s="blog"),
+            addr=noisy,
+            origin="https://blog.example",
+        ).status_code
+        for _ in range(30)
+    ]
+    assert codes[:10] == [202] * 10  # the burst
+    assert 429 in codes[10:]
+    limited = post(
+        running, make_envelope(make_event(), s="blog"), addr=noisy, origin="https://blog.example"
+    )
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    ok = post(
+        running, make_envelope(make_event(), s="blog"), addr=quiet, origin="https://blog.example"
+    )
+    assert ok.status_code == 202
+    assert running.metric('requests_refused_total{reason="rate_limited_ip"}') >= 1
+
+
+def test_site_limit_counts_events(running: Collector) -> None:
+    big = make_envelope(*[make_event(q=i) for i in range(150)], s="shop")
+    assert post(running, big, origin=SHOP).status_code == 202
+    r = post(running, make_envelope(*[make_event(q=i) for i in range(150)], s="shop"), origin=SHOP)
+    assert r.status_code == 429 and r.json()["reason"] == "rate_limited_site"
+    time.sleep(2.5)  # the bucket refills at 50 events/s
+    assert post(running, make_envelope(make_event(), s="shop"), origin=SHOP).status_code == 202
+
+
+def test_bots_are_dropped_and_counted(running: Collector) -> None:
+    before = running.metric('events_filtered_total{reason="bot"}')
+    r = post(
+        running,
+        make_envelope(make_event(), make_event(q=1)),
+        **{"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"},
+    )
+    assert r.status_code == 202 and r.json() == {"accepted": 0, "filtered": 2, "reason": "bot"}
+    assert running.metric('events_filtered_total{reason="bot"}') == before + 2
+
+
+def test_slow_body_is_cut_off_with_408(running: Collector) -> None:
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as s:
+        s.sendall(
+            b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+            b"User-Agent: " + BROWSER_UA.encode() + b"\r\n"
+            b"X-Forwarded-For: " + client_address().encode() + b"\r\n"
+            b'Content-Length: 1000\r\n\r\n{"v":1,'
+        )
+        reply = s.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 408")
+    assert "body_timeout" in reply
+
+
+def test_every_response_has_a_request_id(running: Collector) -> None:
+    r = post(running, b"not json", **{"x-request-id": "trace-123"})
+    assert r.status_code == 400 and r.headers["x-request-id"] == "trace-123"
+    r = httpx.get(running.base + "/healthz")
+    assert len(r.headers["x-request-id"]) == 16
+
+
+def test_logs_are_json_without_payloads_or_client_addresses(running: Collector) -> None:
+    marker = "very-private-label-text"
+    post(
+        running,
+        make_envelope(make_event(l=marker), make_event(t="bogus", l=marker)),
+        addr="203.0.113.77",
+    )
+    post(running, b'{"broken": ' + marker.encode(), addr="203.0.113.77")
+    time.sleep(0.3)
+    lines = running.log.read_text().splitlines()
+    entries = [orjson.loads(line) for line in lines]
+    assert all({"ts", "level", "logger", "msg"} <= e.keys() for e in entries)
+    text = "\n".join(lines)
+    assert marker not in text and "203.0.113.77" not in text
+    assert any(e.get("request_id") for e in entries)
+
+
+def test_no_raw_ip_reaches_the_store(running: Collector, tmp_path: Path) -> None:
+    post(running, make_envelope(make_event()), addr="203.0.113.99")
+    running.stop()
+    with open_store(running.store_url) as store:
+        for table in ("events", "rejected_events"):
+            _, cols = store.query(
+                "SELECT name FROM system.columns WHERE database = 'microx' AND table = "
+                f"'{table}' AND type LIKE '%String%'"
+            )
+            concat = ", ".join(f"toString({c[0]})" for c in cols)
+            _, hits = store.query(
+                f"SELECT count() FROM microx.{table} WHERE position(concat({concat}), "
+                "'203.0.113') > 0"
+            )
+            assert hits == [(0,)]
