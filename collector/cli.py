@@ -9,6 +9,7 @@ from typing import Any
 
 from collector import logs
 from collector.settings import Settings, SettingsError
+from collector.sites import new_secret
 from collector.store import Store, StoreUnavailable, describe_url
 
 
@@ -77,6 +78,11 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keygen(settings: Settings, args: argparse.Namespace) -> int:
+    print(new_secret())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="microx", description="microx: measure the micro-experiences of a customer journey."
@@ -87,11 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sql.add_argument("query")
     sql.add_argument("--format", choices=["table", "tsv"], default="table")
     commands.add_parser("migrate", help="apply pending schema migrations and exit")
+    commands.add_parser("keygen", help="print a new secret server key for MICROX_SERVER_KEYS")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
         logs.configure(settings.log_level, settings.log_format)
-        handler = {"serve": _serve, "sql": _sql, "migrate": _migrate}[args.command]
+        handler = {"serve": _serve, "sql": _sql, "migrate": _migrate, "keygen": _keygen}[
+            args.command
+        ]
         return handler(settings, args)
     except (SettingsError, StoreUnavailable) as exc:
         print(f"microx: {exc}", file=sys.stderr)

@@ -214,3 +214,17 @@ def test_batch_interrupted_after_insert_is_replayed_once(tmp_path: Path) -> None
     with TestClient(create_app(settings)) as client:
         wait_until(lambda: metric(client, "spool_bytes") == 0)
     assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
+
+
+def test_shutdown_with_the_store_down_keeps_the_spool_for_next_start(
+    tmp_path: Path, faults: Faults
+) -> None:
+    settings = settings_for(tmp_path, MICROX_SHUTDOWN_TIMEOUT_S="0.5")
+    envelope = make_envelope(*[make_event(q=j) for j in range(12)])
+    with TestClient(create_app(settings, faulty(faults))) as client:
+        faults.set("fail")
+        assert send(client, envelope).status_code == 202
+    # Shutdown gave up after its timeout; the events wait in the spool, not lost.
+    with TestClient(create_app(settings)) as client:
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])

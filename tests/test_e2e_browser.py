@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import BROWSER_UA, CHROMIUM, CHROMIUM_ARGS, Collector, now_ms, open_store
 
@@ -29,12 +30,16 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-def wait_for(predicate: Any, timeout: float = 15.0) -> None:
+def wait_for(predicate: Any, timeout: float = 15.0, page: Page | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(0.1)
+        # Playwright's sync API runs route and event handlers only while it is called.
+        if page is not None:
+            page.wait_for_timeout(100)
+        else:
+            time.sleep(0.1)
     raise AssertionError(f"condition not met in time: {predicate.__doc__ or predicate}")
 
 
@@ -145,3 +150,41 @@ def test_sql_command_reads_what_the_collector_stored(
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["type", "target"]
     assert lines[2].split() == ["click", "button#to-shipping"]
+
+
+def test_snippet_marks_resent_events_and_they_are_stored_once(
+    collector: Collector, browser: Browser
+) -> None:
+    page = browser.new_page()
+    bodies: list[dict[str, Any]] = []
+    first = True
+
+    def route(r: Any) -> None:
+        nonlocal first
+        bodies.append(orjson.loads(r.request.post_data))
+        if first:
+            first = False
+            r.fulfill(status=503, headers={"retry-after": "1"}, body="busy")
+        else:
+            r.continue_()
+
+    page.route("**/v1/events", route)
+    page.goto(f"{collector.base}/")
+    page.wait_for_function("window.microx && window.microx.version")
+    page.click("#to-shipping")
+    page.evaluate("microx.flush()")  # answered 503: the events go back in the queue
+    wait_for(lambda: len(bodies) == 1, page=page)
+    page.evaluate("microx.flush()")
+    wait_for(lambda: len(bodies) == 2, page=page)
+    wait_for(lambda: collector.metric("events_accepted_total") >= len(bodies[1]["e"]))
+    page.close()
+    first_ids = [e["id"] for e in bodies[0]["e"]]
+    resent = [e for e in bodies[1]["e"] if e["id"] in first_ids]
+    assert len(resent) == len(first_ids) and all(e["a"] == 1 for e in resent)
+    assert collector.stopped_cleanly()
+    with open_store(collector.store_url) as store:
+        _, rows = store.query("SELECT toString(event_id) FROM microx.events")
+    stored = [r[0] for r in rows]
+    assert len(stored) == len(set(stored))  # nothing twice
+    # Everything routed is stored (the final beacon on close bypasses routing, so may add more).
+    assert {e["id"] for b in bodies for e in b["e"]} <= set(stored)

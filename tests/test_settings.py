@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from collector.cli import main
 from collector.settings import DEFAULT_PORT, Settings, SettingsError
-from collector.sites import DEMO_SITE, SiteRegistry, parse_sites
+from collector.sites import DEMO_SITE, SiteRegistry, new_secret, parse_sites
 
 
 def test_defaults_put_the_embedded_store_under_the_data_dir() -> None:
@@ -62,3 +63,20 @@ def test_site_registry_origins() -> None:
     assert registry.origin_allowed(DEMO_SITE, "http://127.0.0.1:8000")
     assert registry.known_origin("https://b.example")
     assert not registry.known_origin("https://evil.example")
+
+
+def test_server_keys() -> None:
+    key = new_secret()
+    s = Settings.from_env({"MICROX_SERVER_KEYS": f"shop={key}"})
+    assert s.server_keys == {key: "shop"}
+    with pytest.raises(SettingsError, match="MICROX_SERVER_KEYS") as info:
+        Settings.from_env({"MICROX_SERVER_KEYS": "shop=mxsk_short"})
+    assert "mxsk_short" not in str(info.value)  # a key never ends up in an error message
+    with pytest.raises(SettingsError, match="listed twice"):
+        Settings.from_env({"MICROX_SERVER_KEYS": f"a={key};b={key}"})
+
+
+def test_keygen_prints_a_usable_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keygen"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert Settings.from_env({"MICROX_SERVER_KEYS": f"shop={key}"}).server_keys == {key: "shop"}

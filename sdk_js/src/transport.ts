@@ -100,7 +100,10 @@ export class Transport {
   }
 
   private _requeue(events: WireEvent[]): void {
-    this._queue = events.concat(this._queue).slice(-MAX_QUEUED);
+    // The earlier send may have arrived after all (only its answer was lost): the
+    // attempt number tells the collector to check before storing it again.
+    const again = events.map((e): WireEvent => ({ ...e, a: Math.min((e.a || 0) + 1, 1000) }));
+    this._queue = again.concat(this._queue).slice(-MAX_QUEUED);
     if (!this._timer) this._timer = setTimeout(() => this.flush(false), FLUSH_AFTER_MS);
   }
 }
