@@ -26,7 +26,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
         tmp_path_factory.mktemp("security") / "var",
         MICROX_SITES=f"shop={SHOP};blog=https://blog.example",
         MICROX_SERVER_KEYS=f"shop={SHOP_KEY};blog={BLOG_KEY}",
-        MICROX_RATE_IP_PER_S="5",
+        MICROX_RATE_IP_PER_S="1",
         MICROX_RATE_IP_BURST="10",
         MICROX_RATE_SITE_EVENTS_PER_S="50",
         MICROX_RATE_SITE_BURST="200",
@@ -113,26 +113,25 @@ def test_server_events_need_a_key_and_no_browser(running: Collector) -> None:
 
 def test_noisy_client_is_limited_and_others_are_not(running: Collector) -> None:
     noisy, quiet = client_address(), client_address()
-    codes = [
+    replies = [
         post(
             running,
             make_envelope(make_event(), s="blog"),
             addr=noisy,
             origin="https://blog.example",
-        ).status_code
+        )
         for _ in range(30)
     ]
+    codes = [r.status_code for r in replies]
     assert codes[:10] == [202] * 10  # the burst
-    assert 429 in codes[10:]
-    limited = post(
-        running, make_envelope(make_event(), s="blog"), addr=noisy, origin="https://blog.example"
-    )
-    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    limited = [r for r in replies if r.status_code == 429]
+    assert len(limited) >= 15  # refills at 1 request/s
+    assert all(int(r.headers["retry-after"]) >= 1 for r in limited)
     ok = post(
         running, make_envelope(make_event(), s="blog"), addr=quiet, origin="https://blog.example"
     )
     assert ok.status_code == 202
-    assert running.metric('requests_refused_total{reason="rate_limited_ip"}') >= 1
+    assert running.metric('requests_refused_total{reason="rate_limited_ip"}') == len(limited)
 
 
 def test_site_limit_counts_events(running: Collector) -> None:
