@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 NPM_STAMP := sdk_js/node_modules/.installed
 SNIPPET := sdk_js/dist/microx.js
 SDK_SOURCES := $(shell find sdk_js/src -name '*.ts') sdk_js/build.mjs sdk_js/tsconfig.json
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test build check lint format contract clean
+.PHONY: run test bench build check lint format contract clean
 
 run: $(PY_STAMP) $(SNIPPET)
 	$(BIN)/microx serve
@@ -17,6 +18,11 @@ run: $(PY_STAMP) $(SNIPPET)
 test: $(PY_STAMP) $(SNIPPET) $(CHROMIUM) check
 	cd sdk_js && node --test test/*.test.mjs
 	$(BIN)/pytest
+
+# Measures, never asserts a time: prints events/s, latency, CPU and memory for the bare
+# stack, microx and a naive baseline, and fails only if the audit finds a lost event.
+bench: $(BENCH_STAMP) $(SNIPPET) /usr/bin/wrk
+	$(BIN)/python -m loadtests.bench
 
 build: $(SNIPPET)
 
@@ -39,6 +45,14 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+$(BENCH_STAMP): $(PY_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+/usr/bin/wrk:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
 
 $(NPM_STAMP): sdk_js/package.json sdk_js/package-lock.json
 	cd sdk_js && npm ci --no-audit --no-fund --loglevel=error

@@ -1,0 +1,271 @@
+"""``make bench``: one table comparing, on this machine and in one go,
+
+(a) ``bare``   a Starlette endpoint that reads the body and answers 204 (the stack's ceiling),
+(b) ``microx`` the collector on the embedded store, spool on, audited afterwards,
+(c) ``naive``  FastAPI + pydantic inserting each request synchronously through
+               clickhouse-connect (what a team writes in an afternoon).
+
+Each server runs as its own process on 127.0.0.1 and is driven by ``wrk`` with
+``loadtests/events.lua`` (20-event batches, a fresh UUID per event) for a bounded time.
+Printed per target: events/s acknowledged, p50/p99 latency, server CPU (cores) and peak RSS.
+The microx run is audited: every acknowledged event must be in ClickHouse exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "loadtests" / "events.lua"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclasses.dataclass
+class Result:
+    name: str
+    events_per_s: float
+    p50_ms: float
+    p99_ms: float
+    cpu_cores: float
+    peak_rss_mb: float
+    ok: int
+    refused: int
+    failed: int
+    acknowledged_total: int = 0  # events, warm-up included, from the server's own metric
+    audit: str = ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def peak_rss_mb(pid: int) -> float:
+    match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    return int(match[1]) / 1024 if match else 0.0
+
+
+@contextmanager
+def server(cmd: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[int]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=out, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{cmd[0]} exited early:\n{log.read_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(0.5)
+        yield proc.pid
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def drive(port: int, seconds: float, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds:g}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(LUA),
+            f"http://127.0.0.1:{port}/v1/events",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("BENCH "))
+    return {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+
+
+def measure(
+    name: str,
+    cmd: list[str],
+    env: dict[str, str],
+    port: int,
+    work: Path,
+    seconds: float,
+    connections: int,
+) -> Result:
+    with server(cmd, env, port, work / f"{name}.log") as pid:
+        drive(port, 2, connections)  # warm-up, not counted
+        cpu0, t0 = cpu_seconds(pid), time.monotonic()
+        stats = drive(port, seconds, connections)
+        cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+        rss = peak_rss_mb(pid)
+        acknowledged = accepted_metric(port) if name == "microx" else 0
+    batch = stats["batch"]
+    return Result(
+        name,
+        stats["ok"] * batch / seconds,
+        stats["p50"],
+        stats["p99"],
+        cpu,
+        rss,
+        int(stats["ok"]),
+        int(stats["refused"]),
+        int(stats["failed"] + stats["errors"]),
+        acknowledged,
+    )
+
+
+def accepted_metric(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    match = re.search(r"^microx_events_accepted_total (\S+)$", text, re.M)
+    return int(float(match[1])) if match else 0
+
+
+def audit_microx(data_dir: Path, acknowledged_events: int) -> str:
+    from collector.store import Store
+
+    store = Store(f"chdb://{data_dir / 'clickhouse'}")
+    try:
+        _, rows = store.query("SELECT count(), uniqExact(event_id) FROM microx.events")
+    finally:
+        store.close()
+    stored, unique = rows[0]
+    lost = max(0, acknowledged_events - unique)
+    return (
+        f"acked {acknowledged_events}, stored {stored}, duplicated {stored - unique}, lost {lost}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description="compare microx with the bare stack and a naive baseline"
+    )
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench: wrk is missing (apt-get install wrk)", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="microx-bench-"))
+    py = sys.executable
+    results: list[Result] = []
+
+    port = free_port()
+    results.append(
+        measure(
+            "bare",
+            [
+                py,
+                "-m",
+                "uvicorn",
+                "loadtests.servers.bare:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            {},
+            port,
+            work,
+            args.seconds,
+            args.connections,
+        )
+    )
+
+    port = free_port()
+    data_dir = work / "microx"
+    env = {
+        "MICROX_PORT": str(port),
+        "MICROX_DATA_DIR": str(data_dir),
+        "MICROX_LOG_LEVEL": "warning",
+        "MICROX_RATE_IP_PER_S": "1e9",
+        "MICROX_RATE_IP_BURST": "1e9",
+        "MICROX_RATE_SITE_EVENTS_PER_S": "1e9",
+        "MICROX_RATE_SITE_BURST": "1e9",
+    }
+    micro = measure(
+        "microx",
+        [py, "-m", "collector.cli", "serve"],
+        env,
+        port,
+        work,
+        args.seconds,
+        args.connections,
+    )
+    micro.audit = audit_microx(data_dir, micro.acknowledged_total)
+    results.append(micro)
+
+    port = free_port()
+    results.append(
+        measure(
+            "naive",
+            [
+                py,
+                "-m",
+                "uvicorn",
+                "loadtests.servers.naive:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            {"NAIVE_CLICKHOUSE_URL": f"chdb://{work / 'naive'}"},
+            port,
+            work,
+            args.seconds,
+            args.connections,
+        )
+    )
+
+    print(
+        f"\n{'target':8} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU':>6} "
+        f"{'peak RSS':>9} {'2xx':>7} {'429/503':>8} {'failed':>7}"
+    )
+    for r in results:
+        print(
+            f"{r.name:8} {r.events_per_s:10,.0f} {r.p50_ms:8.1f} {r.p99_ms:8.1f} "
+            f"{r.cpu_cores:6.2f} {r.peak_rss_mb:7.0f}MB {r.ok:7d} {r.refused:8d} {r.failed:7d}"
+        )
+    bare, micro, naive = results
+    print(f"\nmicrox / bare  = {micro.events_per_s / bare.events_per_s:.2f}   (target >= 0.5)")
+    print(f"microx / naive = {micro.events_per_s / max(naive.events_per_s, 1):.2f}   (target >= 5)")
+    print(f"microx audit: {micro.audit}")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if "lost 0" in micro.audit and "duplicated 0" in micro.audit else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
