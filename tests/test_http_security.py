@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -154,6 +155,24 @@ def test_bots_are_dropped_and_counted(running: Collector) -> None:
     assert running.metric('events_filtered_total{reason="bot"}') == before + 2
 
 
+def read_response(s: socket.socket) -> str:
+    """Headers and the whole body, however the bytes are split into packets."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            return data.decode()
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"content-length: (\d+)", head, re.I)[1])  # type: ignore[index]
+    while len(body) < length:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    return (head + b"\r\n\r\n" + body).decode()
+
+
 def test_slow_body_is_cut_off_with_408(running: Collector) -> None:
     with socket.create_connection(("127.0.0.1", running.port), timeout=10) as s:
         s.sendall(
@@ -162,7 +181,7 @@ def test_slow_body_is_cut_off_with_408(running: Collector) -> None:
             b"X-Forwarded-For: " + client_address().encode() + b"\r\n"
             b'Content-Length: 1000\r\n\r\n{"v":1,'
         )
-        reply = s.recv(4096).decode()
+        reply = read_response(s)
     assert reply.startswith("HTTP/1.1 408")
     assert "body_timeout" in reply
 
