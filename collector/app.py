@@ -126,6 +126,4 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         Mount("/demo", StaticFiles(directory=DEMO_DIR), name="demo"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestId)])
-    app.state.metrics = metrics
-    app.state.spool = spool
     return app
