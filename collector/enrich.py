@@ -76,7 +76,9 @@ def enrich(
     envelope: dict[str, Any], events: list[dict[str, Any]], received_ms: int, user_agent: str
 ) -> list[Row]:
     """One row per event, in :data:`EVENT_COLUMNS` order."""
-    sent_ms: int = envelope["at"]
+    # JSON Schema's "integer" admits 1.0: integer fields are made ints here, where JSON
+    # values become typed rows, or an integer column would refuse the whole batch.
+    sent_ms = int(envelope["at"])
     skew = received_ms - sent_ms
     received_at = ms_to_datetime(received_ms)
     sent_at = ms_to_datetime(sent_ms)
@@ -88,19 +90,19 @@ def enrich(
         envelope["s"],
         envelope["sid"],
         envelope.get("r", ""),
-        ctx.get("vw", 0),
-        ctx.get("vh", 0),
+        int(ctx.get("vw", 0)),
+        int(ctx.get("vh", 0)),
         ctx.get("lang", ""),
         ctx.get("tz", ""),
         ctx.get("sdk", ""),
-        envelope["v"],
+        int(envelope["v"]),
     )
     site, session_id, referrer, vw, vh, lang, tz, sdk, version = shared
     rows: list[Row] = []
     for e in events:
         url = e.get("u", page_url)
         props = e.get("p")
-        client_ms: int = e["ts"]
+        client_ms = int(e["ts"])
         rows.append(
             (
                 site,
@@ -112,7 +114,7 @@ def enrich(
                 e.get("l", ""),
                 e.get("d"),
                 e.get("val"),
-                e["q"],
+                int(e["q"]),
                 url,
                 page_path if url is page_url else _path(url),
                 referrer,

@@ -10,6 +10,7 @@ import pytest
 from collector.enrich import EVENT_COLUMNS, enrich
 from collector.record import REJECTED_COLUMNS
 from collector.store import Migration, StoreUnavailable, describe_url, load_migrations
+from collector.validate import judge
 from tests.conftest import make_envelope, make_event, now_ms, open_store
 
 
@@ -102,3 +103,22 @@ def test_unreachable_store_is_a_clear_error() -> None:
     ):
         pass
     assert describe_url("https://u:secret@h:8443/db") == "https://u:***@h:8443/db"
+
+
+def test_integral_floats_in_integer_fields_are_stored(tmp_path: Path) -> None:
+    """JSON Schema counts 3.0 as an integer; a batch mixing 1 and 3.0 must insert, not
+    fail on every retry."""
+    now = now_ms()
+    envelope = make_envelope(
+        make_event(q=1, ts=now), make_event(q=3.0, ts=float(now)), c={"vw": 800.0, "vh": 600}
+    )
+    other = make_envelope(make_event(q=2), v=1.0, c={"vw": 1024, "vh": 768.0})
+    assert judge(envelope).rejected == [] and judge(other).rejected == []
+    rows = enrich(envelope, envelope["e"], now, "") + enrich(other, other["e"], now, "")
+    with open_store(f"chdb://{tmp_path / 'ch'}") as store:
+        store.migrate()
+        store.insert_columns("events", EVENT_COLUMNS, list(zip(*rows, strict=True)))
+        _, got = store.query(
+            "SELECT seq, viewport_w, viewport_h, contract_version FROM microx.events ORDER BY seq"
+        )
+    assert got == [(1, 800, 600, 1), (2, 1024, 768, 1), (3, 800, 600, 1)]
