@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from collector.batch import Batcher, StoreFactory
 from collector.logs import RequestId
 from collector.metrics import Metrics
-from collector.pages import DEMO_DIR, Snippet, demo_page, healthz, snippet_path
+from collector.pages import DEMO_DIR, VITALS_FILE, Snippet, demo_page, healthz, snippet_path
 from collector.ratelimit import RateLimiter
 from collector.receive import Ingest, Limits
 from collector.settings import Settings
@@ -119,6 +119,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         Route("/v1/events", ingest.preflight, methods=["OPTIONS"]),
         Route("/v1/server-events", timed(ingest.server), methods=["POST"]),
         Route("/sdk.js", Snippet(snippet_path()).serve, methods=["GET", "HEAD"]),
+        Route(f"/{VITALS_FILE}", Snippet(snippet_path(VITALS_FILE)).serve, methods=["GET", "HEAD"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", prometheus),

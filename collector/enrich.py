@@ -43,6 +43,11 @@ EVENT_COLUMNS = (
     "tz",
     "sdk_version",
     "contract_version",
+    "visitor_id",
+    "consent",
+    "sample_rate",
+    "variants",
+    "definition",
 )
 
 Row = tuple[Any, ...]
@@ -86,18 +91,11 @@ def enrich(
     browser, os_name, device = classify(user_agent)
     page_url: str = envelope["u"]
     page_path = _path(page_url)
-    shared = (
-        envelope["s"],
-        envelope["sid"],
-        envelope.get("r", ""),
-        int(ctx.get("vw", 0)),
-        int(ctx.get("vh", 0)),
-        ctx.get("lang", ""),
-        ctx.get("tz", ""),
-        ctx.get("sdk", ""),
-        int(envelope["v"]),
-    )
-    site, session_id, referrer, vw, vh, lang, tz, sdk, version = shared
+    site, session_id, referrer = envelope["s"], envelope["sid"], envelope.get("r", "")
+    vw, vh = int(ctx.get("vw", 0)), int(ctx.get("vh", 0))
+    lang, tz, sdk = ctx.get("lang", ""), ctx.get("tz", ""), ctx.get("sdk", "")
+    version, visitor = int(envelope["v"]), envelope.get("vid")
+    consent, rate = ctx.get("cs", []), float(ctx.get("sr", 1))
     rows: list[Row] = []
     for e in events:
         url = e.get("u", page_url)
@@ -133,6 +131,11 @@ def enrich(
                 tz,
                 sdk,
                 version,
+                visitor,
+                consent,
+                rate,
+                e.get("x") or {},
+                e.get("df", ""),
             )
         )
     return rows

@@ -1,4 +1,5 @@
-"""Static answers: the snippet at ``/sdk.js``, the demo shop at ``/``, health probes."""
+"""Static answers: the snippet at ``/sdk.js`` and its web-vitals file, the demo shop at
+``/``, health probes."""
 
 from __future__ import annotations
 
@@ -11,17 +12,19 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 
 _HERE = Path(__file__).resolve().parent
 SNIPPET_FILE = "microx.js"
+# The snippet fetches this from beside itself after starting (web-vitals, attribution build).
+VITALS_FILE = "microx-vitals.js"
 DEMO_DIR = _HERE / "demo"
 
 
-def snippet_path() -> Path | None:
-    """The IIFE build in a checkout (``make build`` writes it)."""
-    path = _HERE.parent / "sdk_js" / "dist" / SNIPPET_FILE
+def snippet_path(name: str = SNIPPET_FILE) -> Path | None:
+    """A file of the script build in a checkout (``make build`` writes them)."""
+    path = _HERE.parent / "sdk_js" / "dist" / name
     return path if path.is_file() else None
 
 
 class Snippet:
-    """Serves the built IIFE from memory, gzipped when the browser accepts it."""
+    """Serves a built script from memory, gzipped when the browser accepts it."""
 
     def __init__(self, path: Path | None) -> None:
         self._raw = path.read_bytes() if path else b""

@@ -39,7 +39,8 @@ def _type(node: dict[str, Any]) -> str:
     if isinstance(kind, list):
         return " | ".join(_SCALARS[k] for k in kind)
     if kind == "array":
-        return f"{_type(node['items'])}[]"
+        item = _type(node["items"])
+        return f"({item})[]" if " | " in item else f"{item}[]"
     if kind == "object" and "properties" not in node:
         return f"Record<string, {_type(node['additionalProperties'])}>"
     if kind in _SCALARS:

@@ -54,12 +54,20 @@ def strategy(node: dict[str, Any]) -> st.SearchStrategy[Any]:
     if "pattern" in node:
         return st.from_regex(node["pattern"], fullmatch=True)
     kind = node["type"]
+    if isinstance(kind, list):
+        return st.one_of(*[strategy({**node, "type": k}) for k in kind])
+    if kind == "boolean":
+        return st.booleans()
     if kind == "string":
         return st.text(max_size=node.get("maxLength", 50))
     if kind == "integer":
         return st.integers(node.get("minimum", 0), node.get("maximum", 2**32))
+    if kind == "number" and "exclusiveMinimum" in node:
+        return st.floats(node["exclusiveMinimum"], node["maximum"], exclude_min=True)
     if kind == "number":
         return st.floats(node.get("minimum", 0), node.get("maximum", 1e6), allow_nan=False)
+    if kind == "array":
+        return st.lists(strategy(node["items"]), max_size=node["maxItems"], unique=True)
     if kind == "object" and "properties" in node:
         required = set(node.get("required", []))
         return st.fixed_dictionaries(
@@ -69,7 +77,7 @@ def strategy(node: dict[str, Any]) -> st.SearchStrategy[Any]:
     if kind == "object":
         return st.dictionaries(
             st.from_regex(node["propertyNames"]["pattern"], fullmatch=True),
-            st.one_of(st.text(max_size=50), st.booleans(), st.integers(-1000, 1000)),
+            strategy(node["additionalProperties"]),
             max_size=node["maxProperties"],
         )
     raise AssertionError(f"no strategy for {node}")

@@ -70,7 +70,8 @@ def test_demo_journey_lands_in_events(
     with open_store(collector.store_url) as store:
         cols, rows = store.query(
             "SELECT type, name, target, label, duration_ms, value, seq, toString(session_id),"
-            " toUnixTimestamp64Milli(event_time), clock_skew_ms, path, browser, os, device, props"
+            " toUnixTimestamp64Milli(event_time), clock_skew_ms, path, browser, os, device, props,"
+            " toUnixTimestamp64Milli(client_time)"
             " FROM microx.events ORDER BY seq"
         )
         _, rejected = store.query("SELECT reason, field_path FROM microx.rejected_events")
@@ -81,9 +82,11 @@ def test_demo_journey_lands_in_events(
     events = [dict(zip(cols, r, strict=True)) for r in rows]
 
     assert rejected == []
+    # A click is reported once its feedback is known, so order by when things happened
+    # (a click before the step its handler records in the same millisecond).
     journey = [
         (e["type"], e["name"], e["target"], e["label"])
-        for e in events
+        for e in sorted(events, key=lambda e: (e["toUnixTimestamp64Milli(client_time)"], e["type"]))
         if e["type"] in ("click", "step")
     ]
     assert journey == [

@@ -114,3 +114,17 @@ def test_user_agent_classes() -> None:
     assert classify(firefox) == ("Firefox", "Windows", "desktop")
     assert classify(bot)[2] == "bot"
     assert classify("") == ("", "", "unknown")
+
+
+def test_consent_visitor_sample_rate_variants_and_definition_are_stored() -> None:
+    vid = "0b5e3f4c-7a6d-4e1f-9c2b-8a7d6e5f4c3b"
+    event = make_event(x={"checkout-button": "B"}, df="rage@1:3/1000ms/30px")
+    envelope = make_envelope(event, vid=vid, c={"cs": ["measure", "visitor"], "sr": 0.25})
+    row = row_of(envelope, envelope["at"])
+    assert row["visitor_id"] == vid
+    assert row["consent"] == ["measure", "visitor"] and row["sample_rate"] == 0.25
+    assert row["variants"] == {"checkout-button": "B"}
+    assert row["definition"] == "rage@1:3/1000ms/30px"
+    bare = row_of(make_envelope(make_event()), envelope["at"])
+    assert bare["visitor_id"] is None and bare["consent"] == [] and bare["sample_rate"] == 1.0
+    assert bare["variants"] == {} and bare["definition"] == ""

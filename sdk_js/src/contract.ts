@@ -6,7 +6,7 @@ export const MAX_EVENTS_PER_BATCH = 500;
 export const MAX_PROPS = 32;
 export const MAX_PROP_LENGTH = 500;
 /** Longest string the contract accepts for each event field. */
-export const MAX_LENGTH = {n: 200, tg: 300, l: 100, u: 2048} as const;
+export const MAX_LENGTH = {n: 200, tg: 300, l: 100, u: 2048, df: 64} as const;
 
 /** A UUID string. */
 export type Uuid = string;
@@ -42,6 +42,8 @@ export interface Envelope {
   s: string;
   /** session id (UUID), new after 30 minutes idle */
   sid: Uuid;
+  /** visitor id (UUID) kept in localStorage across visits; sent only when the visitor consented to the visitor category */
+  vid?: Uuid;
   /** sent-at: client clock when the batch left the page, ms since the Unix epoch */
   at: EpochMs;
   /** page URL when the batch was sent, query string already dropped by the snippet */
@@ -65,6 +67,10 @@ export interface Context {
   lang?: string;
   /** IANA time zone of the browser */
   tz?: string;
+  /** consent categories granted when the batch was sent: measure (micro-interactions), visitor (a visitor id across visits), signals (customer signals) */
+  cs?: ("measure" | "visitor" | "signals")[];
+  /** session sample rate: the share of sessions the page measures (1 = all), so counts can be scaled back up */
+  sr?: number;
 }
 
 /** one micro-interaction */
@@ -91,6 +97,10 @@ export interface WireEvent {
   u?: string;
   /** delivery attempt: absent on the first send; 1, 2, ... when the snippet sends the event again because an earlier send got no answer (the collector then checks it was not stored already) */
   a?: number;
+  /** definition that produced a derived signal, name@version:thresholds (e.g. rage@1:3/1000ms/30px), so it can be recomputed from the raw clicks with other thresholds */
+  df?: string;
+  /** experiment variants in force when the event happened: experiment -> variant */
+  x?: Record<string, string>;
   /** extra properties: flat, short keys, scalar values */
   p?: Record<string, string | number | boolean>;
 }

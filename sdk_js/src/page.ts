@@ -8,10 +8,10 @@ export function capturePage(tracker: Tracker): void {
   const report = (): void => {
     const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
     if (!nav) {
-      tracker.emit("page");
+      tracker._emit("page");
       return;
     }
-    tracker.emit("page", {
+    tracker._emit("page", {
       d: nav.loadEventEnd || nav.domContentLoadedEventEnd,
       p: {
         ttfb: Math.round(nav.responseStart),

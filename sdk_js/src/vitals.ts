@@ -1,18 +1,64 @@
-import { onCLS, onFCP, onINP, onLCP, onTTFB, type Metric } from "web-vitals";
-import type { Tracker } from "./tracker";
+import type { CLSMetricWithAttribution, FCPMetricWithAttribution, INPMetricWithAttribution, LCPMetricWithAttribution, TTFBMetricWithAttribution } from "web-vitals/attribution";
+import type { Fields, Props } from "./tracker";
 
-/** Core Web Vitals through Google's web-vitals library, one `vital` event per report. */
-export function captureVitals(tracker: Tracker): void {
-  const report = (m: Metric): void =>
-    tracker.emit("vital", {
+type Metric =
+  | CLSMetricWithAttribution
+  | FCPMetricWithAttribution
+  | INPMetricWithAttribution
+  | LCPMetricWithAttribution
+  | TTFBMetricWithAttribution;
+
+/** The functions of web-vitals' attribution build that the snippet uses. */
+export interface VitalsLibrary {
+  onCLS: (cb: (m: CLSMetricWithAttribution) => void) => void;
+  onFCP: (cb: (m: FCPMetricWithAttribution) => void) => void;
+  onINP: (cb: (m: INPMetricWithAttribution) => void) => void;
+  onLCP: (cb: (m: LCPMetricWithAttribution) => void) => void;
+  onTTFB: (cb: (m: TTFBMetricWithAttribution) => void) => void;
+}
+
+const ms = (v: number | undefined): number => Math.round(v || 0);
+
+/** What explains each metric: the element it is about and where its time went. */
+function explain(m: Metric): [string, Props] {
+  switch (m.name) {
+    case "LCP": {
+      const a = m.attribution;
+      return [a.target || "", { ttfb: ms(a.timeToFirstByte), delay: ms(a.resourceLoadDelay), load: ms(a.resourceLoadDuration), render: ms(a.elementRenderDelay) }];
+    }
+    case "INP": {
+      const a = m.attribution;
+      return [a.interactionTarget || "", { type: a.interactionType || "", input: ms(a.inputDelay), proc: ms(a.processingDuration), pres: ms(a.presentationDelay), state: a.loadState }];
+    }
+    case "CLS":
+      return [m.attribution.largestShiftTarget || "", { state: m.attribution.loadState || "" }];
+    case "FCP":
+      return ["", { ttfb: ms(m.attribution.timeToFirstByte), rest: ms(m.attribution.firstByteToFCP), state: m.attribution.loadState }];
+    default: {
+      const a = m.attribution;
+      return ["", { wait: ms(a.waitingDuration), cache: ms(a.cacheDuration), dns: ms(a.dnsDuration), conn: ms(a.connectionDuration), req: ms(a.requestDuration) }];
+    }
+  }
+}
+
+/**
+ * Core Web Vitals with attribution, one `vital` event per report, handed to `emit`. This
+ * runs in the script build's second file, so the attribution code is only loaded with it.
+ */
+export function reportVitals(emit: (f: Fields) => void, lib: VitalsLibrary): void {
+  const report = (m: Metric): void => {
+    const [tg, p] = explain(m);
+    emit({
       n: m.name,
+      tg,
       // CLS is a unitless score; the others are milliseconds.
       val: m.name === "CLS" ? Math.round(m.value * 10000) / 10000 : Math.round(m.value),
-      p: { rating: m.rating, nav: m.navigationType },
+      p: { ...p, rating: m.rating, nav: m.navigationType },
     });
-  onLCP(report);
-  onINP(report);
-  onCLS(report);
-  onFCP(report);
-  onTTFB(report);
+  };
+  lib.onLCP(report);
+  lib.onINP(report);
+  lib.onCLS(report);
+  lib.onFCP(report);
+  lib.onTTFB(report);
 }

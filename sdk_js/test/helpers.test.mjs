@@ -3,13 +3,31 @@ import { test } from "node:test";
 import { load } from "./load.mjs";
 
 const { cleanUrl } = await load("src/lib/url.ts");
-const { clip } = await load("src/lib/text.ts");
+const { clip, scrub } = await load("src/lib/text.ts");
 const { uuid } = await load("src/lib/uuid.ts");
 
 test("cleanUrl drops query strings and fragments", () => {
   assert.equal(cleanUrl("https://shop.example/a/b?email=a@b.c&t=1#x"), "https://shop.example/a/b");
-  assert.equal(cleanUrl("https://shop.example/#/route"), "https://shop.example/");
+  assert.equal(cleanUrl("https://shop.example/#access_token=abc"), "https://shop.example/");
   assert.equal(cleanUrl("https://shop.example/a"), "https://shop.example/a");
+});
+
+test("cleanUrl keeps hash routes and allow-listed query parameters only", () => {
+  assert.equal(cleanUrl("https://shop.example/#/cart?u=ada"), "https://shop.example/#/cart");
+  assert.equal(cleanUrl("https://shop.example/#!/cart"), "https://shop.example/#!/cart");
+  assert.equal(
+    cleanUrl("https://shop.example/p?email=a@b.c&utm_source=mail&utm_x=1", ["utm_source"]),
+    "https://shop.example/p?utm_source=mail",
+  );
+  assert.equal(cleanUrl("https://shop.example/p?email=a@b.c", ["utm_source"]), "https://shop.example/p");
+});
+
+test("scrub removes emails and digit runs before cutting", () => {
+  assert.equal(scrub("mail ada@example.com now", 100), "mail [email] now");
+  assert.equal(scrub("card 4242 4242 4242 4242 ok", 100), "card # ok");
+  assert.equal(scrub("size 42 kettle", 100), "size 42 kettle");
+  assert.equal(scrub("call +44 20-7946-0958", 100), "call +#");
+  assert.equal(scrub("x".repeat(100), 64).length, 64);
 });
 
 test("clip collapses whitespace and cuts to the limit", () => {

@@ -1,13 +1,9 @@
 /** A random (v4) UUID; randomUUID exists only in secure contexts, so fall back to getRandomValues. */
 export function uuid(): string {
-  const c = globalThis.crypto;
-  if (c && c.randomUUID) return c.randomUUID();
-  const b = new Uint8Array(16);
-  if (c && c.getRandomValues) c.getRandomValues(b);
-  else for (let i = 0; i < 16; i++) b[i] = (Math.random() * 256) | 0;
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  let h = "";
-  for (let i = 0; i < 16; i++) h += (b[i]! + 0x100).toString(16).slice(1);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  const c = crypto;
+  return c.randomUUID
+    ? c.randomUUID()
+    : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (d) =>
+        (+d ^ (c.getRandomValues(new Uint8Array(1))[0]! & (15 >> (+d / 4)))).toString(16),
+      );
 }

@@ -1,0 +1,498 @@
+"""The snippet in headless Chromium: each capture from real behaviour, under a strict CSP."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.beacons import Answer, Beacons, serve
+from tests.conftest import BROWSER_UA, CHROMIUM, CHROMIUM_ARGS, Collector, open_store
+
+pytestmark = pytest.mark.browser
+
+# Installed before any page script: records CSP violations, page errors and frustration.
+WATCH = """
+window.__violations = [];
+window.__frustrations = [];
+document.addEventListener('securitypolicyviolation',
+  (e) => window.__violations.push(e.violatedDirective));
+document.addEventListener('microx:frustration', (e) => window.__frustrations.push(e.detail));
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--user-agent={BROWSER_UA}"]
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def lab() -> Iterator[tuple[str, Beacons]]:
+    with serve() as served:
+        yield served
+
+
+def open_lab(browser: Browser, base: str, path: str = "/lab", init: str = "") -> Page:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.add_init_script(WATCH + init)
+    page.goto(base + path)
+    page.wait_for_function("window.microx && window.microx.version")
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def wait_for(page: Page, what: Callable[[], Any], timeout_s: float = 10.0) -> Any:
+    """Poll `what` until truthy, letting the page run in between."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = what()
+        if got:
+            return got
+        page.wait_for_timeout(100)
+    raise AssertionError(f"not seen in {timeout_s} s: {what.__doc__ or what}")
+
+
+def flushed(page: Page, beacons: Beacons, type_: str, n: int = 1) -> list[dict[str, Any]]:
+    """Flush the snippet until `n` events of `type_` have arrived; return them."""
+
+    def seen() -> list[dict[str, Any]]:
+        page.evaluate("microx.flush()")
+        got = beacons.events(type_)
+        return got if len(got) >= n else []
+
+    return wait_for(page, seen)  # type: ignore[no-any-return]
+
+
+def test_page_load_vitals_with_attribution_and_no_csp_violation(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.click("#works")
+    page.goto("about:blank")  # hiding the page reports the final vitals
+    vitals = wait_for(page, lambda: len({e["n"] for e in beacons.events("vital")}) >= 4)
+    assert vitals
+    by_name = {e["n"]: e for e in beacons.events("vital")}
+    assert {"FCP", "TTFB", "LCP", "CLS"} <= by_name.keys()
+    assert by_name["LCP"]["tg"]  # the attribution build names the LCP element
+    assert {"ttfb", "delay", "load", "render", "rating"} <= by_name["LCP"]["p"].keys()
+    assert {"wait", "dns", "conn", "req"} <= by_name["TTFB"]["p"].keys()
+    (load,) = beacons.events("page")
+    assert 0 < load["d"] < 30_000 and load["p"]["nav"] == "navigate"
+    env = beacons.envelopes()[0]
+    assert env["s"] == "lab" and env["u"].endswith("/lab") and env["c"]["cs"] == ["measure"]
+    assert page.evaluate("window.__violations") == []
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_spa_routes_and_hash_routes_are_moments(browser: Browser, lab: tuple[str, Beacons]) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.click("#go")
+    page.wait_for_timeout(300)
+    page.click("#hashgo")
+    routes = flushed(page, beacons, "route", 2)
+    assert [r["u"].removeprefix(base) for r in routes] == ["/app/next", "/app/next#/cart"]
+    assert routes[0]["p"]["from"] == base + "/lab"
+    assert all(r["d"] >= 0 for r in routes)
+    # Events after the route carry the new URL; the query string never leaves the page.
+    assert all("secret" not in b for b in beacons.bodies)
+
+
+def test_five_quick_clicks_are_rage_and_a_triple_click_selecting_text_is_not(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.click("#prose", click_count=3)
+    assert page.evaluate("String(getSelection()).length") > 20
+    page.wait_for_timeout(1200)
+    page.click("#noop", click_count=5, delay=20)
+    (rage,) = flushed(page, beacons, "rage_click")
+    assert rage["tg"] == "button#noop" and rage["val"] == 5
+    assert rage["df"] == "rage@1:3/1000ms/30px"
+    assert {"x", "y"} <= rage["p"].keys()
+    clicks = flushed(page, beacons, "click", 8)
+    prose = [c for c in clicks if c["tg"] == "p#prose"]
+    assert [c["p"]["det"] for c in prose] == [1, 2, 3]
+    assert [c["p"].get("ex") for c in prose] == ["plain", "plain", "plain"]
+    frustrations = page.evaluate("window.__frustrations")
+    assert [f["type"] for f in frustrations if f["type"] == "rage"] == ["rage"]
+    assert not [r for r in beacons.events("rage_click") if r["tg"] == "p#prose"]
+
+
+def test_dead_clicks_only_where_nothing_answered(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base, init="window.__cb = []; ")
+    page.evaluate("microx.on('frustration', (d) => window.__cb.push(d.type))")
+    for sel in ("#noop", "#works", "#fetches", "#optout"):
+        page.click(sel)
+        page.wait_for_timeout(50)
+    with page.expect_popup() as popup:
+        page.click("#newtab")
+    popup.value.close()
+    with page.expect_download():
+        page.click("#download")
+    clicks = flushed(page, beacons, "click", 5)
+    feedback = {c["tg"]: (c["p"]["fb"], c["p"].get("ex")) for c in clicks}
+    assert feedback["button#noop"] == ("none", None)
+    assert feedback["button#works"][0] == "dom"
+    assert feedback["button#fetches"][0] == "req"
+    assert feedback["a#newtab"][1] == "newtab" and feedback["a#download"][1] == "newtab"
+    assert "button#optout" not in feedback  # opted out with data-microx-ignore
+    works = next(c for c in clicks if c["tg"] == "button#works")
+    assert 0 <= works["d"] < 500 and works["l"] == "Shows a message"
+    dead = beacons.events("dead_click")
+    assert [d["tg"] for d in dead] == ["button#noop"]
+    assert dead[0]["df"] == "dead@1:1000ms"
+    assert page.evaluate("window.__cb") == ["dead"]
+
+
+def test_error_click_and_uncaught_error(browser: Browser, lab: tuple[str, Beacons]) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.click("#boom")
+    (err_click,) = flushed(page, beacons, "error_click")
+    assert err_click["tg"] == "button#boom" and "checkout exploded" in err_click["n"]
+    (error,) = flushed(page, beacons, "error")
+    assert "checkout exploded" in error["n"] and error["p"]["src"].endswith("/pages/lab.js")
+    assert [f["type"] for f in page.evaluate("window.__frustrations")] == ["error"]
+
+
+def test_spinner_time_is_measured_and_tied_to_its_click(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.evaluate("document.body.dataset.spinMs = '800'")
+    page.click("#spin")
+    (cue,) = flushed(page, beacons, "loading")
+    assert cue["n"] == "busy" and cue["tg"] == "div#spinner"
+    assert 750 <= cue["d"] <= 1100, cue
+    assert cue["p"]["by"] == "button#spin" and 0 <= cue["p"]["wait"] < 400
+
+
+def test_long_animation_frame_is_tied_to_the_click(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.click("#slow")
+
+    def near() -> list[dict[str, Any]]:
+        page.evaluate("microx.flush()")
+        return [t for t in beacons.events("long_task") if t["p"].get("ia") == "button#slow"]
+
+    (task,) = wait_for(page, near)
+    assert task["d"] >= 140 and task["n"] in ("loaf", "longtask")
+
+
+def test_abandoned_form_names_the_last_field_and_never_a_value(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.fill("input[name=fullname]", "Ada Lovelace")
+    page.click("input[name=email]")
+    page.wait_for_timeout(300)
+    page.keyboard.type("ada@example")
+    page.keyboard.press("Backspace")
+    page.fill("input[name=password]", "hunter2-secret")
+    page.fill("input[name=cardnumber]", "4242 4242 4242 4242")
+    page.fill("input[name=nickname]", "Countess")
+    page.click("input[name=email]")
+    page.keyboard.type("x")
+    page.goto("about:blank")  # leaves the page without submitting
+    (abandon,) = wait_for(page, lambda: beacons.events("form_abandon"))
+    assert abandon["n"] == "signup" and abandon["tg"] == "email"
+    assert abandon["p"]["how"] == "page"
+    assert set(abandon["p"]["fields"].split(",")) == {"fullname", "email", "private"}
+    (start,) = beacons.events("form_start")
+    assert start["tg"] == "fullname"
+    fields = {f["tg"]: f for f in beacons.events("form_field")}
+    email = fields["email"]
+    assert email["p"]["hes"] >= 250 and email["p"]["dels"] == 1
+    assert email["p"]["amends"] == 1 and email["p"]["filled"] is True
+    bodies = "\n".join(beacons.bodies)
+    for secret in ("Ada", "Lovelace", "ada@example", "hunter2", "4242", "Countess"):
+        assert secret not in bodies
+    for name in ("password", "cardnumber", "nickname"):
+        assert name not in bodies
+
+
+def test_submitted_form_is_not_abandoned_and_invalid_fields_stall_it(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.fill("input[name=fullname]", "Ada")
+    page.click("#signup-submit")  # email is required: refused
+    page.click("#signup-submit")  # refused again: the form is stalled
+    invalid = flushed(page, beacons, "form_invalid", 2)
+    assert {(i["tg"], i["p"]["why"]) for i in invalid} == {("email", "valueMissing")}
+    stalls = [f for f in page.evaluate("window.__frustrations") if f["type"] == "stalled_form"]
+    assert stalls and stalls[0]["form"] == "signup" and stalls[0]["why"] == "invalid"
+    page.fill("input[name=email]", "a@b.example")
+    page.click("#signup-submit")
+    (submit,) = flushed(page, beacons, "form_submit")
+    assert submit["n"] == "signup" and submit["d"] > 0
+    page.goto("about:blank")
+    page.wait_for_timeout(500)
+    assert beacons.events("form_abandon") == []
+
+
+def test_an_idle_form_stalls(browser: Browser, lab: tuple[str, Beacons]) -> None:
+    base, beacons = lab
+    beacons.attrs = """data-options='{"stallMs": 800}'"""
+    page = open_lab(browser, base)
+    page.fill("input[name=fullname]", "Ada")
+    stalls = wait_for(
+        page,
+        lambda: [f for f in page.evaluate("window.__frustrations") if f["type"] == "stalled_form"],
+    )
+    assert stalls[0]["field"] == "fullname" and stalls[0]["why"] == "idle"
+
+
+def test_api_steps_moments_signals_feedback_and_variants(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    beacons.attrs = 'data-consent="measure,signals" data-signals="view,basket,search"'
+    page = open_lab(browser, base)
+    page.evaluate("microx.step('checkout', 'basket')")
+    page.click("#buy")  # data-microx-step="checkout:pay"
+    page.evaluate(
+        """() => {
+        const m = microx.moment('chat-reply').start();
+        return new Promise((r) => setTimeout(() => r(m.end({agent: 'bot'})), 300));
+      }"""
+    )
+    page.evaluate(
+        """() => {
+        microx.signal('view', 'kettle-1'); microx.signal('view', 'kettle-1');
+        microx.signal('basket', 'kettle-1', {qty: 2});
+        microx.signal('search', 'kettles for ada@example.com call 0123 456 789');
+        microx.signal('wishlist', 'not enabled');
+        microx.variant('checkout-button', 'B');
+        microx.feedback('chat-reply', 4, 'quick, thanks! mail me at ada@example.com');
+      }"""
+    )
+    steps = flushed(page, beacons, "step", 2)
+    assert [(s["n"], s["tg"], s["p"]["i"]) for s in steps] == [
+        ("checkout", "basket", 1),
+        ("checkout", "pay", 2),
+    ]
+    assert "d" not in steps[0] and steps[1]["d"] >= 0
+    (moment,) = flushed(page, beacons, "moment")
+    assert moment["n"] == "chat-reply" and 290 <= moment["d"] < 1000
+    assert moment["p"] == {"agent": "bot"}
+    signals = flushed(page, beacons, "signal", 4)
+    assert [(s["n"], s["tg"], s.get("val")) for s in signals] == [
+        ("view", "kettle-1", 1),
+        ("view", "kettle-1", 2),
+        ("basket", "kettle-1", 2),
+        ("search", "kettles for [email] call #", None),
+    ]
+    (fb,) = flushed(page, beacons, "feedback")
+    assert fb["n"] == "chat-reply" and fb["val"] == 4
+    assert fb["p"]["comment"] == "quick, thanks! mail me at [email]"
+    assert fb["x"] == {"checkout-button": "B"}
+    assert "x" not in steps[0]  # only later events carry the variant
+
+
+def test_signals_need_consent(browser: Browser, lab: tuple[str, Beacons]) -> None:
+    base, beacons = lab
+    beacons.attrs = 'data-signals="view"'
+    page = open_lab(browser, base)
+    page.evaluate("microx.signal('view', 'kettle-1')")
+    page.evaluate("microx.consent({signals: true, visitor: true})")
+    page.evaluate("microx.signal('view', 'kettle-2')")
+    (signal,) = flushed(page, beacons, "signal")
+    assert signal["tg"] == "kettle-2"
+    env = signal["_env"]
+    assert sorted(env["c"]["cs"]) == ["measure", "signals", "visitor"] and env["vid"]
+    page.evaluate("microx.consent({visitor: false})")
+    page.evaluate("microx.step('f', 's')")
+    (step,) = flushed(page, beacons, "step")
+    assert "vid" not in step["_env"]
+    assert page.evaluate("localStorage.getItem('microx_vid')") is None
+
+
+@pytest.mark.parametrize(
+    "signal", ["Navigator.prototype, 'globalPrivacyControl'", "Navigator.prototype, 'doNotTrack'"]
+)
+def test_gpc_and_dnt_mean_nothing_is_sent_until_consent(
+    browser: Browser, lab: tuple[str, Beacons], signal: str
+) -> None:
+    base, beacons = lab
+    value = "true" if "global" in signal else "'1'"
+    page = open_lab(browser, base, init=f"Object.defineProperty({signal}, {{get: () => {value}}});")
+    page.click("#noop")
+    page.evaluate("microx.flush()")
+    page.wait_for_timeout(1500)
+    page.evaluate("microx.flush()")
+    page.wait_for_timeout(300)
+    assert beacons.bodies == []
+    page.evaluate("microx.consent({measure: true})")
+    page.click("#works")
+    assert flushed(page, beacons, "click")
+
+
+def test_sampled_out_session_sends_nothing_and_query_allowlist(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    beacons.attrs = 'data-sample="0"'
+    page = open_lab(browser, base)
+    page.click("#works")
+    page.wait_for_timeout(1200)
+    page.evaluate("microx.flush()")
+    page.wait_for_timeout(300)
+    assert beacons.bodies == []
+    page.close()
+    beacons.attrs = 'data-query="utm_source"'
+    page = open_lab(browser, base, path="/lab?utm_source=mail&email=ada%40example.com")
+    page.click("#works")
+    (click,) = flushed(page, beacons, "click")
+    assert click["_env"]["u"] == f"{base}/lab?utm_source=mail"
+    assert click["_env"]["c"]["sr"] == 1
+
+
+def test_retry_after_429_resends_the_same_events(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    beacons.plan = [Answer(429, {"retry-after": "2"})]
+    page = open_lab(browser, base)
+    page.click("#works")
+    page.wait_for_timeout(1200)  # a click is reported once its feedback is known
+    started = time.monotonic()
+    page.evaluate("microx.flush()")
+    wait_for(page, lambda: beacons.answered[:1] == [429])
+    (click,) = wait_for(page, lambda: beacons.events("click"), timeout_s=15)
+    assert time.monotonic() - started >= 1.9  # waited as told
+    assert click["a"] == 1
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_slow_and_failing_collector_never_breaks_the_page(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    beacons.plan = [Answer(503), Answer(202, delay_s=3), Answer(500)]
+    page = open_lab(browser, base)
+    for _ in range(3):
+        page.click("#works")
+        page.evaluate("microx.flush()")
+        page.wait_for_timeout(200)
+    assert page.inner_text("#out").startswith("Done at")
+    clicks = wait_for(
+        page, lambda: len(beacons.events("click")) >= 3 and beacons.events("click"), 20
+    )
+    assert len({c["id"] for c in clicks}) == 3
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_events_queued_while_the_collector_fails_survive_a_reload(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    beacons.plan = [Answer(503)] * 3
+    page = open_lab(browser, base)
+    page.click("#works")
+    page.evaluate("microx.flush()")
+    wait_for(page, lambda: beacons.answered[:1] == [503])
+    session = page.evaluate("JSON.parse(sessionStorage.getItem('microx_sid'))[0]")
+    page.reload()  # leaves with the click unsent: it is kept in localStorage
+    page.wait_for_function("window.microx && window.microx.version")
+    beacons.plan = []
+    (click,) = flushed(page, beacons, "click")
+    assert click["a"] >= 1 and click["_env"]["sid"] == session
+    assert click["u"] == f"{base}/lab"
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('microx_q'))") == []
+
+
+def test_blocked_storage_and_a_second_copy_of_the_script(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    block = """
+    for (const area of ['localStorage', 'sessionStorage']) {
+      Object.defineProperty(window, area,
+        {get() { throw new DOMException('blocked', 'SecurityError'); }});
+    }"""
+    page = open_lab(browser, base, init=block)
+    page.evaluate(
+        """() => new Promise((r) => {
+        const s = document.createElement('script');
+        s.src = '/sdk.js'; s.dataset.site = 'lab'; s.onload = r;
+        document.head.appendChild(s);
+      })"""
+    )
+    page.click("#works")
+    page.evaluate("microx.step('f', 'one')")
+    clicks = flushed(page, beacons, "click")
+    assert len(clicks) == 1
+    assert len(beacons.events("page")) <= 1
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_api_misuse_never_throws(browser: Browser, lab: tuple[str, Beacons]) -> None:
+    base, _ = lab
+    page = open_lab(browser, base)
+    result = page.evaluate(
+        """() => {
+        microx.step(); microx.step(null, {}); microx.signal(); microx.feedback();
+        microx.feedback('x', 'bad'); microx.variant(); microx.consent(null); microx.on('x');
+        microx.moment().end(); microx.init(); microx.init({site: 'other'});
+        microx.on('frustration', () => { throw new Error('page bug'); });
+        return 'ok';
+      }"""
+    )
+    assert result == "ok"
+    page.click("#noop", click_count=4, delay=10)
+    page.wait_for_timeout(1300)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_failing_collector_then_recovery_stores_each_event_once(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """Through the real collector: refused sends are retried and stored exactly once."""
+    collector = Collector(tmp_path, MICROX_SITES="lab=")
+    try:
+        with serve(upstream=collector.base, user_agent=BROWSER_UA) as (base, beacons):
+            beacons.plan = [Answer(503, {"retry-after": "1"}), Answer(503)]
+            page = open_lab(browser, base)
+            for sel in ("#works", "#fetches", "#noop"):
+                page.click(sel)
+            page.wait_for_timeout(1200)
+            page.evaluate("microx.flush()")
+            wait_for(page, lambda: beacons.answered.count(202) >= 1, timeout_s=20)
+            page.goto("about:blank")
+            wait_for(page, lambda: collector.metric("events_accepted_total") >= 5)
+            sent = {e["id"] for e in beacons.events()}
+        assert collector.stopped_cleanly()
+    finally:
+        collector.stop()
+    with open_store(collector.store_url) as store:
+        _, rows = store.query("SELECT toString(event_id), count() FROM microx.events GROUP BY 1")
+    stored = {r[0]: r[1] for r in rows}
+    assert set(stored) == sent and set(stored.values()) == {1}
+    assert json.dumps(sorted(stored)) == json.dumps(sorted(sent))
