@@ -1,4 +1,4 @@
-"""The ``microx`` command: ``serve``, ``sql`` and ``migrate``."""
+"""The ``microx`` command: ``serve``, ``sql``, ``migrate``, ``keygen`` and ``cluster-schema``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from collector import logs
+from collector.cluster import DEFAULT_CLUSTER, ClusterSchemaError, render
 from collector.settings import Settings, SettingsError
 from collector.sites import new_secret
-from collector.store import Store, StoreUnavailable, describe_url
+from collector.store import Store, StoreUnavailable, describe_url, load_migrations
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -83,6 +84,18 @@ def _keygen(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster_schema(settings: Settings, args: argparse.Namespace) -> int:
+    print(render(load_migrations(), args.cluster, dict(args.shard_key), args.since), end="")
+    return 0
+
+
+def _shard_key(value: str) -> tuple[str, str]:
+    table, _, expression = value.partition("=")
+    if not table.strip() or not expression.strip():
+        raise argparse.ArgumentTypeError(f"expected TABLE=EXPRESSION, got {value!r}")
+    return table.strip(), expression.strip()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="microx", description="microx: measure the micro-experiences of a customer journey."
@@ -94,15 +107,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     sql.add_argument("--format", choices=["table", "tsv"], default="table")
     commands.add_parser("migrate", help="apply pending schema migrations and exit")
     commands.add_parser("keygen", help="print a new secret server key for MICROX_SERVER_KEYS")
+    cluster = commands.add_parser(
+        "cluster-schema",
+        help="print the schema for a ClickHouse cluster (replicated, sharded), to run once",
+    )
+    cluster.add_argument(
+        "--cluster", default=DEFAULT_CLUSTER, help="cluster name in remote_servers"
+    )
+    cluster.add_argument(
+        "--shard-key",
+        type=_shard_key,
+        action="append",
+        default=[],
+        metavar="TABLE=EXPRESSION",
+        help="sharding key of one table (default: cityHash64(session_id) if it has that "
+        "column, else rand()); repeat for more tables",
+    )
+    cluster.add_argument(
+        "--from",
+        dest="since",
+        type=int,
+        default=0,
+        metavar="VERSION",
+        help="print only migrations from this version on (to upgrade a cluster)",
+    )
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
         logs.configure(settings.log_level, settings.log_format)
-        handler = {"serve": _serve, "sql": _sql, "migrate": _migrate, "keygen": _keygen}[
-            args.command
-        ]
+        handler = {
+            "serve": _serve,
+            "sql": _sql,
+            "migrate": _migrate,
+            "keygen": _keygen,
+            "cluster-schema": _cluster_schema,
+        }[args.command]
         return handler(settings, args)
-    except (SettingsError, StoreUnavailable) as exc:
+    except (SettingsError, StoreUnavailable, ClusterSchemaError) as exc:
         print(f"microx: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
