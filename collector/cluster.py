@@ -198,6 +198,8 @@ class _Translator:
             return self.table(s, head + 1)
         if s.word(0) == "CREATE" and s.word(head) == "VIEW":
             return [self.view(s, head + 1)]
+        if s.word(0) == "CREATE" and s.word(head) == "FUNCTION":
+            return [self.function(s, head + 1)]
         if s.word(0) == "CREATE" and s.word(head) == "MATERIALIZED" and s.word(head + 1) == "VIEW":
             return self.materialized_view(s, head + 2)
         if s.word(0) == "ALTER" and s.word(1) == "TABLE":
@@ -323,6 +325,12 @@ class _Translator:
         name = s.name_at(s.skip(i, "IF", "NOT", "EXISTS"))
         self.columns[name.key] = set()
         s.replace(name.start, name.end, self.on_cluster(name))
+        return s.edited()
+
+    def function(self, s: _Statement, i: int) -> str:
+        # A SQL function is global, not in a database: every server needs its own copy.
+        name = s.tokens[s.skip(i, "IF", "NOT", "EXISTS")]
+        s.replace(name.start, name.end, f"{name.text} ON CLUSTER {self.cluster}")
         return s.edited()
 
     def materialized_view(self, s: _Statement, i: int) -> list[str]:

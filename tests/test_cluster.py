@@ -251,7 +251,7 @@ def test_views_aggregate_per_shard_and_read_back_through_distributed(tmp_path: P
     (query,) = [s for s in statements if "MODIFY QUERY" in s]
     assert query.split()[2] == "microx.hourly_events_local"
     assert "FROM microx.events_local" in query
-    (friction,) = [s for s in statements if "microx.friction" in s]
+    (friction,) = [s for s in statements if "microx.friction ON CLUSTER" in s]
     assert "FROM microx.daily_moments\n" in friction  # all shards, through Distributed
 
 
