@@ -1,7 +1,8 @@
 """The app factory: the pipeline's stages, wired in the order a request meets them.
 
 receive -> validate -> spool (durable, then 202) -> batch (enrich) -> ClickHouse.
-Health, readiness, metrics, the snippet and the demo page sit beside the pipeline.
+Health, readiness, metrics, the snippet, the demo page and the analysts' read-only SQL
+and report sit beside the pipeline.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from collector.batch import Batcher, StoreFactory
 from collector.logs import RequestId
 from collector.metrics import Metrics
 from collector.pages import DEMO_DIR, VITALS_FILE, Snippet, demo_page, healthz, snippet_path
+from collector.query import QueryService, load_token
 from collector.ratelimit import RateLimiter
 from collector.receive import Ingest, Limits
+from collector.reportpage import ReportPage
 from collector.settings import Settings
 from collector.sites import SiteRegistry
 from collector.spool import Spool
@@ -62,6 +65,13 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         per_ip=RateLimiter(settings.rate_ip_per_s, settings.rate_ip_burst),
         per_site=RateLimiter(settings.rate_site_events_per_s, settings.rate_site_burst),
     )
+    queries = QueryService(
+        settings.clickhouse_url,
+        load_token(settings.query_token, settings.data_dir),
+        settings.query_timeout_s,
+        metrics,
+    )
+    report = ReportPage(queries)
     metrics.gauges["spool_bytes"] = ("Spool bytes not yet stored.", lambda: spool.used_bytes)
     metrics.gauges["spool_max_bytes"] = ("The spool's bound.", lambda: spool.max_bytes)
     metrics.gauges["spool_unread_rows"] = (
@@ -99,6 +109,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         try:
             yield
         finally:
+            await queries.close()
             await batcher.stop(settings.shutdown_timeout_s)
             log.info("stopped; pending rows flushed")
 
@@ -123,6 +134,10 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", prometheus),
+        Route("/clickhouse", queries.clickhouse, methods=["GET", "POST"]),
+        Route("/clickhouse/", queries.clickhouse, methods=["GET", "POST"]),
+        Route("/clickhouse/ping", queries.ping),
+        Route("/report", report.serve),
         Route("/", demo_page),
         Mount("/demo", StaticFiles(directory=DEMO_DIR), name="demo"),
     ]

@@ -1,14 +1,21 @@
-"""The ``microx`` command: ``serve``, ``sql``, ``migrate``, ``keygen`` and ``cluster-schema``."""
+"""The ``microx`` command: ``serve``, ``sql``, ``report``, ``migrate``, ``keygen`` and
+``cluster-schema``."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
+import urllib.request
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from collector import logs
+from collector.analysis import analyse, parse_since, summary
 from collector.cluster import DEFAULT_CLUSTER, ClusterSchemaError, render
+from collector.query import load_token
+from collector.report import render_html
 from collector.settings import Settings, SettingsError
 from collector.sites import new_secret
 from collector.store import Store, StoreUnavailable, describe_url, load_migrations
@@ -27,8 +34,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         f"  snippet:    {base}/sdk.js\n"
         f"  ingest:     POST {base}/v1/events\n"
         f"  store:      {describe_url(settings.clickhouse_url)}\n"
-        '  query it after stopping (Ctrl-C): microx sql "SELECT type, count() FROM '
-        'microx.events GROUP BY type"',
+        f"  report:     {base}/report (token in {settings.data_dir / 'query_token'} "
+        "unless MICROX_QUERY_TOKEN is set)\n"
+        f"  SQL:        {base}/clickhouse/ (ClickHouse HTTP, read-only), or\n"
+        '              microx sql "SELECT type, count() FROM microx.events GROUP BY type"',
         flush=True,
     )
     uvicorn.run(
@@ -56,14 +65,52 @@ def _format(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
     return "\n".join(lines)
 
 
-def _sql(settings: Settings, args: argparse.Namespace) -> int:
+def _collector_running(settings: Settings) -> bool:
+    try:
+        with urllib.request.urlopen(
+            f"http://{settings.host}:{settings.port}/clickhouse/ping", timeout=1
+        ) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+def _reader(settings: Settings) -> Store:
+    """The store to read: while a collector holds the embedded store, through it."""
+    if settings.clickhouse_url.startswith("chdb://") and _collector_running(settings):
+        token = load_token(settings.query_token, settings.data_dir)
+        return Store.through_collector(settings.host, settings.port, token)
     store = Store(settings.clickhouse_url)
     try:
         store.migrate()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _sql(settings: Settings, args: argparse.Namespace) -> int:
+    store = _reader(settings)
+    try:
         columns, rows = store.query(args.query)
     finally:
         store.close()
     print(_format(columns, rows, args.format))
+    return 0
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    until = dt.datetime.now(dt.UTC)
+    since = parse_since(args.since, until)
+    store = _reader(settings)
+    try:
+        analysis = analyse(store.query, args.site, since, until)
+    finally:
+        store.close()
+    out = Path(args.out or f"microx-report-{args.site}-{until:%Y%m%d-%H%M}.html")
+    out.write_text(render_html(analysis), encoding="utf-8")
+    print(summary(analysis))
+    print(f"\nreport written to {out}")
     return 0
 
 
@@ -105,6 +152,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sql = commands.add_parser("sql", help="run one query against the configured store")
     sql.add_argument("query")
     sql.add_argument("--format", choices=["table", "tsv"], default="table")
+    report = commands.add_parser(
+        "report", help="write the friction report (HTML) and print its summary"
+    )
+    report.add_argument("--site", required=True)
+    report.add_argument(
+        "--since", default="7d", help="a span before now (7d, 24h, 30m) or an ISO date"
+    )
+    report.add_argument("--out", help="the HTML file (default microx-report-SITE-TIME.html)")
     commands.add_parser("migrate", help="apply pending schema migrations and exit")
     commands.add_parser("keygen", help="print a new secret server key for MICROX_SERVER_KEYS")
     cluster = commands.add_parser(
@@ -138,16 +193,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {
             "serve": _serve,
             "sql": _sql,
+            "report": _report,
             "migrate": _migrate,
             "keygen": _keygen,
             "cluster-schema": _cluster_schema,
         }[args.command]
         return handler(settings, args)
-    except (SettingsError, StoreUnavailable, ClusterSchemaError) as exc:
+    except (SettingsError, StoreUnavailable, ClusterSchemaError, ValueError) as exc:
         print(f"microx: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
-        if args.command != "sql":
+        if args.command not in ("sql", "report"):
             raise
         # A bad query is the user's to fix: show ClickHouse's message, not a traceback.
         print(f"microx: query failed: {str(exc).strip().splitlines()[0]}", file=sys.stderr)

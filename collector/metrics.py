@@ -49,6 +49,7 @@ class Metrics:
         self.insert_errors: Counter[str] = Counter()
         self.insert_seconds = Histogram()
         self.store_up = 0
+        self.queries: Counter[str] = Counter()
         # Gauges read from their owner at scrape time, so they can never go stale.
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
 
@@ -110,6 +111,12 @@ class Metrics:
             "insert_errors_total", "Failed insert attempts, by table.", self.insert_errors, "table"
         )
         histogram("insert_seconds", "Time per successful batch insert.", self.insert_seconds)
+        labelled(
+            "queries_total",
+            "Analysts' read-only queries and reports, by outcome (ok, failed, refused).",
+            self.queries,
+            "outcome",
+        )
         out.append(
             f"{head('store_up', 'gauge', 'Whether the store answered last time.')} {self.store_up}"
         )

@@ -34,6 +34,8 @@ DEFAULT_RATE_IP_PER_S = 20.0
 DEFAULT_RATE_IP_BURST = 200.0
 DEFAULT_RATE_SITE_EVENTS_PER_S = 10_000.0
 DEFAULT_RATE_SITE_BURST = 100_000.0
+# An analyst's query that runs longer is stopped; the report's queries take well under 1 s.
+DEFAULT_QUERY_TIMEOUT_S = 60.0
 
 
 class SettingsError(ValueError):
@@ -62,6 +64,9 @@ class Settings:
     drop_bots: bool = True
     log_level: str = "info"
     log_format: str = "json"
+    # Empty: a token is made and kept in the data directory (file query_token).
+    query_token: str = ""
+    query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -83,6 +88,10 @@ class Settings:
             raise SettingsError("MICROX_LOG_LEVEL must be debug, info, warning or error")
         if self.log_format not in ("json", "text"):
             raise SettingsError("MICROX_LOG_FORMAT must be json or text")
+        if self.query_token and len(self.query_token) < 16:
+            raise SettingsError("MICROX_QUERY_TOKEN must be at least 16 characters")
+        if self.query_timeout_s <= 0:
+            raise SettingsError("MICROX_QUERY_TIMEOUT_S must be positive")
         if self.trusted_proxy_hops < 0:
             raise SettingsError("MICROX_TRUSTED_PROXY_HOPS must be 0 or more")
         url = self.clickhouse_url or self.default_clickhouse_url()
@@ -164,4 +173,6 @@ class Settings:
             drop_bots=get_bool("DROP_BOTS", True),
             log_level=get("LOG_LEVEL", "info").lower(),
             log_format=get("LOG_FORMAT", "json").lower(),
+            query_token=get("QUERY_TOKEN", ""),
+            query_timeout_s=get_float("QUERY_TIMEOUT_S", DEFAULT_QUERY_TIMEOUT_S),
         )

@@ -69,14 +69,35 @@ class Store:
     Not thread-safe: the collector calls it from a single worker thread.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, readonly_timeout_s: float | None = None) -> None:
+        """``readonly_timeout_s`` opens an analyst's connection: it can only read, and every
+        query stops after that many seconds. On the embedded engine it shares the data
+        of the collector's own connection in this process."""
         self.url = url
         if url.startswith("chdb://"):
             Path(url.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
+        settings: dict[str, Any] | None = None
+        if readonly_timeout_s is not None:
+            # readonly last: once it is on, no setting can be changed, not even by us.
+            settings = {"max_execution_time": max(1, round(readonly_timeout_s)), "readonly": 1}
         try:
-            self._client = clickhouse_connect.get_client(dsn=url)
+            self._client = clickhouse_connect.get_client(dsn=url, settings=settings)
         except Exception as exc:  # noqa: BLE001 - the driver raises many kinds; all mean this
             raise StoreUnavailable(self._explain(exc)) from None
+
+    @classmethod
+    def through_collector(cls, host: str, port: int, token: str) -> Store:
+        """Read-only SQL through a running collector's ``/clickhouse`` endpoint: the way in
+        while the collector holds the embedded store."""
+        store = cls.__new__(cls)
+        store.url = f"http://{host}:{port}/clickhouse"
+        try:
+            store._client = clickhouse_connect.get_client(
+                host=host, port=port, proxy_path="/clickhouse", username="microx", password=token
+            )
+        except Exception as exc:  # noqa: BLE001 - the driver raises many kinds; all mean this
+            raise StoreUnavailable(store._explain(exc)) from None
+        return store
 
     def _explain(self, exc: BaseException) -> str:
         where = describe_url(self.url)
@@ -164,6 +185,15 @@ class Store:
         )
         return {row[0] for row in result.result_rows}
 
-    def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        result = self._client.query(sql)
+    def query(
+        self, sql: str, parameters: dict[str, Any] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        result = self._client.query(sql, parameters=parameters)
         return list(result.column_names), [tuple(r) for r in result.result_rows]
+
+    def raw(
+        self, sql: str, parameters: dict[str, str], fmt: str, database: str | None = None
+    ) -> bytes:
+        """The result as ClickHouse formats it; a FORMAT clause in ``sql`` wins over ``fmt``."""
+        self._client.database = database or "default"
+        return bytes(self._client.raw_query(sql, parameters=parameters or None, fmt=fmt))

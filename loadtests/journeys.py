@@ -70,8 +70,11 @@ def _uuid(rng: random.Random) -> str:
 class _Session:
     """Builds one session's envelopes page by page, as the snippet batches them."""
 
-    def __init__(self, rng: random.Random, sid: str, vid: str | None, start_ms: int) -> None:
+    def __init__(
+        self, rng: random.Random, site: str, sid: str, vid: str | None, start_ms: int
+    ) -> None:
         self.rng = rng
+        self.site = site
         self.sid = sid
         self.vid = vid
         self.now = start_ms
@@ -118,7 +121,7 @@ class _Session:
         context["cs"] = ["measure", "visitor"] if self.vid else ["measure"]
         envelope: Envelope = {
             "v": 1,
-            "s": SITE,
+            "s": self.site,
             "sid": self.sid,
             "at": self.now + 100,
             "u": f"{ORIGIN}{self._path}",
@@ -220,7 +223,12 @@ def _walk(s: _Session, truth: Truth) -> bool:
 
 
 def visitors(
-    count: int, *, seed: int = 1, start: dt.datetime | None = None, truth: Truth | None = None
+    count: int,
+    *,
+    seed: int = 1,
+    start: dt.datetime | None = None,
+    truth: Truth | None = None,
+    site: str = SITE,
 ) -> Iterator[list[Envelope]]:
     """Each visitor's envelopes, sessions in order, starting at ``start`` (default 6 days ago)."""
     truth = truth or Truth()
@@ -232,7 +240,7 @@ def visitors(
         at = begin_ms + int(rng.uniform(0, 2 * 86_400_000))
         sessions: list[Envelope] = []
         for _ in range(truth.max_sessions):
-            s = _Session(rng, _uuid(rng), vid, at)
+            s = _Session(rng, site, _uuid(rng), vid, at)
             met = _walk(s, truth)
             sessions.extend(s.envelopes)
             back = truth.return_after_friction if met else truth.return_otherwise

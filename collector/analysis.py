@@ -1,0 +1,195 @@
+"""From stored micro-interactions to "fix this moment first": the report's queries.
+
+Every number here comes from the views in ``schema/migrations`` (see docs/analysis.md);
+this module only picks the time window, runs them and summarises the answers. It takes
+any function that runs a query, so the same analysis runs on the embedded store, on a
+ClickHouse server, or inside the collector on its read-only connection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+Rows = tuple[list[str], list[tuple[Any, ...]]]
+Query = Callable[[str, dict[str, Any]], Rows]
+
+_WINDOW = "site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')}"
+_SPAN = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+FUNNEL_MAX_STEPS = 10
+FUNNEL_WINDOW_S = 86_400
+TOP = 10
+LOADING_SAMPLE = 2_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class Analysis:
+    site: str
+    since: dt.datetime
+    until: dt.datetime
+    sessions: int
+    events: int
+    moments: Table
+    loading: Table
+    loading_samples: Table
+    clicks: Table
+    forms: Table
+    funnel_steps: Table
+    funnels: dict[str, Table]
+    peak_end: Table
+    peak_moments: Table
+    loyalty: Table
+    experiments: Table
+
+
+def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
+    """``7d``, ``24h``, ``30m``, ``2w`` before now, or an ISO date or time (UTC)."""
+    now = now or dt.datetime.now(dt.UTC)
+    match = _SPAN.match(text.strip().lower())
+    if match:
+        return now - dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"--since: expected a span like 7d, 24h or 30m, or an ISO date, got {text!r}"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _table(query: Query, sql: str, params: dict[str, Any]) -> Table:
+    columns, rows = query(sql, params)
+    return Table(columns, rows)
+
+
+def _view(query: Query, view: str, params: dict[str, Any], tail: str = "") -> Table:
+    return _table(query, f"SELECT * FROM microx.{view}({_WINDOW}) {tail}", params)
+
+
+def analyse(query: Query, site: str, since: dt.datetime, until: dt.datetime) -> Analysis:
+    """Run every section of the report for one site and time window."""
+    params: dict[str, Any] = {
+        "site": site,
+        "since": since.astimezone(dt.UTC).replace(tzinfo=None),
+        "until": until.astimezone(dt.UTC).replace(tzinfo=None),
+    }
+    _, ((sessions, events),) = query(
+        "SELECT uniq(session_id), count() FROM microx.events WHERE site = {site:String}"
+        " AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}",
+        params,
+    )
+    steps = _view(query, "funnel_steps", params)
+    funnels: dict[str, Table] = {}
+    for name in dict.fromkeys(r["funnel"] for r in steps.dicts()):
+        order = [r["step"] for r in steps.dicts() if r["funnel"] == name][:FUNNEL_MAX_STEPS]
+        funnels[name] = _table(
+            query,
+            f"SELECT * FROM microx.funnel({_WINDOW}, funnel = {{funnel:String}},"
+            " steps = {steps:Array(String)}, window_s = {window:UInt32})",
+            {**params, "funnel": name, "steps": order, "window": FUNNEL_WINDOW_S},
+        )
+    return Analysis(
+        site=site,
+        since=since,
+        until=until,
+        sessions=int(sessions),
+        events=int(events),
+        moments=_view(query, "friction_by_moment", params),
+        loading=_view(query, "slowest_loading_cues", params),
+        loading_samples=_table(
+            query,
+            "SELECT concat(if(name IN ('', 'busy', 'progressbar'), target, name), ' @ ', path)"
+            " AS cue, duration_ms FROM microx.events WHERE site = {site:String}"
+            " AND type = 'loading' AND event_time >= {since:DateTime('UTC')}"
+            " AND event_time < {until:DateTime('UTC')} AND isNotNull(duration_ms)"
+            f" ORDER BY cityHash64(event_id) LIMIT {LOADING_SAMPLE} BY cue",
+            params,
+        ),
+        clicks=_view(query, "click_targets", params, f"LIMIT {TOP}"),
+        forms=_view(query, "form_abandonment", params),
+        funnel_steps=steps,
+        funnels=funnels,
+        peak_end=_table(
+            query,
+            f"SELECT round(peak_end, 1) AS peak_end, count() AS sessions"
+            f" FROM microx.session_peak_end({_WINDOW}) GROUP BY peak_end ORDER BY peak_end",
+            params,
+        ),
+        peak_moments=_table(
+            query,
+            f"SELECT peak_moment, count() AS sessions, round(avg(peak), 3) AS avg_peak"
+            f" FROM microx.session_peak_end({_WINDOW}) WHERE peak > 0"
+            f" GROUP BY peak_moment ORDER BY sessions DESC LIMIT {TOP}",
+            params,
+        ),
+        loyalty=_view(query, "loyalty_impact", params),
+        experiments=_view(query, "experiment_comparison", params),
+    )
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def summary(a: Analysis) -> str:
+    """The report's findings as text, most important first."""
+    when = f"{a.since:%Y-%m-%d %H:%M} to {a.until:%Y-%m-%d %H:%M} UTC"
+    lines = [f"microx report for {a.site!r}, {when}: {a.sessions} sessions, {a.events} events"]
+    if not a.events:
+        return lines[0] + "\nNo events in this window."
+    lines += ["", "Moments to fix first (score = severity x sessions):"]
+    ranked = [m for m in a.moments.dicts() if m["score"] > 0][:5]
+    for i, m in enumerate(ranked, 1):
+        lines.append(
+            f"  {i}. [{m['kind']}] {m['moment']}: score {m['score']:.0f}, "
+            f"{m['hurt_sessions']} of {m['sessions']} sessions hurt, severity {m['severity']:.2f}"
+        )
+    if not ranked:
+        lines.append("  none: no moment met friction")
+    forms = [f for f in a.forms.dicts() if f["abandons"] > 0]
+    if forms:
+        f = forms[0]
+        lines += [
+            "",
+            f"Form abandonment: {f['form']!r} is left most at field {f['field']!r} "
+            f"({f['abandons']} abandons, {_pct(f['share_of_abandons'])} of the form's, "
+            f"{_pct(f['abandon_rate'])} of starts)",
+        ]
+    for name, levels in a.funnels.items():
+        rows = levels.dicts()
+        if rows:
+            path = " > ".join(f"{r['step']} {_pct(r['conversion'])}" for r in rows)
+            lines += ["", f"Funnel {name!r}: {path}"]
+    loyalty = [r for r in a.loyalty.dicts() if r["moment"] == "(any friction)"]
+    if loyalty:
+        r = loyalty[0]
+        lines += [
+            "",
+            f"Loyalty: after a session with friction {_pct(r['return_rate_met'])} came back, "
+            f"otherwise {_pct(r['return_rate_not_met'])} (difference {r['difference']:+.3f}, "
+            f"95 % CI {r['ci_low']:+.3f} to {r['ci_high']:+.3f})",
+        ]
+    for e in a.experiments.dicts():
+        verdict = "significant" if e["significant"] else "no significant difference"
+        lines.append(
+            f"Experiment {e['experiment']!r}: {e['variant']} vs {e['control']}: friction per "
+            f"session {e['variant_friction']:.3f} vs {e['control_friction']:.3f} "
+            f"(p = {e['friction_p_value']:.3g}, {verdict})"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""``GET /report``: the friction report of a running collector, behind the query token.
+
+``?site=shop&since=7d`` (both optional: the busiest site, the last 7 days). A browser
+asks for the token with its own password prompt (any user name).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+
+from collector.analysis import analyse, parse_since
+from collector.query import QueryService, authorized, unauthorized
+from collector.report import render_html
+
+DEFAULT_SINCE = "7d"
+
+
+class ReportPage:
+    def __init__(self, queries: QueryService) -> None:
+        self._queries = queries
+
+    async def serve(self, request: Request) -> Response:
+        if not authorized(request, self._queries.token):
+            return unauthorized()
+        until = dt.datetime.now(dt.UTC)
+        try:
+            since = parse_since(request.query_params.get("since", DEFAULT_SINCE), until)
+        except ValueError as exc:
+            return PlainTextResponse(str(exc), 400)
+        site = request.query_params.get("site", "")
+        if not site:
+            _, rows = await self._queries.query(
+                "SELECT site FROM microx.events WHERE event_time >= {since:DateTime64(3, 'UTC')}"
+                " GROUP BY site ORDER BY count() DESC LIMIT 1",
+                {"since": since},
+            )
+            if not rows:
+                return PlainTextResponse("no events in this window: nothing to report", 404)
+            site = str(rows[0][0])
+        page: str = await self._queries.call(
+            lambda: render_html(analyse(self._queries.open().query, site, since, until))
+        )
+        return HTMLResponse(page, headers={"cache-control": "no-store"})
