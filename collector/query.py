@@ -47,6 +47,15 @@ _PROTOCOL = {"query", "database", "default_format", "query_id", "user", "passwor
 log = logging.getLogger("microx.query")
 
 
+_ESCAPES = {"b": "\b", "f": "\f", "r": "\r", "n": "\n", "t": "\t", "0": "\0", "a": "\a", "v": "\v"}
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _unescape(value: str) -> str:
+    """A query parameter as ClickHouse reads it from a URL: backslash escapes resolved."""
+    return _ESCAPED.sub(lambda m: _ESCAPES.get(m[1], m[1]), value)
+
+
 def load_token(configured: str, data_dir: Path) -> str:
     """The configured token, or the one kept in the data directory (made on first use),
     which ``microx sql`` on the same machine reads to reach a running collector."""
@@ -161,13 +170,15 @@ class QueryService:
             return clickhouse_error(62, "the query is not valid UTF-8 (SYNTAX_ERROR)")
         if not sql.strip():
             return clickhouse_error(62, "empty query (SYNTAX_ERROR)")
-        bound = {k[6:]: v for k, v in params.items() if k.startswith("param_")}
+        bound = {k[6:]: _unescape(v) for k, v in params.items() if k.startswith("param_")}
         ignored = sorted(k for k in params if k not in _PROTOCOL and not k.startswith("param_"))
         match = _FORMAT.search(sql)
         fmt = match[1] if match else params.get("default_format", DEFAULT_FORMAT)
         database = params.get("database")
         try:
-            data: bytes = await self.call(lambda: self.open().raw(sql, bound, fmt, database))
+            data: bytes = await self.call(
+                lambda: self.open().raw(sql, bound, None if match else fmt, database)
+            )
         except StoreUnavailable as exc:
             return clickhouse_error(210, str(exc), 503)
         except Exception as exc:  # noqa: BLE001 - the engine's own errors go back to the client

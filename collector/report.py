@@ -12,6 +12,8 @@ from plotly.offline import get_plotlyjs
 from collector.analysis import Analysis, Table, summary
 
 LOADING_BUDGET_MS = 1000.0
+# Below this many sessions a return rate is noise; the table still lists them.
+MIN_LOYALTY_SESSIONS = 30
 _KIND_COLOURS = {
     "loading": "#d62728",
     "click": "#ff7f0e",
@@ -128,7 +130,7 @@ def _peak_end(a: Analysis) -> go.Figure:
 
 
 def _loyalty(a: Analysis) -> go.Figure:
-    rows = [r for r in a.loyalty.dicts() if r["sessions_met"] >= 1][:8]
+    rows = [r for r in a.loyalty.dicts() if r["sessions_met"] >= MIN_LOYALTY_SESSIONS][:8]
     return go.Figure(
         go.Bar(
             x=[r["moment"] for r in rows],
@@ -192,7 +194,7 @@ def render_html(a: Analysis) -> str:
     body = "".join(f"<h2>{html.escape(title)}</h2>{content}" for title, content in sections)
     title = f"microx friction report: {a.site}"
     return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<!doctype html><html lang=en><head><meta charset=utf-8><link rel=icon href="data:,">'
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
         f"<script>{get_plotlyjs()}</script></head><body>"
         f"<h1>{html.escape(title)}</h1>"

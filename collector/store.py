@@ -15,12 +15,25 @@ from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
+from clickhouse_connect.driver.binding import DT64Param
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from collector.contract import schema_dir
 
 DATABASE = "microx"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class _Verbatim(DT64Param):
+    """A query parameter already in ClickHouse's text form. The driver escapes strings for
+    HTTP, where the server unescapes them; the embedded engine takes parameters as they
+    are, so text that is already a value (``['a', 'b']``) must reach it untouched."""
+
+    def __init__(self, text: str) -> None:
+        self.value = text  # type: ignore[assignment]
+
+    def format(self, tz: object, top_level: bool) -> str:
+        return str(self.value)
 
 
 class StoreUnavailable(RuntimeError):
@@ -192,8 +205,11 @@ class Store:
         return list(result.column_names), [tuple(r) for r in result.result_rows]
 
     def raw(
-        self, sql: str, parameters: dict[str, str], fmt: str, database: str | None = None
+        self, sql: str, parameters: dict[str, str], fmt: str | None, database: str | None = None
     ) -> bytes:
-        """The result as ClickHouse formats it; a FORMAT clause in ``sql`` wins over ``fmt``."""
+        """The result as ClickHouse formats it: in ``fmt``, for SQL without a FORMAT clause."""
         self._client.database = database or "default"
-        return bytes(self._client.raw_query(sql, parameters=parameters or None, fmt=fmt))
+        bound: dict[str, Any] = dict(parameters)
+        if self.url.startswith("chdb://"):
+            bound = {k: _Verbatim(v) for k, v in parameters.items()}
+        return bytes(self._client.raw_query(sql, parameters=bound or None, fmt=fmt))
