@@ -10,7 +10,7 @@ SDK_SOURCES := $(shell find sdk_js/src -name '*.ts') sdk_js/build.mjs sdk_js/tsc
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test bench build check lint format contract clean
+.PHONY: run test bench bench-analysis build check lint format contract clean
 
 run: $(PY_STAMP) $(SNIPPET)
 	$(BIN)/microx serve
@@ -23,6 +23,11 @@ test: $(PY_STAMP) $(SNIPPET) $(CHROMIUM) check
 # stack, microx and a naive baseline, and fails only if the audit finds a lost event.
 bench: $(BENCH_STAMP) $(SNIPPET) /usr/bin/wrk
 	$(BIN)/python -m loadtests.bench
+
+# Loads 10 million generated events into a fresh embedded store under var/ and prints the
+# time of each report query.
+bench-analysis: $(PY_STAMP)
+	$(BIN)/python -m loadtests.bench_analysis --events 10000000
 
 build: $(SNIPPET)
 

@@ -17,7 +17,7 @@ from typing import Any
 Rows = tuple[list[str], list[tuple[Any, ...]]]
 Query = Callable[[str, dict[str, Any]], Rows]
 
-_WINDOW = "site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')}"
+WINDOW = "site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')}"
 _SPAN = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 FUNNEL_MAX_STEPS = 10
@@ -79,7 +79,7 @@ def _table(query: Query, sql: str, params: dict[str, Any]) -> Table:
 
 
 def _view(query: Query, view: str, params: dict[str, Any], tail: str = "") -> Table:
-    return _table(query, f"SELECT * FROM microx.{view}({_WINDOW}) {tail}", params)
+    return _table(query, f"SELECT * FROM microx.{view}({WINDOW}) {tail}", params)
 
 
 def analyse(query: Query, site: str, since: dt.datetime, until: dt.datetime) -> Analysis:
@@ -100,7 +100,7 @@ def analyse(query: Query, site: str, since: dt.datetime, until: dt.datetime) -> 
         order = [r["step"] for r in steps.dicts() if r["funnel"] == name][:FUNNEL_MAX_STEPS]
         funnels[name] = _table(
             query,
-            f"SELECT * FROM microx.funnel({_WINDOW}, funnel = {{funnel:String}},"
+            f"SELECT * FROM microx.funnel({WINDOW}, funnel = {{funnel:String}},"
             " steps = {steps:Array(String)}, window_s = {window:UInt32})",
             {**params, "funnel": name, "steps": order, "window": FUNNEL_WINDOW_S},
         )
@@ -128,13 +128,13 @@ def analyse(query: Query, site: str, since: dt.datetime, until: dt.datetime) -> 
         peak_end=_table(
             query,
             f"SELECT round(peak_end, 1) AS peak_end, count() AS sessions"
-            f" FROM microx.session_peak_end({_WINDOW}) GROUP BY peak_end ORDER BY peak_end",
+            f" FROM microx.session_peak_end({WINDOW}) GROUP BY peak_end ORDER BY peak_end",
             params,
         ),
         peak_moments=_table(
             query,
             f"SELECT peak_moment, count() AS sessions, round(avg(peak), 3) AS avg_peak"
-            f" FROM microx.session_peak_end({_WINDOW}) WHERE peak > 0"
+            f" FROM microx.session_peak_end({WINDOW}) WHERE peak > 0"
             f" GROUP BY peak_moment ORDER BY sessions DESC LIMIT {TOP}",
             params,
         ),

@@ -204,6 +204,9 @@ class Store:
         result = self._client.query(sql, parameters=parameters)
         return list(result.column_names), [tuple(r) for r in result.result_rows]
 
+    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> None:
+        self._client.command(sql, parameters=parameters)
+
     def raw(
         self, sql: str, parameters: dict[str, str], fmt: str | None, database: str | None = None
     ) -> bytes:
