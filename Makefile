@@ -10,7 +10,7 @@ SDK_SOURCES := $(shell find sdk_js/src -name '*.ts') sdk_js/build.mjs sdk_js/tsc
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test bench bench-analysis build check lint format contract clean
+.PHONY: run test bench bench-analysis loadtest build check lint format contract clean
 
 run: $(PY_STAMP) $(SNIPPET)
 	$(BIN)/microx serve
@@ -28,6 +28,11 @@ bench: $(BENCH_STAMP) $(SNIPPET) /usr/bin/wrk
 # time of each report query.
 bench-analysis: $(PY_STAMP)
 	$(BIN)/python -m loadtests.bench_analysis --events 10000000
+
+# Shop visitors from the journey generator under Locust against a fresh collector, then an
+# audit of every acknowledged event id (fails on any loss or duplicate).
+loadtest: $(BENCH_STAMP)
+	$(BIN)/python -m loadtests.locust_run --users 200 --seconds 60
 
 build: $(SNIPPET)
 

@@ -255,6 +255,13 @@ def envelopes(count: int, **kwargs: Any) -> Iterator[Envelope]:
         yield from visitor
 
 
+def retimed(envelope: Envelope, sent_ms: int) -> Envelope:
+    """The envelope as if sent at ``sent_ms``: its events keep their spacing."""
+    shift = sent_ms - envelope["at"]
+    events = [{**e, "ts": e["ts"] + shift} for e in envelope["e"]]
+    return {**envelope, "at": sent_ms, "e": events}
+
+
 def rows(envelope: Envelope, received_ms: int | None = None) -> list[Row]:
     """The ``microx.events`` rows the collector makes of one envelope (validated first)."""
     verdict = judge(envelope)
