@@ -34,6 +34,7 @@ from collector.spool import Spool
 from collector.store import Store, describe_url
 
 READY_TIMEOUT_S = 2.0
+OVERLOAD_RETRY_AFTER_S = 1
 log = logging.getLogger("microx")
 
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         metrics,
     )
     report = ReportPage(queries)
+    metrics.gauges["ingest_inflight"] = ("Ingest requests being handled.", lambda: inflight)
     metrics.gauges["spool_bytes"] = ("Spool bytes not yet stored.", lambda: spool.used_bytes)
     metrics.gauges["spool_max_bytes"] = ("The spool's bound.", lambda: spool.max_bytes)
     metrics.gauges["spool_unread_rows"] = (
@@ -113,22 +115,37 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
             await batcher.stop(settings.shutdown_timeout_s)
             log.info("stopped; pending rows flushed")
 
-    def timed(
+    inflight = 0
+
+    def admitted(
         endpoint: Callable[[Request], Awaitable[Response]],
     ) -> Callable[[Request], Awaitable[Response]]:
+        """Ingest with a bound on requests in flight: past it, 503 at once. Queueing more
+        would only grow memory and latency for requests the clients will give up on."""
+
         async def run(request: Request) -> Response:
+            nonlocal inflight
+            if inflight >= settings.max_inflight:
+                metrics.requests_refused["overloaded"] += 1
+                return JSONResponse(
+                    {"error": "the collector is at capacity; retry later", "reason": "overloaded"},
+                    503,
+                    headers={"retry-after": str(OVERLOAD_RETRY_AFTER_S)},
+                )
+            inflight += 1
             started = time.perf_counter()
             try:
                 return await endpoint(request)
             finally:
+                inflight -= 1
                 metrics.ingest_seconds.observe(time.perf_counter() - started)
 
         return run
 
     routes = [
-        Route("/v1/events", timed(ingest.browser), methods=["POST"]),
+        Route("/v1/events", admitted(ingest.browser), methods=["POST"]),
         Route("/v1/events", ingest.preflight, methods=["OPTIONS"]),
-        Route("/v1/server-events", timed(ingest.server), methods=["POST"]),
+        Route("/v1/server-events", admitted(ingest.server), methods=["POST"]),
         Route("/sdk.js", Snippet(snippet_path()).serve, methods=["GET", "HEAD"]),
         Route(f"/{VITALS_FILE}", Snippet(snippet_path(VITALS_FILE)).serve, methods=["GET", "HEAD"]),
         Route("/healthz", healthz),

@@ -34,6 +34,9 @@ DEFAULT_RATE_IP_PER_S = 20.0
 DEFAULT_RATE_IP_BURST = 200.0
 DEFAULT_RATE_SITE_EVENTS_PER_S = 10_000.0
 DEFAULT_RATE_SITE_BURST = 100_000.0
+# Ingest requests handled at once; more get 503 at once instead of queueing, which bounds
+# the memory held by bodies in flight (at most this many times MICROX_MAX_BODY_BYTES).
+DEFAULT_MAX_INFLIGHT = 256
 # An analyst's query that runs longer is stopped; the report's queries take well under 1 s.
 DEFAULT_QUERY_TIMEOUT_S = 60.0
 
@@ -64,6 +67,7 @@ class Settings:
     drop_bots: bool = True
     log_level: str = "info"
     log_format: str = "json"
+    max_inflight: int = DEFAULT_MAX_INFLIGHT
     # Empty: a token is made and kept in the data directory (file query_token).
     query_token: str = ""
     query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
@@ -90,6 +94,8 @@ class Settings:
             raise SettingsError("MICROX_LOG_FORMAT must be json or text")
         if self.query_token and len(self.query_token) < 16:
             raise SettingsError("MICROX_QUERY_TOKEN must be at least 16 characters")
+        if self.max_inflight < 1:
+            raise SettingsError("MICROX_MAX_INFLIGHT must be at least 1")
         if self.query_timeout_s <= 0:
             raise SettingsError("MICROX_QUERY_TIMEOUT_S must be positive")
         if self.trusted_proxy_hops < 0:
@@ -173,6 +179,7 @@ class Settings:
             drop_bots=get_bool("DROP_BOTS", True),
             log_level=get("LOG_LEVEL", "info").lower(),
             log_format=get("LOG_FORMAT", "json").lower(),
+            max_inflight=get_int("MAX_INFLIGHT", DEFAULT_MAX_INFLIGHT),
             query_token=get("QUERY_TOKEN", ""),
             query_timeout_s=get_float("QUERY_TIMEOUT_S", DEFAULT_QUERY_TIMEOUT_S),
         )

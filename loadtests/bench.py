@@ -1,14 +1,17 @@
 """``make bench``: one table comparing, on this machine and in one go,
 
 (a) ``bare``   a Starlette endpoint that reads the body and answers 204 (the stack's ceiling),
-(b) ``microx`` the collector on the embedded store, spool on, audited afterwards,
+(b) ``microx`` the collector on the embedded store, spool on, audited afterwards; then
+               again paced at half the rate it reached (``microx/2``: the latency of a
+               sized deployment) and under far more connections than it can serve
+               (``overload``: it must refuse the excess with 503, not queue it),
 (c) ``naive``  FastAPI + pydantic inserting each request synchronously through
                clickhouse-connect (what a team writes in an afternoon).
 
 Each server runs as its own process on 127.0.0.1 and is driven by ``wrk`` with
 ``loadtests/events.lua`` (20-event batches, a fresh UUID per event) for a bounded time.
 Printed per target: events/s acknowledged, p50/p99 latency, server CPU (cores) and peak RSS.
-The microx run is audited: every acknowledged event must be in ClickHouse exactly once.
+Every microx run is audited: each acknowledged event must be in ClickHouse exactly once.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "loadtests" / "events.lua"
 TICKS = os.sysconf("SC_CLK_TCK")
+BATCH = 20  # events per request, as events.lua sends by default
+OVERLOAD_CONNECTIONS = 1024
 
 
 @dataclasses.dataclass
@@ -92,7 +97,9 @@ def server(cmd: list[str], env: dict[str, str], port: int, log: Path) -> Iterato
                 proc.wait()
 
 
-def drive(port: int, seconds: float, connections: int) -> dict[str, float]:
+def drive(port: int, seconds: float, connections: int, rate: float = 0) -> dict[str, float]:
+    """wrk flat out, or paced at ``rate`` requests/s in all."""
+    pace = {"RATE": f"{rate:.1f}", "CONNS": str(connections)} if rate else {}
     out = subprocess.run(
         [
             "wrk",
@@ -109,6 +116,7 @@ def drive(port: int, seconds: float, connections: int) -> dict[str, float]:
         text=True,
         timeout=seconds + 60,
         check=True,
+        env={**os.environ, **pace},
     ).stdout
     line = next(x for x in out.splitlines() if x.startswith("BENCH "))
     return {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
@@ -122,14 +130,15 @@ def measure(
     work: Path,
     seconds: float,
     connections: int,
+    rate: float = 0,
 ) -> Result:
     with server(cmd, env, port, work / f"{name}.log") as pid:
-        drive(port, 2, connections)  # warm-up, not counted
+        drive(port, 2, connections, rate)  # warm-up, not counted
         cpu0, t0 = cpu_seconds(pid), time.monotonic()
-        stats = drive(port, seconds, connections)
+        stats = drive(port, seconds, connections, rate)
         cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
         rss = peak_rss_mb(pid)
-        acknowledged = accepted_metric(port) if name == "microx" else 0
+        acknowledged = accepted_metric(port) if name.startswith("microx") else 0
     batch = stats["batch"]
     return Result(
         name,
@@ -204,28 +213,30 @@ def main() -> int:
         )
     )
 
-    port = free_port()
-    data_dir = work / "microx"
-    env = {
-        "MICROX_PORT": str(port),
-        "MICROX_DATA_DIR": str(data_dir),
-        "MICROX_LOG_LEVEL": "warning",
-        "MICROX_RATE_IP_PER_S": "1e9",
-        "MICROX_RATE_IP_BURST": "1e9",
-        "MICROX_RATE_SITE_EVENTS_PER_S": "1e9",
-        "MICROX_RATE_SITE_BURST": "1e9",
-    }
-    micro = measure(
-        "microx",
-        [py, "-m", "collector.cli", "serve"],
-        env,
-        port,
-        work,
-        args.seconds,
-        args.connections,
-    )
-    micro.audit = audit_microx(data_dir, micro.acknowledged_total)
+    def run_microx(name: str, connections: int, rate: float = 0) -> Result:
+        port = free_port()
+        data_dir = work / name
+        env = {
+            "MICROX_PORT": str(port),
+            "MICROX_DATA_DIR": str(data_dir),
+            "MICROX_LOG_LEVEL": "warning",
+            "MICROX_RATE_IP_PER_S": "1e9",
+            "MICROX_RATE_IP_BURST": "1e9",
+            "MICROX_RATE_SITE_EVENTS_PER_S": "1e9",
+            "MICROX_RATE_SITE_BURST": "1e9",
+        }
+        cmd = [py, "-m", "collector.cli", "serve"]
+        result = measure(name, cmd, env, port, work, args.seconds, connections, rate)
+        result.audit = audit_microx(data_dir, result.acknowledged_total)
+        return result
+
+    micro = run_microx("microx", args.connections)
     results.append(micro)
+    # The same at half the rate it reached: the latency a sized deployment sees.
+    half_rate = micro.events_per_s / BATCH / 2
+    results.append(run_microx("microx/2", args.connections, half_rate))
+    # Far more clients than it can serve: it must refuse the excess, not queue it.
+    results.append(run_microx("overload", OVERLOAD_CONNECTIONS))
 
     port = free_port()
     results.append(
@@ -259,12 +270,15 @@ def main() -> int:
             f"{r.name:8} {r.events_per_s:10,.0f} {r.p50_ms:8.1f} {r.p99_ms:8.1f} "
             f"{r.cpu_cores:6.2f} {r.peak_rss_mb:7.0f}MB {r.ok:7d} {r.refused:8d} {r.failed:7d}"
         )
-    bare, micro, naive = results
+    bare, naive = results[0], results[-1]
     print(f"\nmicrox / bare  = {micro.events_per_s / bare.events_per_s:.2f}   (target >= 0.5)")
     print(f"microx / naive = {micro.events_per_s / max(naive.events_per_s, 1):.2f}   (target >= 5)")
-    print(f"microx audit: {micro.audit}")
+    audited = [r for r in results if r.audit]
+    for r in audited:
+        print(f"{r.name} audit: {r.audit}")
     shutil.rmtree(work, ignore_errors=True)
-    return 0 if "lost 0" in micro.audit and "duplicated 0" in micro.audit else 1
+    clean = all("lost 0" in r.audit and "duplicated 0" in r.audit for r in audited)
+    return 0 if clean else 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 -- wrk script: POST snippet-sized batches, each event with a fresh UUID, and count answers.
--- Environment: BATCH (events per request, default 20).
+-- Environment: BATCH (events per request, default 20); RATE and CONNS (requests per second
+-- in all, over this many connections) pace the requests instead of sending flat out.
 
 local batch = tonumber(os.getenv("BATCH") or "20")
+local rate = tonumber(os.getenv("RATE") or "0")
+local conns = tonumber(os.getenv("CONNS") or "1")
 local threads = {}
 local hex = "0123456789abcdef"
 
@@ -47,6 +50,13 @@ function request()
     ["Content-Type"] = "application/json",
     ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0.0.0 Safari/537.36",
   }, body)
+end
+
+-- Paced runs: each connection waits its share of the interval before its next request.
+if rate > 0 then
+  function delay()
+    return conns * 1000 / rate
+  end
 end
 
 function response(status, headers, body)

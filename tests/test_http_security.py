@@ -33,6 +33,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
         MICROX_RATE_SITE_BURST="200",
         MICROX_TRUSTED_PROXY_HOPS="1",
         MICROX_BODY_TIMEOUT_S="1",
+        MICROX_MAX_INFLIGHT="3",
     )
     try:
         yield c
@@ -184,6 +185,37 @@ def test_slow_body_is_cut_off_with_408(running: Collector) -> None:
         reply = read_response(s)
     assert reply.startswith("HTTP/1.1 408")
     assert "body_timeout" in reply
+
+
+def test_overload_is_refused_at_once_and_recovers(running: Collector) -> None:
+    def hold() -> socket.socket:
+        # Headers and half a body: the request stays in flight until its body times out.
+        s = socket.create_connection(("127.0.0.1", running.port), timeout=10)
+        s.sendall(
+            b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+            b"X-Forwarded-For: " + client_address().encode() + b"\r\n"
+            b'Content-Length: 1000\r\n\r\n{"v":1,'
+        )
+        return s
+
+    before = running.metric('requests_refused_total{reason="overloaded"}')
+    held = [hold() for _ in range(3)]
+    try:
+        deadline = time.monotonic() + 5
+        while running.metric("ingest_inflight") < 3:
+            assert time.monotonic() < deadline, "the held requests never got in"
+            time.sleep(0.02)
+        refused = post(running, make_envelope(make_event()))
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        assert refused.json()["reason"] == "overloaded"
+        assert running.metric('requests_refused_total{reason="overloaded"}') == before + 1
+    finally:
+        replies = [read_response(s) for s in held]
+        for s in held:
+            s.close()
+    assert all(r.startswith("HTTP/1.1 408") for r in replies)
+    assert post(running, make_envelope(make_event())).status_code == 202
 
 
 def test_every_response_has_a_request_id(running: Collector) -> None:
