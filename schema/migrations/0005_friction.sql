@@ -328,7 +328,9 @@ WITH
             hurt,
             leadInFrame(started, 1, toDateTime64(0, 3, 'UTC')) OVER (
                 PARTITION BY visitor ORDER BY started
-                ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) > started AS returned
+                ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) > started AS returned,
+            -- Every moment that hurt anyone, computed in the same pass.
+            groupUniqArrayArray(hurt) OVER () AS moments
         FROM visits
     )
 SELECT
@@ -352,8 +354,7 @@ FROM
         if(moment = '(any friction)', notEmpty(hurt), has(hurt, moment)) AS met,
         returned
     FROM ordered
-    ARRAY JOIN arrayConcat(['(any friction)'], (SELECT groupUniqArrayArray(hurt) FROM visits))
-        AS moment
+    ARRAY JOIN arrayConcat(['(any friction)'], moments) AS moment
 )
 GROUP BY moment
 HAVING sessions_met > 0
@@ -363,51 +364,50 @@ ORDER BY difference, sessions_met DESC;
 -- on the friction a session met (the sum of its moments' pain, Welch's t-test) and the
 -- share of sessions that met any (two-proportion z-test).
 CREATE VIEW IF NOT EXISTS microx.experiment_comparison AS
-WITH
-    sessions AS (
+SELECT
+    experiment,
+    control,
+    challenger AS variant,
+    countIf(arm = control) AS control_sessions,
+    countIf(arm = challenger) AS variant_sessions,
+    round(avgIf(friction, arm = control), 4) AS control_friction,
+    round(avgIf(friction, arm = challenger), 4) AS variant_friction,
+    round(variant_friction - control_friction, 4) AS friction_difference,
+    welchTTest(friction, toUInt8(arm = challenger)).2 AS friction_p_value,
+    round(countIf(hurt AND arm = control) / greatest(control_sessions, 1), 4)
+        AS control_hurt_rate,
+    round(countIf(hurt AND arm = challenger) / greatest(variant_sessions, 1), 4)
+        AS variant_hurt_rate,
+    proportionsZTest(
+        countIf(hurt AND arm = challenger), countIf(hurt AND arm = control),
+        greatest(variant_sessions, 1), greatest(control_sessions, 1), 0.95, 'unpooled'
+    ).p_value AS hurt_p_value,
+    friction_p_value < 0.05 AS significant
+FROM
+(
+    -- One pass: each session with its experiment's control and other variants beside it.
+    SELECT
+        *,
+        min(arm) OVER (PARTITION BY experiment) AS control,
+        groupUniqArray(arm) OVER (PARTITION BY experiment) AS variants_seen
+    FROM
+    (
         SELECT
             experiment,
-            variants[experiment] AS variant,
+            variants[experiment] AS arm,
             session_id,
             sum(pain) AS friction,
             max(pain > 0) AS hurt
         FROM microx.session_moments(site = {site:String}, since = {since:DateTime('UTC')},
             until = {until:DateTime('UTC')})
         ARRAY JOIN mapKeys(variants) AS experiment
-        GROUP BY experiment, variant, session_id
-    ),
-    controls AS (SELECT experiment, min(variant) AS control FROM sessions GROUP BY experiment),
-    pairs AS (
-        SELECT DISTINCT experiment, variant
-        FROM sessions
-        INNER JOIN controls USING (experiment)
-        WHERE variant != control
+        GROUP BY experiment, arm, session_id
     )
-SELECT
-    experiment,
-    control,
-    pairs.variant AS variant,
-    countIf(s.variant = control) AS control_sessions,
-    countIf(s.variant = pairs.variant) AS variant_sessions,
-    round(avgIf(friction, s.variant = control), 4) AS control_friction,
-    round(avgIf(friction, s.variant = pairs.variant), 4) AS variant_friction,
-    round(variant_friction - control_friction, 4) AS friction_difference,
-    welchTTest(friction, toUInt8(s.variant = pairs.variant)).2 AS friction_p_value,
-    round(countIf(hurt AND s.variant = control) / greatest(control_sessions, 1), 4)
-        AS control_hurt_rate,
-    round(countIf(hurt AND s.variant = pairs.variant) / greatest(variant_sessions, 1), 4)
-        AS variant_hurt_rate,
-    proportionsZTest(
-        countIf(hurt AND s.variant = pairs.variant), countIf(hurt AND s.variant = control),
-        greatest(variant_sessions, 1), greatest(control_sessions, 1), 0.95, 'unpooled'
-    ).p_value AS hurt_p_value,
-    friction_p_value < 0.05 AS significant
-FROM sessions AS s
-INNER JOIN controls USING (experiment)
-INNER JOIN pairs USING (experiment)
-WHERE s.variant IN (control, pairs.variant)
-GROUP BY experiment, control, variant
-ORDER BY experiment, variant;
+)
+ARRAY JOIN arrayFilter(v -> v != control, variants_seen) AS challenger
+WHERE arm IN (control, challenger)
+GROUP BY experiment, control, challenger
+ORDER BY experiment, challenger;
 
 -- Rage clicks recomputed from the raw click rows with other thresholds: at least
 -- {clicks} clicks on one target, each within {ms} of the previous and within {px} of
