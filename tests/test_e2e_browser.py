@@ -12,7 +12,15 @@ import orjson
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import BROWSER_UA, CHROMIUM, CHROMIUM_ARGS, Collector, now_ms, open_store
+from tests.conftest import (
+    BROWSER_UA,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Collector,
+    free_port,
+    now_ms,
+    open_store,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -142,17 +150,27 @@ def test_sql_command_reads_what_the_collector_stored(
 
     query = "SELECT type, target FROM microx.events WHERE type = 'click'"
     cmd = [sys.executable, "-m", "collector.cli", "sql", query]
-    busy = subprocess.run(cmd, env=collector.env, capture_output=True, text=True, timeout=60)
+
+    def sql(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+
+    def clicks(answer: subprocess.CompletedProcess[str]) -> list[list[str]]:
+        assert answer.returncode == 0, answer.stderr
+        lines = answer.stdout.splitlines()
+        assert lines[0].split() == ["type", "target"]
+        return [line.split() for line in lines[2:]]
+
+    # While it runs, the query goes through the collector's read-only endpoint.
+    wait_for(lambda: clicks(sql(collector.env)) == [["click", "button#to-shipping"]])
+    # A collector it cannot reach still holds the store: said plainly, no traceback.
+    elsewhere = {**collector.env, "MICROX_PORT": str(free_port())}
+    busy = sql(elsewhere)
     assert busy.returncode == 2
     assert "another process holds it" in busy.stderr
     assert "Traceback" not in busy.stderr
 
     collector.stop()
-    done = subprocess.run(cmd, env=collector.env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0].split() == ["type", "target"]
-    assert lines[2].split() == ["click", "button#to-shipping"]
+    assert clicks(sql(collector.env)) == [["click", "button#to-shipping"]]
 
 
 def test_snippet_marks_resent_events_and_they_are_stored_once(

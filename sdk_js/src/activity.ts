@@ -9,11 +9,25 @@ type Watcher = (kind: Activity, now: number) => void;
 const watchers: Watcher[] = [];
 
 /** The page's fetch before anyone wrapped it: the snippet's own requests are not page activity. */
-export const rawFetch: typeof fetch = (...args) => realFetch(...args);
-let realFetch: typeof fetch = (...args) => fetch(...args);
+export let rawFetch: typeof fetch;
 
 export function watch(fn: Watcher): void {
   watchers.push(fn);
+}
+
+/** Run `scan` now, and again on the next turn after DOM changes (they arrive in bursts). */
+export function rescan(scan: () => void): void {
+  let scheduled = false;
+  watch((kind) => {
+    if (kind === "dom" && !scheduled) {
+      scheduled = true;
+      setTimeout(() => {
+        scheduled = false;
+        scan();
+      });
+    }
+  });
+  scan();
 }
 
 export function notify(kind: Activity): void {
@@ -27,42 +41,35 @@ export function notify(kind: Activity): void {
   }
 }
 
+/**
+ * Make `o[m]` report `kind` each time the page calls it: before the call, or `after` it
+ * (a history change must have updated `location` before routes read it).
+ */
+function wrap<T extends object>(o: T, m: keyof T & string, kind: Activity, after?: boolean): void {
+  const orig = o[m] as unknown as ((...args: unknown[]) => unknown) | undefined;
+  if (orig) {
+    (o as Record<string, unknown>)[m] = function (this: unknown, ...args: unknown[]) {
+      if (!after) notify(kind);
+      const r = orig.apply(this, args);
+      if (after) notify(kind);
+      return r;
+    };
+  }
+}
+
 export function observeActivity(): void {
+  rawFetch = fetch.bind(window);
   new MutationObserver(() => notify("dom")).observe(document, {
     childList: true,
     subtree: true,
     attributes: true,
     characterData: true,
   });
-  const w = window as Window & typeof globalThis;
-  const f = w.fetch;
-  if (f) {
-    realFetch = f.bind(w);
-    w.fetch = function (this: unknown, ...args: Parameters<typeof fetch>) {
-      notify("req");
-      return f.apply(this, args);
-    } as typeof fetch;
-  }
-  const send = XMLHttpRequest.prototype.send;
-  XMLHttpRequest.prototype.send = function (this: XMLHttpRequest, ...args) {
-    notify("req");
-    return send.apply(this, args);
-  };
-  const open = w.open;
-  w.open = function (this: unknown, ...args: Parameters<typeof window.open>) {
-    notify("nav");
-    return open.apply(this, args);
-  } as typeof window.open;
-  for (const m of ["pushState", "replaceState"] as const) {
-    const orig = history[m];
-    history[m] = function (this: History, ...args: Parameters<History["pushState"]>) {
-      const r = orig.apply(this, args);
-      notify("nav");
-      return r;
-    };
-  }
-  addEventListener("popstate", () => notify("nav"));
-  addEventListener("hashchange", () => notify("nav"));
-  addEventListener("pagehide", () => notify("nav"));
+  wrap(window, "fetch", "req");
+  wrap(XMLHttpRequest.prototype, "send", "req");
+  wrap(window, "open", "nav");
+  wrap(history, "pushState", "nav", true);
+  wrap(history, "replaceState", "nav", true);
+  for (const type of ["popstate", "hashchange", "pagehide"]) addEventListener(type, () => notify("nav"));
   addEventListener("scroll", () => notify("scroll"), { capture: true, passive: true });
 }

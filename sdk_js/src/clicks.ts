@@ -1,6 +1,6 @@
 import { watch, type Activity } from "./activity";
 import { actionable, label, selector } from "./lib/target";
-import type { Tracker } from "./tracker";
+import { emit, fire, frustrated, listen, options, type Fields, type Props } from "./tracker";
 
 /** Defaults from DOMAIN: PostHog's and Datadog's rage click, a dead click after ~1 s. */
 export const RAGE_COUNT = 3;
@@ -12,7 +12,8 @@ export const DEAD_MS = 1000;
 const NO_FEEDBACK = "input:not([type=button]):not([type=submit]):not([type=reset]):not([type=image]),select,textarea,label,canvas,[contenteditable]";
 const CLICKABLE = "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick]";
 
-interface Pending {
+/** A click waiting for its feedback; it holds the fields of its `click` event. */
+interface Pending extends Fields {
   el: Element;
   tg: string;
   l: string;
@@ -20,24 +21,21 @@ interface Pending {
   t0: number;
   x: number;
   y: number;
-  p: Record<string, string | number | boolean>;
+  p: Props;
   fb?: Activity | "none";
-  d?: number;
   err?: string;
 }
 
+/** Clicks on one spot in quick succession, from the first one (`c`). */
 interface Burst {
-  el: Element;
-  tg: string;
-  l: string;
-  ts: number;
-  x: number;
-  y: number;
+  c: Pending;
   n: number;
-  t0: number;
   last: number;
   timer?: ReturnType<typeof setTimeout>;
 }
+
+/** The latest click, for the loading cues and long frames it may have caused. */
+export const lastClick = { tg: "", at: -1e9 };
 
 /**
  * Every click with the time to its first feedback (a DOM change, request, navigation or
@@ -46,15 +44,20 @@ interface Burst {
  * Each click row keeps position, burst count and what answered it, so the signals can be
  * recomputed later with other thresholds.
  */
-export function captureClicks(tracker: Tracker): void {
-  const r = tracker._o.rage || {};
+export function captureClicks(): void {
+  const r = options.rage || {};
   const count = r.count || RAGE_COUNT;
   const ms = r.ms || RAGE_MS;
   const px = r.px || RAGE_PX;
-  const deadMs = tracker._o.deadMs || DEAD_MS;
+  const deadMs = options.deadMs || DEAD_MS;
   const rageDef = `rage@1:${count}/${ms}ms/${px}px`;
-  let open: Pending[] = [];
+  const open = new Set<Pending>();
   let burst: Burst | undefined;
+
+  const tell = (type: string, c: Pending, more?: object): void =>
+    frustrated({ type, target: c.tg, label: c.l, ...more });
+  /** Where and when a click was, for the signals derived from it. */
+  const spot = (c: Pending): Fields => ({ ts: c.ts, tg: c.tg, l: c.l, p: { x: c.x, y: c.y } });
 
   watch((kind, now) => {
     for (const c of open) {
@@ -62,37 +65,33 @@ export function captureClicks(tracker: Tracker): void {
     }
   });
 
-  tracker._on("error", (e) => {
+  listen("error", (e) => {
     for (const c of open) {
       if (c.err) continue;
       c.err = String(e["n"] || "");
-      tracker._emit("error_click", { tg: c.tg, l: c.l, n: c.err, df: `error_click@1:${deadMs}ms` });
-      tracker._frustrated({ type: "error", target: c.tg, label: c.l, error: c.err });
+      emit("error_click", { tg: c.tg, l: c.l, n: c.err, df: `error_click@1:${deadMs}ms` });
+      tell("error", c, { error: c.err });
     }
   });
 
   const close = (c: Pending): void => {
-    open = open.filter((o) => o !== c);
+    open.delete(c);
     c.p["fb"] = c.fb || "none";
-    tracker._emit("click", { ts: c.ts, tg: c.tg, l: c.l, p: c.p, d: c.d });
-    if (c.p["fb"] === "none" && c.p["ex"] === undefined) {
-      tracker._emit("dead_click", { ts: c.ts, tg: c.tg, l: c.l, df: `dead@1:${deadMs}ms`, p: { x: c.x, y: c.y } });
-      tracker._frustrated({ type: "dead", target: c.tg, label: c.l });
+    emit("click", c);
+    if (c.p["fb"] === "none" && !c.p["ex"]) {
+      emit("dead_click", { ...spot(c), df: `dead@1:${deadMs}ms` });
+      tell("dead", c);
     }
   };
 
   const endBurst = (b: Burst): void => {
     clearTimeout(b.timer);
     if (burst === b) burst = undefined;
-    if (b.n >= count) {
-      tracker._emit("rage_click", {
-        ts: b.ts, tg: b.tg, l: b.l, val: b.n, d: b.last - b.t0, df: rageDef, p: { x: b.x, y: b.y },
-      });
-    }
+    if (b.n >= count) emit("rage_click", { ...spot(b.c), val: b.n, d: b.last - b.c.t0, df: rageDef });
   };
 
-  tracker._on("leave", () => {
-    for (const c of open.slice()) close(c);
+  listen("leave", () => {
+    open.forEach(close);
     if (burst) endBurst(burst);
   });
 
@@ -106,10 +105,9 @@ export function captureClicks(tracker: Tracker): void {
       const x = Math.round(ev.pageX);
       const y = Math.round(ev.pageY);
       const tg = selector(el);
-      const l = label(el);
       // A double or triple click that selected text is reading, not rage.
       const s = getSelection();
-      const sel = ev.detail > 1 && !!s && !s.isCollapsed && el.contains(s.anchorNode);
+      const sel = ev.detail > 1 && s && !s.isCollapsed && el.contains(s.anchorNode);
       const a = el as HTMLAnchorElement;
       const ex = !el.matches(CLICKABLE)
         ? "plain"
@@ -120,30 +118,29 @@ export function captureClicks(tracker: Tracker): void {
             : sel
               ? "select"
               : undefined;
-      const p: Pending["p"] = { x, y, btn: ev.button, det: ev.detail };
+      const p: Props = { x, y, btn: ev.button, det: ev.detail };
       if (ex) p["ex"] = ex;
-      const c: Pending = { el, tg, l, ts: Date.now(), t0: now, x, y, p };
+      const c: Pending = { el, tg, l: label(el), ts: Date.now(), t0: now, x, y, p };
       // What happens after a new click answers that click, not the ones before it.
-      for (const o of open) o.fb = o.fb || "none";
-      open.push(c);
-      setTimeout(() => close(c), deadMs);
-      tracker._fire("click", { tg, el });
+      for (const o of open) o.fb ||= "none";
+      open.add(c);
+      setTimeout(close, deadMs, c);
+      lastClick.tg = tg;
+      lastClick.at = now;
+      fire("click", { tg, el });
 
       if (sel) return;
-      const b = burst;
-      if (b && b.el === el && now - b.last <= ms && Math.hypot(x - b.x, y - b.y) <= px) {
-        b.n++;
+      let b = burst;
+      if (b && b.c.el === el && now - b.last <= ms && Math.hypot(x - b.c.x, y - b.c.y) <= px) {
         b.last = now;
-        clearTimeout(b.timer);
-        b.timer = setTimeout(() => endBurst(b), ms);
-        p["burst"] = b.n;
-        if (b.n === count) tracker._frustrated({ type: "rage", target: tg, label: l, clicks: b.n });
+        p["burst"] = ++b.n;
+        if (b.n === count) tell("rage", c, { clicks: b.n });
       } else {
         if (b) endBurst(b);
-        const nb: Burst = { el, tg, l, ts: c.ts, x, y, n: 1, t0: now, last: now };
-        nb.timer = setTimeout(() => endBurst(nb), ms);
-        burst = nb;
+        burst = b = { c, n: 1, last: now };
       }
+      clearTimeout(b.timer);
+      b.timer = setTimeout(endBurst, ms, b);
     },
     true,
   );

@@ -1,5 +1,5 @@
-import * as api from "./core";
-import type { Category } from "./core";
+import { consent, feedback, flush, init, moment, on, signal, step, variant, version, vital, type Category, type Options } from "./core";
+import { attr } from "./lib/target";
 
 /**
  * The <script> build: configured by the tag's data attributes, exposed as `window.microx`.
@@ -10,25 +10,26 @@ import type { Category } from "./core";
   try {
     const w = window as unknown as { microx?: Record<string, unknown> };
     if (w.microx && w.microx["version"]) return; // already loaded on this page
-    w.microx = { ...api };
+    // Named one by one: `{ ...module }` would bundle a namespace object with getters.
+    w.microx = { consent, feedback, flush, init, moment, on, signal, step, variant, version, vital };
     const script = document.currentScript as HTMLScriptElement | null;
-    const a = (n: string): string => (script && script.getAttribute(`data-${n}`)) || "";
+    if (!script) return;
+    const a = (n: string): string => attr(script, "data-" + n);
     const list = (n: string): string[] => a(n).split(",").map((s) => s.trim()).filter(Boolean);
-    if (!script || !a("site")) return;
-    const opts = a("options");
-    const started = api.init({
-      ...(opts ? (JSON.parse(opts) as object) : {}),
+    const at = (path: string): string => new URL(path, script.src).href;
+    const o: Options = {
+      ...(JSON.parse(a("options") || "{}") as object),
       site: a("site"),
-      endpoint: a("endpoint") || new URL("/v1/events", script.src).href,
-      ...(a("consent") ? { consent: list("consent") as Category[] } : {}),
-      ...(a("privacy-signals") === "ignore" ? { privacySignals: false } : {}),
-      ...(a("sample") ? { sample: Number(a("sample")) } : {}),
+      endpoint: a("endpoint") || at("/v1/events"),
       query: list("query"),
       signals: list("signals"),
-    });
-    if (started && a("vitals") !== "off") {
+    };
+    if (a("consent")) o.consent = list("consent") as Category[];
+    if (a("privacy-signals") === "ignore") o.privacySignals = false;
+    if (a("sample")) o.sample = Number(a("sample"));
+    if (init(o) && a("vitals") !== "off") {
       const s = document.createElement("script");
-      s.src = a("vitals") || new URL("microx-vitals.js", script.src).href;
+      s.src = a("vitals") || at("microx-vitals.js");
       s.async = true;
       document.head.appendChild(s);
     }

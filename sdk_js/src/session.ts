@@ -12,13 +12,10 @@ const VISITOR_KEY = "microx_vid";
  */
 export function sessionIdFactory(): () => string {
   let [id, last] = load<[string, number]>("sessionStorage", SESSION_KEY) || ["", 0];
-  let stored = 0;
   return () => {
     const now = Date.now();
-    if (!id || now - last > SESSION_IDLE_MS) (id = uuid()), (stored = 0);
-    last = now;
-    // Written at most once a second: the idle clock needs no more.
-    if (now - stored > 1000) save("sessionStorage", SESSION_KEY, [id, (stored = now)]);
+    if (!id || now - last > SESSION_IDLE_MS) id = uuid();
+    save("sessionStorage", SESSION_KEY, [id, (last = now)]);
     return id;
   };
 }

@@ -3,7 +3,7 @@ import { load, save } from "./lib/store";
 import { cleanUrl } from "./lib/url";
 import { uuid } from "./lib/uuid";
 import { sessionIdFactory, visitorId } from "./session";
-import { Transport } from "./transport";
+import { drop, push, startTransport } from "./transport";
 import { VERSION } from "./version";
 
 export type Props = Record<string, string | number | boolean>;
@@ -46,125 +46,115 @@ export type Listener = (detail: Record<string, unknown>) => void;
 
 const VARIANTS_KEY = "microx_x";
 
-export class Tracker {
-  readonly _transport: Transport;
-  readonly _o: Options;
-  /** Where this page load started; events carry their own URL only after it changes. */
-  readonly _url: string;
-  private _seq = 0;
-  private _granted: Category[];
-  private _vid: string | undefined;
-  private _variants: Record<string, string>;
-  private _listeners: Record<string, Listener[]> = {};
-  private readonly _session = sessionIdFactory();
+/*
+ * The tracker is one per page, so its state lives in this module: the captures import
+ * what they need rather than each holding an object (smaller, and nothing to pass around).
+ * Nothing here runs before `startTracker`; until then `granted` is empty and `emit` does
+ * nothing.
+ */
 
-  constructor(o: Options) {
-    this._o = o;
-    this._url = this._cleanUrl(location.href);
-    const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
-    const optedOut =
-      o.privacySignals !== false && (nav.globalPrivacyControl === true || nav.doNotTrack === "1");
-    this._granted = optedOut ? [] : o.consent || ["measure"];
-    this._vid = visitorId(this._allows("visitor"));
-    this._variants = load<Record<string, string>>("sessionStorage", VARIANTS_KEY) || {};
-    this._transport = new Transport({
-      endpoint: o.endpoint || "/v1/events",
-      site: o.site,
-      envelope: () => {
-        const c = {
-          sdk: VERSION,
-          vw: innerWidth,
-          vh: innerHeight,
-          lang: (navigator.language || "").slice(0, 35),
-          tz: Intl.DateTimeFormat().resolvedOptions().timeZone || "",
-          cs: this._granted.slice(),
-          sr: this._rate(),
-        };
-        const ref = document.referrer;
-        return {
-          sid: this._session(),
-          u: this._url,
-          c,
-          ...(ref ? { r: cleanUrl(ref) } : {}),
-          ...(this._vid ? { vid: this._vid } : {}),
-        };
+/** The options `init` was called with (read only once started). */
+export let options: Options;
+/** Where this page load started; events carry their own URL only after it changes. */
+export let pageUrl = "";
+let seq = 0;
+let granted: Category[] = [];
+let vid: string | undefined;
+/** Experiment variants in force; undefined until one is set in this session. */
+let variants: Record<string, string> | undefined;
+let session: () => string;
+/** Share of sessions measured, 0–1. */
+let rate: number;
+const listeners: Record<string, Listener[]> = {};
+
+export function startTracker(o: Options): void {
+  options = o;
+  session = sessionIdFactory();
+  const r = o.sample;
+  rate = typeof r === "number" && r >= 0 && r < 1 ? r : 1;
+  pageUrl = cleanPageUrl(location.href);
+  const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
+  const optedOut = o.privacySignals !== false && (nav.globalPrivacyControl === true || nav.doNotTrack === "1");
+  granted = optedOut ? [] : o.consent || ["measure"];
+  vid = visitorId(allows("visitor"));
+  variants = load<Record<string, string>>("sessionStorage", VARIANTS_KEY);
+  startTransport(o.endpoint || "/v1/events", o.site, () => {
+    const ref = document.referrer;
+    return {
+      sid: session(),
+      u: pageUrl,
+      c: {
+        sdk: VERSION,
+        vw: innerWidth,
+        vh: innerHeight,
+        lang: (navigator.language || "").slice(0, 35),
+        tz: Intl.DateTimeFormat().resolvedOptions().timeZone || "",
+        cs: granted.slice(),
+        sr: rate,
       },
-    });
-  }
+      r: ref ? cleanUrl(ref) : undefined,
+      vid,
+    };
+  });
+}
 
-  _allows(c: Category): boolean {
-    return this._granted.indexOf(c) >= 0;
-  }
+export const allows = (c: Category): boolean => granted.includes(c);
 
-  _consent(choice: Partial<Record<Category, boolean>>): void {
-    for (const k in choice) {
-      const c = k as Category;
-      this._granted = this._granted.filter((g) => g !== c);
-      if (choice[c]) this._granted.push(c);
-    }
-    this._vid = visitorId(this._allows("visitor"));
-    // Withdrawn consent also covers what is still waiting to be sent.
-    if (!this._allows("measure")) this._transport.drop();
+export function setConsent(choice: Partial<Record<Category, boolean>>): void {
+  for (const k in choice) {
+    const c = k as Category;
+    granted = granted.filter((g) => g !== c);
+    if (choice[c]) granted.push(c);
   }
+  vid = visitorId(allows("visitor"));
+  // Withdrawn consent also covers what is still waiting to be sent.
+  if (!allows("measure")) drop();
+}
 
-  _rate(): number {
-    const r = this._o.sample;
-    return typeof r === "number" && r >= 0 && r < 1 ? r : 1;
-  }
+/** A page URL as it may leave the page: without fragment, and only the allowed query. */
+export const cleanPageUrl = (href: string): string => cleanUrl(href, options.query);
 
-  _cleanUrl(href: string): string {
-    return cleanUrl(href, this._o.query);
-  }
+export function setVariant(experiment: string, variant: string): void {
+  // A new object each time: events already queued keep the variants they ran under.
+  variants = { ...variants, [String(experiment).slice(0, 64)]: String(variant).slice(0, 64) };
+  save("sessionStorage", VARIANTS_KEY, variants);
+}
 
-  _variant(experiment: string, variant: string): void {
-    // A new object each time: events already queued keep the variants they ran under.
-    this._variants = { ...this._variants, [String(experiment).slice(0, 64)]: String(variant).slice(0, 64) };
-    save("sessionStorage", VARIANTS_KEY, this._variants);
-  }
+export function listen(name: string, fn: Listener): void {
+  (listeners[name] ||= []).push(fn);
+}
 
-  _on(name: string, fn: Listener): void {
-    (this._listeners[name] = this._listeners[name] || []).push(fn);
-  }
-
-  /** Tell listeners (captures inside, the page's own callbacks outside); theirs may throw. */
-  _fire(name: string, detail: Record<string, unknown> = {}): void {
-    for (const fn of this._listeners[name] || []) {
-      try {
-        fn(detail);
-      } catch {
-        // A page's callback must not stop the others.
-      }
-    }
-  }
-
-  /** Raise a frustration signal in the page, as a callback and as a DOM event. */
-  _frustrated(detail: Record<string, unknown>): void {
-    this._fire("frustration", detail);
+/** Tell listeners (captures inside, the page's own callbacks outside); theirs may throw. */
+export function fire(name: string, detail: Record<string, unknown> = {}): void {
+  for (const fn of listeners[name] || []) {
     try {
-      document.dispatchEvent(new CustomEvent("microx:frustration", { detail }));
+      fn(detail);
     } catch {
-      // Very old browsers have no CustomEvent constructor.
+      // A page's callback must not stop the others.
     }
   }
+}
 
-  _emit(t: EventType, f: Fields = {}): void {
-    if (!this._allows("measure")) return;
-    const rate = this._rate();
-    // Sampled per session, so a session is measured whole or not at all.
-    if (rate < 1 && parseInt(this._session().slice(0, 8), 16) / 2 ** 32 >= rate) return;
-    const e: WireEvent = { id: uuid(), t, ts: f.ts || Date.now(), q: this._seq++ };
-    if (f.n) e.n = f.n.slice(0, MAX_LENGTH.n);
-    if (f.tg) e.tg = f.tg.slice(0, MAX_LENGTH.tg);
-    if (f.l) e.l = f.l.slice(0, MAX_LENGTH.l);
-    const u = f.u || this._cleanUrl(location.href);
-    if (u !== this._url) e.u = u.slice(0, MAX_LENGTH.u);
-    if (f.d !== undefined && f.d >= 0) e.d = Math.round(f.d);
-    if (f.val !== undefined && isFinite(f.val)) e.val = f.val;
-    if (f.df) e.df = f.df;
-    if (f.p) e.p = cleanProps(f.p);
-    if (Object.keys(this._variants).length) e.x = this._variants;
-    this._transport.push(e);
-  }
+/** Raise a frustration signal in the page, as a callback and as a DOM event. */
+export function frustrated(detail: Record<string, unknown>): void {
+  fire("frustration", detail);
+  document.dispatchEvent(new CustomEvent("microx:frustration", { detail }));
+}
+
+export function emit(t: EventType, f: Fields = {}): void {
+  if (!allows("measure")) return;
+  // Sampled per session, so a session is measured whole or not at all.
+  if (rate < 1 && parseInt(session().slice(0, 8), 16) / 2 ** 32 >= rate) return;
+  const e: WireEvent = { id: uuid(), t, ts: f.ts || Date.now(), q: seq++ };
+  for (const k of ["n", "tg", "l", "df"] as const) if (f[k]) e[k] = f[k]!.slice(0, MAX_LENGTH[k]);
+  const u = f.u || cleanPageUrl(location.href);
+  if (u !== pageUrl) e.u = u.slice(0, MAX_LENGTH.u);
+  // `undefined >= 0` is false: no duration, no field.
+  if (f.d! >= 0) e.d = Math.round(f.d!);
+  if (isFinite(f.val!)) e.val = f.val!;
+  if (f.p) e.p = cleanProps(f.p);
+  if (variants) e.x = variants;
+  push(e);
 }
 
 /** Keep props inside the contract: valid keys, scalar values, bounded sizes. */
@@ -173,11 +163,15 @@ function cleanProps(p: Props): Props {
   let n = 0;
   for (const k in p) {
     const v = p[k];
-    if (n >= MAX_PROPS || !/^[A-Za-z0-9_.:-]{1,64}$/.test(k)) continue;
-    if (typeof v === "string") out[k] = v.slice(0, MAX_PROP_LENGTH);
-    else if (typeof v === "boolean" || (typeof v === "number" && isFinite(v))) out[k] = v;
-    else continue;
-    n++;
+    const t = typeof v;
+    if (
+      n < MAX_PROPS &&
+      /^[A-Za-z0-9_.:-]{1,64}$/.test(k) &&
+      (t === "string" || t === "boolean" || (t === "number" && isFinite(v as number)))
+    ) {
+      out[k] = t === "string" ? (v as string).slice(0, MAX_PROP_LENGTH) : v!;
+      n++;
+    }
   }
   return out;
 }

@@ -4,6 +4,11 @@ import { clip } from "./text";
 const FIELD = /^(INPUT|TEXTAREA|SELECT)$/;
 const SENSITIVE = /pass|card|cc-?(num|csc|exp)|cvc|cvv|iban|ssn|secret|pin\b/i;
 
+/** An attribute's value, or "" when it is missing. */
+export const attr = (el: Element, name: string): string => el.getAttribute(name) || "";
+
+export const tag = (el: Element): string => el.tagName.toLowerCase();
+
 /** The element a click was meant for: the nearest interactive ancestor, else the element itself. */
 export function actionable(el: Element): Element {
   return (
@@ -17,33 +22,30 @@ export function actionable(el: Element): Element {
  * Fields that must not even be named: passwords, card and bank details, and anything the
  * page marks `data-microx-private`. Their selector and label say only that they exist.
  */
-export function isPrivate(el: Element): boolean {
-  const a = (n: string): string => el.getAttribute(n) || "";
-  return (
-    !!el.closest("[data-microx-private]") ||
-    (FIELD.test(el.tagName) &&
-      (a("type") === "password" || /^cc-/.test(a("autocomplete")) || SENSITIVE.test(a("name") + " " + el.id)))
-  );
-}
+export const isPrivate = (el: Element): boolean =>
+  !!el.closest("[data-microx-private]") ||
+  (FIELD.test(el.tagName) &&
+    (attr(el, "type") === "password" ||
+      /^cc-/.test(attr(el, "autocomplete")) ||
+      SENSITIVE.test(attr(el, "name") + " " + el.id)));
 
 function part(el: Element): string {
-  let s = el.tagName.toLowerCase();
-  if (el.id) return `${s}#${el.id}`;
+  let s = tag(el);
+  if (el.id) return s + "#" + el.id;
   const name = el.getAttribute("name");
   if (name) s += `[name="${name}"]`;
-  const classes = el.classList;
-  for (let i = 0; i < classes.length && i < 2; i++) s += `.${classes[i]}`;
+  for (const c of [...el.classList].slice(0, 2)) s += "." + c;
   return s;
 }
 
 /** A short CSS-like selector: the element, anchored at its nearest ancestor with an id. */
 export function selector(el: Element): string {
-  if (isPrivate(el)) return `${el.tagName.toLowerCase()}[private]`;
+  if (isPrivate(el)) return tag(el) + "[private]";
   let s = part(el);
   let up = el.parentElement;
   for (let depth = 0; up && !el.id && depth < 4; depth++, up = up.parentElement) {
     if (up.id) {
-      s = `${part(up)} ${s}`;
+      s = part(up) + " " + s;
       break;
     }
   }
@@ -56,11 +58,13 @@ export function selector(el: Element): string {
  */
 export function label(el: Element): string {
   if (isPrivate(el)) return "";
-  const named = el.getAttribute("data-microx-name") || el.getAttribute("aria-label");
-  if (named) return clip(named, MAX_LENGTH.l);
-  if (FIELD.test(el.tagName) || (el as HTMLElement).isContentEditable) {
-    const labels = (el as HTMLInputElement).labels;
-    return clip(el.getAttribute("name") || el.id || (labels && labels[0] ? labels[0].textContent : ""), MAX_LENGTH.l);
-  }
-  return clip(el.textContent, MAX_LENGTH.l);
+  const labels = (el as HTMLInputElement).labels;
+  return clip(
+    attr(el, "data-microx-name") ||
+      attr(el, "aria-label") ||
+      (FIELD.test(el.tagName) || (el as HTMLElement).isContentEditable
+        ? attr(el, "name") || el.id || labels?.[0]?.textContent
+        : el.textContent),
+    MAX_LENGTH.l,
+  );
 }

@@ -10,7 +10,7 @@ export function cleanUrl(href: string, keep: readonly string[] = []): string {
   const kept: string[] = [];
   if (query && keep.length) {
     new URLSearchParams(query).forEach((v, k) => {
-      if (keep.indexOf(k) >= 0) kept.push(`${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
+      if (keep.includes(k)) kept.push(`${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
     });
   }
   return base + (kept.length ? `?${kept.join("&")}` : "") + route;

@@ -1,9 +1,9 @@
-/** A random (v4) UUID; randomUUID exists only in secure contexts, so fall back to getRandomValues. */
+/**
+ * A random (v4) UUID from getRandomValues, which unlike `crypto.randomUUID` also exists
+ * outside secure contexts (plain-http pages).
+ */
 export function uuid(): string {
-  const c = crypto;
-  return c.randomUUID
-    ? c.randomUUID()
-    : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (d) =>
-        (+d ^ (c.getRandomValues(new Uint8Array(1))[0]! & (15 >> (+d / 4)))).toString(16),
-      );
+  return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (d) =>
+    (+d ^ (crypto.getRandomValues(new Uint8Array(1))[0]! & (15 >> (+d / 4)))).toString(16),
+  );
 }
