@@ -97,11 +97,18 @@ def test_raw_copy_is_truncated() -> None:
 
 
 def test_duplicate_keys_are_refused_at_any_depth() -> None:
-    for body in (b'{"v": 1, "v": 1}', b'{"e": [{"id": "a", "t": "click", "t": "page"}]}'):
+    for body in (
+        b'{"v": 1, "v": 1}',
+        b'{"e": [{"id": "a", "t": "click", "t": "page"}]}',
+        b'{"v" :1,"v"\n:2}',
+        # A `":` inside a string must not hide a repeated key from the quick count.
+        b'{"l": "a\\":b", "l": 1}',
+    ):
         with pytest.raises(EnvelopeError) as info:
             parse(body)
         assert info.value.rejection.reason == "duplicate_key"
     assert parse(b'{"a": {"k": 1}, "b": {"k": 2}}') == {"a": {"k": 1}, "b": {"k": 2}}
+    assert parse(b'{"l": "x\\": y", "n" : 1}') == {"l": 'x": y', "n": 1}
 
 
 def test_deep_nesting_is_refused_without_recursion_errors() -> None:
