@@ -138,7 +138,7 @@ def measure(
         stats = drive(port, seconds, connections, rate)
         cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
         rss = peak_rss_mb(pid)
-        acknowledged = accepted_metric(port) if name.startswith("microx") else 0
+        acknowledged = accepted_metric(port) if name not in ("bare", "naive") else 0
     batch = stats["batch"]
     return Result(
         name,

@@ -52,10 +52,12 @@ function request()
   }, body)
 end
 
--- Paced runs: each connection waits its share of the interval before its next request.
+-- Paced runs: each connection waits its share of the interval before its next request,
+-- randomised (exponential, as independent visitors arrive) so that the connections do not
+-- fire in lockstep bursts.
 if rate > 0 then
   function delay()
-    return conns * 1000 / rate
+    return -math.log(1 - math.random()) * conns * 1000 / rate
   end
 end
 
