@@ -157,7 +157,7 @@ def summary(a: Analysis) -> str:
     ranked = [m for m in a.moments.dicts() if m["score"] > 0][:5]
     for i, m in enumerate(ranked, 1):
         lines.append(
-            f"  {i}. [{m['kind']}] {m['moment']}: score {m['score']:.0f}, "
+            f"  {i}. [{m['kind']}] {m['moment']}: score {m['score']:.1f}, "
             f"{m['hurt_sessions']} of {m['sessions']} sessions hurt, severity {m['severity']:.2f}"
         )
     if not ranked:
