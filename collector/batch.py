@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from collector.enrich import EVENT_COLUMNS, Row
+from collector.enrich import EVENT_COLUMNS, Row, ms_to_datetime
 from collector.metrics import Metrics
 from collector.record import REJECTED_COLUMNS, Decoded, decode
 from collector.spool import Intent, Spool
@@ -180,7 +180,9 @@ class Batcher:
             times = [r[_TIME] for r in rows if r[_ID] in resent]
             if times:
                 stored = store.existing_event_ids(
-                    list(resent), min(times) - RESENT_LOOKBACK, max(times) + RESENT_LOOKBACK
+                    list(resent),
+                    ms_to_datetime(min(times)) - RESENT_LOOKBACK,
+                    ms_to_datetime(max(times)) + RESENT_LOOKBACK,
                 )
                 rows = [r for r in rows if r[_ID] not in stored]
         self._metrics.events_duplicate += len(decoded.events) - len(rows)

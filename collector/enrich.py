@@ -80,13 +80,13 @@ def _path(url: str) -> str:
 def enrich(
     envelope: dict[str, Any], events: list[dict[str, Any]], received_ms: int, user_agent: str
 ) -> list[Row]:
-    """One row per event, in :data:`EVENT_COLUMNS` order."""
+    """One row per event, in :data:`EVENT_COLUMNS` order. Times are epoch milliseconds, the
+    DateTime64(3) columns' own ticks: the driver writes them as they are, where datetime
+    objects would cost a conversion each way (a fifth of the sink's time)."""
     # JSON Schema's "integer" admits 1.0: integer fields are made ints here, where JSON
     # values become typed rows, or an integer column would refuse the whole batch.
     sent_ms = int(envelope["at"])
     skew = received_ms - sent_ms
-    received_at = ms_to_datetime(received_ms)
-    sent_at = ms_to_datetime(sent_ms)
     ctx: dict[str, Any] = envelope.get("c") or {}
     browser, os_name, device = classify(user_agent)
     page_url: str = envelope["u"]
@@ -117,10 +117,10 @@ def enrich(
                 page_path if url is page_url else _path(url),
                 referrer,
                 {k: _prop_value(v) for k, v in props.items()} if props else {},
-                ms_to_datetime(client_ms),
-                sent_at,
-                received_at,
-                ms_to_datetime(min(max(client_ms + skew, 0), MAX_EPOCH_MS)),
+                client_ms,
+                sent_ms,
+                received_ms,
+                min(max(client_ms + skew, 0), MAX_EPOCH_MS),
                 skew,
                 browser,
                 os_name,
