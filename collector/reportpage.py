@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from collector.analysis import analyse, parse_since
 from collector.query import QueryService, authorized, unauthorized
 from collector.report import render_html
+from collector.sites import DEMO_SITE
 
 DEFAULT_SINCE = "7d"
 
@@ -37,9 +38,8 @@ class ReportPage:
                 " GROUP BY site ORDER BY count() DESC LIMIT 1",
                 {"since": since},
             )
-            if not rows:
-                return PlainTextResponse("no events in this window: nothing to report", 404)
-            site = str(rows[0][0])
+            # No events yet: the report of the demo site says so, rather than an error page.
+            site = str(rows[0][0]) if rows else DEMO_SITE
         page: str = await self._queries.call(
             lambda: render_html(analyse(self._queries.open().query, site, since, until))
         )
