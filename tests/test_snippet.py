@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from collector.validate import judge
 from tests.beacons import Answer, Beacons, serve
 from tests.conftest import BROWSER_UA, CHROMIUM, CHROMIUM_ARGS, Collector, open_store
 
@@ -485,6 +486,31 @@ def test_api_misuse_never_throws(browser: Browser, lab: tuple[str, Beacons]) -> 
     page.click("#noop", click_count=4, delay=10)
     page.wait_for_timeout(1300)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_odd_consent_and_variant_names_never_spoil_a_batch(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.evaluate(
+        """() => {
+        microx.consent({measure: true, marketing: true, visitor: 1, toString: true});
+        microx.variant('checkout button (v2)!', 'B');
+        for (let i = 0; i < 20; i++) microx.variant('exp' + i, 'x');
+        microx.variant('', 'empty');
+        microx.moment('after').end();
+        microx.flush();
+      }"""
+    )
+    wait_for(page, lambda: any(e.get("n") == "after" for e in beacons.events("moment")))
+    for envelope in beacons.envelopes():
+        verdict = judge(envelope)  # raises on an envelope the collector would refuse whole
+        assert verdict.rejected == [], verdict.rejected
+    (after,) = [e for e in beacons.events("moment") if e.get("n") == "after"]
+    assert after["x"]["checkout_button__v2__"] == "B"
+    assert len(after["x"]) == 16
+    assert beacons.envelopes()[-1]["c"]["cs"] == ["measure", "visitor"]
 
 
 # Installed before any page script: each long animation frame (a long task, with the

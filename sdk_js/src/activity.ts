@@ -4,22 +4,35 @@
  * their start and end. One observer serves every capture.
  */
 export type Activity = "dom" | "req" | "nav" | "scroll";
-type Watcher = (kind: Activity, now: number) => void;
 
-const watchers: Watcher[] = [];
-
-/** The page's fetch before anyone wrapped it: the snippet's own requests are not page activity. */
+/**
+ * The page's fetch before anyone wrapped it: the snippet's own requests are not page
+ * activity. Called unbound, as a page calls `fetch(...)`.
+ */
 export let rawFetch: typeof fetch;
 
-export function watch(fn: Watcher): void {
+const watchers: ((kind: Activity) => void)[] = [];
+
+/** Call `fn` with each kind of activity as it happens. */
+export function watch(fn: (kind: Activity) => void): void {
   watchers.push(fn);
+}
+
+function notify(kind: Activity): void {
+  for (const fn of watchers) {
+    try {
+      fn(kind);
+    } catch {
+      // One capture's bug must not silence the others.
+    }
+  }
 }
 
 /** Run `scan` now, and again on the next turn after DOM changes (they arrive in bursts). */
 export function rescan(scan: () => void): void {
   let scheduled = false;
   watch((kind) => {
-    if (kind === "dom" && !scheduled) {
+    if (kind == "dom" && !scheduled) {
       scheduled = true;
       setTimeout(() => {
         scheduled = false;
@@ -30,35 +43,25 @@ export function rescan(scan: () => void): void {
   scan();
 }
 
-export function notify(kind: Activity): void {
-  const now = performance.now();
-  for (const fn of watchers) {
-    try {
-      fn(kind, now);
-    } catch {
-      // One capture's bug must not silence the others.
-    }
-  }
-}
-
 /**
- * Make `o[m]` report `kind` each time the page calls it: before the call, or `after` it
- * (a history change must have updated `location` before routes read it).
+ * Make `o[m]` report `kind` each time the page calls it, after the call (a history change
+ * must have updated `location` before routes read it), even when it throws.
  */
-function wrap<T extends object>(o: T, m: keyof T & string, kind: Activity, after?: boolean): void {
+function wrap<T extends object>(o: T, m: keyof T & string, kind: Activity): void {
   const orig = o[m] as unknown as ((...args: unknown[]) => unknown) | undefined;
   if (orig) {
     (o as Record<string, unknown>)[m] = function (this: unknown, ...args: unknown[]) {
-      if (!after) notify(kind);
-      const r = orig.apply(this, args);
-      if (after) notify(kind);
-      return r;
+      try {
+        return orig.apply(this, args);
+      } finally {
+        notify(kind);
+      }
     };
   }
 }
 
 export function observeActivity(): void {
-  rawFetch = fetch.bind(window);
+  rawFetch = fetch;
   new MutationObserver(() => notify("dom")).observe(document, {
     childList: true,
     subtree: true,
@@ -68,8 +71,8 @@ export function observeActivity(): void {
   wrap(window, "fetch", "req");
   wrap(XMLHttpRequest.prototype, "send", "req");
   wrap(window, "open", "nav");
-  wrap(history, "pushState", "nav", true);
-  wrap(history, "replaceState", "nav", true);
+  wrap(history, "pushState", "nav");
+  wrap(history, "replaceState", "nav");
   for (const type of ["popstate", "hashchange", "pagehide"]) addEventListener(type, () => notify("nav"));
   addEventListener("scroll", () => notify("scroll"), { capture: true, passive: true });
 }

@@ -1,6 +1,7 @@
 import { watch, type Activity } from "./activity";
-import { actionable, label, selector } from "./lib/target";
-import { emit, fire, frustrated, listen, options, type Fields, type Props } from "./tracker";
+import { CLICKED, FAILED, fire, LEAVING, listen } from "./lib/channels";
+import { label, selector } from "./lib/target";
+import { emit, frustrated, options, type EventProps, type Fields } from "./tracker";
 
 /** Defaults from DOMAIN: PostHog's and Datadog's rage click, a dead click after ~1 s. */
 export const RAGE_COUNT = 3;
@@ -8,34 +9,33 @@ export const RAGE_MS = 1000;
 export const RAGE_PX = 30;
 export const DEAD_MS = 1000;
 
+/** Elements whose click calls for a visible answer (unless they are fields, below). */
+const CLICKABLE = "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick]";
+/** What a click is meant for: the nearest of these (CLICKABLE and more) around its target, else the target itself. */
+const ACTIONABLE = "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick],select,textarea,label,[role=checkbox],[data-microx-name]";
 /** Fields and other controls whose use needs no visible answer; never dead. */
 const NO_FEEDBACK = "input:not([type=button]):not([type=submit]):not([type=reset]):not([type=image]),select,textarea,label,canvas,[contenteditable]";
-const CLICKABLE = "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick]";
 
-/** A click waiting for its feedback; it holds the fields of its `click` event. */
+/**
+ * A click waiting for its feedback; it holds the fields of its `click` event. The first
+ * click of a burst on one spot also counts the burst (`_n` clicks, the last at `_last`).
+ */
 interface Pending extends Fields {
-  el: Element;
   tg: string;
   l: string;
   ts: number;
-  t0: number;
-  x: number;
-  y: number;
-  p: Props;
-  fb?: Activity | "none";
-  err?: string;
+  p: EventProps & { x: number; y: number };
+  _el: Element;
+  _t0: number;
+  _fb?: Activity | "none";
+  _err?: boolean;
+  _n?: number;
+  _last?: number;
+  _timer?: ReturnType<typeof setTimeout>;
 }
 
-/** Clicks on one spot in quick succession, from the first one (`c`). */
-interface Burst {
-  c: Pending;
-  n: number;
-  last: number;
-  timer?: ReturnType<typeof setTimeout>;
-}
-
-/** The latest click, for the loading cues and long frames it may have caused. */
-export const lastClick = { tg: "", at: -1e9 };
+/** The latest click (its target and time), for the loading cues and long frames it may cause. */
+export let lastClick: { tg: string; _t0: number } = { tg: "", _t0: -1e9 };
 
 /**
  * Every click with the time to its first feedback (a DOM change, request, navigation or
@@ -50,97 +50,94 @@ export function captureClicks(): void {
   const ms = r.ms || RAGE_MS;
   const px = r.px || RAGE_PX;
   const deadMs = options.deadMs || DEAD_MS;
-  const rageDef = `rage@1:${count}/${ms}ms/${px}px`;
   const open = new Set<Pending>();
-  let burst: Burst | undefined;
+  let burst: Pending | undefined;
 
   const tell = (type: string, c: Pending, more?: object): void =>
     frustrated({ type, target: c.tg, label: c.l, ...more });
-  /** Where and when a click was, for the signals derived from it. */
-  const spot = (c: Pending): Fields => ({ ts: c.ts, tg: c.tg, l: c.l, p: { x: c.x, y: c.y } });
+  /** A signal derived from click `c`: where and when it was, and the definition that made it. */
+  const derive = (type: "dead_click" | "rage_click", c: Pending, df: string, more?: Fields): void =>
+    emit(type, { ts: c.ts, tg: c.tg, l: c.l, p: { x: c.p.x, y: c.p.y }, df, ...more });
 
-  watch((kind, now) => {
-    for (const c of open) {
-      if (!c.fb) (c.fb = kind), (c.d = now - c.t0);
-    }
+  watch((kind) => {
+    for (const c of open) if (!c._fb) (c._fb = kind), (c.d = performance.now() - c._t0);
   });
 
-  listen("error", (e) => {
+  listen(FAILED, (n: string) => {
     for (const c of open) {
-      if (c.err) continue;
-      c.err = String(e["n"] || "");
-      emit("error_click", { tg: c.tg, l: c.l, n: c.err, df: `error_click@1:${deadMs}ms` });
-      tell("error", c, { error: c.err });
+      if (!c._err) {
+        c._err = true;
+        emit("error_click", { tg: c.tg, l: c.l, n, df: `error_click@1:${deadMs}ms` });
+        tell("error", c, { error: n });
+      }
     }
   });
 
   const close = (c: Pending): void => {
     open.delete(c);
-    c.p["fb"] = c.fb || "none";
+    const p = c.p;
+    p["fb"] = c._fb || "none";
     emit("click", c);
-    if (c.p["fb"] === "none" && !c.p["ex"]) {
-      emit("dead_click", { ...spot(c), df: `dead@1:${deadMs}ms` });
+    if (p["fb"] == "none" && !p["ex"]) {
+      derive("dead_click", c, `dead@1:${deadMs}ms`);
       tell("dead", c);
     }
   };
 
-  const endBurst = (b: Burst): void => {
-    clearTimeout(b.timer);
-    if (burst === b) burst = undefined;
-    if (b.n >= count) emit("rage_click", { ...spot(b.c), val: b.n, d: b.last - b.c.t0, df: rageDef });
+  const endBurst = (b: Pending): void => {
+    clearTimeout(b._timer);
+    if (burst == b) burst = undefined;
+    if (b._n! >= count) derive("rage_click", b, `rage@1:${count}/${ms}ms/${px}px`, { val: b._n, d: b._last! - b._t0 });
   };
 
-  listen("leave", () => {
+  listen(LEAVING, () => {
     open.forEach(close);
     if (burst) endBurst(burst);
   });
 
   addEventListener(
     "click",
-    (ev: MouseEvent) => {
+    (ev) => {
       if (!(ev.target instanceof Element)) return;
-      const el = actionable(ev.target);
+      const el = ev.target.closest(ACTIONABLE) || ev.target;
       if (el.closest("[data-microx-ignore]")) return;
       const now = performance.now();
       const x = Math.round(ev.pageX);
       const y = Math.round(ev.pageY);
-      const tg = selector(el);
       // A double or triple click that selected text is reading, not rage.
       const s = getSelection();
       const sel = ev.detail > 1 && s && !s.isCollapsed && el.contains(s.anchorNode);
-      const a = el as HTMLAnchorElement;
       const ex = !el.matches(CLICKABLE)
         ? "plain"
         : el.matches(NO_FEEDBACK)
           ? "field"
-          : a.target === "_blank" || a.hasAttribute("download")
+          : (el as HTMLAnchorElement).target == "_blank" || el.hasAttribute("download")
             ? "newtab"
             : sel
               ? "select"
               : undefined;
-      const p: Props = { x, y, btn: ev.button, det: ev.detail };
-      if (ex) p["ex"] = ex;
-      const c: Pending = { el, tg, l: label(el), ts: Date.now(), t0: now, x, y, p };
+      const p: Pending["p"] = { x, y, btn: ev.button, det: ev.detail, ex };
+      const c: Pending = { tg: selector(el), l: label(el), ts: Date.now(), p, _el: el, _t0: now };
       // What happens after a new click answers that click, not the ones before it.
-      for (const o of open) o.fb ||= "none";
+      for (const o of open) o._fb ||= "none";
       open.add(c);
       setTimeout(close, deadMs, c);
-      lastClick.tg = tg;
-      lastClick.at = now;
-      fire("click", { tg, el });
+      lastClick = c;
+      fire(CLICKED, el);
 
       if (sel) return;
       let b = burst;
-      if (b && b.c.el === el && now - b.last <= ms && Math.hypot(x - b.c.x, y - b.c.y) <= px) {
-        b.last = now;
-        p["burst"] = ++b.n;
-        if (b.n === count) tell("rage", c, { clicks: b.n });
+      if (b && b._el == el && now - b._last! <= ms && Math.hypot(x - b.p.x, y - b.p.y) <= px) {
+        p["burst"] = ++b._n!;
+        if (b._n == count) tell("rage", c, { clicks: count });
       } else {
         if (b) endBurst(b);
-        burst = b = { c, n: 1, last: now };
+        burst = b = c;
+        c._n = 1;
       }
-      clearTimeout(b.timer);
-      b.timer = setTimeout(endBurst, ms, b);
+      b._last = now;
+      clearTimeout(b._timer);
+      b._timer = setTimeout(endBurst, ms, b);
     },
     true,
   );

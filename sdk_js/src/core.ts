@@ -2,16 +2,18 @@ import { observeActivity } from "./activity";
 import { captureClicks } from "./clicks";
 import { captureErrors } from "./errors";
 import { captureForms } from "./forms";
+import { fire, LEAVING, listen, type Listener } from "./lib/channels";
 import { clip, scrub } from "./lib/text";
 import { captureLoading } from "./loading";
 import { capturePage } from "./page";
 import { captureRoutes } from "./routes";
 import { recordSignal } from "./signals";
 import { captureSteps, recordStep } from "./steps";
+import { emit, setConsent, setVariant, startTracker, type Fields, type Options, type Props } from "./tracker";
 import { flush as send } from "./transport";
-import { emit, fire, listen, setConsent, setVariant, startTracker, type Fields, type Listener, type Options, type Props } from "./tracker";
 
-export type { Category, Listener, Options, Props } from "./tracker";
+export type { Category, Options, Props } from "./tracker";
+export type { Listener } from "./lib/channels";
 export type { Envelope, EventType, WireEvent } from "./contract";
 export { VERSION as version } from "./version";
 
@@ -30,7 +32,7 @@ function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R
 
 /** Start measuring. Later calls are ignored, so a snippet loaded twice measures once. */
 export const init = guard((options: Options): boolean => {
-  if (started || !options || !options.site) return false;
+  if (started || !options?.site) return false;
   started = true;
   // Activity first: the transport may send what an earlier page left, with the page's own fetch.
   observeActivity();
@@ -41,10 +43,10 @@ export const init = guard((options: Options): boolean => {
   // On window and not capturing, so this runs after web-vitals' own listeners have
   // queued their final reports.
   addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "hidden") send(true);
+    if (document.visibilityState == "hidden") send(true);
   });
   addEventListener("pagehide", () => {
-    fire("leave");
+    fire(LEAVING);
     send(true);
   });
   return true;
@@ -70,14 +72,14 @@ export interface Moment {
 
 /** A timed moment of your own: `const m = moment("chat-reply").start(); ... m.end()`. */
 export const moment = (name: string, props?: Props): Moment => {
+  // NaN once ended, so a second `end` has no duration and records nothing.
   let t0 = performance.now();
-  let done = false;
   const m: Moment = {
-    start: () => ((t0 = performance.now()), (done = false), m),
+    start: () => ((t0 = performance.now()), m),
     end: live((more?: Props) => {
-      if (done) return undefined;
-      done = true;
       const d = performance.now() - t0;
+      if (!(d >= 0)) return undefined;
+      t0 = NaN;
       emit("moment", { n: String(name), d, p: { ...props, ...more } });
       return d;
     }),
@@ -105,10 +107,11 @@ export const variant = live(setVariant);
 /** The visitor's choice, e.g. `consent({ measure: true, visitor: false, signals: true })`. */
 export const consent = live(setConsent);
 
-/** Listen in the page: `on("frustration", (d) => offerHelp(d))` on rage, dead and error clicks and stalled forms. */
-export const on = live((name: string, fn: Listener): void => {
-  if (typeof fn === "function") listen(name, fn);
-});
+/**
+ * Listen in the page: `on("frustration", (d) => offerHelp(d))` on rage, dead and error clicks
+ * and stalled forms. A callback that is not a function fails alone, like one that throws.
+ */
+export const on = live((name: string, fn: Listener): void => listen(name, fn));
 
 /** Send what is queued now rather than at the next batch. */
 export const flush = live((): void => send(false));

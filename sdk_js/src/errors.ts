@@ -1,6 +1,7 @@
 import { lastClick } from "./clicks";
+import { FAILED, fire } from "./lib/channels";
 import { clip } from "./lib/text";
-import { cleanPageUrl, emit, fire, type Props } from "./tracker";
+import { cleanPageUrl, emit } from "./tracker";
 
 /** A page that throws in a loop must not flood the collector. */
 export const MAX_ERRORS = 25;
@@ -17,40 +18,33 @@ export function captureErrors(): void {
   const report = (kind: string, message: unknown, src?: string, line?: number): void => {
     if (errors++ >= MAX_ERRORS) return;
     const n = clip(String(message || kind), 200);
-    fire("error", { n });
-    const p: Props = { kind };
-    if (src) p["src"] = cleanPageUrl(src);
-    if (line) p["line"] = line;
-    emit("error", { n, p });
+    fire(FAILED, n);
+    emit("error", { n, p: { kind, src: src ? cleanPageUrl(src) : undefined, line: line || undefined } });
   };
-  addEventListener("error", (e: ErrorEvent) => {
+  addEventListener("error", (e) => {
     // Resource load failures reach window listeners too, without a message: not script errors.
     if (e.message) report("error", e.message, e.filename, e.lineno);
   });
-  addEventListener("unhandledrejection", (e: PromiseRejectionEvent) => {
+  addEventListener("unhandledrejection", (e) => {
     const r = e.reason as { message?: unknown } | undefined;
     report("rejection", r?.message || r);
   });
 
   let tasks = 0;
-  const types = PerformanceObserver.supportedEntryTypes;
-  const loaf = types.includes("long-animation-frame");
-  const type = loaf ? "long-animation-frame" : "longtask";
-  if (!types.includes(type)) return;
+  const type = ["long-animation-frame", "longtask"].find((t) => PerformanceObserver.supportedEntryTypes.includes(t));
+  if (!type) return;
   new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
+    for (const e of list.getEntries() as (PerformanceEntry & { blockingDuration?: number })[]) {
       if (tasks++ >= MAX_LONG_TASKS) return;
-      const p: Props = {};
-      const block = (e as PerformanceEntry & { blockingDuration?: number }).blockingDuration;
-      if (block !== undefined) p["block"] = Math.round(block);
       // The frame that ran the click's handler started before the click was seen.
-      const at = lastClick.at;
-      if (e.startTime + e.duration >= at && e.startTime < at + NEAR_CLICK_MS) p["ia"] = lastClick.tg;
+      const at = lastClick._t0;
+      const near = e.startTime + e.duration >= at && e.startTime < at + NEAR_CLICK_MS;
       emit("long_task", {
         ts: Math.round(performance.timeOrigin + e.startTime),
-        n: loaf ? "loaf" : "longtask",
+        n: type == "longtask" ? type : "loaf",
         d: e.duration,
-        p,
+        // A long task has no blocking duration: NaN, not sent.
+        p: { block: Math.round(e.blockingDuration!), ia: near ? lastClick.tg : undefined },
       });
     }
   }).observe({ type, buffered: true });

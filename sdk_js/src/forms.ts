@@ -1,7 +1,8 @@
 import { watch } from "./activity";
+import { CLICKED, LEAVING, listen, ROUTED } from "./lib/channels";
 import { attr, isPrivate, label, tag } from "./lib/target";
 import { clip } from "./lib/text";
-import { emit, frustrated, listen, options, type Props } from "./tracker";
+import { emit, frustrated, options } from "./tracker";
 
 /** A started form with no input this long is stalled: the moment to offer help. */
 export const STALL_MS = 30_000;
@@ -17,9 +18,9 @@ interface Field {
   /** the counts its `form_field` event carries */
   _counts: { edits: number; dels: number; amends: number };
   _invalid: number;
-  /** changed during this focus / during an earlier one */
+  /** changed during this focus / during this or an earlier one */
   _now?: boolean;
-  _before?: boolean;
+  _ever?: boolean;
 }
 
 interface Form {
@@ -58,64 +59,68 @@ export function captureForms(): void {
   const onField = (e: Event): void => {
     const el = e.target as HTMLInputElement;
     const type = e.type;
-    if (type === "focusout") focused = undefined;
+    if (type == "focusout") focused = undefined;
     const f = el.matches?.(FIELDS) && (el.form || el.closest(FORMS));
     if (!f) return;
-    let form = forms.get(f);
-    if (!form) {
-      const name = attr(f, "data-microx-form") || attr(f, "name") || f.id || attr(f, "action").split("?")[0] || "form";
-      forms.set(f, (form = { _name: clip(name, 200), _last: "", _fields: {} }));
-    }
-    const name = fieldName(el);
-    const field = (form._fields[name] ||= { _at: 0, _counts: { edits: 0, dels: 0, amends: 0 }, _invalid: 0 });
+    const form = forms.get(f) || {
+      _name: clip(attr(f, "data-microx-form") || attr(f, "name") || f.id || attr(f, "action").split("?")[0] || "form", 200),
+      _last: "",
+      _fields: {},
+    };
+    forms.set(f, form);
+    const n = form._name;
+    const tg = fieldName(el);
+    const field = (form._fields[tg] ||= { _at: 0, _counts: { edits: 0, dels: 0, amends: 0 }, _invalid: 0 });
     const counts = field._counts;
     const now = performance.now();
-    if (type === "focusin") {
+    if (type == "focusin") {
       field._at = now;
       focused = el;
-    } else if (type === "focusout") {
-      if (field._now) field._before = true;
+    } else if (type == "focusout") {
       field._now = false;
       if (!form._start || !field._at) return;
-      const p: Props = { ...counts, filled: filled(el) };
-      if (field._hes !== undefined) p["hes"] = Math.round(field._hes);
-      emit("form_field", { n: form._name, tg: name, d: now - field._at, p });
+      // No input during any focus yet: no hesitation (NaN is not sent).
+      emit("form_field", { n, tg, d: now - field._at, p: { ...counts, filled: filled(el), hes: Math.round(field._hes!) } });
       field._at = 0;
-    } else if (type === "input") {
+    } else if (type == "input") {
       if (!form._start) {
         form._start = now;
-        emit("form_start", { n: form._name, tg: name });
+        emit("form_start", { n, tg });
       }
       if (field._hes === undefined && field._at) field._hes = now - field._at;
-      if (field._before && !field._now) counts.amends++;
-      field._now = true;
+      // The first change of a focus amends the field if an earlier focus changed it.
+      if (!field._now) {
+        if (field._ever) counts.amends++;
+        field._now = field._ever = true;
+      }
       counts.edits++;
       if (/^delete/.test((e as InputEvent).inputType)) counts.dels++;
-      form._last = name;
-      const started = form;
+      form._last = tg;
       clearTimeout(form._timer);
-      form._timer = setTimeout(() => document.visibilityState === "visible" && stalled(started, "idle"), stallMs);
+      form._timer = setTimeout(() => document.visibilityState == "visible" && stalled(form, "idle"), stallMs);
     } else {
       const v = el.validity;
       let why = "invalid";
-      for (const k in v) if (k !== "valid" && v[k as keyof ValidityState]) why = k;
-      emit("form_invalid", { n: form._name, tg: name, p: { why } });
-      if (++field._invalid === STALL_INVALID) stalled(form, "invalid");
+      for (const k in v) if (k != "valid" && v[k as keyof ValidityState]) why = k;
+      emit("form_invalid", { n, tg, p: { why } });
+      if (++field._invalid == STALL_INVALID) stalled(form, "invalid");
     }
   };
 
+  /** The form is submitted (no `how`) or abandoned. */
   const end = (el: Element, form: Form, how?: string, u?: string): void => {
     forms.delete(el);
     clearTimeout(form._timer);
     if (!form._start) return;
+    const n = form._name;
     const d = performance.now() - form._start;
-    if (!how) return emit("form_submit", { n: form._name, d, p: { fields: Object.keys(form._fields).length } });
+    if (!how) return emit("form_submit", { n, d, p: { fields: Object.keys(form._fields).length } });
     const done: string[] = [];
     el.querySelectorAll(FIELDS).forEach((c) => {
       const name = fieldName(c);
       if (form._fields[name] && filled(c)) done.push(name);
     });
-    emit("form_abandon", { u, n: form._name, tg: form._last, d, p: { how, done: done.length, fields: done.join(",") } });
+    emit("form_abandon", { u, n, tg: form._last, d, p: { how, done: done.length, fields: done.join() } });
   };
   const leave = (how: string, u?: string): void => {
     if (focused) onField({ type: "focusout", target: focused } as unknown as Event);
@@ -129,13 +134,13 @@ export function captureForms(): void {
   for (const type of ["focusin", "focusout", "input", "invalid"]) addEventListener(type, onField, true);
   addEventListener("submit", (e) => submit(e.target as Element), true);
   // Forms an app sends itself (no submit event) mark their button `data-microx-submit`.
-  listen("click", (c) => {
-    const el = (c["el"] as Element).closest("[data-microx-submit]");
+  listen(CLICKED, (clicked: Element) => {
+    const el = clicked.closest("[data-microx-submit]");
     if (el) submit(el.closest(FORMS));
   });
-  listen("route", (r) => leave("route", String(r["from"])));
-  listen("leave", () => leave("page"));
+  listen(ROUTED, (from: string) => leave("route", from));
+  listen(LEAVING, () => leave("page"));
   watch((kind) => {
-    if (kind === "dom") forms.forEach((form, el) => el.isConnected || end(el, form, "removed"));
+    if (kind == "dom") forms.forEach((form, el) => el.isConnected || end(el, form, "removed"));
   });
 }

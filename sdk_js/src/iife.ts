@@ -1,5 +1,4 @@
 import { consent, feedback, flush, init, moment, on, signal, step, variant, version, vital, type Category, type Options } from "./core";
-import { attr } from "./lib/target";
 
 /**
  * The <script> build: configured by the tag's data attributes, exposed as `window.microx`.
@@ -9,29 +8,29 @@ import { attr } from "./lib/target";
 (() => {
   try {
     const w = window as unknown as { microx?: Record<string, unknown> };
-    if (w.microx && w.microx["version"]) return; // already loaded on this page
+    if (w.microx?.["version"]) return; // already loaded on this page
     // Named one by one: `{ ...module }` would bundle a namespace object with getters.
     w.microx = { consent, feedback, flush, init, moment, on, signal, step, variant, version, vital };
     const script = document.currentScript as HTMLScriptElement | null;
     if (!script) return;
-    const a = (n: string): string => attr(script, "data-" + n);
-    const list = (n: string): string[] => a(n).split(",").map((s) => s.trim()).filter(Boolean);
+    const data = script.dataset;
+    const list = (s = ""): string[] => s.split(",").map((s) => s.trim()).filter(Boolean);
     const at = (path: string): string => new URL(path, script.src).href;
     const o: Options = {
-      ...(JSON.parse(a("options") || "{}") as object),
-      site: a("site"),
-      endpoint: a("endpoint") || at("/v1/events"),
-      query: list("query"),
-      signals: list("signals"),
+      ...(JSON.parse(data.options || "{}") as object),
+      site: data.site || "",
+      endpoint: data.endpoint || at("/v1/events"),
+      query: list(data.query),
+      signals: list(data.signals),
     };
-    if (a("consent")) o.consent = list("consent") as Category[];
-    if (a("privacy-signals") === "ignore") o.privacySignals = false;
-    if (a("sample")) o.sample = Number(a("sample"));
-    if (init(o) && a("vitals") !== "off") {
+    if (data.consent) o.consent = list(data.consent) as Category[];
+    if (data.privacySignals == "ignore") o.privacySignals = false;
+    if (data.sample) o.sample = Number(data.sample);
+    if (init(o) && data.vitals != "off") {
+      // A script element added by script loads without blocking, as if `async`.
       const s = document.createElement("script");
-      s.src = a("vitals") || at("microx-vitals.js");
-      s.async = true;
-      document.head.appendChild(s);
+      s.src = data.vitals || at("microx-vitals.js");
+      document.head.append(s);
     }
   } catch {
     // Never throw into the page.

@@ -1,7 +1,8 @@
 import { rescan } from "./activity";
 import { lastClick } from "./clicks";
+import { LEAVING, listen } from "./lib/channels";
 import { attr, label, selector } from "./lib/target";
-import { emit, listen, type Props } from "./tracker";
+import { emit, type Fields, type Props } from "./tracker";
 
 const CUES = '[aria-busy="true"],[role="progressbar"],[data-microx-loading]';
 /** A cue that appears this soon after a click was started by it. */
@@ -9,11 +10,12 @@ const CAUSE_MS = 1000;
 /** While a cue is up, it is looked at this often too: CSS alone can hide it. */
 const POLL_MS = 100;
 
-interface Cue {
+/** A cue that is up; it holds the fields of its `loading` event. */
+interface Cue extends Fields {
+  ts: number;
+  p: Props;
+  _el: Element;
   _start: number;
-  _ts: number;
-  _kind: string;
-  _p: Props;
 }
 
 function visible(el: Element): boolean {
@@ -29,38 +31,47 @@ function visible(el: Element): boolean {
  * gave up waiting.
  */
 export function captureLoading(): void {
-  const up = new Map<Element, Cue>();
-  let poll: ReturnType<typeof setInterval> | undefined;
+  let up: Cue[] = [];
+  let poll: ReturnType<typeof setTimeout> | undefined;
 
-  const end = (el: Element, cue: Cue, now: number, left?: boolean): void => {
-    up.delete(el);
-    if (left) cue._p["left"] = true;
-    emit("loading", { ts: cue._ts, n: cue._kind, tg: selector(el), l: label(el), d: now - cue._start, p: cue._p });
+  const end = (cue: Cue, now: number): void => {
+    const el = cue._el;
+    cue.tg = selector(el);
+    cue.l = label(el);
+    cue.d = now - cue._start;
+    emit("loading", cue);
   };
 
   const scan = (): void => {
     const now = performance.now();
-    const seen = new Set<Element>();
+    const was = up;
+    const wait = now - lastClick._t0;
+    up = [];
     document.querySelectorAll(CUES).forEach((el) => {
-      if (!visible(el)) return;
-      seen.add(el);
-      if (up.has(el)) return;
-      const wait = now - lastClick.at;
-      up.set(el, {
-        _start: now,
-        _ts: Date.now(),
-        _kind: attr(el, "data-microx-loading") || (attr(el, "role") === "progressbar" ? "progressbar" : "busy"),
-        _p: wait < CAUSE_MS ? { by: lastClick.tg, wait: Math.round(wait) } : {},
-      });
+      if (visible(el)) {
+        up.push(
+          was.find((c) => c._el == el) || {
+            ts: Date.now(),
+            n: attr(el, "data-microx-loading") || (attr(el, "role") == "progressbar" ? "progressbar" : "busy"),
+            p: wait < CAUSE_MS ? { by: lastClick.tg, wait: Math.round(wait) } : {},
+            _el: el,
+            _start: now,
+          },
+        );
+      }
     });
-    up.forEach((cue, el) => seen.has(el) || end(el, cue, now));
-    if (up.size && !poll) poll = setInterval(scan, POLL_MS);
-    if (!up.size && poll) (clearInterval(poll), (poll = undefined));
+    for (const cue of was) if (!up.includes(cue)) end(cue, now);
+    clearTimeout(poll);
+    if (up[0]) poll = setTimeout(scan, POLL_MS);
   };
 
-  listen("leave", () => {
+  listen(LEAVING, () => {
     const now = performance.now();
-    up.forEach((cue, el) => end(el, cue, now, true));
+    for (const cue of up) {
+      cue.p["left"] = true;
+      end(cue, now);
+    }
+    up = [];
   });
   rescan(scan);
 }

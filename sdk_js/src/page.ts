@@ -22,6 +22,6 @@ export function capturePage(): void {
     );
   };
   // loadEventEnd is set only after the load handlers have returned.
-  if (document.readyState === "complete") setTimeout(report);
-  else addEventListener("load", () => setTimeout(report), { once: true });
+  if (document.readyState == "complete") setTimeout(report);
+  else addEventListener("load", () => setTimeout(report));
 }

@@ -1,17 +1,16 @@
 import { watch } from "./activity";
-import { cleanPageUrl, emit, fire, pageUrl } from "./tracker";
+import { fire, ROUTED } from "./lib/channels";
+import { cleanPageUrl, emit, pageUrl, type Fields } from "./tracker";
 
 /** A route has rendered once the DOM has been quiet this long... */
 const SETTLE_QUIET_MS = 100;
 /** ...or this long has passed, whichever comes first. */
 const SETTLE_MAX_MS = 10_000;
 
-interface Pending {
+/** A route being rendered; it holds the fields of its `route` event. */
+interface Pending extends Fields {
   _t0: number;
-  _last: number;
-  _ts: number;
-  _u: string;
-  _from: string;
+  _last?: number;
   _quiet?: ReturnType<typeof setTimeout>;
 }
 
@@ -24,19 +23,21 @@ export function captureRoutes(): void {
   let pending: Pending | undefined;
 
   const settle = (r: Pending): void => {
-    if (pending !== r) return;
+    if (pending != r) return;
     pending = undefined;
     clearTimeout(r._quiet);
-    emit("route", { ts: r._ts, u: r._u, d: r._last - r._t0, p: { from: r._from } });
+    r.d = r._last! - r._t0;
+    emit("route", r);
   };
 
-  watch((kind, now) => {
-    if (kind === "nav") {
+  watch((kind) => {
+    const now = performance.now();
+    if (kind == "nav") {
       const next = cleanPageUrl(location.href);
-      if (next === url) return;
+      if (next == url) return;
       if (pending) settle(pending);
-      fire("route", { from: url, to: next });
-      pending = { _t0: now, _last: now, _ts: Date.now(), _u: next, _from: url };
+      fire(ROUTED, url);
+      pending = { ts: Date.now(), u: next, p: { from: url }, _t0: now };
       url = next;
       setTimeout(settle, SETTLE_MAX_MS, pending);
     }

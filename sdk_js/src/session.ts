@@ -11,11 +11,11 @@ const VISITOR_KEY = "microx_vid";
  * When storage is blocked the id lives in memory for the page.
  */
 export function sessionIdFactory(): () => string {
-  let [id, last] = load<[string, number]>("sessionStorage", SESSION_KEY) || ["", 0];
+  let [id, last] = load<[string, number]>(SESSION_KEY) || ["", 0];
   return () => {
     const now = Date.now();
     if (!id || now - last > SESSION_IDLE_MS) id = uuid();
-    save("sessionStorage", SESSION_KEY, [id, (last = now)]);
+    save(SESSION_KEY, [id, (last = now)]);
     return id;
   };
 }
@@ -25,11 +25,7 @@ export function sessionIdFactory(): () => string {
  * visitor consents to the "visitor" category; revoking consent deletes it.
  */
 export function visitorId(allowed: boolean): string | undefined {
-  if (!allowed) {
-    save("localStorage", VISITOR_KEY, undefined);
-    return undefined;
-  }
-  let id = load<string>("localStorage", VISITOR_KEY);
-  if (!id) save("localStorage", VISITOR_KEY, (id = uuid()));
+  const id = allowed ? load<string>(VISITOR_KEY, true) || uuid() : undefined;
+  save(VISITOR_KEY, id, true);
   return id;
 }

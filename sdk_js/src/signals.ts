@@ -15,15 +15,15 @@ export const MAX_SEARCH = 64;
  */
 export function recordSignal(kind: string, item: string, props: Props & { qty?: number } = {}): void {
   if (!allows("signals") || !(options.signals || []).includes(kind)) return;
-  let tg = kind === "search" ? scrub(item, MAX_SEARCH) : clip(String(item), 300);
+  let tg = kind == "search" ? scrub(item, MAX_SEARCH) : clip(String(item), 300);
   let val: number | undefined;
-  if (kind === "view") {
-    const views = load<Record<string, number>>("sessionStorage", VIEWS_KEY) || {};
+  if (kind == "view") {
+    const views = load<Record<string, number>>(VIEWS_KEY) || {};
     if (views[tg] || Object.keys(views).length < MAX_ITEMS) {
       val = views[tg] = (views[tg] || 0) + 1;
-      save("sessionStorage", VIEWS_KEY, views);
+      save(VIEWS_KEY, views);
     }
   }
-  if (kind === "basket") val = Number(props.qty) || 1;
+  if (kind == "basket") val = Number(props.qty) || 1;
   emit("signal", { n: kind, tg, val, p: props });
 }

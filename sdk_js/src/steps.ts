@@ -1,7 +1,8 @@
 import { rescan } from "./activity";
+import { CLICKED, listen } from "./lib/channels";
 import { load, save } from "./lib/store";
 import { attr } from "./lib/target";
-import { emit, listen, type Props } from "./tracker";
+import { emit, type Props } from "./tracker";
 
 const KEY = "microx_steps";
 const MARKED = "[data-microx-step]";
@@ -13,16 +14,12 @@ let last: Record<string, [number, number]>;
 /** Record a funnel step, with the time since the funnel's previous step and its order. */
 export function recordStep(funnel: string, step: string, props?: Props): void {
   const now = Date.now();
-  const prev = last[funnel];
-  const i = prev ? prev[1] + 1 : 1;
+  // A funnel's first step has no previous one: NaN, so no duration.
+  const [at, count] = last[funnel] || [NaN, 0];
+  const i = count + 1;
   last[funnel] = [now, i];
-  save("sessionStorage", KEY, last);
-  emit("step", {
-    n: String(funnel),
-    tg: String(step),
-    d: prev && now - prev[0],
-    p: { ...props, i },
-  });
+  save(KEY, last);
+  emit("step", { n: String(funnel), tg: String(step), d: now - at, p: { ...props, i } });
 }
 
 const declared = (el: Element): void => {
@@ -37,7 +34,7 @@ const declared = (el: Element): void => {
  * sessionStorage so a funnel spread over several pages is timed whole.
  */
 export function captureSteps(): void {
-  last = load<Record<string, [number, number]>>("sessionStorage", KEY) || {};
+  last = load<Record<string, [number, number]>>(KEY) || {};
   const seen = new WeakSet<Element>();
   rescan(() =>
     document.querySelectorAll(MARKED).forEach((el) => {
@@ -46,8 +43,8 @@ export function captureSteps(): void {
       declared(el);
     }),
   );
-  listen("click", (c) => {
-    const el = (c["el"] as Element).closest(MARKED);
+  listen(CLICKED, (clicked: Element) => {
+    const el = clicked.closest(MARKED);
     if (el && el.matches(ACTIONS)) declared(el);
   });
 }

@@ -1,4 +1,5 @@
 import { MAX_LENGTH, MAX_PROPS, MAX_PROP_LENGTH, type EventType, type WireEvent } from "./contract";
+import { fire } from "./lib/channels";
 import { load, save } from "./lib/store";
 import { cleanUrl } from "./lib/url";
 import { uuid } from "./lib/uuid";
@@ -9,6 +10,7 @@ import { VERSION } from "./version";
 export type Props = Record<string, string | number | boolean>;
 /** What the visitor can allow: measuring at all, a visitor id across visits, customer signals. */
 export type Category = "measure" | "visitor" | "signals";
+const CATEGORIES: Category[] = ["measure", "visitor", "signals"];
 
 export interface Options {
   /** The site id configured on the collector. */
@@ -39,10 +41,11 @@ export type Fields = { [K in "n" | "tg" | "l" | "u" | "df"]?: string | undefined
   val?: number | undefined;
   /** When it happened, if not now (a click reported once its feedback is known). */
   ts?: number | undefined;
-  p?: Props | undefined;
+  p?: EventProps | undefined;
 };
 
-export type Listener = (detail: Record<string, unknown>) => void;
+/** An event's props as captures build them: undefined ones, and numbers that are not finite, are not sent. */
+export type EventProps = Record<string, string | number | boolean | undefined>;
 
 const VARIANTS_KEY = "microx_x";
 
@@ -65,47 +68,42 @@ let variants: Record<string, string> | undefined;
 let session: () => string;
 /** Share of sessions measured, 0–1. */
 let rate: number;
-const listeners: Record<string, Listener[]> = {};
 
 export function startTracker(o: Options): void {
   options = o;
   session = sessionIdFactory();
   const r = o.sample;
-  rate = typeof r === "number" && r >= 0 && r < 1 ? r : 1;
+  rate = typeof r == "number" && r >= 0 && r < 1 ? r : 1;
   pageUrl = cleanPageUrl(location.href);
   const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
-  const optedOut = o.privacySignals !== false && (nav.globalPrivacyControl === true || nav.doNotTrack === "1");
-  granted = optedOut ? [] : o.consent || ["measure"];
+  const optedOut = o.privacySignals != false && (nav.globalPrivacyControl || nav.doNotTrack == "1");
+  const asked = o.consent || ["measure"];
+  // Known categories only, each once: the contract refuses anything else in the envelope.
+  granted = optedOut ? [] : CATEGORIES.filter((c) => asked.includes(c));
   vid = visitorId(allows("visitor"));
-  variants = load<Record<string, string>>("sessionStorage", VARIANTS_KEY);
-  startTransport(o.endpoint || "/v1/events", o.site, () => {
-    const ref = document.referrer;
-    return {
-      sid: session(),
-      u: pageUrl,
-      c: {
-        sdk: VERSION,
-        vw: innerWidth,
-        vh: innerHeight,
-        lang: (navigator.language || "").slice(0, 35),
-        tz: Intl.DateTimeFormat().resolvedOptions().timeZone || "",
-        cs: granted.slice(),
-        sr: rate,
-      },
-      r: ref ? cleanUrl(ref) : undefined,
-      vid,
-    };
-  });
+  variants = load<Record<string, string>>(VARIANTS_KEY);
+  // The envelope is serialised as soon as it is built, so it may share the current state.
+  startTransport(o.endpoint || "/v1/events", o.site, () => ({
+    sid: session(),
+    u: pageUrl,
+    c: {
+      sdk: VERSION,
+      vw: innerWidth,
+      vh: innerHeight,
+      lang: navigator.language.slice(0, 35),
+      tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      cs: granted,
+      sr: rate,
+    },
+    r: cleanUrl(document.referrer) || undefined,
+    vid,
+  }));
 }
 
 export const allows = (c: Category): boolean => granted.includes(c);
 
 export function setConsent(choice: Partial<Record<Category, boolean>>): void {
-  for (const k in choice) {
-    const c = k as Category;
-    granted = granted.filter((g) => g !== c);
-    if (choice[c]) granted.push(c);
-  }
+  granted = CATEGORIES.filter((c) => (c in choice ? choice[c] : allows(c)));
   vid = visitorId(allows("visitor"));
   // Withdrawn consent also covers what is still waiting to be sent.
   if (!allows("measure")) drop();
@@ -115,24 +113,13 @@ export function setConsent(choice: Partial<Record<Category, boolean>>): void {
 export const cleanPageUrl = (href: string): string => cleanUrl(href, options.query);
 
 export function setVariant(experiment: string, variant: string): void {
+  // An experiment name the contract admits, and at most 16 experiments: a batch the
+  // collector refused would lose every event in it.
+  const k = String(experiment).replace(/[^\w.:-]/g, "_").slice(0, 64);
+  if (!k || (!(variants && k in variants) && Object.keys(variants || {}).length >= 16)) return;
   // A new object each time: events already queued keep the variants they ran under.
-  variants = { ...variants, [String(experiment).slice(0, 64)]: String(variant).slice(0, 64) };
-  save("sessionStorage", VARIANTS_KEY, variants);
-}
-
-export function listen(name: string, fn: Listener): void {
-  (listeners[name] ||= []).push(fn);
-}
-
-/** Tell listeners (captures inside, the page's own callbacks outside); theirs may throw. */
-export function fire(name: string, detail: Record<string, unknown> = {}): void {
-  for (const fn of listeners[name] || []) {
-    try {
-      fn(detail);
-    } catch {
-      // A page's callback must not stop the others.
-    }
-  }
+  variants = { ...variants, [k]: String(variant).slice(0, 64) };
+  save(VARIANTS_KEY, variants);
 }
 
 /** Raise a frustration signal in the page, as a callback and as a DOM event. */
@@ -142,13 +129,16 @@ export function frustrated(detail: Record<string, unknown>): void {
 }
 
 export function emit(t: EventType, f: Fields = {}): void {
-  if (!allows("measure")) return;
   // Sampled per session, so a session is measured whole or not at all.
-  if (rate < 1 && parseInt(session().slice(0, 8), 16) / 2 ** 32 >= rate) return;
+  if (!allows("measure") || (rate < 1 && parseInt(session().slice(0, 8), 16) / 2 ** 32 >= rate)) return;
   const e: WireEvent = { id: uuid(), t, ts: f.ts || Date.now(), q: seq++ };
-  for (const k of ["n", "tg", "l", "df"] as const) if (f[k]) e[k] = f[k]!.slice(0, MAX_LENGTH[k]);
   const u = f.u || cleanPageUrl(location.href);
-  if (u !== pageUrl) e.u = u.slice(0, MAX_LENGTH.u);
+  // The string fields, cut to the contract's limits; the page URL only once it changed.
+  for (const k in MAX_LENGTH) {
+    const key = k as keyof typeof MAX_LENGTH;
+    const v = key == "u" ? (u != pageUrl ? u : "") : f[key];
+    if (v) e[key] = v.slice(0, MAX_LENGTH[key]);
+  }
   // `undefined >= 0` is false: no duration, no field.
   if (f.d! >= 0) e.d = Math.round(f.d!);
   if (isFinite(f.val!)) e.val = f.val!;
@@ -158,18 +148,15 @@ export function emit(t: EventType, f: Fields = {}): void {
 }
 
 /** Keep props inside the contract: valid keys, scalar values, bounded sizes. */
-function cleanProps(p: Props): Props {
+function cleanProps(p: EventProps): Props {
   const out: Props = {};
   let n = 0;
   for (const k in p) {
-    const v = p[k];
+    let v = p[k];
     const t = typeof v;
-    if (
-      n < MAX_PROPS &&
-      /^[A-Za-z0-9_.:-]{1,64}$/.test(k) &&
-      (t === "string" || t === "boolean" || (t === "number" && isFinite(v as number)))
-    ) {
-      out[k] = t === "string" ? (v as string).slice(0, MAX_PROP_LENGTH) : v!;
+    if (n < MAX_PROPS && /^[\w.:-]{1,64}$/.test(k) && (t == "string" || t == "boolean" || Number.isFinite(v))) {
+      if (t == "string") v = (v as string).slice(0, MAX_PROP_LENGTH);
+      out[k] = v!;
       n++;
     }
   }

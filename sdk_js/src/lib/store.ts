@@ -1,20 +1,24 @@
 /**
  * Web Storage that never throws: storage is blocked in some privacy modes and sandboxed
- * frames, and full in others; measuring then goes on in memory.
+ * frames, and full in others; measuring then goes on in memory. Keys live for the visit
+ * (sessionStorage), or across visits (`lasting`: localStorage).
  */
-export function load<T>(area: "localStorage" | "sessionStorage", key: string): T | undefined {
+const area = (lasting?: boolean): Storage => (lasting ? localStorage : sessionStorage);
+
+export function load<T>(key: string, lasting?: boolean): T | undefined {
   try {
-    const raw = window[area].getItem(key);
-    return raw ? (JSON.parse(raw) as T) : undefined;
+    // A missing key reads as null, which parses as null.
+    return JSON.parse(area(lasting).getItem(key)!) ?? undefined;
   } catch {
     return undefined;
   }
 }
 
-export function save(area: "localStorage" | "sessionStorage", key: string, value: unknown): void {
+/** Store `value` under `key`, or remove the key when it is undefined. */
+export function save(key: string, value: unknown, lasting?: boolean): void {
   try {
-    if (value === undefined) window[area].removeItem(key);
-    else window[area].setItem(key, JSON.stringify(value));
+    if (value === undefined) area(lasting).removeItem(key);
+    else area(lasting).setItem(key, JSON.stringify(value));
   } catch {
     // Blocked or full: keep going without it.
   }

@@ -9,15 +9,6 @@ export const attr = (el: Element, name: string): string => el.getAttribute(name)
 
 export const tag = (el: Element): string => el.tagName.toLowerCase();
 
-/** The element a click was meant for: the nearest interactive ancestor, else the element itself. */
-export function actionable(el: Element): Element {
-  return (
-    el.closest(
-      "a,button,input,select,textarea,label,summary,[role=button],[role=link],[role=tab],[role=menuitem],[role=checkbox],[onclick],[data-microx-name]",
-    ) || el
-  );
-}
-
 /**
  * Fields that must not even be named: passwords, card and bank details, and anything the
  * page marks `data-microx-private`. Their selector and label say only that they exist.
@@ -25,29 +16,25 @@ export function actionable(el: Element): Element {
 export const isPrivate = (el: Element): boolean =>
   !!el.closest("[data-microx-private]") ||
   (FIELD.test(el.tagName) &&
-    (attr(el, "type") === "password" ||
+    (attr(el, "type") == "password" ||
       /^cc-/.test(attr(el, "autocomplete")) ||
       SENSITIVE.test(attr(el, "name") + " " + el.id)));
 
 function part(el: Element): string {
   let s = tag(el);
   if (el.id) return s + "#" + el.id;
-  const name = el.getAttribute("name");
+  const name = attr(el, "name");
   if (name) s += `[name="${name}"]`;
   for (const c of [...el.classList].slice(0, 2)) s += "." + c;
   return s;
 }
 
-/** A short CSS-like selector: the element, anchored at its nearest ancestor with an id. */
+/** A short CSS-like selector: the element, anchored at its nearest ancestor with an id (up to 4 levels up). */
 export function selector(el: Element): string {
   if (isPrivate(el)) return tag(el) + "[private]";
   let s = part(el);
-  let up = el.parentElement;
-  for (let depth = 0; up && !el.id && depth < 4; depth++, up = up.parentElement) {
-    if (up.id) {
-      s = part(up) + " " + s;
-      break;
-    }
+  for (let up: Element | null = el, depth = 0; !up.id && depth++ < 4 && (up = up.parentElement); ) {
+    if (up.id) s = part(up) + " " + s;
   }
   return s.slice(0, MAX_LENGTH.tg);
 }

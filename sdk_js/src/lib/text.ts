@@ -12,7 +12,7 @@ export function scrub(text: string, max: number): string {
   return clip(
     String(text)
       .replace(/\S+@\S+/g, "[email]")
-      .replace(/\d[\d\s-]{1,}\d/g, (run) => (run.replace(/\D/g, "").length > 2 ? "#" : run)),
+      .replace(/\d[\d\s-]+\d/g, (run) => (run.replace(/\D/g, "").length > 2 ? "#" : run)),
     max,
   );
 }

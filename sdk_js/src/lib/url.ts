@@ -4,14 +4,11 @@
  * search terms), so by default neither leaves the page.
  */
 export function cleanUrl(href: string, keep: readonly string[] = []): string {
-  const hash = href.indexOf("#");
-  const route = hash >= 0 && /^#!?\//.test(href.slice(hash)) ? href.slice(hash).split("?")[0]! : "";
-  const [base, query] = (hash >= 0 ? href.slice(0, hash) : href).split("?") as [string, string?];
-  const kept: string[] = [];
-  if (query && keep.length) {
-    new URLSearchParams(query).forEach((v, k) => {
-      if (keep.includes(k)) kept.push(`${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
-    });
-  }
-  return base + (kept.length ? `?${kept.join("&")}` : "") + route;
+  // base, query (without "?", up to a second one), and the fragment when it is a route
+  // (without its own query)
+  const [, base, query, route] = /^([^?#]*)(?:\?([^?#]*))?[^#]*(#!?\/[^?]*)?/.exec(href)!;
+  const kept = [...new URLSearchParams(query)]
+    .filter(([k]) => keep.includes(k))
+    .map((kv) => kv.map(encodeURIComponent).join("="));
+  return base + (kept[0] ? "?" + kept.join("&") : "") + (route || "");
 }
