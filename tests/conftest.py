@@ -115,6 +115,15 @@ class Collector:
             time.sleep(0.1)
         raise RuntimeError(f"collector not ready in {timeout}s:\n{self.log.read_text()}")
 
+    def sql(self, query: str) -> str:
+        """A read-only query through the running collector's /clickhouse/ (TSV answer)."""
+        token = (self.data_dir / "query_token").read_text().strip()
+        answer = httpx.post(
+            f"{self.base}/clickhouse/", content=query, auth=("test", token), timeout=10
+        )
+        answer.raise_for_status()
+        return answer.text.strip()
+
     def metric(self, name: str) -> float:
         text = httpx.get(f"{self.base}/metrics", timeout=5).text
         for line in text.splitlines():

@@ -74,7 +74,9 @@ export function captureClicks(): void {
   });
 
   const close = (c: Pending): void => {
-    open.delete(c);
+    // Closed once: by its timer, or earlier when the page is left (a page restored from
+    // the back/forward cache runs the timers of clicks already reported).
+    if (!open.delete(c)) return;
     const p = c.p;
     p["fb"] = c._fb || "none";
     emit("click", c);
