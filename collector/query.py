@@ -14,7 +14,6 @@ import asyncio
 import base64
 import concurrent.futures
 import hmac
-import logging
 import re
 import secrets
 import uuid
@@ -44,8 +43,6 @@ _STATUS = {60: 404, 62: 400, 47: 400, 164: 403, 516: 401}
 # The protocol's parameters that are not settings; everything else a client sends is a
 # setting, which a read-only connection may not change, so it is ignored (and said so).
 _PROTOCOL = {"query", "database", "default_format", "query_id", "user", "password"}
-log = logging.getLogger("microx.query")
-
 
 _ESCAPES = {"b": "\b", "f": "\f", "r": "\r", "n": "\n", "t": "\t", "0": "\0", "a": "\a", "v": "\v"}
 _ESCAPED = re.compile(r"\\(.)", re.DOTALL)

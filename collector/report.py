@@ -149,22 +149,15 @@ def _experiments(a: Analysis) -> go.Figure:
     rows = a.experiments.dicts()
     fig = go.Figure(layout={"title": "Friction per session by variant", "barmode": "group"})
     labels = [f"{r['experiment']} (p={r['friction_p_value']:.2g})" for r in rows]
-    fig.add_trace(
-        go.Bar(
-            x=labels,
-            y=[r["control_friction"] for r in rows],
-            name="control",
-            text=[r["control"] for r in rows],
+    for arm in ("control", "variant"):
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=[r[f"{arm}_friction"] for r in rows],
+                name=arm,
+                text=[r[arm] for r in rows],
+            )
         )
-    )
-    fig.add_trace(
-        go.Bar(
-            x=labels,
-            y=[r["variant_friction"] for r in rows],
-            name="variant",
-            text=[r["variant"] for r in rows],
-        )
-    )
     return fig
 
 

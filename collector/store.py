@@ -212,7 +212,6 @@ class Store:
     ) -> bytes:
         """The result as ClickHouse formats it: in ``fmt``, for SQL without a FORMAT clause."""
         self._client.database = database or "default"
-        bound: dict[str, Any] = dict(parameters)
-        if self.url.startswith("chdb://"):
-            bound = {k: _Verbatim(v) for k, v in parameters.items()}
+        chdb = self.url.startswith("chdb://")
+        bound = {k: _Verbatim(v) if chdb else v for k, v in parameters.items()}
         return bytes(self._client.raw_query(sql, parameters=bound or None, fmt=fmt))

@@ -275,13 +275,17 @@ def store_envelopes(store: Store, batch: Iterator[Envelope] | list[Envelope]) ->
     """Insert envelopes' rows in large columnar batches; return the number of rows."""
     pending: list[Row] = []
     total = 0
+
+    def insert() -> None:
+        nonlocal pending, total
+        store.insert_columns("events", EVENT_COLUMNS, list(zip(*pending, strict=True)))
+        total += len(pending)
+        pending = []
+
     for envelope in batch:
         pending.extend(rows(envelope))
         if len(pending) >= 50_000:
-            store.insert_columns("events", EVENT_COLUMNS, list(zip(*pending, strict=True)))
-            total += len(pending)
-            pending = []
+            insert()
     if pending:
-        store.insert_columns("events", EVENT_COLUMNS, list(zip(*pending, strict=True)))
-        total += len(pending)
+        insert()
     return total
