@@ -47,6 +47,8 @@ class Beacons:
         self.plan: list[Answer] = []
         self.lock = threading.Lock()
         self.attrs = ""
+        # How long the snippet's second file takes to arrive.
+        self.second_file_delay_s = 0.0
 
     def answer(self) -> Answer:
         with self.lock:
@@ -95,6 +97,8 @@ def _handler(beacons: Beacons) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?")[0]
             if path in ("/sdk.js", "/microx-vitals.js"):
                 name = "microx.js" if path == "/sdk.js" else "microx-vitals.js"
+                if name == "microx-vitals.js":
+                    time.sleep(beacons.second_file_delay_s)
                 self._send(200, (DIST / name).read_bytes(), "text/javascript", {})
             elif path.startswith("/app") or path.startswith("/lab"):
                 # Every route of the test app is the same page (as an SPA server does).

@@ -131,7 +131,7 @@ def test_demo_journey_lands_in_events(
     # The confirmation waited on a 600 ms spinner after the payment step.
     assert steps[-1]["duration_ms"] >= 550
     clicks = [e for e in events if e["type"] == "click"]
-    assert all({"x", "y", "btn"} <= e["props"].keys() for e in clicks)
+    assert all({"x", "y", "det"} <= e["props"].keys() for e in clicks)
     stored_text = " ".join(r[0] for r in text_cols)
     for typed in ("Ada Lovelace", "Analytical", "4242", "12/30"):
         assert typed not in stored_text

@@ -223,6 +223,35 @@ def test_long_animation_frame_is_tied_to_the_click(
     assert task["d"] >= 140 and task["n"] in ("loaf", "longtask")
 
 
+def test_the_second_file_misses_nothing_that_happened_before_it_arrived(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    """Page-load timing and long frames are read from the browser's buffers, late."""
+    base, beacons = lab
+    beacons.second_file_delay_s = 2.0
+    page = browser.new_page()
+    # The file being fetched holds the load event back: do not wait for it.
+    page.goto(base + "/lab", wait_until="domcontentloaded")
+    page.wait_for_function("window.microx && window.microx.version")
+    page.click("#slow")  # a long frame, while the second file is still on its way
+    clicked_at = page.evaluate("performance.now()")
+
+    def late() -> list[dict[str, Any]]:
+        page.evaluate("microx.flush()")
+        tasks = [t for t in beacons.events("long_task") if t["p"].get("ia") == "button#slow"]
+        return tasks if tasks and beacons.events("page") else []
+
+    (task,) = wait_for(page, late)
+    arrived = page.evaluate(
+        "performance.getEntriesByType('resource')"
+        ".find((r) => r.name.endsWith('/microx-vitals.js')).responseEnd"
+    )
+    assert arrived > clicked_at + 1000, (arrived, clicked_at)
+    assert task["d"] >= 140
+    (load,) = beacons.events("page")
+    assert load["d"] > 0 and load["p"]["ttfb"] >= 0 and load["p"]["nav"] == "navigate"
+
+
 def test_abandoned_form_names_the_last_field_and_never_a_value(
     browser: Browser, lab: tuple[str, Beacons]
 ) -> None:

@@ -1,6 +1,7 @@
 import { watch, type Activity } from "./activity";
 import { CLICKED, FAILED, fire, LEAVING, listen } from "./lib/channels";
 import { label, selector } from "./lib/target";
+import type { LastClick } from "./perf";
 import { emit, frustrated, options, type EventProps, type Fields } from "./tracker";
 
 /** Defaults from DOMAIN: PostHog's and Datadog's rage click, a dead click after ~1 s. */
@@ -26,7 +27,7 @@ interface Pending extends Fields {
   ts: number;
   p: EventProps & { x: number; y: number };
   _el: Element;
-  _t0: number;
+  t0: number;
   _fb?: Activity | "none";
   _err?: boolean;
   _n?: number;
@@ -35,7 +36,7 @@ interface Pending extends Fields {
 }
 
 /** The latest click (its target and time), for the loading cues and long frames it may cause. */
-export let lastClick: { tg: string; _t0: number } = { tg: "", _t0: -1e9 };
+export let lastClick: LastClick = { tg: "", t0: -1e9 };
 
 /**
  * Every click with the time to its first feedback (a DOM change, request, navigation or
@@ -60,7 +61,7 @@ export function captureClicks(): void {
     emit(type, { ts: c.ts, tg: c.tg, l: c.l, p: { x: c.p.x, y: c.p.y }, df, ...more });
 
   watch((kind) => {
-    for (const c of open) if (!c._fb) (c._fb = kind), (c.d = performance.now() - c._t0);
+    for (const c of open) if (!c._fb) (c._fb = kind), (c.d = performance.now() - c.t0);
   });
 
   listen(FAILED, (n: string) => {
@@ -89,7 +90,7 @@ export function captureClicks(): void {
   const endBurst = (b: Pending): void => {
     clearTimeout(b._timer);
     if (burst == b) burst = undefined;
-    if (b._n! >= count) derive("rage_click", b, `rage@1:${count}/${ms}ms/${px}px`, { val: b._n, d: b._last! - b._t0 });
+    if (b._n! >= count) derive("rage_click", b, `rage@1:${count}/${ms}ms/${px}px`, { val: b._n, d: b._last! - b.t0 });
   };
 
   listen(LEAVING, () => {
@@ -118,8 +119,8 @@ export function captureClicks(): void {
             : sel
               ? "select"
               : undefined;
-      const p: Pending["p"] = { x, y, btn: ev.button, det: ev.detail, ex };
-      const c: Pending = { tg: selector(el), l: label(el), ts: Date.now(), p, _el: el, _t0: now };
+      const p: Pending["p"] = { x, y, det: ev.detail, ex };
+      const c: Pending = { tg: selector(el), l: label(el), ts: Date.now(), p, _el: el, t0: now };
       // What happens after a new click answers that click, not the ones before it.
       for (const o of open) o._fb ||= "none";
       open.add(c);

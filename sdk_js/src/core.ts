@@ -1,15 +1,15 @@
 import { observeActivity } from "./activity";
-import { captureClicks } from "./clicks";
+import { captureClicks, lastClick } from "./clicks";
 import { captureErrors } from "./errors";
 import { captureForms } from "./forms";
 import { fire, LEAVING, listen, type Listener } from "./lib/channels";
 import { clip, scrub } from "./lib/text";
 import { captureLoading } from "./loading";
-import { capturePage } from "./page";
 import { captureRoutes } from "./routes";
 import { recordSignal } from "./signals";
 import { captureSteps, recordStep } from "./steps";
-import { emit, setConsent, setVariant, startTracker, type Fields, type Options, type Props } from "./tracker";
+import type { LastClick } from "./perf";
+import { emit, setConsent, setVariant, startTracker, type Options, type Props } from "./tracker";
 import { flush as send } from "./transport";
 
 export type { Category, Options, Props } from "./tracker";
@@ -37,7 +37,7 @@ export const init = guard((options: Options): boolean => {
   // Activity first: the transport may send what an earlier page left, with the page's own fetch.
   observeActivity();
   startTracker(options);
-  for (const capture of [captureSteps, capturePage, captureRoutes, captureClicks, captureLoading, captureForms, captureErrors]) {
+  for (const capture of [captureSteps, captureRoutes, captureClicks, captureLoading, captureForms, captureErrors]) {
     guard(capture)();
   }
   // On window and not capturing, so this runs after web-vitals' own listeners have
@@ -57,8 +57,11 @@ function live<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R 
   return guard((...args: A) => (started ? fn(...args) : undefined));
 }
 
-/** Record one web-vitals report (the script build's second file and the npm entry call this). */
-export const vital = live((f: Fields): void => emit("vital", f));
+/** Record an event read from the performance timeline (the script build's second file calls this). */
+export const record = live(emit);
+
+/** The latest click, which the second file ties long frames to. */
+export const click = (): LastClick => lastClick;
 
 /** Record that a visitor reached `step` of `funnel` (e.g. `step("checkout", "payment")`). */
 export const step = live(recordStep);

@@ -1,16 +1,17 @@
-import { consent, feedback, flush, init, moment, on, signal, step, variant, version, vital, type Category, type Options } from "./core";
+import { click, consent, feedback, flush, init, moment, on, record, signal, step, variant, version, type Category, type Options } from "./core";
 
 /**
  * The <script> build: configured by the tag's data attributes, exposed as `window.microx`.
- * web-vitals' attribution build is a second file fetched after start, so the first one
- * stays small; browsers keep the entries it needs buffered until it arrives.
+ * What is read from the performance timeline (web-vitals' attribution build, page-load
+ * timing, long frames) is a second file fetched after start, so the first one stays
+ * small; browsers keep the entries it needs buffered until it arrives.
  */
 (() => {
   try {
     const w = window as unknown as { microx?: Record<string, unknown> };
     if (w.microx?.["version"]) return; // already loaded on this page
     // Named one by one: `{ ...module }` would bundle a namespace object with getters.
-    w.microx = { consent, feedback, flush, init, moment, on, signal, step, variant, version, vital };
+    w.microx = { click, consent, feedback, flush, init, moment, on, record, signal, step, variant, version };
     const script = document.currentScript as HTMLScriptElement | null;
     if (!script) return;
     const data = script.dataset;

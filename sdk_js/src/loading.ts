@@ -45,7 +45,7 @@ export function captureLoading(): void {
   const scan = (): void => {
     const now = performance.now();
     const was = up;
-    const wait = now - lastClick._t0;
+    const wait = now - lastClick.t0;
     up = [];
     document.querySelectorAll(CUES).forEach((el) => {
       if (visible(el)) {

@@ -1,13 +1,14 @@
-import { emit } from "./tracker";
+import type { Recorder } from "./perf";
 
 /**
  * The page load as one moment: duration to the load event, with the navigation timing
- * milestones a slow load is diagnosed from.
+ * milestones a slow load is diagnosed from. The navigation entry stays in the browser's
+ * timeline, so this runs in the script build's second file.
  */
-export function capturePage(): void {
+export function capturePage(record: Recorder): void {
   const report = (): void => {
     const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
-    emit(
+    record(
       "page",
       nav && {
         d: nav.loadEventEnd || nav.domContentLoadedEventEnd,

@@ -1,13 +1,12 @@
-// The second file of the script build: web-vitals' attribution build and what explains
-// each metric, reporting through the snippet already running on the page.
+// The second file of the script build: what is read from the browser's performance
+// timeline (web-vitals' attribution build, page-load timing, long animation frames),
+// recorded through the snippet already running on the page.
 import { onCLS, onFCP, onINP, onLCP, onTTFB } from "web-vitals/attribution";
-import type { Fields } from "./tracker";
-import { reportVitals } from "./vitals";
+import { capturePerformance, type LastClick, type Recorder } from "./perf";
 
 try {
-  const m = (window as unknown as { microx?: Record<string, (f: Fields) => void> }).microx;
-  const emit = m && m["vital"];
-  if (emit) reportVitals(emit, { onCLS, onFCP, onINP, onLCP, onTTFB });
+  const m = (window as unknown as { microx?: { record?: Recorder; click?: () => LastClick } }).microx;
+  if (m?.record && m.click) capturePerformance(m.record, m.click, { onCLS, onFCP, onINP, onLCP, onTTFB });
 } catch {
   // Never throw into the page.
 }

@@ -1,5 +1,6 @@
 import type { CLSMetricWithAttribution, FCPMetricWithAttribution, INPMetricWithAttribution, LCPMetricWithAttribution, TTFBMetricWithAttribution } from "web-vitals/attribution";
-import type { Fields, Props } from "./tracker";
+import type { Recorder } from "./perf";
+import type { Props } from "./tracker";
 
 type Metric =
   | CLSMetricWithAttribution
@@ -42,13 +43,13 @@ function explain(m: Metric): [string, Props] {
 }
 
 /**
- * Core Web Vitals with attribution, one `vital` event per report, handed to `emit`. This
- * runs in the script build's second file, so the attribution code is only loaded with it.
+ * Core Web Vitals with attribution, one `vital` event per report. This runs in the script
+ * build's second file, so the attribution code is only loaded with it.
  */
-export function reportVitals(emit: (f: Fields) => void, lib: VitalsLibrary): void {
+export function reportVitals(record: Recorder, lib: VitalsLibrary): void {
   const report = (m: Metric): void => {
     const [tg, p] = explain(m);
-    emit({
+    record("vital", {
       n: m.name,
       tg,
       // CLS is a unitless score; the others are milliseconds.

@@ -1,0 +1,31 @@
+import type { LastClick, Recorder } from "./perf";
+
+export const MAX_LONG_TASKS = 30;
+/** A long task or frame this soon after a click is that interaction's. */
+const NEAR_CLICK_MS = 1000;
+
+/**
+ * Long animation frames (long tasks where frames are not exposed), each tied to the click
+ * in progress when there is one. The browser buffers them, so this runs in the script
+ * build's second file.
+ */
+export function captureLongFrames(record: Recorder, click: () => LastClick): void {
+  let tasks = 0;
+  const type = ["long-animation-frame", "longtask"].find((t) => PerformanceObserver.supportedEntryTypes.includes(t));
+  if (!type) return;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries() as (PerformanceEntry & { blockingDuration?: number })[]) {
+      if (tasks++ >= MAX_LONG_TASKS) return;
+      // The frame that ran the click's handler started before the click was seen.
+      const c = click();
+      const near = e.startTime + e.duration >= c.t0 && e.startTime < c.t0 + NEAR_CLICK_MS;
+      record("long_task", {
+        ts: Math.round(performance.timeOrigin + e.startTime),
+        n: type == "longtask" ? type : "loaf",
+        d: e.duration,
+        // A long task has no blocking duration: NaN, not sent.
+        p: { block: Math.round(e.blockingDuration!), ia: near ? c.tg : undefined },
+      });
+    }
+  }).observe({ type, buffered: true });
+}
