@@ -1,9 +1,9 @@
 """batch + sink: drain the spool into ClickHouse in large columnar inserts.
 
 One background task reads records back from the spool in order, about ``max_rows`` rows
-at a time or whatever arrived within ``max_age_ms``, rebuilds their rows and inserts
-them. All store and spool-reading calls run on one dedicated thread, so the event loop
-never blocks on ClickHouse or the disk.
+at a time or whatever arrived within ``max_age_ms``, has a worker process rebuild their
+rows as insert blocks (``blocks``), and inserts them. All store and spool-reading calls
+run on one dedicated thread, so the event loop never blocks on ClickHouse or the disk.
 
 Exactly once: before inserting, the batch's spool range and a content-derived
 deduplication token are written to the checkpoint; a batch retried after a lost
@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import logging
 import random
@@ -24,9 +25,10 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from collector.enrich import EVENT_COLUMNS, Row, ms_to_datetime
+from collector.blocks import Block, Blocks
+from collector.enrich import EVENT_COLUMNS, ms_to_datetime
 from collector.metrics import Metrics
-from collector.record import REJECTED_COLUMNS, Decoded, decode
+from collector.record import REJECTED_COLUMNS
 from collector.spool import Intent, Spool
 from collector.store import Store
 
@@ -34,12 +36,6 @@ RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 10.0
 # A resent event is looked for within this distance of its own time.
 RESENT_LOOKBACK = dt.timedelta(days=2)
-# Resent events stored recently, remembered so that their original, if it shows up late
-# (it was still in flight when the resend overtook it), is recognised as a copy.
-RECENT_RESENT_S = 600.0
-RECENT_RESENT_MAX = 100_000
-_ID = EVENT_COLUMNS.index("event_id")
-_TIME = EVENT_COLUMNS.index("event_time")
 
 log = logging.getLogger("microx.batch")
 T = TypeVar("T")
@@ -71,7 +67,7 @@ class Batcher:
         # A batch read from the spool but not yet stored: it is retried before anything
         # newer is read, because the checkpoint may only ever move past stored rows.
         self._pending: tuple[list[bytes], Intent] | None = None
-        self._recent_resent: dict[str, float] = {}  # sink thread only
+        self._blocks: Blocks | None = None
 
     async def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the sink thread."""
@@ -85,6 +81,10 @@ class Batcher:
         store = self._store
         for m in await self.call(store.migrate):
             log.info("applied migration %04d_%s", m.version, m.name)
+        self._blocks = Blocks(
+            await self.call(lambda: store.column_types("events", EVENT_COLUMNS)),
+            await self.call(lambda: store.column_types("rejected_events", REJECTED_COLUMNS)),
+        )
         self._metrics.store_up = 1
         if self._spool.unread_rows:
             log.info("spool: %d rows from an earlier run to store", self._spool.unread_rows)
@@ -137,20 +137,28 @@ class Batcher:
         self, payloads: list[bytes], intent: Intent, deadline: float | None
     ) -> bool:
         """Insert until it succeeds (or ``deadline`` passes, leaving it in the spool)."""
-        decoded = await self.call(lambda: decode(payloads))
+        blocks = self._blocks
+        if blocks is None:
+            raise RuntimeError("batcher not started")
+        block: Block | None = None
         delay = RETRY_FIRST_S
         while True:
             started = time.perf_counter()
             try:
-                written = await self.call(lambda: self._write(decoded, intent))
+                if block is None:
+                    block = await blocks.build(payloads)
+                written = await self.call(functools.partial(self._write, block, intent))
             except Exception as exc:  # noqa: BLE001 - any failure: keep the batch, retry
-                self._metrics.insert_errors["events"] += 1
-                self._metrics.store_up = 0
-                log.warning(
-                    "insert of %d rows failed, retrying: %s",
-                    len(decoded.events) + len(decoded.rejected),
-                    _first_line(exc),
-                )
+                if block is None:
+                    log.error("building rows from the spool failed, retrying: %s", _first_line(exc))
+                else:
+                    self._metrics.insert_errors["events"] += 1
+                    self._metrics.store_up = 0
+                    log.warning(
+                        "insert of %d rows failed, retrying: %s",
+                        block.event_rows + block.rejected_rows,
+                        _first_line(exc),
+                    )
             else:
                 self._metrics.insert_seconds.observe(time.perf_counter() - started)
                 self._metrics.store_up = 1
@@ -168,53 +176,34 @@ class Batcher:
             await asyncio.sleep(pause)
             delay = min(delay * 2, RETRY_MAX_S)
 
-    def _write(self, decoded: Decoded, intent: Intent) -> dict[str, int]:
+    def _write(self, block: Block, intent: Intent) -> dict[str, int]:
         """On the sink thread: record the intent, insert both tables, commit."""
-        store = self._store
-        if store is None:
+        store, blocks = self._store, self._blocks
+        if store is None or blocks is None:
             raise RuntimeError("store not open")
         self._spool.begin(intent)
-        rows = [r for r in _unique(decoded.events) if r[_ID] not in self._recent_resent]
-        resent = set(decoded.resent)
-        if resent:
-            times = [r[_TIME] for r in rows if r[_ID] in resent]
-            if times:
-                stored = store.existing_event_ids(
-                    list(resent),
-                    ms_to_datetime(min(times)) - RESENT_LOOKBACK,
-                    ms_to_datetime(max(times)) + RESENT_LOOKBACK,
-                )
-                rows = [r for r in rows if r[_ID] not in stored]
-        self._metrics.events_duplicate += len(decoded.events) - len(rows)
+        if block.resent:
+            times = [t for _, t in block.resent]
+            stored = store.existing_event_ids(
+                [i for i, _ in block.resent],
+                ms_to_datetime(min(times)) - RESENT_LOOKBACK,
+                ms_to_datetime(max(times)) + RESENT_LOOKBACK,
+            )
+            if stored:
+                block = blocks.without(block, stored)
         written: dict[str, int] = {}
-        if rows:
-            store.insert_columns(
-                "events", EVENT_COLUMNS, list(zip(*rows, strict=True)), token=intent.token + "-e"
+        if block.event_rows:
+            store.insert_block("events", EVENT_COLUMNS, block.events, token=intent.token + "-e")
+            written["events"] = block.event_rows
+        if block.rejected_rows:
+            store.insert_block(
+                "rejected_events", REJECTED_COLUMNS, block.rejected, token=intent.token + "-r"
             )
-            written["events"] = len(rows)
-        if decoded.rejected:
-            store.insert_columns(
-                "rejected_events",
-                REJECTED_COLUMNS,
-                list(zip(*decoded.rejected, strict=True)),
-                token=intent.token + "-r",
-            )
-            written["rejected_events"] = len(decoded.rejected)
+            written["rejected_events"] = block.rejected_rows
         self._spool.commit(intent.end)
-        self._remember_resent([r[_ID] for r in rows if r[_ID] in resent])
+        self._metrics.events_duplicate += block.duplicates
+        blocks.stored([i for i, _ in block.resent])
         return written
-
-    def _remember_resent(self, ids: list[str]) -> None:
-        now = time.monotonic()
-        recent = self._recent_resent
-        for event_id in ids:
-            recent[event_id] = now
-        # Insertion order is time order: drop from the front while too old or too many.
-        while recent:
-            oldest_id, seen = next(iter(recent.items()))
-            if now - seen < RECENT_RESENT_S and len(recent) <= RECENT_RESENT_MAX:
-                break
-            del recent[oldest_id]
 
     async def stop(self, timeout_s: float) -> None:
         """Stop draining, store what is pending within ``timeout_s``, close.
@@ -233,19 +222,10 @@ class Batcher:
             log.warning("stopping with unstored rows kept in the spool for the next start")
         if self._store is not None:
             await self.call(self._store.close)
+        if self._blocks is not None:
+            await self.call(self._blocks.close)
         await self.call(self._spool.close)
         self._executor.shutdown(wait=True)
-
-
-def _unique(rows: list[Row]) -> list[Row]:
-    """Drop repeats of an event id within one batch, keeping the first."""
-    seen: set[str] = set()
-    out: list[Row] = []
-    for r in rows:
-        if r[_ID] not in seen:
-            seen.add(r[_ID])
-            out.append(r)
-    return out
 
 
 def _first_line(exc: BaseException) -> str:

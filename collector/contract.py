@@ -10,9 +10,10 @@ import copy
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
 import fastjsonschema
+import msgspec
 import orjson
 
 SCHEMA_FILE = "events.schema.json"
@@ -58,3 +59,76 @@ def event_validator() -> Validator:
     root = load_schema()
     schema = {**root["definitions"]["event"], "definitions": root["definitions"]}
     return fastjsonschema.compile(schema, use_default=False, use_formats=False)
+
+
+@functools.cache
+def envelope_type() -> Any:
+    """The whole contract, envelope and events, as msgspec types built from the schema.
+
+    Checking a batch against these runs in C, about ten times faster than the compiled
+    validators above; those stay the authority. A batch these refuse is judged again by
+    the validators, event by event, and a test holds these to never accepting what the
+    schema refuses.
+    """
+    schema = load_schema()
+    structs = iter(range(1_000))
+
+    def of(node: dict[str, Any]) -> Any:
+        if "$ref" in node:
+            return of(schema["definitions"][node["$ref"].rsplit("/", 1)[1]])
+        if "enum" in node:
+            return Literal[tuple(node["enum"])]
+        if "const" in node:
+            return Literal[node["const"]]
+        kind = node.get("type")
+        if isinstance(kind, list):
+            return Union[tuple(of({**node, "type": k}) for k in kind)]  # noqa: UP007
+        meta: dict[str, Any] = {}
+        base: Any
+        if kind == "string":
+            base = str
+            meta.update(_meta(node, maxLength="max_length", minLength="min_length"))
+            if "pattern" in node:
+                meta["pattern"] = _whole_string(node["pattern"])
+        elif kind in ("integer", "number"):
+            base = int if kind == "integer" else float
+            meta.update(_meta(node, minimum="ge", maximum="le", exclusiveMinimum="gt"))
+        elif kind == "boolean":
+            base = bool
+        elif kind == "array":
+            base = list[of(node["items"])]  # type: ignore[misc]
+            meta.update(_meta(node, maxItems="max_length", minItems="min_length"))
+        elif kind == "object" and "properties" in node:
+            required = set(node.get("required", ()))
+            fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
+                (name, of(sub)) if name in required else (name, of(sub), msgspec.UNSET)
+                for name, sub in node["properties"].items()
+            ]
+            fields.sort(key=len)  # required fields first, as a struct wants them
+            base = msgspec.defstruct(f"S{next(structs)}", fields, forbid_unknown_fields=True)
+        elif kind == "object":
+            names = node.get("propertyNames", {})
+            key: Any = (
+                Annotated[str, msgspec.Meta(pattern=_whole_string(names["pattern"]))]
+                if "pattern" in names
+                else str
+            )
+            base = dict[key, of(node["additionalProperties"])]  # type: ignore[misc]
+            meta.update(_meta(node, maxProperties="max_length"))
+        else:
+            raise ValueError(f"the schema uses a construct the fast check lacks: {node}")
+        return Annotated[base, msgspec.Meta(**meta)] if meta else base
+
+    return of(schema)
+
+
+def _meta(node: dict[str, Any], **names: str) -> dict[str, Any]:
+    return {meta: node[keyword] for keyword, meta in names.items() if keyword in node}
+
+
+def _whole_string(pattern: str) -> str:
+    # In JSON Schema (ECMA-262) `$` ends the string; in Python it also matches before a
+    # final newline, which would let "<uuid>\n" through.
+    return (
+        pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern
+    )

@@ -26,7 +26,7 @@ from collector.record import encode
 from collector.sites import SECRET_PREFIX, SiteRegistry
 from collector.spool import Spool, SpoolError, SpoolFull
 from collector.useragent import classify
-from collector.validate import EnvelopeError, Rejection, judge, parse
+from collector.validate import EnvelopeError, Rejection, judge_body
 
 ACCEPTED_TYPES = ("text/plain", "application/json", "")
 # A 400 or 202 lists at most this many rejections; the rest are in rejected_events.
@@ -159,7 +159,7 @@ class Ingest:
         key_site: str | None = None,
     ) -> Response:
         try:
-            judgement = judge(parse(body))
+            judgement = judge_body(body)
         except EnvelopeError as exc:
             rejection = exc.rejection
             self._metrics.requests_refused[rejection.reason] += 1

@@ -186,6 +186,32 @@ class Store:
             settings=settings,
         )
 
+    def insert_block(
+        self, table: str, column_names: Sequence[str], block: bytes, token: str | None = None
+    ) -> None:
+        """One insert of rows already in ClickHouse's Native format (``blocks.native``)."""
+        settings = {"insert_deduplication_token": token} if token else None
+        self._client.raw_insert(
+            f"{DATABASE}.{table}",
+            list(column_names),
+            insert_block=block,
+            settings=settings,
+            fmt="Native",
+        )
+
+    def column_types(self, table: str, column_names: Sequence[str]) -> list[str]:
+        """The ClickHouse types of ``column_names`` in ``table``, in that order."""
+        result = self._client.query(
+            "SELECT name, type FROM system.columns WHERE database = {db:String}"
+            " AND table = {table:String}",
+            parameters={"db": DATABASE, "table": table},
+        )
+        types: dict[str, str] = {str(name): str(type_) for name, type_ in result.result_rows}
+        missing = [c for c in column_names if c not in types]
+        if missing:
+            raise StoreUnavailable(f"{DATABASE}.{table} has no column {', '.join(missing)}")
+        return [types[c] for c in column_names]
+
     def existing_event_ids(
         self, ids: Sequence[str], since: dt.datetime, until: dt.datetime
     ) -> set[str]:

@@ -12,9 +12,10 @@ import re
 from typing import Any
 
 import fastjsonschema
+import msgspec
 import orjson
 
-from collector.contract import envelope_validator, event_validator
+from collector.contract import envelope_type, envelope_validator, event_validator
 
 RAW_LIMIT = 2048
 # An event cannot happen after the batch carrying it was sent (a minute of slack for a
@@ -189,6 +190,40 @@ def _check_times(event: dict[str, Any], sent_ms: int, index: int) -> Rejection |
         return None
     raw = truncate_raw(orjson.dumps(event))
     return Rejection("timestamp_out_of_range", f"e[{index}].ts", message, index, raw)
+
+
+def judge_body(body: bytes) -> Judgement:
+    """``judge(parse(body))``, faster for the usual batch: one that is valid whole."""
+    whole = accept_whole(body)
+    return whole if whole is not None else judge(parse(body))
+
+
+def accept_whole(body: bytes) -> Judgement | None:
+    """The batch with every event accepted, when that is proven cheaply; else None, and
+    :func:`parse` and :func:`judge` decide (and say what is wrong)."""
+    try:
+        payload = orjson.loads(body)
+        msgspec.convert(payload, envelope_type())
+    except (orjson.JSONDecodeError, msgspec.MsgspecError):
+        return None
+    context = payload.get("c") or {}
+    events: list[dict[str, Any]] = payload["e"]
+    keys = len(payload) + len(context)
+    for e in events:
+        keys += len(e) + len(e.get("p") or ()) + len(e.get("x") or ())
+    # Every key in the text is a string, then optional whitespace, then `:`. With the
+    # whitespace taken out, the text holds at least as many `":` as keys; as many as the
+    # decoded objects hold only if no key was repeated (orjson keeps the last silently).
+    if body.translate(None, b" \t\r\n").count(b'":') != keys:
+        return None
+    consent = context.get("cs") or ()
+    if len(set(consent)) != len(consent):
+        return None
+    sent_ms: int = payload["at"]
+    earliest, latest = sent_ms - MAX_EVENT_AGE_MS, sent_ms + MAX_EVENT_AHEAD_MS
+    if not all(earliest <= e["ts"] <= latest for e in events):
+        return None
+    return Judgement(payload, events, [])
 
 
 def judge(payload: Any) -> Judgement:

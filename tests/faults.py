@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from collector.store import Store
@@ -41,13 +41,7 @@ class FaultyStore(Store):
         super().__init__(url)
         self.faults = faults
 
-    def insert_columns(
-        self,
-        table: str,
-        column_names: Sequence[str],
-        columns: Sequence[Sequence[Any]],
-        token: str | None = None,
-    ) -> None:
+    def _around(self, insert: Callable[[], None]) -> None:
         self.faults.inserts_attempted += 1
         mode = self.faults.take()
         if mode == "fail":
@@ -55,10 +49,28 @@ class FaultyStore(Store):
         if mode == "hang":
             time.sleep(self.faults.hang_s)
             raise TimeoutError("injected: store did not answer")
-        super().insert_columns(table, column_names, columns, token)
+        insert()
         self.faults.inserts_landed += 1
         if mode == "lose_response":
             raise ConnectionError("injected: response lost after the insert")
+
+    def insert_columns(
+        self,
+        table: str,
+        column_names: Sequence[str],
+        columns: Sequence[Sequence[Any]],
+        token: str | None = None,
+    ) -> None:
+        self._around(
+            lambda: super(FaultyStore, self).insert_columns(table, column_names, columns, token)
+        )
+
+    def insert_block(
+        self, table: str, column_names: Sequence[str], block: bytes, token: str | None = None
+    ) -> None:
+        self._around(
+            lambda: super(FaultyStore, self).insert_block(table, column_names, block, token)
+        )
 
     def ping(self) -> bool:
         if self.faults.mode in ("fail", "hang"):

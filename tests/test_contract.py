@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.contract import event_types, load_schema
 from collector.tsgen import OUTPUT, generate
-from collector.validate import judge
+from collector.validate import EnvelopeError, Judgement, accept_whole, judge, judge_body, parse
 from tests.conftest import make_envelope
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,3 +124,115 @@ def test_every_string_limit_of_the_schema_is_enforced(field: str, over: int) -> 
     assert not REFERENCE.is_valid(envelope)
     judgement = judge(envelope)
     assert [(r.reason, r.field) for r in judgement.rejected] == [("too_long", f"e[0].{field}")]
+
+
+# -- the fast check (msgspec types built from the schema) never accepts more than it ----
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=80),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+# Values that sit on the schema's edges: limits, wrong numeric kinds, strings with a newline.
+EDGES = st.sampled_from(
+    [
+        *(0, -1, 1.0, 3.5, 2**32, 4102444800001, 86400001, True),
+        *("", "x" * 2049, "a\n", "0" * 36, "demo\n", "measure\n"),
+        "00000000-0000-4000-8000-000000000000\n",
+    ]
+)
+
+
+@st.composite
+def altered(draw: st.DrawFn) -> tuple[bytes, dict[str, Any]]:
+    """A valid batch with one thing changed, as the bytes a client would send."""
+    events = draw(st.lists(strategy(DEFS["event"]), min_size=1, max_size=3))
+    envelope = make_envelope(*events)
+    for e in events:
+        e["ts"] = envelope["at"]
+    where = draw(st.sampled_from(["envelope", "context", "event", "props"]))
+    target: dict[str, Any]
+    if where == "envelope":
+        target = envelope
+    elif where == "context":
+        target = envelope.setdefault("c", {})
+    else:
+        target = draw(st.sampled_from(events))
+        if where == "props":
+            target = target.setdefault("p", {})
+    key = draw(
+        st.sampled_from(sorted(target) or ["k"])
+        | st.sampled_from(["k\n", "é"])
+        | st.text(max_size=6)
+    )
+    target[key] = draw(JSON_VALUES | EDGES)
+    body = json.dumps(envelope, separators=draw(st.sampled_from([(",", ":"), (", ", ": ")])))
+    if draw(st.booleans()):
+        # The same key twice in the text, which a decoder resolves silently.
+        body = body.replace('"q":', '"q":0,"q":', 1)
+    return body.encode(), envelope
+
+
+@settings(max_examples=400, deadline=None)
+@given(altered())
+def test_the_fast_check_accepts_nothing_the_schema_refuses(
+    case: tuple[bytes, dict[str, Any]],
+) -> None:
+    body, _ = case
+    whole = accept_whole(body)
+    if whole is not None:
+        assert REFERENCE.is_valid(json.loads(body))
+        assert judge_or_refusal(slowly, body) == (whole.envelope, whole.accepted, [])
+    assert judge_or_refusal(judge_body, body) == judge_or_refusal(slowly, body)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(strategy(DEFS["event"]), min_size=1, max_size=5))
+def test_the_fast_check_agrees_on_valid_batches(events: list[dict[str, Any]]) -> None:
+    envelope = make_envelope(*events)
+    for e in events:
+        e["ts"] = envelope["at"]
+    body = json.dumps(envelope).encode()
+    assert judge_or_refusal(judge_body, body) == judge_or_refusal(slowly, body)
+
+
+def test_the_fast_check_takes_a_typical_batch() -> None:
+    """It must not be silently bypassed: a batch as the snippet sends it goes the fast way."""
+    event = {"id": "4b2d0111-d1c6-4a9b-bb1d-2b909e7a44fb", "t": "click", "ts": 0, "q": 0}
+    envelope = make_envelope(
+        {**event, "tg": "button#buy", "l": "Buy", "d": 12, "p": {"x": 3, "fb": "dom", "ok": True}},
+        {
+            **event,
+            "id": "4b2d0111-d1c6-4a9b-bb1d-2b909e7a44fc",
+            "t": "form_field",
+            "x": {"hero": "b"},
+        },
+    )
+    envelope["c"] = {"sdk": "0.1.0", "vw": 1280, "vh": 800, "cs": ["measure"], "sr": 0.5}
+    for e in envelope["e"]:
+        e["ts"] = envelope["at"]
+    whole = accept_whole(orjson.dumps(envelope))
+    assert whole is not None and whole.accepted == envelope["e"]
+    # A key repeated, or a UUID with a newline after it, is left to the exact check.
+    assert accept_whole(orjson.dumps(envelope).replace(b'"q":', b'"q":1,"q":', 1)) is None
+    envelope["sid"] += "\n"
+    assert accept_whole(orjson.dumps(envelope)) is None
+
+
+def slowly(body: bytes) -> Judgement:
+    """The exact way, without the fast check."""
+    return judge(parse(body))
+
+
+def judge_or_refusal(fn: Callable[[bytes], Judgement], body: bytes) -> object:
+    try:
+        j = fn(body)
+    except EnvelopeError as exc:
+        return ("refused", exc.rejection)
+    return (j.envelope, j.accepted, j.rejected)
