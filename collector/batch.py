@@ -85,6 +85,7 @@ class Batcher:
             await self.call(lambda: store.column_types("events", EVENT_COLUMNS)),
             await self.call(lambda: store.column_types("rejected_events", REJECTED_COLUMNS)),
         )
+        await self._blocks.start()
         self._metrics.store_up = 1
         if self._spool.unread_rows:
             log.info("spool: %d rows from an earlier run to store", self._spool.unread_rows)
@@ -150,6 +151,7 @@ class Batcher:
                 written = await self.call(functools.partial(self._write, block, intent))
             except Exception as exc:  # noqa: BLE001 - any failure: keep the batch, retry
                 if block is None:
+                    self._metrics.build_errors += 1
                     log.error("building rows from the spool failed, retrying: %s", _first_line(exc))
                 else:
                     self._metrics.insert_errors["events"] += 1

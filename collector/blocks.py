@@ -182,6 +182,11 @@ class Blocks:
             raise
         return block
 
+    async def start(self) -> None:
+        """Start the worker now, so that the first batch does not wait for it (about a
+        second: a new interpreter importing the driver)."""
+        await self._run(_build, [], [])
+
     async def build(self, payloads: list[bytes]) -> Block:
         stored, self._stored_resent = self._stored_resent, []
         try:

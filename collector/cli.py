@@ -95,7 +95,8 @@ def _sql(settings: Settings, args: argparse.Namespace) -> int:
         columns, rows = store.query(args.query)
     finally:
         store.close()
-    print(_format(columns, rows, args.format))
+    # Through the collector's HTTP endpoint an empty result carries no column names.
+    print(_format(columns, rows, args.format) if rows else "(no rows)")
     return 0
 
 

@@ -47,6 +47,7 @@ class Metrics:
         self.insert_batches: Counter[str] = Counter()
         self.insert_rows: Counter[str] = Counter()
         self.insert_errors: Counter[str] = Counter()
+        self.build_errors = 0
         self.insert_seconds = Histogram()
         self.store_up = 0
         self.queries: Counter[str] = Counter()
@@ -109,6 +110,11 @@ class Metrics:
         labelled("insert_rows_total", "Rows inserted, by table.", self.insert_rows, "table")
         labelled(
             "insert_errors_total", "Failed insert attempts, by table.", self.insert_errors, "table"
+        )
+        counter(
+            "build_errors_total",
+            "Failed attempts to rebuild a batch's rows from the spool (the worker process died).",
+            self.build_errors,
         )
         histogram("insert_seconds", "Time per successful batch insert.", self.insert_seconds)
         labelled(

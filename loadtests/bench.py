@@ -61,14 +61,46 @@ def free_port() -> int:
         return port
 
 
+def tree(pid: int) -> list[int]:
+    """``pid`` and its descendants: microx builds insert blocks in a worker process, whose
+    CPU and memory are part of the collector's cost."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """CPU time of the process and its descendants, each counted while alive."""
+    total = 0
+    for p in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
 
 
 def peak_rss_mb(pid: int) -> float:
-    match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
-    return int(match[1]) / 1024 if match else 0.0
+    """Peak resident memory, summed over the process and its descendants."""
+    total = 0
+    for p in tree(pid):
+        try:
+            match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{p}/status").read_text())
+        except OSError:
+            continue
+        total += int(match[1]) if match else 0
+    return total / 1024
 
 
 @contextmanager

@@ -261,4 +261,5 @@ def test_killed_row_builder_is_replaced_and_nothing_is_lost(tmp_path: Path) -> N
         wait_until(lambda: metric(client, 'insert_rows_total{table="events"}') >= 60)
         (second,) = workers()
         assert second != first
+        assert metric(client, "build_errors_total") >= 1
     assert sorted(stored_ids(settings)) == sorted(acked)
