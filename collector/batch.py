@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -36,10 +37,23 @@ RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 10.0
 # A resent event is looked for within this distance of its own time.
 RESENT_LOOKBACK = dt.timedelta(days=2)
+# Resent events stored recently, remembered so that their original, if it shows up late
+# (it was still in flight when the resend overtook it), is recognised as a copy.
+RECENT_RESENT_S = 600.0
+RECENT_RESENT_MAX = 100_000
 
 log = logging.getLogger("microx.batch")
 T = TypeVar("T")
 StoreFactory = Callable[[str], Store]
+
+
+@dataclasses.dataclass
+class _Batch:
+    """Records read from the spool, in order, and their insert block being built."""
+
+    payloads: list[bytes]
+    intent: Intent
+    block: asyncio.Future[Block] | None = None
 
 
 class Batcher:
@@ -66,8 +80,12 @@ class Batcher:
         self._store: Store | None = None
         # A batch read from the spool but not yet stored: it is retried before anything
         # newer is read, because the checkpoint may only ever move past stored rows.
-        self._pending: tuple[list[bytes], Intent] | None = None
+        self._pending: _Batch | None = None
+        # The batch after it, read ahead while it is inserted when the spool holds a
+        # backlog, so that building one block overlaps inserting the other.
+        self._next: _Batch | None = None
         self._blocks: Blocks | None = None
+        self._recent_resent: dict[str, float] = {}  # sink thread only
 
     async def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the sink thread."""
@@ -110,45 +128,60 @@ class Batcher:
                 self._wake.clear()
             if self._stopping:
                 break
-            if self._pending or self._spool.unread_rows:
+            if self._pending or self._next or self._spool.unread_rows:
                 await self._drain_once(deadline=None)
 
     async def _replay(self, intent: Intent) -> None:
         """Insert the batch a previous run was inserting, exactly as it was."""
         log.info("spool: replaying the batch in flight at the last stop")
         payloads, _, _ = await self.call(lambda: self._spool.read(self._max_rows, until=intent.end))
-        self._pending = (payloads, intent)
+        self._pending = _Batch(payloads, intent)
         await self._drain_once(deadline=None)
 
     async def _drain_once(self, deadline: float | None) -> bool:
         """Store the pending batch, or the next one from the spool; False if it failed."""
         if self._pending is None:
-            payloads, start, end = await self.call(lambda: self._spool.read(self._max_rows))
-            if not payloads:
+            self._pending, self._next = self._next or await self._read(), None
+            if self._pending is None:
                 return True
-            token = hashlib.blake2b(b"".join(payloads), digest_size=16).hexdigest()
-            self._pending = (payloads, Intent(start, end, token))
-        payloads, intent = self._pending
-        if await self._store_batch(payloads, intent, deadline):
+        if self._next is None and self._spool.unread_rows >= self._max_rows:
+            self._next = await self._read()
+        if await self._store_batch(self._pending, deadline):
             self._pending = None
             return True
         return False
 
-    async def _store_batch(
-        self, payloads: list[bytes], intent: Intent, deadline: float | None
-    ) -> bool:
+    async def _read(self) -> _Batch | None:
+        """The next batch from the spool, its block already being built."""
+        payloads, start, end = await self.call(lambda: self._spool.read(self._max_rows))
+        if not payloads:
+            return None
+        token = hashlib.blake2b(b"".join(payloads), digest_size=16).hexdigest()
+        batch = _Batch(payloads, Intent(start, end, token))
+        self._build(batch)
+        return batch
+
+    def _build(self, batch: _Batch) -> asyncio.Future[Block]:
+        if batch.block is None:
+            if self._blocks is None:
+                raise RuntimeError("batcher not started")
+            batch.block = asyncio.ensure_future(self._blocks.build(batch.payloads))
+        return batch.block
+
+    async def _store_batch(self, batch: _Batch, deadline: float | None) -> bool:
         """Insert until it succeeds (or ``deadline`` passes, leaving it in the spool)."""
-        blocks = self._blocks
-        if blocks is None:
-            raise RuntimeError("batcher not started")
         block: Block | None = None
         delay = RETRY_FIRST_S
         while True:
             started = time.perf_counter()
             try:
                 if block is None:
-                    block = await blocks.build(payloads)
-                written = await self.call(functools.partial(self._write, block, intent))
+                    try:
+                        block = await self._build(batch)
+                    except Exception:
+                        batch.block = None  # built again on the next try
+                        raise
+                written = await self.call(functools.partial(self._write, block, batch))
             except Exception as exc:  # noqa: BLE001 - any failure: keep the batch, retry
                 if block is None:
                     self._metrics.build_errors += 1
@@ -178,34 +211,49 @@ class Batcher:
             await asyncio.sleep(pause)
             delay = min(delay * 2, RETRY_MAX_S)
 
-    def _write(self, block: Block, intent: Intent) -> dict[str, int]:
+    def _write(self, block: Block, batch: _Batch) -> dict[str, int]:
         """On the sink thread: record the intent, insert both tables, commit."""
         store, blocks = self._store, self._blocks
         if store is None or blocks is None:
             raise RuntimeError("store not open")
-        self._spool.begin(intent)
+        self._spool.begin(batch.intent)
+        copies: set[str] = set()
+        if not self._recent_resent.keys().isdisjoint(block.ids):
+            copies = {i for i in block.ids if i in self._recent_resent}
         if block.resent:
             times = [t for _, t in block.resent]
-            stored = store.existing_event_ids(
+            copies |= store.existing_event_ids(
                 [i for i, _ in block.resent],
                 ms_to_datetime(min(times)) - RESENT_LOOKBACK,
                 ms_to_datetime(max(times)) + RESENT_LOOKBACK,
             )
-            if stored:
-                block = blocks.without(block, stored)
+        if copies:
+            block = blocks.rebuild(batch.payloads, copies)
         written: dict[str, int] = {}
         if block.event_rows:
-            store.insert_block("events", EVENT_COLUMNS, block.events, token=intent.token + "-e")
+            token = batch.intent.token + "-e"
+            store.insert_block("events", EVENT_COLUMNS, block.events, token=token)
             written["events"] = block.event_rows
         if block.rejected_rows:
-            store.insert_block(
-                "rejected_events", REJECTED_COLUMNS, block.rejected, token=intent.token + "-r"
-            )
+            token = batch.intent.token + "-r"
+            store.insert_block("rejected_events", REJECTED_COLUMNS, block.rejected, token=token)
             written["rejected_events"] = block.rejected_rows
-        self._spool.commit(intent.end)
+        self._spool.commit(batch.intent.end)
         self._metrics.events_duplicate += block.duplicates
-        blocks.stored([i for i, _ in block.resent])
+        self._remember_resent([i for i, _ in block.resent])
         return written
+
+    def _remember_resent(self, ids: list[str]) -> None:
+        now = time.monotonic()
+        recent = self._recent_resent
+        for event_id in ids:
+            recent[event_id] = now
+        # Insertion order is time order: drop from the front while too old or too many.
+        while recent:
+            oldest_id, seen = next(iter(recent.items()))
+            if now - seen < RECENT_RESENT_S and len(recent) <= RECENT_RESENT_MAX:
+                break
+            del recent[oldest_id]
 
     async def stop(self, timeout_s: float) -> None:
         """Stop draining, store what is pending within ``timeout_s``, close.
@@ -217,10 +265,15 @@ class Batcher:
         if self._task is not None:
             await self._task
         deadline = time.monotonic() + timeout_s
-        while (self._pending or self._spool.unread_rows) and self._store is not None:
+        while (self._pending or self._next or self._spool.unread_rows) and self._store is not None:
             if not await self._drain_once(deadline):
                 break
-        if self._pending or self._spool.unread_rows:
+        if self._next is not None and self._next.block is not None:
+            # Read ahead but not stored: it stays in the spool, past the checkpoint.
+            self._next.block.cancel()
+            with contextlib.suppress(BaseException):
+                await self._next.block
+        if self._pending or self._next or self._spool.unread_rows:
             log.warning("stopping with unstored rows kept in the spool for the next start")
         if self._store is not None:
             await self.call(self._store.close)

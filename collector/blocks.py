@@ -5,11 +5,7 @@ and holds the GIL for tens of milliseconds per batch; in the request process tha
 is taken from requests waiting to be read and answered. So it runs in a process of its
 own, which hands back each table's rows as one block in ClickHouse's Native format: the
 request process only passes the block to the store, where the engine works without the
-GIL.
-
-The worker keeps the rows of the batch it built last, so that a block can be rebuilt
-without the events found to be stored already, and the ids of resent events stored
-recently (see :class:`Blocks`).
+GIL. The worker keeps no state between batches: a block is built from its records alone.
 """
 
 from __future__ import annotations
@@ -19,9 +15,8 @@ import concurrent.futures
 import dataclasses
 import gc
 import multiprocessing
-import time
+import re
 from collections.abc import Sequence
-from typing import Any
 
 from clickhouse_connect.datatypes.registry import get_from_name
 from clickhouse_connect.driver.insert import InsertContext
@@ -30,10 +25,8 @@ from clickhouse_connect.driver.transform import NativeTransform
 from collector.enrich import EVENT_COLUMNS, Row
 from collector.record import REJECTED_COLUMNS, decode
 
-# Resent events stored recently, remembered so that their original, if it shows up late
-# (it was still in flight when the resend overtook it), is recognised as a copy.
-RECENT_RESENT_S = 600.0
-RECENT_RESENT_MAX = 100_000
+_LOW_CARDINALITY = re.compile(r"LowCardinality\((.*?)\)")
+_UUID = re.compile(r"\bUUID\b")
 _ID = EVENT_COLUMNS.index("event_id")
 _TIME = EVENT_COLUMNS.index("event_time")
 
@@ -46,9 +39,10 @@ class Block:
     event_rows: int
     rejected: bytes
     rejected_rows: int
-    # Events decoded but left out: repeats within the batch, or copies of resent events
-    # stored recently.
+    # Events decoded but left out: repeats within the batch, and those excluded.
     duplicates: int
+    # Every event id in ``events``.
+    ids: tuple[str, ...]
     # Events in ``events`` that the snippet marked as resent, with their event times
     # (epoch ms): the only ones worth looking up in ClickHouse before inserting.
     resent: tuple[tuple[str, int], ...]
@@ -68,83 +62,47 @@ def native(
     return data[data.index(b"\n") + 1 :] if data.startswith(b"INSERT ") else data
 
 
-class _Worker:
-    """The worker process's state; one instance, reached through the functions below."""
-
-    def __init__(self, event_types: Sequence[str], rejected_types: Sequence[str]) -> None:
-        self.event_types = list(event_types)
-        self.rejected_types = list(rejected_types)
-        self.recent_resent: dict[str, float] = {}
-        self.rows: list[Row] = []
-        self.resent: set[str] = set()
-
-    def build(self, payloads: list[bytes], stored_resent: list[str]) -> Block:
-        self.remember(stored_resent)
-        decoded = decode(payloads)
-        seen: set[str] = set()
-        rows: list[Row] = []
-        for r in decoded.events:
-            event_id = r[_ID]
-            if event_id not in seen and event_id not in self.recent_resent:
-                seen.add(event_id)
-                rows.append(r)
-        self.rows = rows
-        self.resent = set(decoded.resent)
-        return Block(
-            events=native("microx.events", EVENT_COLUMNS, self.event_types, rows),
-            event_rows=len(rows),
-            rejected=native(
-                "microx.rejected_events", REJECTED_COLUMNS, self.rejected_types, decoded.rejected
-            ),
-            rejected_rows=len(decoded.rejected),
-            duplicates=len(decoded.events) - len(rows),
-            resent=tuple((r[_ID], r[_TIME]) for r in rows if r[_ID] in self.resent),
-        )
-
-    def without(self, block: Block, stored: list[str]) -> Block:
-        """The last block built, less the events in ``stored``."""
-        gone = set(stored)
-        rows = [r for r in self.rows if r[_ID] not in gone]
-        return dataclasses.replace(
-            block,
-            events=native("microx.events", EVENT_COLUMNS, self.event_types, rows),
-            event_rows=len(rows),
-            duplicates=block.duplicates + block.event_rows - len(rows),
-            resent=tuple(x for x in block.resent if x[0] not in gone),
-        )
-
-    def remember(self, ids: list[str]) -> None:
-        now = time.monotonic()
-        recent = self.recent_resent
-        for event_id in ids:
-            recent[event_id] = now
-        # Insertion order is time order: drop from the front while too old or too many.
-        while recent:
-            oldest_id, seen = next(iter(recent.items()))
-            if now - seen < RECENT_RESENT_S and len(recent) <= RECENT_RESENT_MAX:
-                break
-            del recent[oldest_id]
+_types: tuple[list[str], list[str]] = ([], [])
 
 
-_worker: _Worker | None = None
+def wire_type(column_type: str) -> str:
+    """The type a column is sent as: UUID and LowCardinality columns go as plain strings,
+    which ClickHouse converts on insert (in C++, where the driver's encoders for those
+    types are Python and took a third of the time to build a block)."""
+    return _UUID.sub("String", _LOW_CARDINALITY.sub(r"\1", column_type))
 
 
 def _start(event_types: list[str], rejected_types: list[str]) -> None:
-    global _worker
-    _worker = _Worker(event_types, rejected_types)
+    global _types
+    _types = (event_types, rejected_types)
     # What was made while importing lives as long as the process: keep it out of the
     # collector's way.
     gc.freeze()
 
 
-def _build(payloads: list[bytes], stored_resent: list[str]) -> Block:
-    assert _worker is not None
-    return _worker.build(payloads, stored_resent)
-
-
-def _without(block: Block, stored: list[str]) -> Block:
-    assert _worker is not None
-    return _worker.without(block, stored)
+def _build(payloads: list[bytes], exclude: frozenset[str]) -> Block:
+    """In the worker: the block for ``payloads``, without the events in ``exclude``."""
+    decoded = decode(payloads)
+    seen: set[str] = set()
+    rows: list[Row] = []
+    for r in decoded.events:
+        event_id = r[_ID]
+        if event_id not in seen and event_id not in exclude:
+            seen.add(event_id)
+            rows.append(r)
+    resent = set(decoded.resent)
+    event_types, rejected_types = _types
+    return Block(
+        events=native("microx.events", EVENT_COLUMNS, event_types, rows),
+        event_rows=len(rows),
+        rejected=native(
+            "microx.rejected_events", REJECTED_COLUMNS, rejected_types, decoded.rejected
+        ),
+        rejected_rows=len(decoded.rejected),
+        duplicates=len(decoded.events) - len(rows),
+        ids=tuple(r[_ID] for r in rows),
+        resent=tuple((r[_ID], r[_TIME]) for r in rows if r[_ID] in resent),
+    )
 
 
 class Blocks:
@@ -155,10 +113,8 @@ class Blocks:
     """
 
     def __init__(self, event_types: Sequence[str], rejected_types: Sequence[str]) -> None:
-        self._types = (list(event_types), list(rejected_types))
+        self._types = ([wire_type(t) for t in event_types], [wire_type(t) for t in rejected_types])
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-        # Resent events just stored, passed on with the next batch.
-        self._stored_resent: list[str] = []
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
@@ -172,37 +128,30 @@ class Blocks:
             )
         return self._pool
 
-    async def _run(self, fn: Any, *args: Any) -> Block:
-        try:
-            block: Block = await asyncio.get_running_loop().run_in_executor(
-                self._executor(), fn, *args
-            )
-        except concurrent.futures.BrokenExecutor:
-            self.close()
-            raise
-        return block
-
     async def start(self) -> None:
         """Start the worker now, so that the first batch does not wait for it (about a
         second: a new interpreter importing the driver)."""
-        await self._run(_build, [], [])
+        await self.build([])
 
     async def build(self, payloads: list[bytes]) -> Block:
-        stored, self._stored_resent = self._stored_resent, []
         try:
-            return await self._run(_build, payloads, stored)
-        except BaseException:
-            self._stored_resent = stored + self._stored_resent
+            return await asyncio.wrap_future(self._submit(payloads, frozenset()))
+        except concurrent.futures.BrokenExecutor:
+            self.close()
             raise
 
-    def without(self, block: Block, stored: set[str]) -> Block:
-        """From the sink thread: ``block`` less the events already stored."""
-        result: Block = self._executor().submit(_without, block, sorted(stored)).result()
-        return result
+    def rebuild(self, payloads: list[bytes], exclude: set[str]) -> Block:
+        """From the sink thread: the block for ``payloads`` without the events in ``exclude``."""
+        try:
+            return self._submit(payloads, frozenset(exclude)).result()
+        except concurrent.futures.BrokenExecutor:
+            self.close()
+            raise
 
-    def stored(self, resent_ids: list[str]) -> None:
-        """Resent events now stored: later copies of them in the next batches are dropped."""
-        self._stored_resent.extend(resent_ids)
+    def _submit(
+        self, payloads: list[bytes], exclude: frozenset[str]
+    ) -> concurrent.futures.Future[Block]:
+        return self._executor().submit(_build, payloads, exclude)
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
