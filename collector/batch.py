@@ -35,6 +35,8 @@ from collector.store import Store
 
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 10.0
+# Full batches waiting in the spool that mean the sink is behind (a backlog to drain).
+BEHIND_BATCHES = 2
 # A resent event is looked for within this distance of its own time.
 RESENT_LOOKBACK = dt.timedelta(days=2)
 # Resent events stored recently, remembered so that their original, if it shows up late
@@ -82,7 +84,8 @@ class Batcher:
         # newer is read, because the checkpoint may only ever move past stored rows.
         self._pending: _Batch | None = None
         # The batch after it, read ahead while it is inserted when the spool holds a
-        # backlog, so that building one block overlaps inserting the other.
+        # backlog, so that building one block overlaps inserting the other. Only then:
+        # in steady traffic the overlap would take the cores requests are waiting for.
         self._next: _Batch | None = None
         self._blocks: Blocks | None = None
         self._recent_resent: dict[str, float] = {}  # sink thread only
@@ -144,7 +147,7 @@ class Batcher:
             self._pending, self._next = self._next or await self._read(), None
             if self._pending is None:
                 return True
-        if self._next is None and self._spool.unread_rows >= self._max_rows:
+        if self._next is None and self._spool.unread_rows >= BEHIND_BATCHES * self._max_rows:
             self._next = await self._read()
         if await self._store_batch(self._pending, deadline):
             self._pending = None
