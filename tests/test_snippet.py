@@ -477,6 +477,37 @@ def test_events_queued_while_the_collector_fails_survive_a_reload(
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('microx_q'))") == []
 
 
+def test_the_offline_queue_keeps_500_events_and_the_next_page_sends_them(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    """A page left while the collector fails keeps at most 500 unsent events in
+    localStorage; the next page sends each of them once."""
+    base, beacons = lab
+    beacons.plan = [Answer(503)] * 50
+    page = open_lab(browser, base)
+    page.evaluate("for (let i = 0; i < 600; i++) microx.feedback('m' + i, 1)")
+    # 30 batches of 20 went out at once; each refusal puts its events back in the queue.
+    wait_for(page, lambda: beacons.answered.count(503) == 30)
+    page.wait_for_timeout(500)
+    page.goto("about:blank")  # leaving while the collector fails: the queue is stored
+    beacons.plan = []
+    page.goto(base + "/lab")
+    page.wait_for_function("window.microx && window.microx.version")
+
+    def resent() -> list[dict[str, Any]]:
+        page.evaluate("microx.flush()")
+        events = [e for e in beacons.events() if e.get("a")]
+        return events if len(events) >= 500 else []
+
+    events = wait_for(page, resent)
+    # 500 of the page's events, each once: most of the feedback (which ones depends on the
+    # order the refused batches came back in) and what the page recorded as it was hidden.
+    assert len(events) == len({e["id"] for e in events}) == 500
+    names = {e["n"] for e in events if e["t"] == "feedback"}
+    assert len(names) >= 490 and "m599" in names
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('microx_q'))") == []
+
+
 def test_blocked_storage_and_a_second_copy_of_the_script(
     browser: Browser, lab: tuple[str, Beacons]
 ) -> None:

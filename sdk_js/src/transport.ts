@@ -119,10 +119,14 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
   /** Keep unsent events for the next page, under a key of their own so no merge can race. */
   const store = (events: WireEvent[]): void => {
     if (!events[0]) return;
-    // Bounded: the oldest saved batches make room (keys sort by time).
+    // Bounded: the oldest saved events make room (keys sort by time). A batch that
+    // crosses the bound keeps its newest events.
     let room = MAX_STORED - events.length;
     for (const k of storedKeys().reverse()) {
-      if ((room -= load<Saved>(k, true)?.e?.length || 0) < 0) save(k, undefined, true);
+      const s = load<Saved>(k, true);
+      const n = s?.e?.length || 0;
+      if (room < n) save(k, room > 0 ? { ...s, e: s!.e.slice(-room) } : undefined, true);
+      room -= n;
     }
     const { sid, u } = envelope();
     // Each event keeps the page it happened on; the batch keeps its session.
