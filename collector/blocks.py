@@ -16,6 +16,7 @@ import dataclasses
 import gc
 import multiprocessing
 import re
+import threading
 from collections.abc import Sequence
 
 from clickhouse_connect.datatypes.registry import get_from_name
@@ -115,18 +116,21 @@ class Blocks:
     def __init__(self, event_types: Sequence[str], rejected_types: Sequence[str]) -> None:
         self._types = ([wire_type(t) for t in event_types], [wire_type(t) for t in rejected_types])
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        # The event loop builds, the sink thread rebuilds: one pool between them.
+        self._lock = threading.Lock()
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._pool is None:
-            # spawn, not fork: the request process runs the embedded engine's threads,
-            # which a forked child would inherit in whatever state they were.
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start,
-                initargs=self._types,
-            )
-        return self._pool
+        with self._lock:
+            if self._pool is None:
+                # spawn, not fork: the request process runs the embedded engine's threads,
+                # which a forked child would inherit in whatever state they were.
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start,
+                    initargs=self._types,
+                )
+            return self._pool
 
     async def start(self) -> None:
         """Start the worker now, so that the first batch does not wait for it (about a
@@ -154,6 +158,7 @@ class Blocks:
         return self._executor().submit(_build, payloads, exclude)
 
     def close(self) -> None:
-        pool, self._pool = self._pool, None
+        with self._lock:
+            pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
