@@ -508,6 +508,30 @@ def test_the_offline_queue_keeps_500_events_and_the_next_page_sends_them(
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('microx_q'))") == []
 
 
+def test_events_waiting_on_a_failing_collector_survive_leaving(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    """A request still unanswered when the page is left: the browser ends it as the page
+    goes, and while the collector is failing its events are kept for the next page like
+    unsent ones."""
+    base, beacons = lab
+    beacons.plan = [Answer(503), Answer(503, delay_s=3)]
+    page = open_lab(browser, base)
+    page.evaluate("microx.feedback('first', 1); microx.flush()")
+    wait_for(page, lambda: beacons.answered == [503])
+    page.evaluate("microx.feedback('second', 1)")
+    wait_for(page, lambda: not beacons.plan)  # the retry is out, its answer 3 s away
+    page.goto("about:blank")
+    page.goto(base + "/lab")
+    page.wait_for_function("window.microx && window.microx.version")
+
+    def resent() -> list[str]:
+        page.evaluate("microx.flush()")
+        return sorted(e["n"] for e in beacons.events("feedback") if e.get("a"))
+
+    assert wait_for(page, resent) == ["first", "second"]
+
+
 def test_blocked_storage_and_a_second_copy_of_the_script(
     browser: Browser, lab: tuple[str, Beacons]
 ) -> None:
