@@ -194,7 +194,7 @@ class Batcher:
                     self._metrics.store_up = 0
                     log.warning(
                         "insert of %d rows failed, retrying: %s",
-                        block.event_rows + block.rejected_rows,
+                        len(block.ids) + block.rejected_rows,
                         _first_line(exc),
                     )
             else:
@@ -220,9 +220,7 @@ class Batcher:
         if store is None or blocks is None:
             raise RuntimeError("store not open")
         self._spool.begin(batch.intent)
-        copies: set[str] = set()
-        if not self._recent_resent.keys().isdisjoint(block.ids):
-            copies = {i for i in block.ids if i in self._recent_resent}
+        copies = self._recent_resent.keys() & block.ids
         if block.resent:
             times = [t for _, t in block.resent]
             copies |= store.existing_event_ids(
@@ -233,10 +231,10 @@ class Batcher:
         if copies:
             block = blocks.rebuild(batch.payloads, copies)
         written: dict[str, int] = {}
-        if block.event_rows:
+        if block.ids:
             token = batch.intent.token + "-e"
             store.insert_block("events", EVENT_COLUMNS, block.events, token=token)
-            written["events"] = block.event_rows
+            written["events"] = len(block.ids)
         if block.rejected_rows:
             token = batch.intent.token + "-r"
             store.insert_block("rejected_events", REJECTED_COLUMNS, block.rejected, token=token)

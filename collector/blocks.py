@@ -37,12 +37,11 @@ class Block:
     """One batch, ready to insert: each table's rows in Native format."""
 
     events: bytes
-    event_rows: int
     rejected: bytes
     rejected_rows: int
     # Events decoded but left out: repeats within the batch, and those excluded.
     duplicates: int
-    # Every event id in ``events``.
+    # Every event id in ``events``, in order: one per row.
     ids: tuple[str, ...]
     # Events in ``events`` that the snippet marked as resent, with their event times
     # (epoch ms): the only ones worth looking up in ClickHouse before inserting.
@@ -95,7 +94,6 @@ def _build(payloads: list[bytes], exclude: frozenset[str]) -> Block:
     event_types, rejected_types = _types
     return Block(
         events=native("microx.events", EVENT_COLUMNS, event_types, rows),
-        event_rows=len(rows),
         rejected=native(
             "microx.rejected_events", REJECTED_COLUMNS, rejected_types, decoded.rejected
         ),

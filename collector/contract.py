@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -71,7 +72,7 @@ def envelope_type() -> Any:
     schema refuses.
     """
     schema = load_schema()
-    structs = iter(range(1_000))
+    structs = itertools.count()
 
     def of(node: dict[str, Any]) -> Any:
         if "$ref" in node:
