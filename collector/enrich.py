@@ -70,6 +70,22 @@ def _prop_value(value: str | int | float | bool) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
+# The contract's limit for the context's `lang`.
+LANG_MAX = 35
+
+
+def fill_language(envelope: dict[str, Any], accept_language: str) -> None:
+    """Take the page's language from the request's Accept-Language when the envelope does
+    not say it: the browser sends its first preference there (navigator.language), so the
+    snippet need not. Kept as an input of the spool record, so replay sees the same."""
+    ctx = envelope.get("c") or {}
+    if "lang" in ctx:
+        return
+    first = accept_language.split(",", 1)[0].split(";", 1)[0].strip()
+    if first and first != "*":
+        envelope["c"] = {**ctx, "lang": first[:LANG_MAX]}
+
+
 def _path(url: str) -> str:
     try:
         return urlsplit(url).path or "/"

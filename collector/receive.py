@@ -20,6 +20,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from collector.enrich import fill_language
 from collector.metrics import Metrics
 from collector.ratelimit import AddressHasher, RateLimiter, retry_after
 from collector.record import encode
@@ -120,7 +121,14 @@ class Ingest:
             self._metrics.events_filtered["bot"] += count
             log.debug("dropped %d events from a bot user agent", count)
             return json_response(202, {"accepted": 0, "filtered": count, "reason": "bot"}, cors)
-        return await self._ingest(body, received_ms, user_agent, cors, origin=origin)
+        return await self._ingest(
+            body,
+            received_ms,
+            user_agent,
+            cors,
+            origin=origin,
+            language=request.headers.get("accept-language", ""),
+        )
 
     # -- back ends ----------------------------------------------------------------------
 
@@ -157,6 +165,7 @@ class Ingest:
         cors: dict[str, str],
         origin: str | None = None,
         key_site: str | None = None,
+        language: str = "",
     ) -> Response:
         try:
             judgement = judge_body(body)
@@ -192,6 +201,7 @@ class Ingest:
                 "errors": shown,
             }
             return json_response(400, body_out, cors)
+        fill_language(envelope, language)
         payload, rows = encode(envelope, accepted, rejected, received_ms, user_agent, site)
         try:
             await self._spool.append(payload, rows)

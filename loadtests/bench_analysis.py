@@ -35,6 +35,7 @@ QUERIES = {
     f" microx.session_peak_end({WINDOW}) GROUP BY b",
     "loyalty impact": f"SELECT * FROM microx.loyalty_impact({WINDOW})",
     "experiment comparison": f"SELECT * FROM microx.experiment_comparison({WINDOW})",
+    "customer signals": f"SELECT * FROM microx.customer_signals({WINDOW}) LIMIT 100",
     "rage clicks re-derived": f"SELECT * FROM microx.rage_clicks_with({WINDOW}, clicks = 3,"
     " ms = 1000, px = 30)",
     "dead clicks re-derived": f"SELECT * FROM microx.dead_clicks_with({WINDOW}, ms = 100)",

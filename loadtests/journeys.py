@@ -61,6 +61,9 @@ class Truth:
     return_after_friction: float = 0.3
     return_otherwise: float = 0.6
     max_sessions: int = 4
+    # Customer signals: every visit views the item; those whose session id starts with a
+    # hex digit below 8 (about half) come back to it after the basket spinner.
+    item: str = "trail-runner"
 
 
 def _uuid(rng: random.Random) -> str:
@@ -83,6 +86,9 @@ class _Session:
         self._page: list[dict[str, Any]] = []
         self._path = "/"
         self._seq = 0
+        # Ids of events added after the original journey (signals) come from here, so
+        # the main random sequence, and every fact injected with it, is unchanged.
+        self._aside = random.Random(sid)
 
     def page(self, path: str, load_ms: float) -> None:
         self.flush()
@@ -94,7 +100,8 @@ class _Session:
 
     def event(self, t: str, gap_ms: float | None = None, **fields: Any) -> None:
         self.now += int(self.rng.uniform(50, 1500) if gap_ms is None else gap_ms)
-        e: dict[str, Any] = {"id": _uuid(self.rng), "t": t, "ts": self.now, "q": self._seq}
+        rng = self._aside if t == "signal" else self.rng
+        e: dict[str, Any] = {"id": _uuid(rng), "t": t, "ts": self.now, "q": self._seq}
         e.update({k: v for k, v in fields.items() if v is not None})
         if self.variants:
             e["x"] = dict(self.variants)
@@ -118,7 +125,7 @@ class _Session:
         if not self._page:
             return
         context: dict[str, Any] = {"sdk": "0.1.0", "vw": 1280, "vh": 800, "lang": "en-US"}
-        context["cs"] = ["measure", "visitor"] if self.vid else ["measure"]
+        context["cs"] = ["measure", "visitor", "signals"] if self.vid else ["measure", "signals"]
         envelope: Envelope = {
             "v": 1,
             "s": self.site,
@@ -145,11 +152,17 @@ def _walk(s: _Session, truth: Truth) -> bool:
     s.click("a.product-card", "Trail runner", rng.uniform(40, 120))
 
     s.page("/product", rng.lognormvariate(7.2, 0.3))
+    # Signals take fixed gaps and ids of their own: the random sequence, and so every
+    # other injected fact, stays as it was without them.
+    s.event("signal", 5, n="view", tg=truth.item)
     s.click("button#add", "Add to basket", rng.uniform(30, 90))
     slow = s.variants[truth.spinner_experiment] == "A"
     mean = truth.spinner_slow_ms if slow else truth.spinner_fast_ms
     wait = max(50.0, rng.gauss(mean, mean * 0.1))
     s.event("loading", n="busy", tg="div.spinner", d=round(wait, 1), p={"by": "button#add"})
+    s.event("signal", 5, n="basket", tg=truth.item, val=1, p={"qty": 1})
+    if int(s.sid[0], 16) < 8:
+        s.event("signal", 5, n="view", tg=truth.item)
     s.event("step", n=FUNNEL, tg="basket", p={"i": 1})
 
     s.page("/cart", rng.lognormvariate(7.0, 0.3))
@@ -202,12 +215,12 @@ def _walk(s: _Session, truth: Truth) -> bool:
                 n=FORM,
                 tg=field,
                 d=rng.uniform(10_000, 40_000),
-                p={"how": "page", "done": len(done), "fields": ",".join(done)},
+                p={"how": "page", "fields": ",".join(done)},
             )
             s.flush()
             return slow
         done.append(field)
-    s.event("form_submit", n=FORM, d=rng.uniform(10_000, 40_000), p={"fields": len(done)})
+    s.event("form_submit", n=FORM, d=rng.uniform(10_000, 40_000))
 
     s.page("/checkout/payment", rng.lognormvariate(7.0, 0.3))
     s.event("step", n=FUNNEL, tg="payment", d=rng.uniform(20_000, 60_000), p={"i": 3})

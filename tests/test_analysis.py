@@ -109,6 +109,34 @@ def test_the_abandonment_field_is_named(shop: tuple[Store, list[dict[str, Any]]]
     assert top["median_hesitation_ms"] > 2 * fields[1]["median_hesitation_ms"]
 
 
+def test_repeated_views_are_counted_per_visit(shop: tuple[Store, list[dict[str, Any]]]) -> None:
+    store, _ = shop
+    truth = journeys.Truth()
+    # What was sent, per visit: views and basket quantity of the item.
+    views: Counter[str] = Counter()
+    basket: Counter[str] = Counter()
+    visitor: dict[str, str | None] = {}
+    for envelope in journeys.envelopes(VISITORS, seed=11, truth=truth):
+        sid = envelope["sid"]
+        visitor[sid] = envelope.get("vid")
+        for e in envelope["e"]:
+            if e["t"] == "signal" and e["tg"] == truth.item:
+                views[sid] += e["n"] == "view"
+                basket[sid] += e.get("val", 0) if e["n"] == "basket" else 0
+    got = rows(store, f"SELECT * FROM microx.customer_signals({WINDOW})")
+    assert len(got) == len(views) > VISITORS
+    by_session = {str(r["session_id"]): r for r in got}
+    for sid, n in views.items():
+        r = by_session[sid]
+        assert (r["item"], r["views"], r["repeated_view"]) == (truth.item, n, n >= 2)
+        assert r["basket_quantity"] == basket[sid] and r["basket_changes"] == 1
+        assert (str(r["visitor_id"]) if r["visitor_id"] else None) == visitor[sid]
+    repeated = sum(1 for r in got if r["repeated_view"])
+    # About half the visits came back to the item (session ids starting 0-7).
+    assert 0.4 < repeated / len(got) < 0.6
+    assert [r["views"] for r in got] == sorted((r["views"] for r in got), reverse=True)
+
+
 def test_funnel_steps_come_in_order_and_only_shrink(
     shop: tuple[Store, list[dict[str, Any]]],
 ) -> None:

@@ -72,6 +72,25 @@ def test_mixed_batch_stores_good_events_and_rejections(settings: Settings) -> No
     ) == [("demo", "invalid_value", "e[2].t", 2, 1)]
 
 
+def test_the_language_comes_from_accept_language_unless_the_page_says_it(
+    settings: Settings,
+) -> None:
+    batches = {
+        "fr-CH": (make_envelope(make_event()), "fr-CH, fr;q=0.9, en;q=0.8"),
+        "de-DE": (make_envelope(make_event(), c={"lang": "de-DE"}), "fr-CH"),
+        "": (make_envelope(make_event(), c={"tz": "UTC"}), "*"),
+        "x" * 35: (make_envelope(make_event()), "x" * 50 + ";q=1"),
+    }
+    with TestClient(create_app(settings)) as client:
+        for envelope, header in batches.values():
+            assert post(client, envelope, **{"accept-language": header}).status_code == 202
+    got = {
+        sid: lang
+        for sid, lang in stored(settings, "SELECT toString(session_id), lang FROM microx.events")
+    }
+    assert [got[envelope["sid"]] for envelope, _ in batches.values()] == list(batches)
+
+
 def test_batch_with_nothing_valid_is_400_naming_index_and_field(client: TestClient) -> None:
     r = post(
         client,

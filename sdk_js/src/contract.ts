@@ -63,7 +63,7 @@ export interface Context {
   vw?: number;
   /** viewport height, CSS px */
   vh?: number;
-  /** navigator.language */
+  /** the browser's language (navigator.language); when absent the collector takes the first one of the request's Accept-Language */
   lang?: string;
   /** IANA time zone of the browser */
   tz?: string;

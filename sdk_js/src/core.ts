@@ -114,7 +114,7 @@ export const consent = live(setConsent);
  * Listen in the page: `on("frustration", (d) => offerHelp(d))` on rage, dead and error clicks
  * and stalled forms. A callback that is not a function fails alone, like one that throws.
  */
-export const on = live((name: string, fn: Listener): void => listen(name, fn));
+export const on = live(listen as (name: string, fn: Listener) => void);
 
 /** Send what is queued now rather than at the next batch. */
 export const flush = live((): void => send(false));

@@ -12,7 +12,7 @@ export function captureErrors(): void {
     if (errors++ >= MAX_ERRORS) return;
     const n = clip(String(message || kind), 200);
     fire(FAILED, n);
-    emit("error", { n, p: { kind, src: src ? cleanPageUrl(src) : undefined, line: line || undefined } });
+    emit("error", { n, p: { kind, src: src && cleanPageUrl(src), line } });
   };
   addEventListener("error", (e) => {
     // Resource load failures reach window listeners too, without a message: not script errors.

@@ -114,13 +114,13 @@ export function captureForms(): void {
     if (!form._start) return;
     const n = form._name;
     const d = performance.now() - form._start;
-    if (!how) return emit("form_submit", { n, d, p: { fields: Object.keys(form._fields).length } });
+    if (!how) return emit("form_submit", { n, d });
     const done: string[] = [];
     el.querySelectorAll(FIELDS).forEach((c) => {
       const name = fieldName(c);
       if (form._fields[name] && filled(c)) done.push(name);
     });
-    emit("form_abandon", { u, n, tg: form._last, d, p: { how, done: done.length, fields: done.join() } });
+    emit("form_abandon", { u, n, tg: form._last, d, p: { how, fields: done.join() } });
   };
   const leave = (how: string, u?: string): void => {
     if (focused) onField({ type: "focusout", target: focused } as unknown as Event);

@@ -1,4 +1,4 @@
-import { click, consent, feedback, flush, init, moment, on, record, signal, step, variant, version, type Category, type Options } from "./core";
+import { click, consent, feedback, flush, init, moment, on, record, signal, step, variant, version, type Options } from "./core";
 
 /**
  * The <script> build: configured by the tag's data attributes, exposed as `window.microx`.
@@ -15,18 +15,20 @@ import { click, consent, feedback, flush, init, moment, on, record, signal, step
     const script = document.currentScript as HTMLScriptElement | null;
     if (!script) return;
     const data = script.dataset;
-    const list = (s = ""): string[] => s.split(",").map((s) => s.trim()).filter(Boolean);
+    const list = (s = ""): string[] => s.match(/[^\s,]+/g) || [];
     const at = (path: string): string => new URL(path, script.src).href;
-    const o: Options = {
-      ...(JSON.parse(data.options || "{}") as object),
-      site: data.site || "",
+    // Unset attributes leave their defaults: no consent list, a sample of NaN (all sessions).
+    // What data-options sets wins over the attributes.
+    const o = {
+      site: data.site,
       endpoint: data.endpoint || at("/v1/events"),
       query: list(data.query),
       signals: list(data.signals),
-    };
-    if (data.consent) o.consent = list(data.consent) as Category[];
-    if (data.privacySignals == "ignore") o.privacySignals = false;
-    if (data.sample) o.sample = Number(data.sample);
+      consent: data.consent && list(data.consent),
+      privacySignals: data.privacySignals != "ignore",
+      sample: +(data.sample as string),
+      ...(JSON.parse(data.options || "{}") as object),
+    } as Options;
     if (init(o) && data.vitals != "off") {
       // A script element added by script loads without blocking, as if `async`.
       const s = document.createElement("script");

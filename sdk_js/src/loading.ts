@@ -20,9 +20,8 @@ interface Cue extends Fields {
 
 function visible(el: Element): boolean {
   const e = el as Element & { checkVisibility?: (o: object) => boolean };
-  return e.checkVisibility
-    ? e.checkVisibility({ visibilityProperty: true, opacityProperty: true })
-    : el.getClientRects().length > 0;
+  // Where checkVisibility is missing (Safari before 17.4), a laid-out element counts as visible.
+  return e.checkVisibility?.({ visibilityProperty: true, opacityProperty: true }) ?? el.getClientRects().length > 0;
 }
 
 /**

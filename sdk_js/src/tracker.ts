@@ -64,7 +64,7 @@ let seq = 0;
 let granted: Category[] = [];
 let vid: string | undefined;
 /** Experiment variants in force; undefined until one is set in this session. */
-let variants: Record<string, string> | undefined;
+let variants: Record<string, string> | null | undefined;
 let session: () => string;
 /** Share of sessions measured, 0–1. */
 let rate: number;
@@ -90,7 +90,6 @@ export function startTracker(o: Options): void {
       sdk: VERSION,
       vw: innerWidth,
       vh: innerHeight,
-      lang: navigator.language.slice(0, 35),
       tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
       cs: granted,
       sr: rate,

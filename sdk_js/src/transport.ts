@@ -104,7 +104,7 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
       inflight -= held;
       const s = r.status!;
       if (s && s < 500 && s != 408 && s != 429) return void (fails = 0);
-      const after = Number(r.headers?.get("retry-after")) * 1000;
+      const after = +(r.headers?.get("retry-after") as string) * 1000;
       const backoff = Math.min(RETRY_MIN_MS * 2 ** fails++, RETRY_MAX_MS);
       // Jitter spreads the retries of many pages that failed at the same moment; a missing,
       // past or unreadable Retry-After leaves the backoff alone.
@@ -119,8 +119,8 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
   /** Keep unsent events for the next page, under a key of their own so no merge can race. */
   const store = (events: WireEvent[]): void => {
     if (!events[0]) return;
-    // Bounded: the oldest saved events make room (keys sort by time). A batch that
-    // crosses the bound keeps its newest events.
+    // Bounded: the oldest saved events make room (keys sort by time: Date.now() has 13
+    // digits from 2001 to 2286). A batch that crosses the bound keeps its newest events.
     let room = MAX_STORED - events.length;
     for (const k of storedKeys().reverse()) {
       const s = load<Saved>(k, true);
@@ -132,7 +132,7 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
     // Each event keeps the page it happened on; the batch keeps its session.
     const e = again(events.slice(-MAX_STORED));
     for (const ev of e) ev.u ||= u;
-    save(STORED_PREFIX + (Date.now() + 1e12) + "." + uuid().slice(0, 8), { sid, e }, true);
+    save(STORED_PREFIX + Date.now() + "." + uuid().slice(0, 8), { sid, e }, true);
   };
 
   push = (event) => {

@@ -5,10 +5,11 @@
  */
 const area = (lasting?: boolean): Storage => (lasting ? localStorage : sessionStorage);
 
-export function load<T>(key: string, lasting?: boolean): T | undefined {
+/** The value stored under `key`; null or undefined when there is none or storage cannot be read. */
+export function load<T>(key: string, lasting?: boolean): T | null | undefined {
   try {
     // A missing key reads as null, which parses as null.
-    return JSON.parse(area(lasting).getItem(key)!) ?? undefined;
+    return JSON.parse(area(lasting).getItem(key)!);
   } catch {
     return undefined;
   }
