@@ -8,7 +8,7 @@ import { brotliCompressSync, gzipSync, constants } from "node:zlib";
 const common = {
   bundle: true,
   minify: true,
-  target: "es2020",
+  target: "es2021",
   legalComments: "none",
   mangleProps: /^_/,
   logLevel: "warning",
@@ -39,7 +39,7 @@ async function script(entry, outfile, hoist) {
     write: false,
   });
   const out = await minify(r.outputFiles[0].text, {
-    ecma: 2020,
+    ecma: 2021,
     toplevel: true,
     compress: { passes: 5, unsafe_arrows: true, pure_getters: true, hoist_funs: hoist },
     mangle: { properties: { regex: /^_/ } },

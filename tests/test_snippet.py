@@ -130,7 +130,8 @@ def test_five_quick_clicks_are_rage_and_a_triple_click_selecting_text_is_not(
     clicks = flushed(page, beacons, "click", 8)
     prose = [c for c in clicks if c["tg"] == "p#prose"]
     assert [c["p"]["det"] for c in prose] == [1, 2, 3]
-    assert [c["p"].get("ex") for c in prose] == ["plain", "plain", "plain"]
+    # The second and third clicks selected text: kept as such for re-deriving rage.
+    assert [c["p"].get("ex") for c in prose] == ["plain", "select", "select"]
     frustrations = page.evaluate("window.__frustrations")
     assert [f["type"] for f in frustrations if f["type"] == "rage"] == ["rage"]
     assert not [r for r in beacons.events("rage_click") if r["tg"] == "p#prose"]
@@ -565,6 +566,40 @@ def test_two_tabs_opening_at_once_send_saved_events_once(
             assert len(ids) == 30
         else:
             assert len(ids) == 60  # both tabs read the batch before either deleted it
+    finally:
+        context.close()
+
+
+def test_saved_events_whose_resend_fails_keep_their_session(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    """Events an earlier page left go out under that page's session. When that resend
+    fails as well, they are saved again and retried a few seconds later, still under
+    their own session, not the session of the tab that picked them up."""
+    base, beacons = lab
+    context = browser.new_context()
+    try:
+        beacons.plan = [Answer(503)]
+        first = context.new_page()
+        first.goto(base + "/lab")
+        first.wait_for_function("window.microx && window.microx.version")
+        first.evaluate("microx.feedback('early', 1); microx.flush()")
+        wait_for(first, lambda: beacons.answered == [503])
+        session = first.evaluate("JSON.parse(sessionStorage.getItem('microx_sid'))[0]")
+        first.goto("about:blank")  # left while the collector fails: saved
+        beacons.plan = [Answer(503)]  # the other tab's first resend fails too
+        second = context.new_page()
+        second.goto(base + "/lab")
+        second.wait_for_function("window.microx && window.microx.version")
+        wait_for(second, lambda: beacons.answered[:2] == [503, 503])
+
+        def early() -> list[dict[str, Any]]:
+            return [e for e in beacons.events("feedback") if e["n"] == "early"]
+
+        (event,) = wait_for(second, early, 15)
+        own = second.evaluate("JSON.parse(sessionStorage.getItem('microx_sid'))[0]")
+        assert event["_env"]["sid"] == session != own
+        assert event["a"] >= 2
     finally:
         context.close()
 

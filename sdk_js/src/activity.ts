@@ -74,5 +74,8 @@ export function observeActivity(): void {
   wrap(history, "pushState", "nav");
   wrap(history, "replaceState", "nav");
   for (const type of ["popstate", "hashchange", "pagehide"]) addEventListener(type, () => notify("nav"));
+  // A link or form leaving for a slow page: the page is going, though pagehide waits for
+  // the next one to answer. (Where there is no Navigation API such a click can be dead.)
+  (window as { navigation?: EventTarget }).navigation?.addEventListener("navigate", () => notify("nav"));
   addEventListener("scroll", () => notify("scroll"), { capture: true, passive: true });
 }

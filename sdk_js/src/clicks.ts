@@ -2,7 +2,7 @@ import { watch, type Activity } from "./activity";
 import { CLICKED, FAILED, fire, LEAVING, listen } from "./lib/channels";
 import { label, selector } from "./lib/target";
 import type { LastClick } from "./perf";
-import { emit, frustrated, options, type EventProps, type Fields } from "./tracker";
+import { cleanPageUrl, emit, frustrated, options, type EventProps, type Fields } from "./tracker";
 
 /** Defaults from DOMAIN: PostHog's and Datadog's rage click, a dead click after ~1 s. */
 export const RAGE_COUNT = 3;
@@ -58,7 +58,7 @@ export function captureClicks(): void {
     frustrated({ type, target: c.tg, label: c.l, ...more });
   /** A signal derived from click `c`: where and when it was, and the definition that made it. */
   const derive = (type: "dead_click" | "rage_click", c: Pending, df: string, more?: Fields): void =>
-    emit(type, { ts: c.ts, tg: c.tg, l: c.l, p: { x: c.p.x, y: c.p.y }, df, ...more });
+    emit(type, { ts: c.ts, u: c.u, tg: c.tg, l: c.l, p: { x: c.p.x, y: c.p.y }, df, ...more });
 
   watch((kind) => {
     for (const c of open) if (!c._fb) (c._fb = kind), (c.d = performance.now() - c.t0);
@@ -83,7 +83,8 @@ export function captureClicks(): void {
     emit("click", c);
     if (p["fb"] == "none" && !p["ex"]) {
       derive("dead_click", c, `dead@1:${deadMs}ms`);
-      tell("dead", c);
+      // Once per burst: the page hears "rage" for the rest.
+      if (!p["burst"]) tell("dead", c);
     }
   };
 
@@ -105,24 +106,28 @@ export function captureClicks(): void {
       const el = ev.target.closest(ACTIONABLE) || ev.target;
       if (el.closest("[data-microx-ignore]")) return;
       const now = performance.now();
-      const x = Math.round(ev.pageX);
-      const y = Math.round(ev.pageY);
-      // A double or triple click that selected text is reading, not rage.
+      const x = ev.pageX | 0; // whole pixels
+      const y = ev.pageY | 0;
+      // A double or triple click that selected text is reading, not rage. Only where
+      // nothing is clickable: clicks that select a control's text are still a burst.
       const s = getSelection();
-      const sel = ev.detail > 1 && s && !s.isCollapsed && el.contains(s.anchorNode);
-      const ex = !el.matches(CLICKABLE)
-        ? "plain"
-        : el.matches(NO_FEEDBACK)
-          ? "field"
-          : (el as HTMLAnchorElement).target == "_blank" || el.hasAttribute("download")
-            ? "newtab"
-            : sel
-              ? "select"
+      const plain = !el.matches(CLICKABLE);
+      const sel = plain && ev.detail > 1 && s && !s.isCollapsed && el.contains(s.anchorNode);
+      const ex = sel
+        ? "select"
+        : plain
+          ? "plain"
+          : el.matches(NO_FEEDBACK)
+            ? "field"
+            : (el as HTMLAnchorElement).target == "_blank" || el.hasAttribute("download")
+              ? "newtab"
               : undefined;
       const p: Pending["p"] = { x, y, det: ev.detail, ex };
-      const c: Pending = { tg: selector(el), l: label(el), ts: Date.now(), p, _el: el, t0: now };
-      // What happens after a new click answers that click, not the ones before it.
-      for (const o of open) o._fb ||= "none";
+      // The page it was made on: a click that changes the route is reported after it.
+      const c: Pending = { tg: selector(el), l: label(el), ts: Date.now(), u: cleanPageUrl(location.href), p, _el: el, t0: now };
+      // What happens after a new click answers that click, not the ones before it on
+      // other elements (a second click on a slow button shares the first one's answer).
+      for (const o of open) if (o._el != el) o._fb ||= "none";
       open.add(c);
       setTimeout(close, deadMs, c);
       lastClick = c;

@@ -8,9 +8,10 @@ import { captureLoading } from "./loading";
 import { captureRoutes } from "./routes";
 import { recordSignal } from "./signals";
 import { captureSteps, recordStep } from "./steps";
+import type { WireEvent } from "./contract";
 import type { LastClick } from "./perf";
 import { emit, setConsent, setVariant, startTracker, type Options, type Props } from "./tracker";
-import { flush as send } from "./transport";
+import { resend as resendNow, flush as send } from "./transport";
 
 export type { Category, Options, Props } from "./tracker";
 export type { Listener } from "./lib/channels";
@@ -59,6 +60,9 @@ function live<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R 
 
 /** Record an event read from the performance timeline (the script build's second file calls this). */
 export const record = live(emit);
+
+/** Send an earlier page's unsent events (the second file calls this). */
+export const resend = (events: WireEvent[], sid: string): boolean => resendNow(events, sid);
 
 /** The latest click, which the second file ties long frames to. */
 export const click = (): LastClick => lastClick;

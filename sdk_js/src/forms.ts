@@ -70,7 +70,8 @@ export function captureForms(): void {
     forms.set(f, form);
     const n = form._name;
     const tg = fieldName(el);
-    const field = (form._fields[tg] ||= { _at: 0, _counts: { edits: 0, dels: 0, amends: 0 }, _invalid: 0 });
+    // Keyed with a prefix: a field named "constructor" is a field like others.
+    const field = (form._fields["f" + tg] ||= { _at: 0, _counts: { edits: 0, dels: 0, amends: 0 }, _invalid: 0 });
     const counts = field._counts;
     const now = performance.now();
     if (type == "focusin") {
@@ -118,7 +119,7 @@ export function captureForms(): void {
     const done: string[] = [];
     el.querySelectorAll(FIELDS).forEach((c) => {
       const name = fieldName(c);
-      if (form._fields[name] && filled(c)) done.push(name);
+      if (form._fields["f" + name] && filled(c)) done.push(name);
     });
     emit("form_abandon", { u, n, tg: form._last, d, p: { how, fields: done.join() } });
   };

@@ -1,4 +1,4 @@
-import { click, consent, feedback, flush, init, moment, on, record, signal, step, variant, version, type Options } from "./core";
+import { click, consent, feedback, flush, init, moment, on, record, resend, signal, step, variant, version, type Options } from "./core";
 
 /**
  * The <script> build: configured by the tag's data attributes, exposed as `window.microx`.
@@ -11,7 +11,7 @@ import { click, consent, feedback, flush, init, moment, on, record, signal, step
     const w = window as unknown as { microx?: Record<string, unknown> };
     if (w.microx?.["version"]) return; // already loaded on this page
     // Named one by one: `{ ...module }` would bundle a namespace object with getters.
-    w.microx = { click, consent, feedback, flush, init, moment, on, record, signal, step, variant, version };
+    w.microx = { click, consent, feedback, flush, init, moment, on, record, resend, signal, step, variant, version };
     const script = document.currentScript as HTMLScriptElement | null;
     if (!script) return;
     const data = script.dataset;
@@ -29,9 +29,11 @@ import { click, consent, feedback, flush, init, moment, on, record, signal, step
       sample: +(data.sample as string),
       ...(JSON.parse(data.options || "{}") as object),
     } as Options;
-    if (init(o) && data.vitals != "off") {
+    if (init(o)) {
       // A script element added by script loads without blocking, as if `async`.
       const s = document.createElement("script");
+      // Under a nonce-based CSP the page's nonce lets the second file in as it did this one.
+      s.nonce = script.nonce!;
       s.src = data.vitals || at("microx-vitals.js");
       document.head.append(s);
     }

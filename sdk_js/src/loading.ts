@@ -52,7 +52,7 @@ export function captureLoading(): void {
           was.find((c) => c._el == el) || {
             ts: Date.now(),
             n: attr(el, "data-microx-loading") || (attr(el, "role") == "progressbar" ? "progressbar" : "busy"),
-            p: wait < CAUSE_MS ? { by: lastClick.tg, wait: Math.round(wait) } : {},
+            p: wait < CAUSE_MS ? { by: lastClick.tg, wait: wait | 0 } : {},
             _el: el,
             _start: now,
           },

@@ -21,11 +21,13 @@ export function sessionIdFactory(): () => string {
 }
 
 /**
- * The visitor id, which links visits to measure return rates. It exists only while the
- * visitor consents to the "visitor" category; revoking consent deletes it.
+ * The visitor id, which links visits to measure return rates. It is used only while the
+ * visitor consents to the "visitor" category, and deleted when a `consent()` call
+ * (`decided`) withdraws it. A page that starts without that consent keeps it unused: a
+ * consent manager grants it again after each page starts, and it must be the same id.
  */
-export function visitorId(allowed: boolean): string | undefined {
+export function visitorId(allowed: boolean, decided?: boolean): string | undefined {
   const id = allowed ? load<string>(VISITOR_KEY, true) || uuid() : undefined;
-  save(VISITOR_KEY, id, true);
+  if (allowed || decided) save(VISITOR_KEY, id, true);
   return id;
 }

@@ -103,7 +103,7 @@ export const allows = (c: Category): boolean => granted.includes(c);
 
 export function setConsent(choice: Partial<Record<Category, boolean>>): void {
   granted = CATEGORIES.filter((c) => (c in choice ? choice[c] : allows(c)));
-  vid = visitorId(allows("visitor"));
+  vid = visitorId(allows("visitor"), "visitor" in choice);
   // Withdrawn consent also covers what is still waiting to be sent.
   if (!allows("measure")) drop();
 }
@@ -131,7 +131,9 @@ export function emit(t: EventType, f: Fields = {}): void {
   // Sampled per session, so a session is measured whole or not at all.
   if (!allows("measure") || (rate < 1 && parseInt(session().slice(0, 8), 16) / 2 ** 32 >= rate)) return;
   const e: WireEvent = { id: uuid(), t, ts: f.ts || Date.now(), q: seq++ };
-  const u = f.u || cleanPageUrl(location.href);
+  // An empty `u` means the page as loaded (the envelope's URL), whatever route the app
+  // shows now: vitals measure the page load.
+  const u = f.u ?? cleanPageUrl(location.href);
   // The string fields, cut to the contract's limits; the page URL only once it changed.
   for (const k in MAX_LENGTH) {
     const key = k as keyof typeof MAX_LENGTH;

@@ -19,7 +19,7 @@ export const RETRY_MIN_MS = 1_000;
 export const RETRY_MAX_MS = 60_000;
 /** Retry-After is obeyed up to an hour. */
 const RETRY_AFTER_MAX_MS = 3_600_000;
-const STORED_PREFIX = "microx_q.";
+export const STORED_PREFIX = "microx_q.";
 
 /** The envelope's per-send fields: session, page, context (undefined ones are left out). */
 type EnvelopeFields = () => Pick<Envelope, "sid" | "u"> & { [K in "vid" | "r" | "c"]: Envelope[K] | undefined };
@@ -34,7 +34,7 @@ function again(events: WireEvent[]): WireEvent[] {
 }
 
 /** Events a page left unsent, and the session they belong to. */
-interface Saved {
+export interface Saved {
   sid: string;
   e: WireEvent[];
 }
@@ -45,6 +45,8 @@ export let push: (event: WireEvent) => void;
 export let flush: (unloading: boolean) => void;
 /** Forget what is queued. */
 export let drop: () => void;
+/** Send events an earlier page left, under their session (see `saved.ts`); false: not now. */
+export let resend: (events: WireEvent[], sid: string) => boolean;
 
 /**
  * Start sending to `endpoint`, with `envelope` giving each request's session, page and
@@ -76,7 +78,7 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
       } while (count > 1 && bytes(body) > MAX_BODY_BYTES);
       const sent = events.splice(0, count);
       if (unloading) beacon(body, sent);
-      else post(body, sent);
+      else post(body, sent, sid);
     }
   };
 
@@ -91,7 +93,8 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
     store(events);
   };
 
-  const post = (body: string, events: WireEvent[]): void => {
+  /** `sid`: the events are an earlier page's, of that session. */
+  const post = (body: string, events: WireEvent[], sid?: string): void => {
     // Keepalive lets a request outlive the page, but shares the page's 64 KiB budget.
     const size = bytes(body);
     const keepalive = inflight + size <= KEEPALIVE_BUDGET;
@@ -110,14 +113,17 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
       // past or unreadable Retry-After leaves the backoff alone.
       const wait = Math.max(Math.min(after, RETRY_AFTER_MAX_MS) || 0, backoff * (0.5 + Math.random() / 2));
       until = Date.now() + wait;
-      queue = again(events).concat(queue).slice(-MAX_QUEUED);
+      // An earlier page's events go back to storage, still under their own session, for
+      // the next page; this page's wait in the queue.
+      if (sid) store(events, sid);
+      else queue = again(events).concat(queue).slice(-MAX_QUEUED);
       schedule(wait);
     };
     rawFetch(endpoint, { method: "POST", body, keepalive, credentials: "omit" }).then(done, done);
   };
 
   /** Keep unsent events for the next page, under a key of their own so no merge can race. */
-  const store = (events: WireEvent[]): void => {
+  const store = (events: WireEvent[], sid?: string): void => {
     if (!events[0]) return;
     // Bounded: the oldest saved events make room (keys sort by time: Date.now() has 13
     // digits from 2001 to 2286). A batch that crosses the bound keeps its newest events.
@@ -128,11 +134,11 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
       if (room < n) save(k, room > 0 ? { ...s, e: s!.e.slice(-room) } : undefined, true);
       room -= n;
     }
-    const { sid, u } = envelope();
+    const now = envelope();
     // Each event keeps the page it happened on; the batch keeps its session.
     const e = again(events.slice(-MAX_STORED));
-    for (const ev of e) ev.u ||= u;
-    save(STORED_PREFIX + Date.now() + "." + uuid().slice(0, 8), { sid, e }, true);
+    for (const ev of e) ev.u ||= now.u;
+    save(STORED_PREFIX + Date.now() + "." + uuid().slice(0, 8), { sid: sid || now.sid, e }, true);
   };
 
   push = (event) => {
@@ -156,24 +162,16 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
     queue = [];
   };
 
-  // Send what earlier pages left unsent, each batch under its own session. Each saved batch
-  // is read and deleted by one tab only: under a Web Lock where the browser has them, so
-  // two tabs opening at once do not both send it (a copy would still be stored once: the
-  // collector checks resends). Neither throws: storage is read through its never-throwing
-  // helpers, and a lock that cannot be had (an opaque origin) rejects.
-  const take = (): void => {
-    for (const k of storedKeys()) {
-      const s = load<Saved>(k, true);
-      save(k, undefined, true);
-      if (s?.e && s.sid) send(s.e, false, s.sid);
-    }
+  // While the collector is backing off, an earlier page's events stay saved for later.
+  resend = (events, sid) => {
+    if (until > Date.now()) return false;
+    send(events, false, sid);
+    return true;
   };
-  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
-  if (locks) locks.request("microx_q", take).catch(() => undefined);
-  else take();
 }
 
-function storedKeys(): string[] {
+/** The keys of saved batches, oldest first. */
+export function storedKeys(): string[] {
   try {
     return Object.keys(localStorage)
       .filter((k) => k.startsWith(STORED_PREFIX))

@@ -1,12 +1,30 @@
-// The second file of the script build: what is read from the browser's performance
-// timeline (web-vitals' attribution build, page-load timing, long animation frames),
-// recorded through the snippet already running on the page.
+// The second file of the script build: what can wait until after the page has started,
+// because the browser keeps it. From the performance timeline: web-vitals' attribution
+// build, page-load timing, long animation frames. From storage: events an earlier page
+// left unsent. From the DOM: funnel steps declared on elements that appear. All of it
+// recorded and sent through the snippet already on the page.
 import { onCLS, onFCP, onINP, onLCP, onTTFB } from "web-vitals/attribution";
+import type { WireEvent } from "./contract";
+import { watchDeclaredSteps } from "./declared";
 import { capturePerformance, type LastClick, type Recorder } from "./perf";
+import { sendSaved } from "./saved";
 
 try {
-  const m = (window as unknown as { microx?: { record?: Recorder; click?: () => LastClick } }).microx;
-  if (m?.record && m.click) capturePerformance(m.record, m.click, { onCLS, onFCP, onINP, onLCP, onTTFB });
+  const m = (
+    window as unknown as {
+      microx?: {
+        record?: Recorder;
+        click?: () => LastClick;
+        resend?: (events: WireEvent[], sid: string) => boolean;
+        step?: (funnel: string, step: string) => void;
+      };
+    }
+  ).microx;
+  if (m?.record && m.click && m.resend && m.step) {
+    sendSaved(m.resend);
+    watchDeclaredSteps(m.step);
+    capturePerformance(m.record, m.click, { onCLS, onFCP, onINP, onLCP, onTTFB });
+  }
 } catch {
   // Never throw into the page.
 }

@@ -52,6 +52,8 @@ export function reportVitals(record: Recorder, lib: VitalsLibrary): void {
     record("vital", {
       n: m.name,
       tg,
+      // The page as loaded: INP and CLS are reported when it is hidden, maybe on another route.
+      u: "",
       // CLS is a unitless score; the others are milliseconds.
       val: m.name === "CLS" ? Math.round(m.value * 10000) / 10000 : Math.round(m.value),
       p: { ...p, rating: m.rating, nav: m.navigationType },

@@ -1,5 +1,5 @@
 import { MAX_LENGTH } from "../contract";
-import { clip } from "./text";
+import { scrub } from "./text";
 
 const FIELD = /^(INPUT|TEXTAREA|SELECT)$/;
 const SENSITIVE = /pass|card|cc-?(num|csc|exp)|cvc|cvv|iban|ssn|secret|pin\b/i;
@@ -40,16 +40,17 @@ export function selector(el: Element): string {
 }
 
 /**
- * What a person would call the element. Form fields are named by attributes only: their
- * text content can hold a typed or default value, which must never leave the page.
+ * What a person would call the element. Form fields, and elements holding an editable
+ * area, are named by attributes only: their text can be what the visitor typed, which
+ * must never leave the page. Page text is scrubbed like search terms (emails, digit runs).
  */
 export function label(el: Element): string {
   if (isPrivate(el)) return "";
   const labels = (el as HTMLInputElement).labels;
-  return clip(
+  return scrub(
     attr(el, "data-microx-name") ||
       attr(el, "aria-label") ||
-      (FIELD.test(el.tagName) || (el as HTMLElement).isContentEditable
+      (FIELD.test(el.tagName) || (el as HTMLElement).isContentEditable || el.querySelector("[contenteditable]")
         ? attr(el, "name") || el.id || labels?.[0]?.textContent
         : el.textContent),
     MAX_LENGTH.l,

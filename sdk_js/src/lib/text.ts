@@ -8,9 +8,9 @@ export function clip(text: string | null | undefined, max: number): string {
  * and runs of three or more digits (phone, card, order numbers) are replaced before the
  * text is cut to `max`.
  */
-export function scrub(text: string, max: number): string {
+export function scrub(text: string | null | undefined, max: number): string {
   return clip(
-    String(text)
+    String(text ?? "")
       .replace(/\S+@\S+/g, "[email]")
       .replace(/\d[\d\s-]+\d/g, (run) => (run.replace(/\D/g, "").length > 2 ? "#" : run)),
     max,

@@ -1,0 +1,37 @@
+import { attr } from "./lib/target";
+
+/** Elements that declare a funnel step: `data-microx-step="funnel:step"`. */
+export const MARKED = "[data-microx-step]";
+/** A declared step on one of these counts when it is clicked; on any other, when it appears. */
+export const ACTIONS = "a,button,input,[role=button]";
+
+/** Record the step `el` declares, if it declares one whole. */
+export function declared(el: Element, step: (funnel: string, step: string) => unknown): void {
+  const [funnel, name] = attr(el, "data-microx-step").split(":");
+  if (funnel && name) step(funnel, name);
+}
+
+/**
+ * Declared steps on elements that are not clicked but appear (a confirmation, a step's
+ * panel): each element counts once, when first seen. The script build runs this in its
+ * second file, so an element already there when the file arrives counts at its arrival.
+ */
+export function watchDeclaredSteps(step: (funnel: string, step: string) => unknown): void {
+  const seen = new WeakSet<Element>();
+  let scheduled: ReturnType<typeof setTimeout> | 0 = 0;
+  const scan = (): void => {
+    scheduled = 0;
+    document.querySelectorAll(MARKED).forEach((el) => {
+      if (seen.has(el) || el.matches(ACTIONS)) return;
+      seen.add(el);
+      declared(el, step);
+    });
+  };
+  // DOM changes come in bursts: one scan on the next turn after them.
+  new MutationObserver(() => (scheduled ||= setTimeout(scan))).observe(document, {
+    childList: true,
+    subtree: true,
+    attributeFilter: ["data-microx-step"],
+  });
+  scan();
+}

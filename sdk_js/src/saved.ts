@@ -1,0 +1,31 @@
+import type { WireEvent } from "./contract";
+import { load, save } from "./lib/store";
+import { storedKeys, type Saved } from "./transport";
+
+/** How often saved events are looked for again: ones whose resend failed, or that another tab left. */
+export const RETAKE_MS = 5_000;
+
+/**
+ * Send what earlier pages left unsent (the collector was failing when they were left),
+ * each batch under its own session, now and every few seconds: a batch is kept while
+ * the collector asks to wait, and one whose resend fails is saved again.
+ * Storage keeps them until this runs, so the script build does it in its second file.
+ *
+ * Each saved batch is read and deleted by one tab only: under a Web Lock where the browser
+ * has them, so two tabs opening at once do not both send it (a copy would still be stored
+ * once: the collector checks resends). Neither throws: storage is read through its
+ * never-throwing helpers, and a lock that cannot be had (an opaque origin) rejects.
+ */
+export function sendSaved(resend: (events: WireEvent[], sid: string) => boolean | undefined): void {
+  const take = (): void => {
+    for (const k of storedKeys()) {
+      const s = load<Saved>(k, true);
+      // Kept while the collector asks to wait; deleted once sent (or if unreadable).
+      if (!(s?.e && s.sid) || resend(s.e, s.sid)) save(k, undefined, true);
+    }
+  };
+  const run = (): unknown =>
+    (navigator as Navigator & { locks?: LockManager }).locks?.request("microx_q", take).catch(() => undefined) ?? take();
+  run();
+  setInterval(run, RETAKE_MS);
+}
