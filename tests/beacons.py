@@ -49,6 +49,7 @@ class Beacons:
         self.attrs = ""
         # How long the snippet's second file takes to arrive.
         self.second_file_delay_s = 0.0
+        self.csp = CSP
 
     def answer(self) -> Answer:
         with self.lock:
@@ -103,7 +104,12 @@ def _handler(beacons: Beacons) -> type[BaseHTTPRequestHandler]:
             elif path.startswith("/app") or path.startswith("/lab"):
                 # Every route of the test app is the same page (as an SPA server does).
                 html = (PAGES / "lab.html").read_text().replace("{{attrs}}", beacons.attrs)
-                self._send(200, html.encode(), "text/html", {"content-security-policy": CSP})
+                self._send(
+                    200, html.encode(), "text/html", {"content-security-policy": beacons.csp}
+                )
+            elif path == "/slow":
+                time.sleep(2)  # a server slow to answer a navigation
+                self._send(200, b"<!doctype html><title>slow</title>", "text/html", {})
             elif path.startswith("/pages/") and (PAGES / path[7:]).is_file():
                 ctype = "text/javascript" if path.endswith(".js") else "text/css"
                 self._send(200, (PAGES / path[7:]).read_bytes(), ctype, {})

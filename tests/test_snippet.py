@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from collector.validate import judge
-from tests.beacons import Answer, Beacons, serve
+from tests.beacons import CSP, Answer, Beacons, serve
 from tests.conftest import BROWSER_UA, CHROMIUM, CHROMIUM_ARGS, Collector, open_store
 
 pytestmark = pytest.mark.browser
@@ -22,7 +22,7 @@ WATCH = """
 window.__violations = [];
 window.__frustrations = [];
 document.addEventListener('securitypolicyviolation',
-  (e) => window.__violations.push(e.violatedDirective));
+  (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
 document.addEventListener('microx:frustration', (e) => window.__frustrations.push(e.detail));
 """
 
@@ -110,6 +110,14 @@ def test_spa_routes_and_hash_routes_are_moments(browser: Browser, lab: tuple[str
     assert [r["u"].removeprefix(base) for r in routes] == ["/app/next", "/app/next#/cart"]
     assert routes[0]["p"]["from"] == base + "/lab"
     assert all(r["d"] >= 0 for r in routes)
+    # A click carries the page it was made on, though reported after the route it caused.
+    clicks = {c["tg"]: c for c in flushed(page, beacons, "click", 2)}
+    assert "u" not in clicks["button#go"] and clicks["button#go"]["_env"]["u"] == base + "/lab"
+    assert clicks["button#hashgo"]["u"] == base + "/app/next"
+    # Vitals, reported as the page is hidden, are about the page as loaded.
+    page.goto("about:blank")
+    vitals = wait_for(page, lambda: beacons.events("vital"))
+    assert vitals and all("u" not in v and v["_env"]["u"] == base + "/lab" for v in vitals)
     # Events after the route carry the new URL; the query string never leaves the page.
     assert all("secret" not in b for b in beacons.bodies)
 
@@ -135,6 +143,151 @@ def test_five_quick_clicks_are_rage_and_a_triple_click_selecting_text_is_not(
     frustrations = page.evaluate("window.__frustrations")
     assert [f["type"] for f in frustrations if f["type"] == "rage"] == ["rage"]
     assert not [r for r in beacons.events("rage_click") if r["tg"] == "p#prose"]
+
+
+def test_a_burst_on_a_clickable_text_is_rage_and_a_second_click_shares_the_answer(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.evaluate(
+        """() => {
+        const d = document.createElement('div');
+        d.id = 'pay'; d.setAttribute('role', 'button'); d.textContent = 'Continue to payment';
+        const b = document.createElement('button');
+        b.id = 'save'; b.textContent = 'Save';
+        b.onclick = () => setTimeout(() => (b.textContent = 'Saved'), 300);
+        document.body.append(d, b);
+      }"""
+    )
+    # Double-clicking a working button whose answer takes 300 ms: neither click is dead.
+    page.dblclick("#save")
+    page.wait_for_timeout(1200)
+    # Five quick clicks on a text-bearing control select its words, and are rage.
+    page.click("#pay", click_count=5, delay=20)
+    (rage,) = flushed(page, beacons, "rage_click")
+    assert rage["tg"] == "div#pay" and rage["val"] == 5
+    saves = [c for c in flushed(page, beacons, "click", 7) if c["tg"] == "button#save"]
+    assert [c["p"]["fb"] for c in saves] == ["dom", "dom"]
+    page.wait_for_timeout(1200)
+    page.evaluate("microx.flush()")
+    page.wait_for_timeout(300)
+    assert {d["tg"] for d in beacons.events("dead_click")} == {"div#pay"}
+    # The page hears of the burst once as dead (its first click) and once as rage.
+    kinds = [f["type"] for f in page.evaluate("window.__frustrations")]
+    assert sorted(kinds) == ["dead", "rage"]
+
+
+def test_a_link_to_a_slow_page_is_not_a_dead_click(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    """The next page takes 2 s to answer: the click's feedback is the navigation it
+    started (Navigation API), not nothing."""
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.evaluate(
+        """() => {
+        const a = document.createElement('a');
+        a.id = 'away'; a.href = '/slow'; a.textContent = 'Orders';
+        document.body.append(a);
+      }"""
+    )
+    page.click("#away", no_wait_after=True)
+    page.wait_for_url("**/slow", timeout=10_000)
+    (click,) = wait_for(page, lambda: beacons.events("click"))
+    assert click["tg"] == "a#away" and click["p"]["fb"] == "nav"
+    assert beacons.events("dead_click") == []
+
+
+def test_typed_text_of_an_editable_area_never_names_a_click(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.evaluate(
+        """() => {
+        const box = document.createElement('div');
+        box.id = 'note'; box.setAttribute('role', 'button');
+        box.innerHTML = '<p>Notes</p><div contenteditable="true"></div>';
+        document.body.append(box);
+      }"""
+    )
+    # The click is meant for the box around the editable area: named by attributes only.
+    page.click("#note [contenteditable]")
+    page.keyboard.type("my secret diagnosis, call 0123 456 789")
+    page.click("#note [contenteditable]")
+    clicks = flushed(page, beacons, "click", 2)
+    assert {c["tg"] for c in clicks} == {"div#note"}
+    assert all("secret" not in b and "0123" not in b for b in beacons.bodies)
+
+
+def test_a_funnel_or_field_named_like_an_object_method_is_recorded(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.evaluate(
+        """() => {
+        microx.step('toString', 'one');
+        microx.step('__proto__', 'one');
+        const s = document.createElement('p');
+        s.dataset.microxStep = 'constructor:shown';
+        const f = document.createElement('form');
+        f.name = 'odd';
+        f.innerHTML = '<input name="constructor"><input name="__proto__">';
+        document.body.append(s, f);
+      }"""
+    )
+    page.fill("form[name=odd] input[name=constructor]", "x")
+    page.fill("form[name=odd] input[name=__proto__]", "y")
+    steps = flushed(page, beacons, "step", 3)
+    assert sorted((s["n"], s["p"]["i"]) for s in steps) == [
+        ("__proto__", 1),
+        ("constructor", 1),
+        ("toString", 1),
+    ]
+    fields = flushed(page, beacons, "form_field", 1)
+    assert fields[0]["n"] == "odd" and fields[0]["tg"] == "constructor"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_visitor_id_lasts_when_consent_is_given_on_every_page(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    """A consent manager grants "visitor" after the snippet starts, on each page: the
+    id stays the same. Withdrawing it deletes the id."""
+    base, beacons = lab
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        ids: list[str] = []
+        for _ in range(2):
+            page.goto(base + "/lab")
+            page.wait_for_function("window.microx && window.microx.version")
+            page.evaluate("microx.consent({visitor: true}); microx.feedback('here', 1)")
+            seen = len(ids)
+            (last,) = flushed(page, beacons, "feedback", seen + 1)[seen:]
+            ids.append(last["_env"]["vid"])
+        assert ids[0] == ids[1]
+        page.evaluate("microx.consent({visitor: false})")
+        assert page.evaluate("localStorage.getItem('microx_vid')") is None
+    finally:
+        context.close()
+
+
+def test_a_nonce_based_csp_lets_the_second_file_in(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    beacons.csp = CSP.replace("script-src 'self'", "script-src 'nonce-n0nce'")
+    beacons.attrs = 'nonce="n0nce"'
+    page = open_lab(browser, base)
+    # The page-load timing comes from the second file: it was let in.
+    (load,) = flushed(page, beacons, "page")
+    assert load["d"] > 0
+    # The page's own script, which has no nonce, is the one refused.
+    refused = page.evaluate("window.__violations")
+    assert refused and all(v.endswith("/pages/lab.js") for v in refused)
 
 
 def test_dead_clicks_only_where_nothing_answered(
