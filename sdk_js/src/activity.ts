@@ -1,3 +1,5 @@
+import { guard } from "./lib/safe";
+
 /**
  * What the page does on its own: DOM changes, network requests, navigations and scrolls.
  * Clicks get their feedback latency from it, routes their settle time, loading cues
@@ -34,10 +36,10 @@ export function rescan(scan: () => void): void {
   watch((kind) => {
     if (kind == "dom" && !scheduled) {
       scheduled = true;
-      setTimeout(() => {
+      setTimeout(guard(() => {
         scheduled = false;
         scan();
-      });
+      }));
     }
   });
   scan();

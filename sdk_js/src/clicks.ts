@@ -3,6 +3,7 @@ import { CLICKED, FAILED, fire, LEAVING, listen } from "./lib/channels";
 import { label, selector } from "./lib/target";
 import type { LastClick } from "./perf";
 import { cleanPageUrl, emit, frustrated, options, type EventProps, type Fields } from "./tracker";
+import { guard } from "./lib/safe";
 
 /** Defaults from DOMAIN: PostHog's and Datadog's rage click, a dead click after ~1 s. */
 export const RAGE_COUNT = 3;
@@ -101,7 +102,7 @@ export function captureClicks(): void {
 
   addEventListener(
     "click",
-    (ev) => {
+    guard((ev: MouseEvent) => {
       if (!(ev.target instanceof Element)) return;
       const el = ev.target.closest(ACTIONABLE) || ev.target;
       if (el.closest("[data-microx-ignore]")) return;
@@ -129,7 +130,7 @@ export function captureClicks(): void {
       // other elements (a second click on a slow button shares the first one's answer).
       for (const o of open) if (o._el != el) o._fb ||= "none";
       open.add(c);
-      setTimeout(close, deadMs, c);
+      setTimeout(guard(close), deadMs, c);
       lastClick = c;
       fire(CLICKED, el);
 
@@ -145,8 +146,8 @@ export function captureClicks(): void {
       }
       b._last = now;
       clearTimeout(b._timer);
-      b._timer = setTimeout(endBurst, ms, b);
-    },
+      b._timer = setTimeout(guard(endBurst), ms, b);
+    }),
     true,
   );
 }

@@ -12,6 +12,7 @@ import type { WireEvent } from "./contract";
 import type { LastClick } from "./perf";
 import { emit, setConsent, setVariant, startTracker, type Options, type Props } from "./tracker";
 import { resend as resendNow, flush as send } from "./transport";
+import { guard } from "./lib/safe";
 
 export type { Category, Options, Props } from "./tracker";
 export type { Listener } from "./lib/channels";
@@ -19,17 +20,6 @@ export type { Envelope, EventType, WireEvent } from "./contract";
 export { VERSION as version } from "./version";
 
 let started = false;
-
-/** Run `fn`, swallowing anything it throws: measurement must never break the page. */
-function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R | undefined {
-  return (...args) => {
-    try {
-      return fn(...args);
-    } catch {
-      return undefined;
-    }
-  };
-}
 
 /** Start measuring. Later calls are ignored, so a snippet loaded twice measures once. */
 export const init = guard((options: Options): boolean => {
@@ -43,13 +33,13 @@ export const init = guard((options: Options): boolean => {
   }
   // On window and not capturing, so this runs after web-vitals' own listeners have
   // queued their final reports.
-  addEventListener("visibilitychange", () => {
+  addEventListener("visibilitychange", guard(() => {
     if (document.visibilityState == "hidden") send(true);
-  });
-  addEventListener("pagehide", () => {
+  }));
+  addEventListener("pagehide", guard(() => {
     fire(LEAVING);
     send(true);
-  });
+  }));
   return true;
 });
 

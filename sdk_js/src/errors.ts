@@ -1,6 +1,7 @@
 import { FAILED, fire } from "./lib/channels";
 import { clip } from "./lib/text";
 import { cleanPageUrl, emit } from "./tracker";
+import { guard } from "./lib/safe";
 
 /** A page that throws in a loop must not flood the collector. */
 export const MAX_ERRORS = 25;
@@ -14,12 +15,12 @@ export function captureErrors(): void {
     fire(FAILED, n);
     emit("error", { n, p: { kind, src: src && cleanPageUrl(src), line } });
   };
-  addEventListener("error", (e) => {
+  addEventListener("error", guard((e: ErrorEvent) => {
     // Resource load failures reach window listeners too, without a message: not script errors.
     if (e.message) report("error", e.message, e.filename, e.lineno);
-  });
-  addEventListener("unhandledrejection", (e) => {
+  }));
+  addEventListener("unhandledrejection", guard((e: PromiseRejectionEvent) => {
     const r = e.reason as { message?: unknown } | undefined;
     report("rejection", r?.message || r);
-  });
+  }));
 }

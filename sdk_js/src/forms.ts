@@ -3,6 +3,7 @@ import { CLICKED, LEAVING, listen, ROUTED } from "./lib/channels";
 import { attr, isPrivate, label, tag } from "./lib/target";
 import { clip } from "./lib/text";
 import { emit, frustrated, options } from "./tracker";
+import { guard } from "./lib/safe";
 
 /** A started form with no input this long is stalled: the moment to offer help. */
 export const STALL_MS = 30_000;
@@ -98,7 +99,7 @@ export function captureForms(): void {
       if (/^delete/.test((e as InputEvent).inputType)) counts.dels++;
       form._last = tg;
       clearTimeout(form._timer);
-      form._timer = setTimeout(() => document.visibilityState == "visible" && stalled(form, "idle"), stallMs);
+      form._timer = setTimeout(guard(() => document.visibilityState == "visible" && stalled(form, "idle")), stallMs);
     } else {
       const v = el.validity;
       let why = "invalid";
@@ -132,8 +133,8 @@ export function captureForms(): void {
     if (form) end(el, form);
   };
 
-  for (const type of ["focusin", "focusout", "input", "invalid"]) addEventListener(type, onField, true);
-  addEventListener("submit", (e) => submit(e.target as Element), true);
+  for (const type of ["focusin", "focusout", "input", "invalid"]) addEventListener(type, guard(onField), true);
+  addEventListener("submit", guard((e) => submit(e.target as Element)), true);
   // Forms an app sends itself (no submit event) mark their button `data-microx-submit`.
   listen(CLICKED, (clicked: Element) => {
     const el = clicked.closest("[data-microx-submit]");

@@ -3,6 +3,7 @@ import { lastClick } from "./clicks";
 import { LEAVING, listen } from "./lib/channels";
 import { attr, label, selector } from "./lib/target";
 import { emit, type Fields, type Props } from "./tracker";
+import { guard } from "./lib/safe";
 
 const CUES = '[aria-busy="true"],[role="progressbar"],[data-microx-loading]';
 /** A cue that appears this soon after a click was started by it. */
@@ -18,10 +19,10 @@ interface Cue extends Fields {
   _start: number;
 }
 
-function visible(el: Element): boolean {
+function visible(el: Element): unknown {
   const e = el as Element & { checkVisibility?: (o: object) => boolean };
   // Where checkVisibility is missing (Safari before 17.4), a laid-out element counts as visible.
-  return e.checkVisibility?.({ visibilityProperty: true, opacityProperty: true }) ?? el.getClientRects().length > 0;
+  return e.checkVisibility?.({ visibilityProperty: true, opacityProperty: true }) ?? el.getClientRects().length;
 }
 
 /**
@@ -61,7 +62,7 @@ export function captureLoading(): void {
     });
     for (const cue of was) if (!up.includes(cue)) end(cue, now);
     clearTimeout(poll);
-    if (up[0]) poll = setTimeout(scan, POLL_MS);
+    if (up[0]) poll = setTimeout(guard(scan), POLL_MS);
   };
 
   listen(LEAVING, () => {

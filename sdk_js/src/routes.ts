@@ -1,6 +1,7 @@
 import { watch } from "./activity";
 import { fire, ROUTED } from "./lib/channels";
 import { cleanPageUrl, emit, pageUrl, type Fields } from "./tracker";
+import { guard } from "./lib/safe";
 
 /** A route has rendered once the DOM has been quiet this long... */
 const SETTLE_QUIET_MS = 100;
@@ -37,15 +38,16 @@ export function captureRoutes(): void {
       if (next == url) return;
       if (pending) settle(pending);
       fire(ROUTED, url);
-      pending = { ts: Date.now(), u: next, p: { from: url }, _t0: now };
+      // The route it came from is the previous page or route event's URL in the session.
+      pending = { ts: Date.now(), u: next, _t0: now };
       url = next;
-      setTimeout(settle, SETTLE_MAX_MS, pending);
+      setTimeout(guard(settle), SETTLE_MAX_MS, pending);
     }
     const r = pending;
     if (r) {
       r._last = now;
       clearTimeout(r._quiet);
-      r._quiet = setTimeout(settle, SETTLE_QUIET_MS, r);
+      r._quiet = setTimeout(guard(settle), SETTLE_QUIET_MS, r);
     }
   });
 }

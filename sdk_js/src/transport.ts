@@ -2,6 +2,7 @@ import { CONTRACT_VERSION, MAX_EVENTS_PER_BATCH, type Envelope, type WireEvent }
 import { rawFetch } from "./activity";
 import { load, save } from "./lib/store";
 import { uuid } from "./lib/uuid";
+import { guard } from "./lib/safe";
 
 /**
  * Browsers give fetch(keepalive) and sendBeacon one shared 64 KiB in-flight budget per
@@ -62,7 +63,7 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
   let inflight = 0;
 
   const schedule = (ms: number): void => {
-    timer ||= setTimeout(flush, ms, false);
+    timer ||= setTimeout(guard(flush), ms, false);
   };
 
   /** Send `events` in requests that fit the keepalive budget, emptying the array. */
@@ -103,7 +104,7 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
     // A string body goes as text/plain: a "simple" request, like the beacon's. No answer
     // (a network error), 408, 429 and 5xx are worth another try; any other answer is final
     // for this batch.
-    const done = (r: Partial<Response>): void => {
+    const done = guard((r: Partial<Response>): void => {
       inflight -= held;
       const s = r.status!;
       if (s && s < 500 && s != 408 && s != 429) return void (fails = 0);
@@ -118,7 +119,7 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
       if (sid) store(events, sid);
       else queue = again(events).concat(queue).slice(-MAX_QUEUED);
       schedule(wait);
-    };
+    });
     rawFetch(endpoint, { method: "POST", body, keepalive, credentials: "omit" }).then(done, done);
   };
 
