@@ -84,11 +84,18 @@ def test_page_load_vitals_with_attribution_and_no_csp_violation(
     base, beacons = lab
     page = open_lab(browser, base)
     page.click("#works")
+    page.click("#slow")  # its handler blocks for 150 ms: the page's INP
+    # Its timing entry reaches web-vitals some time after the next paint; one made just
+    # before the page is hidden can be missed (as in the field).
+    page.wait_for_timeout(2000)
     page.goto("about:blank")  # hiding the page reports the final vitals
-    vitals = wait_for(page, lambda: len({e["n"] for e in beacons.events("vital")}) >= 4)
+    vitals = wait_for(page, lambda: len({e["n"] for e in beacons.events("vital")}) >= 5)
     assert vitals
     by_name = {e["n"]: e for e in beacons.events("vital")}
-    assert {"FCP", "TTFB", "LCP", "CLS"} <= by_name.keys()
+    assert {"FCP", "TTFB", "LCP", "CLS", "INP"} <= by_name.keys()
+    inp = by_name["INP"]
+    assert inp["val"] >= 150 and "slow" in inp["tg"]
+    assert {"input", "proc", "pres", "type"} <= inp["p"].keys() and inp["p"]["proc"] >= 140
     assert by_name["LCP"]["tg"]  # the attribution build names the LCP element
     assert {"ttfb", "delay", "load", "render", "rating"} <= by_name["LCP"]["p"].keys()
     assert {"wait", "dns", "conn", "req"} <= by_name["TTFB"]["p"].keys()
@@ -757,6 +764,47 @@ def test_saved_events_whose_resend_fails_keep_their_session(
         context.close()
 
 
+def test_events_go_out_on_their_own_after_5_s(browser: Browser, lab: tuple[str, Beacons]) -> None:
+    """No flush() here: a batch goes when its oldest event is 5 s old."""
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.evaluate("microx.feedback('alone', 1)")
+    started = time.monotonic()
+    (fb,) = wait_for(page, lambda: beacons.events("feedback"), timeout_s=10)
+    assert fb["n"] == "alone" and 4.5 <= time.monotonic() - started < 9
+
+
+def test_a_large_queue_left_behind_arrives_whole(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    """Leaving with about 160 KB queued: beacons take what fits the browser's 64 KiB
+    budget, the rest is saved, and the next page sends it. Each event arrives once."""
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.evaluate(
+        """() => {
+        const p = {};
+        for (let i = 0; i < 32; i++) p['k' + i] = 'x'.repeat(500);
+        for (let i = 0; i < 10; i++) microx.moment('big' + i).end(p);
+      }"""
+    )
+    page.goto("about:blank")
+    page.goto(base + "/lab")
+    page.wait_for_function("window.microx && window.microx.version")
+
+    def arrived() -> list[str]:
+        page.evaluate("microx.flush()")
+        names = [m["n"] for m in beacons.events("moment")]
+        return names if len(set(names)) >= 10 else []
+
+    names = wait_for(page, arrived, timeout_s=15)
+    assert sorted(names) == sorted(f"big{i}" for i in range(10))
+    assert max(len(b.encode()) for b in beacons.bodies) <= 60_000
+    # Some went as the page was left, the rest were saved and resent by the next page.
+    resent = [m for m in beacons.events("moment") if m.get("a")]
+    assert 0 < len(resent) < 10
+
+
 def test_a_large_batch_goes_in_requests_under_60_kb(
     browser: Browser, lab: tuple[str, Beacons]
 ) -> None:
@@ -856,7 +904,10 @@ def test_blocked_storage_and_a_second_copy_of_the_script(
     page.evaluate("microx.step('f', 'one')")
     clicks = flushed(page, beacons, "click")
     assert len(clicks) == 1
-    assert len(beacons.events("page")) <= 1
+    # One page load, though the script ran twice: the second copy measured nothing.
+    (load,) = flushed(page, beacons, "page")
+    (step,) = flushed(page, beacons, "step")
+    assert step["n"] == "f" and load["_env"]["sid"] == clicks[0]["_env"]["sid"]
     assert page.errors == []  # type: ignore[attr-defined]
 
 
