@@ -10,7 +10,7 @@ import { recordSignal } from "./signals";
 import { captureSteps, recordStep } from "./steps";
 import type { WireEvent } from "./contract";
 import type { LastClick } from "./perf";
-import { emit, setConsent, setVariant, startTracker, type Options, type Props } from "./tracker";
+import { allows, emit, setConsent, setVariant, startTracker, type Options, type Props } from "./tracker";
 import { resend as resendNow, flush as send } from "./transport";
 import { guard } from "./lib/safe";
 
@@ -51,8 +51,11 @@ function live<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R 
 /** Record an event read from the performance timeline (the script build's second file calls this). */
 export const record = live(emit);
 
-/** Send an earlier page's unsent events (the second file calls this). */
-export const resend = (events: WireEvent[], sid: string): boolean => resendNow(events, sid);
+/**
+ * Send an earlier page's unsent events (the second file calls this); false keeps them
+ * saved: before `init`, without consent to measure, or while the collector asks to wait.
+ */
+export const resend = live((events: WireEvent[], sid: string): boolean => allows("measure") && resendNow(events, sid));
 
 /** The latest click, which the second file ties long frames to. */
 export const click = (): LastClick => lastClick;

@@ -1,3 +1,4 @@
+import { guard } from "./lib/safe";
 import { attr } from "./lib/target";
 
 /** Elements that declare a funnel step: `data-microx-step="funnel:step"`. */
@@ -19,14 +20,14 @@ export function declared(el: Element, step: (funnel: string, step: string) => un
 export function watchDeclaredSteps(step: (funnel: string, step: string) => unknown): void {
   const seen = new WeakSet<Element>();
   let scheduled: ReturnType<typeof setTimeout> | 0 = 0;
-  const scan = (): void => {
+  const scan = guard((): void => {
     scheduled = 0;
     document.querySelectorAll(MARKED).forEach((el) => {
       if (seen.has(el) || el.matches(ACTIONS)) return;
       seen.add(el);
       declared(el, step);
     });
-  };
+  });
   // DOM changes come in bursts: one scan on the next turn after them.
   new MutationObserver(() => (scheduled ||= setTimeout(scan))).observe(document, {
     childList: true,

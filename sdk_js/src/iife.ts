@@ -17,7 +17,7 @@ import { click, consent, feedback, flush, init, moment, on, record, resend, sign
     const data = script.dataset;
     const list = (s = ""): string[] => s.match(/[^\s,]+/g) || [];
     const at = (path: string): string => new URL(path, script.src).href;
-    // Unset attributes leave their defaults: no consent list, a sample of NaN (all sessions).
+    // Unset (or empty) attributes leave their defaults: no consent list, all sessions.
     // What data-options sets wins over the attributes.
     const o = {
       site: data.site,
@@ -26,7 +26,7 @@ import { click, consent, feedback, flush, init, moment, on, record, resend, sign
       signals: list(data.signals),
       consent: data.consent && list(data.consent),
       privacySignals: data.privacySignals != "ignore",
-      sample: +(data.sample as string),
+      sample: +(data.sample || 1),
       ...(JSON.parse(data.options || "{}") as object),
     } as Options;
     if (init(o)) {

@@ -53,7 +53,8 @@ export function captureLoading(): void {
           was.find((c) => c._el == el) || {
             ts: Date.now(),
             n: attr(el, "data-microx-loading") || (attr(el, "role") == "progressbar" ? "progressbar" : "busy"),
-            p: wait < CAUSE_MS ? { by: lastClick.tg, wait: wait | 0 } : {},
+            // Its wait since that click: this event's time less the click's.
+            p: wait < CAUSE_MS ? { by: lastClick.tg } : {},
             _el: el,
             _start: now,
           },

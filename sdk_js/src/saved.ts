@@ -1,4 +1,5 @@
 import type { WireEvent } from "./contract";
+import { guard } from "./lib/safe";
 import { load, save } from "./lib/store";
 import { storedKeys, type Saved } from "./transport";
 
@@ -20,12 +21,15 @@ export function sendSaved(resend: (events: WireEvent[], sid: string) => boolean 
   const take = (): void => {
     for (const k of storedKeys()) {
       const s = load<Saved>(k, true);
-      // Kept while the collector asks to wait; deleted once sent (or if unreadable).
-      if (!(s?.e && s.sid) || resend(s.e, s.sid)) save(k, undefined, true);
+      // Kept while it cannot go (the collector asks to wait, no consent); deleted once
+      // sent, or if it is not a batch.
+      if (!(Array.isArray(s?.e) && s.sid) || resend(s.e, s.sid)) save(k, undefined, true);
     }
   };
-  const run = (): unknown =>
-    (navigator as Navigator & { locks?: LockManager }).locks?.request("microx_q", take).catch(() => undefined) ?? take();
+  const run = guard(
+    (): unknown =>
+      (navigator as Navigator & { locks?: LockManager }).locks?.request("microx_q", take).catch(() => undefined) ?? take(),
+  );
   run();
   setInterval(run, RETAKE_MS);
 }

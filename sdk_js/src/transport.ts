@@ -44,7 +44,7 @@ export interface Saved {
 export let push: (event: WireEvent) => void;
 /** Send everything queued; `unloading` means the page may be gone before a reply arrives. */
 export let flush: (unloading: boolean) => void;
-/** Forget what is queued. */
+/** Forget what is queued, and what earlier pages saved. */
 export let drop: () => void;
 /** Send events an earlier page left, under their session (see `saved.ts`); false: not now. */
 export let resend: (events: WireEvent[], sid: string) => boolean;
@@ -86,12 +86,9 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
   const beacon = (body: string, events: WireEvent[]): void => {
     // text/plain keeps the request "simple": no CORS preflight, which a closing page
     // would never complete.
-    try {
-      if (navigator.sendBeacon(endpoint, body)) return;
-    } catch {
-      // No beacon: keep them below.
-    }
-    store(events);
+    // Refused (over the browser's budget): keep them for the next page. (It throws only
+    // for a malformed endpoint, and then the guarded caller ends there.)
+    if (!navigator.sendBeacon(endpoint, body)) store(events);
   };
 
   /** `sid`: the events are an earlier page's, of that session. */
@@ -161,6 +158,7 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
 
   drop = () => {
     queue = [];
+    for (const k of storedKeys()) save(k, undefined, true);
   };
 
   // While the collector is backing off, an earlier page's events stay saved for later.

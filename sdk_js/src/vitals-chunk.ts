@@ -15,16 +15,15 @@ try {
       microx?: {
         record?: Recorder;
         click?: () => LastClick;
-        resend?: (events: WireEvent[], sid: string) => boolean;
+        resend?: (events: WireEvent[], sid: string) => boolean | undefined;
         step?: (funnel: string, step: string) => void;
       };
     }
   ).microx;
-  if (m?.record && m.click && m.resend && m.step) {
-    sendSaved(m.resend);
-    watchDeclaredSteps(m.step);
-    capturePerformance(m.record, m.click, { onCLS, onFCP, onINP, onLCP, onTTFB });
-  }
+  // Each part needs only its own hook (a cached first file may be older than this one).
+  if (m?.resend) sendSaved(m.resend);
+  if (m?.step) watchDeclaredSteps(m.step);
+  if (m?.record && m.click) capturePerformance(m.record, m.click, { onCLS, onFCP, onINP, onLCP, onTTFB });
 } catch {
   // Never throw into the page.
 }
