@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -45,13 +45,29 @@ def lab() -> Iterator[tuple[str, Beacons]]:
         yield served
 
 
+# The snippet has started on the page; the keys of the batches it saved for a later page.
+STARTED = "window.microx && window.microx.version"
+SAVED_KEYS = "Object.keys(localStorage).filter((k) => k.startsWith('microx_q'))"
+
+
+def goto_lab(
+    page: Page,
+    base: str,
+    path: str = "/lab",
+    wait_until: Literal["load", "domcontentloaded"] = "load",
+) -> Page:
+    """Go to a lab page and wait until the snippet has started on it."""
+    page.goto(base + path, wait_until=wait_until)
+    page.wait_for_function(STARTED)
+    return page
+
+
 def open_lab(browser: Browser, base: str, path: str = "/lab", init: str = "") -> Page:
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.add_init_script(WATCH + init)
-    page.goto(base + path)
-    page.wait_for_function("window.microx && window.microx.version")
+    goto_lab(page, base, path)
     page.errors = errors  # type: ignore[attr-defined]
     return page
 
@@ -269,8 +285,7 @@ def test_the_visitor_id_lasts_when_consent_is_given_on_every_page(
         page = context.new_page()
         ids: list[str] = []
         for _ in range(2):
-            page.goto(base + "/lab")
-            page.wait_for_function("window.microx && window.microx.version")
+            goto_lab(page, base)
             page.evaluate("microx.consent({visitor: true}); microx.feedback('here', 1)")
             seen = len(ids)
             (last,) = flushed(page, beacons, "feedback", seen + 1)[seen:]
@@ -395,8 +410,7 @@ def test_the_second_file_misses_nothing_that_happened_before_it_arrived(
     beacons.second_file_delay_s = 2.0
     page = browser.new_page()
     # The file being fetched holds the load event back: do not wait for it.
-    page.goto(base + "/lab", wait_until="domcontentloaded")
-    page.wait_for_function("window.microx && window.microx.version")
+    goto_lab(page, base, wait_until="domcontentloaded")
     page.click("#slow")  # a long frame, while the second file is still on its way
     clicked_at = page.evaluate("performance.now()")
 
@@ -633,12 +647,12 @@ def test_events_queued_while_the_collector_fails_survive_a_reload(
     wait_for(page, lambda: beacons.answered[:1] == [503])
     session = page.evaluate("JSON.parse(sessionStorage.getItem('microx_sid'))[0]")
     page.reload()  # leaves with the click unsent: it is kept in localStorage
-    page.wait_for_function("window.microx && window.microx.version")
+    page.wait_for_function(STARTED)
     beacons.plan = []
     (click,) = flushed(page, beacons, "click")
     assert click["a"] >= 1 and click["_env"]["sid"] == session
     assert click["u"] == f"{base}/lab"
-    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('microx_q'))") == []
+    assert page.evaluate(SAVED_KEYS) == []
 
 
 def test_the_offline_queue_keeps_500_events_and_the_next_page_sends_them(
@@ -655,8 +669,7 @@ def test_the_offline_queue_keeps_500_events_and_the_next_page_sends_them(
     page.wait_for_timeout(500)
     page.goto("about:blank")  # leaving while the collector fails: the queue is stored
     beacons.plan = []
-    page.goto(base + "/lab")
-    page.wait_for_function("window.microx && window.microx.version")
+    goto_lab(page, base)
 
     def resent() -> list[dict[str, Any]]:
         page.evaluate("microx.flush()")
@@ -669,7 +682,7 @@ def test_the_offline_queue_keeps_500_events_and_the_next_page_sends_them(
     assert len(events) == len({e["id"] for e in events}) == 500
     names = {e["n"] for e in events if e["t"] == "feedback"}
     assert len(names) >= 490 and "m599" in names
-    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('microx_q'))") == []
+    assert page.evaluate(SAVED_KEYS) == []
 
 
 # Slows each read of a saved batch in the page, as a busy page or a slow disk would:
@@ -700,8 +713,7 @@ def test_two_tabs_opening_at_once_send_saved_events_once(
     try:
         beacons.plan = [Answer(503)] * 5
         first = context.new_page()
-        first.goto(base + "/lab")
-        first.wait_for_function("window.microx && window.microx.version")
+        goto_lab(first, base)
         first.evaluate("for (let i = 0; i < 30; i++) microx.feedback('m' + i, 1)")
         first.evaluate("microx.flush()")
         wait_for(first, lambda: beacons.answered.count(503) >= 2)
@@ -713,7 +725,7 @@ def test_two_tabs_opening_at_once_send_saved_events_once(
         for tab in tabs:
             tab.goto(base + "/lab", wait_until="commit")
         for tab in tabs:
-            tab.wait_for_function("window.microx && window.microx.version")
+            tab.wait_for_function(STARTED)
 
         def resent() -> list[str]:
             for tab in tabs:
@@ -744,16 +756,14 @@ def test_saved_events_whose_resend_fails_keep_their_session(
     try:
         beacons.plan = [Answer(503)]
         first = context.new_page()
-        first.goto(base + "/lab")
-        first.wait_for_function("window.microx && window.microx.version")
+        goto_lab(first, base)
         first.evaluate("microx.feedback('early', 1); microx.flush()")
         wait_for(first, lambda: beacons.answered == [503])
         session = first.evaluate("JSON.parse(sessionStorage.getItem('microx_sid'))[0]")
         first.goto("about:blank")  # left while the collector fails: saved
         beacons.plan = [Answer(503)]  # the other tab's first resend fails too
         second = context.new_page()
-        second.goto(base + "/lab")
-        second.wait_for_function("window.microx && window.microx.version")
+        goto_lab(second, base)
         wait_for(second, lambda: beacons.answered[:2] == [503, 503])
 
         def early() -> list[dict[str, Any]]:
@@ -792,8 +802,7 @@ def test_a_large_queue_left_behind_arrives_whole(
       }"""
     )
     page.goto("about:blank")
-    page.goto(base + "/lab")
-    page.wait_for_function("window.microx && window.microx.version")
+    goto_lab(page, base)
 
     def arrived() -> list[str]:
         page.evaluate("microx.flush()")
@@ -815,7 +824,7 @@ def test_saved_events_wait_for_consent_and_go_when_it_is_withdrawn(
     measuring; withdrawing that consent deletes them from the device."""
     base, beacons = lab
     context = browser.new_context()
-    saved = "Object.keys(localStorage).filter((k) => k.startsWith('microx_q')).length"
+    saved = SAVED_KEYS + ".length"
 
     def leave_failing(page: Page, name: str) -> None:
         beacons.plan = [Answer(503)]
@@ -824,10 +833,7 @@ def test_saved_events_wait_for_consent_and_go_when_it_is_withdrawn(
         page.goto("about:blank")
 
     def fresh_page() -> Page:
-        page = context.new_page()
-        page.goto(base + "/lab")
-        page.wait_for_function("window.microx && window.microx.version")
-        return page
+        return goto_lab(context.new_page(), base)
 
     def sent(name: str) -> bool:
         return any(e["n"] == name for e in beacons.events("feedback"))
@@ -920,8 +926,7 @@ def test_events_waiting_on_a_failing_collector_survive_leaving(
     page.evaluate("microx.feedback('second', 1)")
     wait_for(page, lambda: not beacons.plan)  # the retry is out, its answer 3 s away
     page.goto("about:blank")
-    page.goto(base + "/lab")
-    page.wait_for_function("window.microx && window.microx.version")
+    goto_lab(page, base)
 
     def resent() -> list[str]:
         page.evaluate("microx.flush()")
@@ -1059,7 +1064,7 @@ def test_the_snippet_causes_no_long_task(browser: Browser, lab: tuple[str, Beaco
         lambda route: route.fulfill(status=200, content_type="text/html", body=QUIET_PAGE),
     )
     page.goto(f"{base}/quiet")
-    page.wait_for_function("window.microx && window.microx.version")
+    page.wait_for_function(STARTED)
     assert page.evaluate("PerformanceObserver.supportedEntryTypes.includes('long-animation-frame')")
     page.wait_for_timeout(500)  # the vitals file loads and starts
     page.click("#idle", click_count=5, delay=20)  # a rage burst on a dead button

@@ -3,6 +3,7 @@ import { captureClicks, lastClick } from "./clicks";
 import { captureErrors } from "./errors";
 import { captureForms } from "./forms";
 import { fire, LEAVING, listen, type Listener } from "./lib/channels";
+import { guard } from "./lib/safe";
 import { clip, scrub } from "./lib/text";
 import { captureLoading } from "./loading";
 import { captureRoutes } from "./routes";
@@ -12,7 +13,6 @@ import type { WireEvent } from "./contract";
 import type { LastClick } from "./perf";
 import { allows, emit, setConsent, setVariant, startTracker, type Options, type Props } from "./tracker";
 import { resend as resendNow, flush as send } from "./transport";
-import { guard } from "./lib/safe";
 
 export type { Category, Options, Props } from "./tracker";
 export type { Listener } from "./lib/channels";

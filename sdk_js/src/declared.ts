@@ -6,8 +6,11 @@ export const MARKED = "[data-microx-step]";
 /** A declared step on one of these counts when it is clicked; on any other, when it appears. */
 export const ACTIONS = "a,button,input,[role=button]";
 
+/** Records a funnel step (`microx.step`). */
+export type Step = (funnel: string, step: string) => unknown;
+
 /** Record the step `el` declares, if it declares one whole. */
-export function declared(el: Element, step: (funnel: string, step: string) => unknown): void {
+export function declared(el: Element, step: Step): void {
   const [funnel, name] = attr(el, "data-microx-step").split(":");
   if (funnel && name) step(funnel, name);
 }
@@ -17,7 +20,7 @@ export function declared(el: Element, step: (funnel: string, step: string) => un
  * panel): each element counts once, when first seen. The script build runs this in its
  * second file, so an element already there when the file arrives counts at its arrival.
  */
-export function watchDeclaredSteps(step: (funnel: string, step: string) => unknown): void {
+export function watchDeclaredSteps(step: Step): void {
   const seen = new WeakSet<Element>();
   let scheduled: ReturnType<typeof setTimeout> | 0 = 0;
   const scan = guard((): void => {
@@ -28,7 +31,8 @@ export function watchDeclaredSteps(step: (funnel: string, step: string) => unkno
       declared(el, step);
     });
   });
-  // DOM changes come in bursts: one scan on the next turn after them.
+  // DOM changes come in bursts: one scan on the next turn after them. (An observer of its
+  // own: this runs in the second file, which cannot share the first one's.)
   new MutationObserver(() => (scheduled ||= setTimeout(scan))).observe(document, {
     childList: true,
     subtree: true,

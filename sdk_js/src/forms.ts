@@ -1,9 +1,9 @@
 import { watch } from "./activity";
 import { CLICKED, LEAVING, listen, ROUTED } from "./lib/channels";
+import { guard } from "./lib/safe";
 import { attr, isPrivate, label, tag } from "./lib/target";
 import { clip } from "./lib/text";
 import { emit, frustrated, options } from "./tracker";
-import { guard } from "./lib/safe";
 
 /** A started form with no input this long is stalled: the moment to offer help. */
 export const STALL_MS = 30_000;

@@ -2,9 +2,9 @@ import { click, consent, feedback, flush, init, moment, on, record, resend, sign
 
 /**
  * The <script> build: configured by the tag's data attributes, exposed as `window.microx`.
- * What is read from the performance timeline (web-vitals' attribution build, page-load
- * timing, long frames) is a second file fetched after start, so the first one stays
- * small; browsers keep the entries it needs buffered until it arrives.
+ * What can wait because the browser keeps it (the performance timeline for web-vitals'
+ * attribution build, page-load timing and long frames; saved events; declared steps on
+ * elements that appear) is a second file fetched after start, so the first one stays small.
  */
 (() => {
   try {

@@ -3,6 +3,9 @@ import { guard } from "./lib/safe";
 import { load, save } from "./lib/store";
 import { storedKeys, type Saved } from "./transport";
 
+/** Sends a saved batch under its session; falsy keeps it saved (see `core.resend`). */
+export type Resend = (events: WireEvent[], sid: string) => boolean | undefined;
+
 /** How often saved events are looked for again: ones whose resend failed, or that another tab left. */
 export const RETAKE_MS = 5_000;
 
@@ -17,7 +20,7 @@ export const RETAKE_MS = 5_000;
  * once: the collector checks resends). Neither throws: storage is read through its
  * never-throwing helpers, and a lock that cannot be had (an opaque origin) rejects.
  */
-export function sendSaved(resend: (events: WireEvent[], sid: string) => boolean | undefined): void {
+export function sendSaved(resend: Resend): void {
   const take = (): void => {
     for (const k of storedKeys()) {
       const s = load<Saved>(k, true);

@@ -1,8 +1,8 @@
 import { CONTRACT_VERSION, MAX_EVENTS_PER_BATCH, type Envelope, type WireEvent } from "./contract";
 import { rawFetch } from "./activity";
+import { guard } from "./lib/safe";
 import { load, save } from "./lib/store";
 import { uuid } from "./lib/uuid";
-import { guard } from "./lib/safe";
 
 /**
  * Browsers give fetch(keepalive) and sendBeacon one shared 64 KiB in-flight budget per
@@ -20,7 +20,7 @@ export const RETRY_MIN_MS = 1_000;
 export const RETRY_MAX_MS = 60_000;
 /** Retry-After is obeyed up to an hour. */
 const RETRY_AFTER_MAX_MS = 3_600_000;
-export const STORED_PREFIX = "microx_q.";
+const STORED_PREFIX = "microx_q.";
 
 /** The envelope's per-send fields: session, page, context (undefined ones are left out). */
 type EnvelopeFields = () => Pick<Envelope, "sid" | "u"> & { [K in "vid" | "r" | "c"]: Envelope[K] | undefined };
@@ -111,8 +111,8 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
       // past or unreadable Retry-After leaves the backoff alone.
       const wait = Math.max(Math.min(after, RETRY_AFTER_MAX_MS) || 0, backoff * (0.5 + Math.random() / 2));
       until = Date.now() + wait;
-      // An earlier page's events go back to storage, still under their own session, for
-      // the next page; this page's wait in the queue.
+      // An earlier page's events go back to storage, still under their own session, to be
+      // taken again (`saved.ts`); this page's wait in the queue.
       if (sid) store(events, sid);
       else queue = again(events).concat(queue).slice(-MAX_QUEUED);
       schedule(wait);

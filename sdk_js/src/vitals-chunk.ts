@@ -4,10 +4,9 @@
 // left unsent. From the DOM: funnel steps declared on elements that appear. All of it
 // recorded and sent through the snippet already on the page.
 import { onCLS, onFCP, onINP, onLCP, onTTFB } from "web-vitals/attribution";
-import type { WireEvent } from "./contract";
-import { watchDeclaredSteps } from "./declared";
+import { watchDeclaredSteps, type Step } from "./declared";
 import { capturePerformance, type LastClick, type Recorder } from "./perf";
-import { sendSaved } from "./saved";
+import { sendSaved, type Resend } from "./saved";
 
 try {
   const m = (
@@ -15,8 +14,8 @@ try {
       microx?: {
         record?: Recorder;
         click?: () => LastClick;
-        resend?: (events: WireEvent[], sid: string) => boolean | undefined;
-        step?: (funnel: string, step: string) => void;
+        resend?: Resend;
+        step?: Step;
       };
     }
   ).microx;
