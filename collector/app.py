@@ -25,7 +25,7 @@ from collector.batch import Batcher, StoreFactory
 from collector.logs import RequestId
 from collector.metrics import Metrics
 from collector.pages import DEMO_DIR, VITALS_FILE, Snippet, demo_page, healthz, snippet_path
-from collector.query import QueryService, load_token
+from collector.query import QueryLimits, QueryService, default_query_memory, load_token
 from collector.ratelimit import RateLimiter
 from collector.receive import Ingest, Limits
 from collector.reportpage import ReportPage
@@ -67,11 +67,21 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         per_ip=RateLimiter(settings.rate_ip_per_s, settings.rate_ip_burst),
         per_site=RateLimiter(settings.rate_site_events_per_s, settings.rate_site_burst),
     )
+    query_limits = QueryLimits(
+        timeout_s=settings.query_timeout_s,
+        concurrency=settings.query_concurrency,
+        queue=settings.query_queue,
+        max_memory_bytes=settings.query_max_memory_bytes
+        or default_query_memory(settings.query_concurrency),
+        max_result_rows=settings.query_max_result_rows,
+        max_result_bytes=settings.query_max_result_bytes,
+    )
     queries = QueryService(
         settings.clickhouse_url,
         load_token(settings.query_token, settings.data_dir),
-        settings.query_timeout_s,
+        query_limits,
         metrics,
+        ingest.client_address,
     )
     report = ReportPage(queries)
     metrics.gauges["ingest_inflight"] = ("Ingest requests being handled.", lambda: inflight)
@@ -109,6 +119,13 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await batcher.start()
         log.info("store %s ready", describe_url(settings.clickhouse_url))
+        log.info(
+            "analysts' queries: %d at once, %d waiting, %d s, %d MiB each",
+            query_limits.concurrency,
+            query_limits.queue,
+            round(query_limits.timeout_s),
+            query_limits.max_memory_bytes >> 20,
+        )
         # What start-up made (the engine's client, the schema, compiled validators) lives as
         # long as the process. Left to the collector, every full collection walks it all
         # while holding the GIL, and requests wait: tens of milliseconds each time.

@@ -3,9 +3,11 @@
 The embedded engine belongs to the collector's process, so no other process can open it.
 Instead the collector answers ClickHouse's HTTP interface under ``/clickhouse``: curl, the
 ``clickhouse-connect`` client (``proxy_path="/clickhouse"``) and ``microx sql`` talk to
-it as to a ClickHouse server. Queries run on a connection of their own that can only read
-and stops each query after ``MICROX_QUERY_TIMEOUT_S``, on a thread of their own, so an
-analyst's query never holds up ingestion. Every request needs the query token.
+it as to a ClickHouse server. Every request needs the query token; wrong tokens are
+throttled per client. Each query is checked on the engine's own parse of it
+(``collector.sqlguard``) and runs on a read-only connection whose limits the engine
+enforces (time, memory, result size), on one of a few threads of its own, so an analyst's
+query never holds up ingestion and one heavy query does not hold up the other analysts.
 """
 
 from __future__ import annotations
@@ -13,23 +15,42 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import dataclasses
 import hmac
+import logging
 import re
 import secrets
+import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from collector.metrics import Metrics
+from collector.ratelimit import AddressHasher, RateLimiter, retry_after
+from collector.sqlguard import DATABASE, READONLY, FunctionCatalogue, QueryRefused, SqlGuard
 from collector.store import Store, StoreUnavailable
+
+T = TypeVar("T")
+log = logging.getLogger("microx")
 
 MAX_QUERY_BYTES = 1_000_000
 TOKEN_FILE = "query_token"
 DEFAULT_FORMAT = "TabSeparated"
-_FORMAT = re.compile(r"\bFORMAT\s+([A-Za-z0-9_]+)\s*;?\s*$", re.IGNORECASE)
+# A few wrong tokens are typing mistakes; more from one client is guessing. After the burst,
+# one more guess every AUTH_FAILURE_REFILL_S: 300 a hour instead of thousands a second.
+AUTH_FAILURE_BURST = 5
+AUTH_FAILURE_REFILL_S = 12.0
+# The part of the machine's (or cgroup's) memory that analysts' queries may hold together;
+# the rest is the collector's own and the engine's caches and inserts.
+QUERY_MEMORY_SHARE = 0.4
+# Time past the engine's own limit before an answer is given up on (the thread keeps its
+# slot until the engine returns, so the bound on running queries holds).
+TIMEOUT_GRACE_S = 5.0
+BUSY_RETRY_AFTER_S = 2
 _CODE = re.compile(r"Code:\s*(\d+)")
 _MEDIA = {
     "JSON": "application/json",
@@ -39,18 +60,78 @@ _MEDIA = {
     "CSVWithNames": "text/csv",
 }
 # ClickHouse's own HTTP status for the errors an analyst meets most.
-_STATUS = {60: 404, 62: 400, 47: 400, 164: 403, 516: 401}
+_STATUS = {60: 404, 62: 400, 47: 400, 164: 403, 516: 401, 241: 507, 396: 413, 159: 504}
 # The protocol's parameters that are not settings; everything else a client sends is a
 # setting, which a read-only connection may not change, so it is ignored (and said so).
 _PROTOCOL = {"query", "database", "default_format", "query_id", "user", "password"}
 
-_ESCAPES = {"b": "\b", "f": "\f", "r": "\r", "n": "\n", "t": "\t", "0": "\0", "a": "\a", "v": "\v"}
-_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+_PROTOCOL_DATABASES = {"", "default", DATABASE}
+_NO_LIMIT = 1 << 60
 
 
-def _unescape(value: str) -> str:
-    """A query parameter as ClickHouse reads it from a URL: backslash escapes resolved."""
-    return _ESCAPED.sub(lambda m: _ESCAPES.get(m[1], m[1]), value)
+def memory_limit_bytes(
+    meminfo: Path = Path("/proc/meminfo"),
+    self_cgroup: Path = Path("/proc/self/cgroup"),
+    cgroup_root: Path = Path("/sys/fs/cgroup"),
+) -> int:
+    """The memory this process may use: the machine's, or its cgroup's if that is less
+    (cgroup v2, or v1's memory controller). 0 when nothing can be read."""
+    limits = []
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        groups = self_cgroup.read_text().splitlines()
+    except OSError:
+        groups = []
+    for line in groups:
+        _, controllers, path = line.split(":", 2)
+        rel = path.strip().lstrip("/")
+        if controllers == "":
+            files = [cgroup_root / rel / "memory.max", cgroup_root / "unified" / rel / "memory.max"]
+        elif "memory" in controllers.split(","):
+            files = [cgroup_root / "memory" / rel / "memory.limit_in_bytes"]
+        else:
+            continue
+        for file in files:
+            try:
+                text = file.read_text().strip()
+            except OSError:
+                continue
+            if text.isdigit() and int(text) < _NO_LIMIT:
+                limits.append(int(text))
+    return min(limits) if limits else 0
+
+
+@dataclasses.dataclass(frozen=True)
+class QueryLimits:
+    """What the engine holds each analyst's query to, and how many run at once."""
+
+    timeout_s: float
+    concurrency: int
+    queue: int
+    max_memory_bytes: int
+    max_result_rows: int
+    max_result_bytes: int
+
+    def engine_settings(self) -> dict[str, Any]:
+        return {
+            "max_execution_time": max(1, round(self.timeout_s)),
+            "timeout_overflow_mode": "throw",
+            "max_memory_usage": self.max_memory_bytes,
+            "max_result_rows": self.max_result_rows,
+            "max_result_bytes": self.max_result_bytes,
+            "result_overflow_mode": "throw",
+        }
+
+
+def default_query_memory(concurrency: int) -> int:
+    """Each query's share of what analysts may hold together (0 = no limit known)."""
+    total = memory_limit_bytes()
+    return int(total * QUERY_MEMORY_SHARE / max(1, concurrency)) if total else 0
 
 
 def load_token(configured: str, data_dir: Path) -> str:
@@ -94,6 +175,10 @@ def authorized(request: Request, token: str) -> bool:
     return hmac.compare_digest(presented_token(request).encode(), token.encode())
 
 
+class QueriesBusy(Exception):
+    """Every query slot and every place in the queue is taken."""
+
+
 def clickhouse_error(code: int, message: str, status: int | None = None) -> Response:
     """An error as ClickHouse's HTTP interface reports it, so clients show it as such."""
     body = message if message.startswith("Code:") else f"Code: {code}. DB::Exception: {message}"
@@ -113,45 +198,124 @@ def unauthorized() -> Response:
 
 
 class QueryService:
-    """The analysts' read-only connection and the thread its queries run on."""
+    """The analysts' read-only connections, the threads their queries run on, and the door."""
 
-    def __init__(self, store_url: str, token: str, timeout_s: float, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store_url: str,
+        token: str,
+        limits: QueryLimits,
+        metrics: Metrics,
+        client_address: Callable[[Request], str] = lambda r: r.client.host if r.client else "",
+    ) -> None:
         self._url = store_url
         self.token = token
-        self._timeout_s = timeout_s
+        self._limits = limits
         self._metrics = metrics
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, "microx-query")
-        self._store: Store | None = None
+        self._client_address = client_address
+        self._executor = concurrent.futures.ThreadPoolExecutor(limits.concurrency, "microx-query")
+        self._local = threading.local()
+        self._stores: list[Store] = []
+        self._lock = threading.RLock()
+        self._guard: SqlGuard | None = None
+        self._admitted = 0  # running or waiting; touched on the event loop only
+        self._slots = asyncio.Semaphore(limits.concurrency)
+        self._failures = RateLimiter(1 / AUTH_FAILURE_REFILL_S, AUTH_FAILURE_BURST)
+        self._hash_address = AddressHasher()
 
-    async def call(self, fn: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+    async def call(self, fn: Callable[[], T]) -> T:
+        """``fn`` on a query thread once a slot is free; ``QueriesBusy`` when every slot and
+        place in the queue is taken. The slot is given back when ``fn`` returns, not when
+        the caller gives up: the bound on queries running in the engine holds."""
+        if self._admitted >= self._limits.concurrency + self._limits.queue:
+            raise QueriesBusy
+        self._admitted += 1
+        try:
+            await self._slots.acquire()
+        except BaseException:
+            self._admitted -= 1
+            raise
+        loop = asyncio.get_running_loop()
+        future = self._executor.submit(fn)
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished))
+        return await asyncio.wait_for(
+            asyncio.shield(asyncio.wrap_future(future)), self._limits.timeout_s + TIMEOUT_GRACE_S
+        )
+
+    def _finished(self) -> None:
+        self._admitted -= 1
+        self._slots.release()
 
     def open(self) -> Store:
-        """The read-only connection; call it on the query thread only."""
-        if self._store is None:
-            self._store = Store(self._url, readonly_timeout_s=self._timeout_s)
-        return self._store
+        """This query thread's read-only connection."""
+        store: Store | None = getattr(self._local, "store", None)
+        if store is None:
+            store = Store(self._url, analyst_settings=self._limits.engine_settings())
+            self._local.store = store
+            with self._lock:
+                self._stores.append(store)
+        return store
+
+    def guard(self) -> SqlGuard:
+        """The checker, with the function list of the engine in use (read once)."""
+        with self._lock:
+            if self._guard is None:
+                # On a connection of its own: the analysts' result limits may be smaller
+                # than the catalogue.
+                store = Store(self._url)
+                try:
+                    _, functions = store.query(
+                        "SELECT name, categories, alias_to, is_aggregate, case_insensitive"
+                        " FROM system.functions"
+                    )
+                    _, combinators = store.query(
+                        "SELECT name FROM system.aggregate_function_combinators"
+                    )
+                finally:
+                    store.close()
+                catalogue = FunctionCatalogue.from_rows(functions, [str(r[0]) for r in combinators])
+                self._guard = SqlGuard(catalogue)
+            return self._guard
 
     async def query(
         self, sql: str, parameters: dict[str, Any] | None = None
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Rows of one read-only query (the report uses this)."""
-        result: tuple[list[str], list[tuple[Any, ...]]] = await self.call(
-            lambda: self.open().query(sql, parameters)
-        )
-        return result
+        return await self.call(lambda: self.open().query(sql, parameters))
 
     async def close(self) -> None:
-        store = self._store
-        if store is not None:
-            await self.call(store.close)
+        def close_all() -> None:
+            with self._lock:
+                stores, self._stores = self._stores, []
+            for store in stores:
+                store.close()
+
+        await asyncio.get_running_loop().run_in_executor(None, close_all)
         self._executor.shutdown(wait=False)
+
+    def door(self, request: Request) -> Response | None:
+        """``None`` when the request carries the token; else the answer to give. A client
+        that keeps guessing is told to wait before its next guess is even looked at."""
+        key = self._hash_address(self._client_address(request))
+        wait = self._failures.wait(key)
+        if wait > 0:
+            self._metrics.queries["throttled"] += 1
+            response = clickhouse_error(
+                516, "microx: too many wrong query tokens from this client; wait", 429
+            )
+            response.headers["retry-after"] = retry_after(wait)
+            return response
+        if authorized(request, self.token):
+            return None
+        self._metrics.queries["refused"] += 1
+        self._failures.take(key)
+        return unauthorized()
 
     async def clickhouse(self, request: Request) -> Response:
         """``GET|POST /clickhouse/``: ClickHouse's HTTP query interface, read-only."""
-        if not authorized(request, self.token):
-            self._metrics.queries["refused"] += 1
-            return unauthorized()
+        refused = self.door(request)
+        if refused is not None:
+            return refused
         body = b""
         if request.method == "POST":
             async for chunk in request.stream():
@@ -167,15 +331,42 @@ class QueryService:
             return clickhouse_error(62, "the query is not valid UTF-8 (SYNTAX_ERROR)")
         if not sql.strip():
             return clickhouse_error(62, "empty query (SYNTAX_ERROR)")
-        bound = {k[6:]: _unescape(v) for k, v in params.items() if k.startswith("param_")}
-        ignored = sorted(k for k in params if k not in _PROTOCOL and not k.startswith("param_"))
-        match = _FORMAT.search(sql)
-        fmt = match[1] if match else params.get("default_format", DEFAULT_FORMAT)
-        database = params.get("database")
-        try:
-            data: bytes = await self.call(
-                lambda: self.open().raw(sql, bound, None if match else fmt, database)
+        database = params.get("database", "")
+        if database not in _PROTOCOL_DATABASES:
+            self._metrics.queries["forbidden"] += 1
+            return clickhouse_error(
+                291, f"microx: only database {DATABASE} is read here (DATABASE_ACCESS_DENIED)", 403
             )
+        bound = {k[6:]: v for k, v in params.items() if k.startswith("param_")}
+        ignored = sorted(k for k in params if k not in _PROTOCOL and not k.startswith("param_"))
+        default_fmt = params.get("default_format", DEFAULT_FORMAT)
+
+        def run() -> tuple[str, bytes]:
+            store = self.open()
+            checked = self.guard().check(sql, store.parse)
+            fmt = checked.format or default_fmt
+            if checked.format is None:
+                self.guard().check_format(fmt)
+            data = store.raw(checked.sql, bound, None if checked.format else fmt, DATABASE)
+            return fmt, data
+
+        try:
+            fmt, data = await self.call(run)
+        except QueryRefused as exc:
+            self._metrics.queries["forbidden"] += 1
+            log.warning("query refused: %s", exc)
+            name = "READONLY" if exc.code == READONLY else "ACCESS_DENIED"
+            return clickhouse_error(exc.code, f"microx: {exc} ({name})", 403)
+        except QueriesBusy:
+            self._metrics.queries["busy"] += 1
+            response = clickhouse_error(
+                202, "microx: too many queries at once; retry (TOO_MANY_SIMULTANEOUS_QUERIES)", 429
+            )
+            response.headers["retry-after"] = str(BUSY_RETRY_AFTER_S)
+            return response
+        except TimeoutError:
+            self._metrics.queries["failed"] += 1
+            return clickhouse_error(159, "microx: the query took too long (TIMEOUT_EXCEEDED)")
         except StoreUnavailable as exc:
             return clickhouse_error(210, str(exc), 503)
         except Exception as exc:  # noqa: BLE001 - the engine's own errors go back to the client

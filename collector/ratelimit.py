@@ -35,6 +35,15 @@ class RateLimiter:
         bucket[0] = tokens
         return (min(cost, self.burst) - tokens) / self.rate
 
+    def wait(self, key: str, now: float | None = None) -> float:
+        """The seconds until ``key`` may spend one token (0: now), spending nothing."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        tokens = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
     def _forget_idle(self, now: float) -> None:
         # A bucket that has refilled completely holds no information: drop those first,
         # and everything if that is not enough (a flood of new keys).

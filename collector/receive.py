@@ -105,7 +105,7 @@ class Ingest:
             else {}
         )
         try:
-            wait = self._per_ip.take(self._hash_address(self._client_address(request)))
+            wait = self._per_ip.take(self._hash_address(self.client_address(request)))
             if wait:
                 raise Refused(self._too_many("rate_limited_ip", wait, cors))
             if SECRET_PREFIX in request.headers.get("authorization", ""):
@@ -215,7 +215,7 @@ class Ingest:
         body_out = {"accepted": len(accepted), "rejected": len(rejected), "errors": shown}
         return json_response(202, body_out, cors)
 
-    def _client_address(self, request: Request) -> str:
+    def client_address(self, request: Request) -> str:
         hops = self._limits.trusted_proxy_hops
         if hops:
             # The entry our own nearest proxies appended; anything left of it is the

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from collector.analysis import analyse, parse_since
-from collector.query import QueryService, authorized, unauthorized
+from collector.query import QueriesBusy, QueryService
 from collector.report import render_html
 from collector.sites import DEMO_SITE
 
@@ -24,14 +24,24 @@ class ReportPage:
         self._queries = queries
 
     async def serve(self, request: Request) -> Response:
-        if not authorized(request, self._queries.token):
-            return unauthorized()
+        refused = self._queries.door(request)
+        if refused is not None:
+            return refused
         until = dt.datetime.now(dt.UTC)
         try:
             since = parse_since(request.query_params.get("since", DEFAULT_SINCE), until)
         except ValueError as exc:
             return PlainTextResponse(str(exc), 400)
         site = request.query_params.get("site", "")
+        try:
+            page = await self._render(site, since, until)
+        except QueriesBusy:
+            return PlainTextResponse(
+                "too many analysts' queries at once; retry", 429, headers={"retry-after": "2"}
+            )
+        return HTMLResponse(page, headers={"cache-control": "no-store"})
+
+    async def _render(self, site: str, since: dt.datetime, until: dt.datetime) -> str:
         if not site:
             _, rows = await self._queries.query(
                 "SELECT site FROM microx.events WHERE event_time >= {since:DateTime64(3, 'UTC')}"
@@ -40,7 +50,6 @@ class ReportPage:
             )
             # No events yet: the report of the demo site says so, rather than an error page.
             site = str(rows[0][0]) if rows else DEMO_SITE
-        page: str = await self._queries.call(
+        return await self._queries.call(
             lambda: render_html(analyse(self._queries.open().query, site, since, until))
         )
-        return HTMLResponse(page, headers={"cache-control": "no-store"})

@@ -39,6 +39,13 @@ DEFAULT_RATE_SITE_BURST = 100_000.0
 DEFAULT_MAX_INFLIGHT = 256
 # An analyst's query that runs longer is stopped; the report's queries take well under 1 s.
 DEFAULT_QUERY_TIMEOUT_S = 60.0
+# Analysts' queries running at once (each on a thread and a connection of its own) and
+# waiting for a slot; more get 429. Two cores serve two heavy queries at full speed.
+DEFAULT_QUERY_CONCURRENCY = 2
+DEFAULT_QUERY_QUEUE = 8
+# A result is held whole in the collector before it is sent.
+DEFAULT_QUERY_MAX_RESULT_ROWS = 1_000_000
+DEFAULT_QUERY_MAX_RESULT_BYTES = 100_000_000
 
 
 class SettingsError(ValueError):
@@ -71,6 +78,12 @@ class Settings:
     # Empty: a token is made and kept in the data directory (file query_token).
     query_token: str = ""
     query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
+    query_concurrency: int = DEFAULT_QUERY_CONCURRENCY
+    query_queue: int = DEFAULT_QUERY_QUEUE
+    # 0: a share of the machine's or cgroup's memory (collector.query.default_query_memory).
+    query_max_memory_bytes: int = 0
+    query_max_result_rows: int = DEFAULT_QUERY_MAX_RESULT_ROWS
+    query_max_result_bytes: int = DEFAULT_QUERY_MAX_RESULT_BYTES
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -98,6 +111,17 @@ class Settings:
             raise SettingsError("MICROX_MAX_INFLIGHT must be at least 1")
         if self.query_timeout_s <= 0:
             raise SettingsError("MICROX_QUERY_TIMEOUT_S must be positive")
+        if self.query_concurrency < 1:
+            raise SettingsError("MICROX_QUERY_CONCURRENCY must be at least 1")
+        if self.query_queue < 0:
+            raise SettingsError("MICROX_QUERY_QUEUE must be 0 or more")
+        if self.query_max_memory_bytes < 0 or 0 < self.query_max_memory_bytes < 16 << 20:
+            raise SettingsError("MICROX_QUERY_MAX_MEMORY_BYTES must be 0 (derived) or >= 16 MiB")
+        if self.query_max_result_rows < 1 or self.query_max_result_bytes < 1024:
+            raise SettingsError(
+                "MICROX_QUERY_MAX_RESULT_ROWS must be at least 1 and "
+                "MICROX_QUERY_MAX_RESULT_BYTES at least 1024"
+            )
         if self.trusted_proxy_hops < 0:
             raise SettingsError("MICROX_TRUSTED_PROXY_HOPS must be 0 or more")
         url = self.clickhouse_url or self.default_clickhouse_url()
@@ -182,4 +206,11 @@ class Settings:
             max_inflight=get_int("MAX_INFLIGHT", DEFAULT_MAX_INFLIGHT),
             query_token=get("QUERY_TOKEN", ""),
             query_timeout_s=get_float("QUERY_TIMEOUT_S", DEFAULT_QUERY_TIMEOUT_S),
+            query_concurrency=get_int("QUERY_CONCURRENCY", DEFAULT_QUERY_CONCURRENCY),
+            query_queue=get_int("QUERY_QUEUE", DEFAULT_QUERY_QUEUE),
+            query_max_memory_bytes=get_int("QUERY_MAX_MEMORY_BYTES", 0),
+            query_max_result_rows=get_int("QUERY_MAX_RESULT_ROWS", DEFAULT_QUERY_MAX_RESULT_ROWS),
+            query_max_result_bytes=get_int(
+                "QUERY_MAX_RESULT_BYTES", DEFAULT_QUERY_MAX_RESULT_BYTES
+            ),
         )

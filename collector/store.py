@@ -21,13 +21,15 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from collector.contract import schema_dir
 
 DATABASE = "microx"
+# The engine's functions that read a query's text without running it.
+PARSERS = frozenset({"parseQueryToJSON", "formatQuerySingleLine"})
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
 class _Verbatim(DT64Param):
-    """A query parameter already in ClickHouse's text form. The driver escapes strings for
-    HTTP, where the server unescapes them; the embedded engine takes parameters as they
-    are, so text that is already a value (``['a', 'b']``) must reach it untouched."""
+    """A query parameter already in ClickHouse's text form, as an HTTP client sent it. The
+    driver would escape a string again; both the embedded engine and a server read the
+    text form themselves, so it must reach them untouched."""
 
     def __init__(self, text: str) -> None:
         self.value = text  # type: ignore[assignment]
@@ -82,17 +84,17 @@ class Store:
     Not thread-safe: the collector calls it from a single worker thread.
     """
 
-    def __init__(self, url: str, *, readonly_timeout_s: float | None = None) -> None:
-        """``readonly_timeout_s`` opens an analyst's connection: it can only read, and every
-        query stops after that many seconds. On the embedded engine it shares the data
+    def __init__(self, url: str, *, analyst_settings: dict[str, Any] | None = None) -> None:
+        """``analyst_settings`` opens an analyst's connection: it can only read, and the
+        engine holds every query to those limits. On the embedded engine it shares the data
         of the collector's own connection in this process."""
         self.url = url
         if url.startswith("chdb://"):
             Path(url.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
         settings: dict[str, Any] | None = None
-        if readonly_timeout_s is not None:
+        if analyst_settings is not None:
             # readonly last: once it is on, no setting can be changed, not even by us.
-            settings = {"max_execution_time": max(1, round(readonly_timeout_s)), "readonly": 1}
+            settings = {**analyst_settings, "readonly": 1}
         try:
             self._client = clickhouse_connect.get_client(dsn=url, settings=settings)
         except Exception as exc:  # noqa: BLE001 - the driver raises many kinds; all mean this
@@ -233,11 +235,20 @@ class Store:
     def command(self, sql: str, parameters: dict[str, Any] | None = None) -> None:
         self._client.command(sql, parameters=parameters)
 
+    def parse(self, function: str, sql: str) -> str:
+        """``function`` (one of the engine's query parsers) applied to ``sql``, which goes in
+        as a bound parameter: it is read as a value, never as SQL."""
+        if function not in PARSERS:
+            raise ValueError(f"{function} is not a query parser")
+        result = self._client.query(f"SELECT {function}({{sql:String}})", parameters={"sql": sql})
+        return str(result.result_rows[0][0])
+
     def raw(
         self, sql: str, parameters: dict[str, str], fmt: str | None, database: str | None = None
     ) -> bytes:
-        """The result as ClickHouse formats it: in ``fmt``, for SQL without a FORMAT clause."""
+        """The result as ClickHouse formats it: in ``fmt``, for SQL without a FORMAT clause.
+        ``parameters`` are in the text form ClickHouse's HTTP interface takes (strings with
+        backslash escapes, arrays as ``['a\\'b']``), and reach the engine as they are."""
         self._client.database = database or "default"
-        chdb = self.url.startswith("chdb://")
-        bound = {k: _Verbatim(v) if chdb else v for k, v in parameters.items()}
+        bound = {k: _Verbatim(v) for k, v in parameters.items()}
         return bytes(self._client.raw_query(sql, parameters=bound or None, fmt=fmt))
