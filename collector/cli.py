@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import sys
 import urllib.request
 from collections.abc import Sequence
@@ -20,11 +21,14 @@ from collector.settings import Settings, SettingsError
 from collector.sites import new_secret
 from collector.store import Store, StoreUnavailable, describe_url, load_migrations
 
+log = logging.getLogger("microx")
+
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from collector.app import create_app
+    from collector.confine import confine, plan, use_private_tmp, wipe_secrets
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     base = f"http://{settings.host}:{settings.port}"
@@ -40,8 +44,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         '              microx sql "SELECT type, count() FROM microx.events GROUP BY type"',
         flush=True,
     )
+    app = create_app(settings)
+    # Confined before the server and the engine start their threads (which would stay free).
+    use_private_tmp(settings.data_dir)
+    wiped = wipe_secrets()
+    if settings.confine:
+        log.info(confine(plan(settings.data_dir, settings.clickhouse_url, settings.port)))
+    else:
+        log.warning("unconfined: MICROX_CONFINE=false")
+    if wiped:
+        log.info("secrets removed from the process environment: %s", ", ".join(wiped))
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

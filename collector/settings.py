@@ -84,6 +84,8 @@ class Settings:
     query_max_memory_bytes: int = 0
     query_max_result_rows: int = DEFAULT_QUERY_MAX_RESULT_ROWS
     query_max_result_bytes: int = DEFAULT_QUERY_MAX_RESULT_BYTES
+    # The kernel keeps the process to its spool, store and port (collector.confine).
+    confine: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -206,6 +208,7 @@ class Settings:
             max_inflight=get_int("MAX_INFLIGHT", DEFAULT_MAX_INFLIGHT),
             query_token=get("QUERY_TOKEN", ""),
             query_timeout_s=get_float("QUERY_TIMEOUT_S", DEFAULT_QUERY_TIMEOUT_S),
+            confine=get_bool("CONFINE", True),
             query_concurrency=get_int("QUERY_CONCURRENCY", DEFAULT_QUERY_CONCURRENCY),
             query_queue=get_int("QUERY_QUEUE", DEFAULT_QUERY_QUEUE),
             query_max_memory_bytes=get_int("QUERY_MAX_MEMORY_BYTES", 0),
