@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import sys
 import urllib.request
 from collections.abc import Sequence
@@ -25,7 +26,25 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from collector.app import create_app
+    from collector.connections import (
+        ConnectionLimits,
+        DescriptorLimitError,
+        connection_bound,
+        protocol,
+        raise_descriptor_limit,
+    )
 
+    before, descriptors = raise_descriptor_limit()
+    try:
+        max_connections = connection_bound(settings.max_connections, descriptors)
+    except DescriptorLimitError as exc:
+        raise SettingsError(str(exc)) from None
+    limits = ConnectionLimits(
+        settings.max_header_bytes,
+        settings.header_timeout_s,
+        settings.keepalive_timeout_s,
+        max_connections,
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     base = f"http://{settings.host}:{settings.port}"
     print(
@@ -40,8 +59,25 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         '              microx sql "SELECT type, count() FROM microx.events GROUP BY type"',
         flush=True,
     )
+    app = create_app(settings)
+    raised = f", raised from {before}" if descriptors != before else ""
+    logging.getLogger("microx.connections").info(
+        "connections: at most %d (descriptor limit %d%s, %d kept for the spool and store); "
+        "head at most %d bytes within %gs; keep-alive %gs",
+        max_connections,
+        descriptors,
+        raised,
+        descriptors - max_connections,
+        settings.max_header_bytes,
+        settings.header_timeout_s,
+        settings.keepalive_timeout_s,
+    )
     uvicorn.run(
-        create_app(settings),
+        app,
+        http=protocol(limits, app.state.metrics),
+        # X-Forwarded-For is read by the collector alone, as MICROX_TRUSTED_PROXY_HOPS says;
+        # uvicorn's own handling would trust any local proxy's header.
+        proxy_headers=False,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
