@@ -150,7 +150,9 @@ def protocol(limits: ConnectionLimits, metrics: Metrics) -> type[asyncio.Protoco
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            if not self._reading_head or self.transport.is_closing():
+            if self.transport.is_closing():
+                return  # refused or timed out: what else it sends is not read
+            if not self._reading_head:
                 super().data_received(data)
                 return
             room = limits.max_header_bytes - self._head_bytes
