@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from collector.batch import Batcher, StoreFactory
-from collector.logs import RequestId
+from collector.logs import RequestId, summarise_periodically, throttle
 from collector.metrics import Metrics
 from collector.pages import DEMO_DIR, VITALS_FILE, Snippet, demo_page, healthz, snippet_path
 from collector.query import QueryLimits, QueryService, default_query_memory, load_token
@@ -130,11 +130,14 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         # long as the process. Left to the collector, every full collection walks it all
         # while holding the GIL, and requests wait: tens of milliseconds each time.
         gc.freeze()
+        summaries = asyncio.create_task(summarise_periodically())
         try:
             yield
         finally:
+            summaries.cancel()
             await queries.close()
             await batcher.stop(settings.shutdown_timeout_s)
+            throttle.summarise()
             log.info("stopped; pending rows flushed")
 
     inflight = 0
@@ -181,4 +184,5 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         Mount("/demo", StaticFiles(directory=DEMO_DIR), name="demo"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestId)])
+    app.state.metrics = metrics  # the server's connection guard counts into it too
     return app

@@ -29,7 +29,25 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from collector.app import create_app
     from collector.confine import confine, plan, use_private_tmp, wipe_secrets
+    from collector.connections import (
+        ConnectionLimits,
+        DescriptorLimitError,
+        connection_bound,
+        protocol,
+        raise_descriptor_limit,
+    )
 
+    before, descriptors = raise_descriptor_limit()
+    try:
+        max_connections = connection_bound(settings.max_connections, descriptors)
+    except DescriptorLimitError as exc:
+        raise SettingsError(str(exc)) from None
+    limits = ConnectionLimits(
+        settings.max_header_bytes,
+        settings.header_timeout_s,
+        settings.keepalive_timeout_s,
+        max_connections,
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     base = f"http://{settings.host}:{settings.port}"
     print(
@@ -54,8 +72,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log.warning("unconfined: MICROX_CONFINE=false")
     if wiped:
         log.info("secrets removed from the process environment: %s", ", ".join(wiped))
+    raised = f", raised from {before}" if descriptors != before else ""
+    logging.getLogger("microx.connections").info(
+        "connections: at most %d (descriptor limit %d%s, %d kept for the spool and store); "
+        "head at most %d bytes within %gs; keep-alive %gs",
+        max_connections,
+        descriptors,
+        raised,
+        descriptors - max_connections,
+        settings.max_header_bytes,
+        settings.header_timeout_s,
+        settings.keepalive_timeout_s,
+    )
     uvicorn.run(
         app,
+        http=protocol(limits, app.state.metrics),
+        # X-Forwarded-For is read by the collector alone, as MICROX_TRUSTED_PROXY_HOPS says;
+        # uvicorn's own handling would trust any local proxy's header.
+        proxy_headers=False,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

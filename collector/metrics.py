@@ -43,6 +43,8 @@ class Metrics:
         self.events_rejected: Counter[str] = Counter()
         self.events_filtered: Counter[str] = Counter()
         self.requests_refused: Counter[str] = Counter()
+        self.rejections_not_stored: Counter[str] = Counter()
+        self.connections_closed: Counter[str] = Counter()
         self.ingest_seconds = Histogram()
         self.insert_batches: Counter[str] = Counter()
         self.insert_rows: Counter[str] = Counter()
@@ -101,6 +103,19 @@ class Metrics:
             "requests_refused_total",
             "Requests refused whole, by reason.",
             self.requests_refused,
+            "reason",
+        )
+        labelled(
+            "rejections_not_stored_total",
+            "Refused requests not kept in rejected_events (no configured site vouches for "
+            "them), by reason.",
+            self.rejections_not_stored,
+            "reason",
+        )
+        labelled(
+            "connections_closed_total",
+            "Connections closed or refused by the collector, by reason.",
+            self.connections_closed,
             "reason",
         )
         histogram("ingest_seconds", "Time to answer an ingest request.", self.ingest_seconds)

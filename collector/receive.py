@@ -24,7 +24,7 @@ from collector.enrich import fill_language
 from collector.metrics import Metrics
 from collector.ratelimit import AddressHasher, RateLimiter, retry_after
 from collector.record import encode
-from collector.sites import SECRET_PREFIX, SiteRegistry
+from collector.sites import SiteRegistry, holds_secret
 from collector.spool import Spool, SpoolError, SpoolFull
 from collector.useragent import classify
 from collector.validate import EnvelopeError, Rejection, judge_body
@@ -35,7 +35,8 @@ MAX_ERRORS_SHOWN = 20
 # How long a client is asked to wait when the spool is full: about the time a recovered
 # store needs to drain a good part of it.
 RETRY_AFTER_S = 5
-_SECRET_BYTES = SECRET_PREFIX.encode()
+# Why a refused browser request was not kept in rejected_events (see _vouching_site).
+NOT_STORED_REASONS = ("unknown_site", "origin_not_allowed", "no_site", "rate_limited_site")
 
 log = logging.getLogger("microx.receive")
 
@@ -78,6 +79,7 @@ class Ingest:
         self._per_ip = per_ip
         self._per_site = per_site
         self._hash_address = AddressHasher()
+        metrics.rejections_not_stored.update(dict.fromkeys(NOT_STORED_REASONS, 0))
 
     # -- browsers -----------------------------------------------------------------------
 
@@ -108,10 +110,12 @@ class Ingest:
             wait = self._per_ip.take(self._hash_address(self.client_address(request)))
             if wait:
                 raise Refused(self._too_many("rate_limited_ip", wait, cors))
-            if SECRET_PREFIX in request.headers.get("authorization", ""):
+            # Header text reaches rows (Accept-Language), the spool (User-Agent) and logs
+            # (X-Request-ID): a key in any of them is refused like one in the body.
+            if any(holds_secret(value) for _, value in request.scope["headers"]):
                 raise Refused(self._secret_exposed(cors))
             body = await self._read(request, cors)
-            if _SECRET_BYTES in body:
+            if holds_secret(body):
                 raise Refused(self._secret_exposed(cors))
         except Refused as refused:
             return refused.response
@@ -119,7 +123,7 @@ class Ingest:
         if self._limits.drop_bots and classify(user_agent)[2] == "bot":
             count = _count_events(body)
             self._metrics.events_filtered["bot"] += count
-            log.debug("dropped %d events from a bot user agent", count)
+            log.debug("dropped %d events from a bot user agent", count, extra={"kind": "bot"})
             return json_response(202, {"accepted": 0, "filtered": count, "reason": "bot"}, cors)
         return await self._ingest(
             body,
@@ -172,7 +176,12 @@ class Ingest:
         except EnvelopeError as exc:
             rejection = exc.rejection
             self._metrics.requests_refused[rejection.reason] += 1
-            await self._keep_rejections([rejection], received_ms, user_agent)
+            log.info(
+                "refused request: %s (400)", rejection.reason, extra={"kind": rejection.reason}
+            )
+            owner = key_site or self._vouching_site(exc.site, origin)
+            if owner is not None:
+                await self._keep_rejections([rejection], received_ms, user_agent, owner)
             return json_response(
                 400, {"error": rejection.message, "rejected": [rejection.as_json()]}, cors
             )
@@ -214,6 +223,27 @@ class Ingest:
         self._metrics.events_accepted += len(accepted)
         body_out = {"accepted": len(accepted), "rejected": len(rejected), "errors": shown}
         return json_response(202, body_out, cors)
+
+    def _vouching_site(self, named: str | None, origin: str | None) -> str | None:
+        """The configured site an unusable browser request is kept for, or None.
+
+        Anyone can send junk; it is stored only when a site vouches for it: the site it
+        names, from an origin that site allows (or no Origin: not a browser), or for an
+        unreadable body, the site of its page origin. What is kept is charged to that
+        site's rate limit; the rest is only counted."""
+        owner = named if named is not None else self._sites.site_of_origin(origin)
+        if named is not None and named not in self._sites:
+            reason = "unknown_site"
+        elif named is not None and not self._sites.origin_allowed(named, origin):
+            reason = "origin_not_allowed"
+        elif owner is None:
+            reason = "no_site"
+        elif self._per_site.take(owner):
+            reason = "rate_limited_site"
+        else:
+            return owner
+        self._metrics.rejections_not_stored[reason] += 1
+        return None
 
     def client_address(self, request: Request) -> str:
         hops = self._limits.trusted_proxy_hops
@@ -273,7 +303,7 @@ class Ingest:
 
     def _refuse(self, reason: str, status: int, message: str, headers: dict[str, str]) -> Response:
         self._metrics.requests_refused[reason] += 1
-        log.info("refused request: %s (%d)", reason, status)
+        log.info("refused request: %s (%d)", reason, status, extra={"kind": reason})
         return json_response(status, {"error": message, "reason": reason}, headers)
 
     def _too_many(self, reason: str, wait_s: float, cors: dict[str, str]) -> Response:
@@ -304,7 +334,11 @@ class Ingest:
             await self._spool.append(payload, rows)
         except (SpoolFull, SpoolError):
             self._metrics.requests_refused["rejection_not_kept"] += 1
-            log.warning("spool unavailable: %d rejected events only counted", len(rejected))
+            log.warning(
+                "spool unavailable: %d rejected events only counted",
+                len(rejected),
+                extra={"kind": "rejection_not_kept"},
+            )
 
 
 class _TooLarge(Exception):

@@ -46,6 +46,15 @@ DEFAULT_QUERY_QUEUE = 8
 # A result is held whole in the collector before it is sent.
 DEFAULT_QUERY_MAX_RESULT_ROWS = 1_000_000
 DEFAULT_QUERY_MAX_RESULT_BYTES = 100_000_000
+# A browser's request line and headers, cookies of the site's domain included, stay well
+# under this; reading a longer head would only let one client stall the event loop.
+DEFAULT_MAX_HEADER_BYTES = 32 * 1024
+# A browser sends its head in one packet; a connection that has not by then is idle or
+# a slow sender holding a descriptor.
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+DEFAULT_KEEPALIVE_TIMEOUT_S = 5.0
+# 0: as many as the descriptor limit leaves room for (see collector.connections).
+DEFAULT_MAX_CONNECTIONS = 0
 
 
 class SettingsError(ValueError):
@@ -86,6 +95,10 @@ class Settings:
     query_max_result_bytes: int = DEFAULT_QUERY_MAX_RESULT_BYTES
     # The kernel keeps the process to its spool, store and port (collector.confine).
     confine: bool = True
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    keepalive_timeout_s: float = DEFAULT_KEEPALIVE_TIMEOUT_S
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -126,6 +139,15 @@ class Settings:
             )
         if self.trusted_proxy_hops < 0:
             raise SettingsError("MICROX_TRUSTED_PROXY_HOPS must be 0 or more")
+        if self.max_header_bytes < 1024:
+            raise SettingsError("MICROX_MAX_HEADER_BYTES must be at least 1024")
+        for name in ("header_timeout_s", "keepalive_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"MICROX_{name.upper()} must be positive")
+        if self.max_connections < 0:
+            raise SettingsError(
+                "MICROX_MAX_CONNECTIONS must be 0 (from the descriptor limit) or more"
+            )
         url = self.clickhouse_url or self.default_clickhouse_url()
         if not url.startswith(("chdb://", "http://", "https://")):
             raise SettingsError(
@@ -216,4 +238,8 @@ class Settings:
             query_max_result_bytes=get_int(
                 "QUERY_MAX_RESULT_BYTES", DEFAULT_QUERY_MAX_RESULT_BYTES
             ),
+            max_header_bytes=get_int("MAX_HEADER_BYTES", DEFAULT_MAX_HEADER_BYTES),
+            header_timeout_s=get_float("HEADER_TIMEOUT_S", DEFAULT_HEADER_TIMEOUT_S),
+            keepalive_timeout_s=get_float("KEEPALIVE_TIMEOUT_S", DEFAULT_KEEPALIVE_TIMEOUT_S),
+            max_connections=get_int("MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS),
         )

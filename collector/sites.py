@@ -14,6 +14,20 @@ _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 # recognise one that leaked into a page, and refuse it.
 SECRET_PREFIX = "mxsk_"
 _SECRET = re.compile(r"^mxsk_[A-Za-z0-9]{24,64}$")
+_SECRET_BYTES = SECRET_PREFIX.encode()
+# The prefix with any of its letters written as a JSON escape (\u006d for m, ...): what a
+# JSON body means, not only what its bytes spell.
+_SECRET_ESCAPED = re.compile(
+    rb"(?:m|\\u006[dD])(?:x|\\u0078)(?:s|\\u0073)(?:k|\\u006[bB])(?:_|\\u005[fF])"
+)
+
+
+def holds_secret(text: bytes) -> bool:
+    """Whether header or body text holds something shaped like a secret server key, as it
+    is or JSON-escaped."""
+    if b"\\u" not in text:
+        return _SECRET_BYTES in text
+    return _SECRET_ESCAPED.search(text) is not None
 
 
 def new_secret() -> str:
@@ -83,3 +97,7 @@ class SiteRegistry:
     def known_origin(self, origin: str) -> bool:
         """Whether any site allows this origin (a preflight does not yet say which site)."""
         return origin in self._all_origins
+
+    def site_of_origin(self, origin: str | None) -> str | None:
+        """The first site allowing this page origin, if any."""
+        return next((s.id for s in self._sites.values() if origin in s.origins), None)

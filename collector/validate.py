@@ -70,11 +70,15 @@ class Judgement:
 
 
 class EnvelopeError(Exception):
-    """The request as a whole cannot be used; nothing in it is stored as an event."""
+    """The request as a whole cannot be used; nothing in it is stored as an event.
 
-    def __init__(self, rejection: Rejection) -> None:
+    ``site`` is the site id the body names, when it could be read: whether the refusal is
+    kept depends on it."""
+
+    def __init__(self, rejection: Rejection, site: str | None = None) -> None:
         super().__init__(rejection.message)
         self.rejection = rejection
+        self.site = site
 
 
 def truncate_raw(raw: bytes | str, limit: int = RAW_LIMIT) -> str:
@@ -232,7 +236,9 @@ def judge(payload: Any) -> Judgement:
         envelope_validator()(payload)
     except fastjsonschema.JsonSchemaValueException as exc:
         raw = truncate_raw(orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS))
-        raise EnvelopeError(_rejection(exc, "", -1, raw)) from None
+        named = payload.get("s") if isinstance(payload, dict) else None
+        site = named if isinstance(named, str) else None
+        raise EnvelopeError(_rejection(exc, "", -1, raw), site) from None
     check = event_validator()
     accepted: list[dict[str, Any]] = []
     rejected: list[Rejection] = []

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,9 @@ def open_store(url: str) -> Iterator[Store]:
 class Collector:
     """``microx serve`` as a real process, the way an SRE runs it."""
 
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    def __init__(
+        self, data_dir: Path, preexec_fn: Callable[[], None] | None = None, **env: str
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -101,6 +103,7 @@ class Collector:
                 stdout=out,
                 stderr=err,
                 cwd=ROOT,
+                preexec_fn=preexec_fn,
             )
         self._wait_ready()
 

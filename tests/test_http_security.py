@@ -242,6 +242,46 @@ def test_logs_are_json_without_payloads_or_client_addresses(running: Collector) 
     assert any(e.get("request_id") for e in entries)
 
 
+def test_secret_key_json_escaped_or_in_headers_is_refused(running: Collector) -> None:
+    escaped = "\\u006d" + SHOP_KEY[1:]  # the key with its m written as a JSON escape
+    in_label = orjson.dumps(make_envelope(make_event(l="LABEL"), s="shop"))
+    in_props = orjson.dumps(make_envelope(make_event(p={"k": "PROP"}), s="shop"))
+    bodies = [
+        in_label.replace(b"LABEL", escaped.encode()),
+        in_props.replace(b"PROP", escaped.encode()),
+        b'{"v":1,"s":"shop","l":"' + escaped.encode(),  # not even valid JSON
+    ]
+    for body in bodies:
+        r = post(running, body, origin=SHOP)
+        assert r.status_code == 401 and r.json()["reason"] == "secret_key_from_browser"
+    for header in ("accept-language", "user-agent", "x-request-id"):
+        r = post(running, make_envelope(make_event(), s="shop"), origin=SHOP, **{header: SHOP_KEY})
+        assert r.status_code == 401 and r.json()["reason"] == "secret_key_from_browser"
+        assert SHOP_KEY not in r.headers["x-request-id"]
+    # A key as the request id of a request refused for another reason, and of another
+    # endpoint: never kept as the id, so never logged or echoed.
+    r = post(running, make_envelope(make_event(), s="nosuchsite"), **{"x-request-id": BLOG_KEY})
+    assert r.status_code in (401, 403) and BLOG_KEY not in r.headers["x-request-id"]
+    r = httpx.get(running.base + "/healthz", headers={"x-request-id": BLOG_KEY})
+    assert BLOG_KEY not in r.headers["x-request-id"]
+    # What was refused never reached a row: a good event sent after them is stored first.
+    marker = make_event(l="after-the-keys")
+    assert post(running, make_envelope(marker, s="shop"), origin=SHOP).status_code == 202
+    deadline = time.monotonic() + 10
+    while (
+        running.sql(f"SELECT count() FROM microx.events WHERE event_id = '{marker['id']}'") == "0"
+    ):
+        assert time.monotonic() < deadline, "the marker event was not stored"
+        time.sleep(0.1)
+    for table in ("events", "rejected_events"):
+        hits = running.sql(
+            f"SELECT count() FROM microx.{table} WHERE position(toString(tuple(*)), 'xsk_') > 0"
+        )
+        assert hits == "0", table
+    log = running.log.read_text()
+    assert SHOP_KEY[5:] not in log and BLOG_KEY[5:] not in log
+
+
 def test_no_raw_ip_reaches_the_store(running: Collector, tmp_path: Path) -> None:
     post(running, make_envelope(make_event()), addr="203.0.113.99")
     running.stop()
@@ -257,3 +297,47 @@ def test_no_raw_ip_reaches_the_store(running: Collector, tmp_path: Path) -> None
                 "'203.0.113') > 0"
             )
             assert hits == [(0,)]
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(tmp_path: Path) -> None:
+    c = Collector(
+        tmp_path / "var",
+        MICROX_RATE_IP_PER_S="1",
+        MICROX_RATE_IP_BURST="5",
+        MICROX_TRUSTED_PROXY_HOPS="0",
+    )
+    try:
+        # A proxy on the same host passing on whatever its clients claim.
+        codes = [
+            post(c, make_envelope(make_event()), addr=f"192.0.2.{i}").status_code for i in range(20)
+        ]
+    finally:
+        c.stop()
+    assert codes[:5] == [202] * 5
+    assert codes.count(429) >= 10
+
+
+def test_refusals_from_anyone_are_counted_and_their_log_lines_throttled(tmp_path: Path) -> None:
+    c = Collector(tmp_path / "var")
+    sent = 1000
+    try:
+        with httpx.Client(base_url=c.base, headers={"user-agent": BROWSER_UA}) as client:
+            for i in range(sent):
+                r = client.post(
+                    "/v1/events",
+                    content=orjson.dumps(make_envelope(make_event(), s=f"nosuchsite{i}")),
+                    headers={"content-type": "text/plain"},
+                )
+                assert r.status_code == 403
+        assert c.metric('requests_refused_total{reason="unknown_site"}') == sent
+    finally:
+        assert c.stopped_cleanly()
+    entries = [orjson.loads(line) for line in c.log.read_text().splitlines()]
+    shown = [e for e in entries if e["msg"] == "refused request: unknown_site (403)"]
+    summaries = [
+        int(re.match(r"suppressed (\d+) similar lines", e["msg"])[1])  # type: ignore[index]
+        for e in entries
+        if e["msg"].startswith("suppressed") and "unknown_site" in e["msg"]
+    ]
+    assert len(shown) < sent / 10
+    assert summaries and len(shown) + sum(summaries) == sent

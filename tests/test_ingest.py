@@ -121,6 +121,33 @@ def test_broken_envelopes_are_400_and_recorded(settings: Settings) -> None:
     ]
 
 
+def test_refused_input_no_site_vouches_for_is_counted_not_stored(settings: Settings) -> None:
+    evil = "https://evil.example"
+    with TestClient(create_app(settings)) as client:
+        for i in range(150):
+            invalid = make_envelope(make_event(), v=9, s=f"nosuchsite{i}")
+            assert post(client, invalid, origin=evil).status_code == 400
+        assert post(client, b"{not json", origin=evil).status_code == 400
+        assert post(client, b"{not json", origin=None).status_code == 400
+        assert (
+            post(client, make_envelope(make_event(), v=9, s="shop"), origin=evil).status_code == 400
+        )
+        # What a configured site's page sends is kept, broken or not.
+        assert (
+            post(client, make_envelope(make_event(), v=9, s="shop"), origin=SHOP).status_code == 400
+        )
+        assert post(client, b"{not json", origin=SHOP).status_code == 400
+        text = client.get("/metrics").text
+    assert 'microx_rejections_not_stored_total{reason="unknown_site"} 150' in text
+    assert 'microx_rejections_not_stored_total{reason="no_site"} 2' in text
+    assert 'microx_rejections_not_stored_total{reason="origin_not_allowed"} 1' in text
+    assert 'microx_requests_refused_total{reason="unsupported_version"} 152' in text
+    assert sorted(stored(settings, "SELECT site, reason FROM microx.rejected_events")) == [
+        ("shop", "invalid_json"),
+        ("shop", "unsupported_version"),
+    ]
+
+
 def test_body_size_is_capped_before_and_while_reading(client: TestClient) -> None:
     big = make_envelope(*[make_event(q=i, l="x" * 90) for i in range(200)])
     r = post(client, big)

@@ -42,6 +42,10 @@ def test_variables_are_read() -> None:
         ({"MICROX_SITES": "shop=ftp://a.example"}, "is not an origin"),
         ({"MICROX_SITES": "a=https://a.example;a=https://b.example"}, "listed twice"),
         ({"MICROX_BATCH_MAX_AGE_MS": "0"}, "MICROX_BATCH_MAX_AGE_MS"),
+        ({"MICROX_MAX_HEADER_BYTES": "100"}, "MICROX_MAX_HEADER_BYTES must be at least"),
+        ({"MICROX_HEADER_TIMEOUT_S": "0"}, "MICROX_HEADER_TIMEOUT_S must be positive"),
+        ({"MICROX_KEEPALIVE_TIMEOUT_S": "-1"}, "MICROX_KEEPALIVE_TIMEOUT_S must be positive"),
+        ({"MICROX_MAX_CONNECTIONS": "-1"}, "MICROX_MAX_CONNECTIONS must be 0"),
     ],
 )
 def test_bad_configuration_fails_at_start_with_the_variable_named(
@@ -80,3 +84,13 @@ def test_keygen_prints_a_usable_key(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keygen"]) == 0
     key = capsys.readouterr().out.strip()
     assert Settings.from_env({"MICROX_SERVER_KEYS": f"shop={key}"}).server_keys == {key: "shop"}
+
+
+def test_more_connections_than_descriptors_allow_fail_at_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MICROX_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("MICROX_MAX_CONNECTIONS", str(10**9))
+    assert main(["serve"]) == 2
+    assert "MICROX_MAX_CONNECTIONS=1000000000 needs a descriptor limit" in capsys.readouterr().err
+    assert not (tmp_path / "var").exists()
