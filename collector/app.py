@@ -43,7 +43,9 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
     """The collector as an ASGI app; ``store_factory`` lets tests wrap the real store."""
     metrics = Metrics()
     sites = SiteRegistry(settings.sites, settings.public_origins)
-    spool = Spool(settings.data_dir / "spool", settings.spool_max_bytes)
+    spool = Spool(
+        settings.data_dir / "spool", settings.spool_max_bytes, settings.spool_segment_bytes
+    )
     batcher = Batcher(
         settings.clickhouse_url,
         spool,
@@ -98,15 +100,20 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         metrics.store_up = int(up and batcher.insert_error is None)
         room = spool.has_room(settings.max_body_bytes)  # room for the largest request
         unwritable = await asyncio.to_thread(spool.unwritable, settings.max_body_bytes)
-        store = "lost" if batcher.store_lost else "failing" if batcher.insert_error else "up"
-        healthy = up and store == "up" and batcher.sink_error is None
+        if batcher.store_lost:
+            store = "lost"
+        elif not up:
+            store = "down"
+        else:
+            store = "failing" if batcher.insert_error else "up"
+        healthy = store == "up" and batcher.sink_error is None
         if unwritable:
             status = "spool_error"
         else:
             status = "ok" if healthy and room else ("degraded" if room else "full")
         body: dict[str, object] = {
             "status": status,
-            "store": store if up else "down",
+            "store": store,
             "spool_bytes": spool.used_bytes,
             "spool_max_bytes": spool.max_bytes,
         }

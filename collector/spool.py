@@ -40,6 +40,7 @@ CHECKPOINT = "checkpoint"
 QUARANTINE = "quarantine"
 PROBE = "probe.tmp"
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+MIN_SEGMENT_BYTES = 4096
 
 log = logging.getLogger("microx.spool")
 
