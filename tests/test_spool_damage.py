@@ -23,6 +23,23 @@ HOLD = {"MICROX_BATCH_MAX_ROWS": "1000000", "MICROX_BATCH_MAX_AGE_MS": "3600000"
 EVENTS_PER_POST = 20
 
 
+Spawn = Callable[..., Collector]
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """Collectors started by a test, all stopped after it, passed or failed."""
+    started: list[Collector] = []
+
+    def start(data_dir: Path, **env: str) -> Collector:
+        started.append(Collector(data_dir, **env))
+        return started[-1]
+
+    yield start
+    for collector in started:
+        collector.stop()
+
+
 def metric(collector: Collector, name: str) -> float:
     """A series that must exist: a missing one fails, it never reads as 0."""
     text = httpx.get(f"{collector.base}/metrics", timeout=5).text
@@ -103,10 +120,10 @@ def flip(path: Path, at: int) -> None:
 
 
 def test_flipped_bytes_in_a_two_segment_backlog_cost_only_their_records(
-    tmp_path: Path,
+    tmp_path: Path, spawn: Spawn
 ) -> None:
     data_dir = tmp_path / "var"
-    first = Collector(data_dir, MICROX_SPOOL_SEGMENT_BYTES=SEGMENT_BYTES, **HOLD)
+    first = spawn(data_dir, MICROX_SPOOL_SEGMENT_BYTES=SEGMENT_BYTES, **HOLD)
     acked = post_acked(first, 60)
     kill(first)
     spool = data_dir / "spool"
@@ -126,7 +143,7 @@ def test_flipped_bytes_in_a_two_segment_backlog_cost_only_their_records(
         for segment, offset, frame in (bad_first, bad_last)
     }
 
-    second = Collector(data_dir, MICROX_SPOOL_SEGMENT_BYTES=SEGMENT_BYTES)
+    second = spawn(data_dir, MICROX_SPOOL_SEGMENT_BYTES=SEGMENT_BYTES)
     wait_for(lambda: drained(second), "the backlog drained")
     late = post_acked(second, 1)
     wait_for(lambda: drained(second), "a new post stored")
@@ -147,15 +164,17 @@ def test_flipped_bytes_in_a_two_segment_backlog_cost_only_their_records(
 
 
 @pytest.mark.parametrize("damage", ["truncated", "deleted"])
-def test_lost_checkpoint_is_rebuilt_without_duplicates(tmp_path: Path, damage: str) -> None:
+def test_lost_checkpoint_is_rebuilt_without_duplicates(
+    tmp_path: Path, spawn: Spawn, damage: str
+) -> None:
     data_dir = tmp_path / "var"
     # Stored, then left in the spool: the oldest segment holds both when the
     # checkpoint goes.
-    first = Collector(data_dir)
+    first = spawn(data_dir)
     acked = post_acked(first, 30, invalid=True)
     wait_for(lambda: drained(first), "first posts stored")
     kill(first)
-    second = Collector(data_dir, **HOLD)
+    second = spawn(data_dir, **HOLD)
     acked += post_acked(second, 20, invalid=True)
     kill(second)
     checkpoint = data_dir / "spool" / CHECKPOINT
@@ -164,22 +183,24 @@ def test_lost_checkpoint_is_rebuilt_without_duplicates(tmp_path: Path, damage: s
     else:
         checkpoint.unlink()
 
-    third = Collector(data_dir)
+    third = spawn(data_dir)
     wait_for(lambda: drained(third), "the spool drained")
     assert third.stopped_cleanly()
-    assert "rebuilding it from the spool" in third.log.read_text()
 
     counts = stored(data_dir)
     assert [i for i in acked if i not in counts] == [], "acknowledged events lost"
     assert {i: n for i, n in counts.items() if n != 1} == {}, "stored more than once"
+    assert "rebuilding it from the spool" in third.log.read_text()
     with open_store(f"chdb://{data_dir / 'clickhouse'}") as store:
         _, rows = store.query("SELECT count(), uniqExact(raw) FROM microx.rejected_events")
     assert rows == [(50, 50)]  # one invalid event per request, each kept once
 
 
-def test_store_directory_deleted_while_running_keeps_the_spool(tmp_path: Path) -> None:
+def test_store_directory_deleted_while_running_keeps_the_spool(
+    tmp_path: Path, spawn: Spawn
+) -> None:
     data_dir = tmp_path / "var"
-    first = Collector(data_dir, MICROX_SHUTDOWN_TIMEOUT_S="1")
+    first = spawn(data_dir, MICROX_SHUTDOWN_TIMEOUT_S="1")
     post_acked(first, 3)
     wait_for(lambda: drained(first), "first posts stored")
     shutil.rmtree(data_dir / "clickhouse")
@@ -191,7 +212,7 @@ def test_store_directory_deleted_while_running_keeps_the_spool(tmp_path: Path) -
     assert "was deleted or replaced while the collector ran" in first.log.read_text()
     first.stop()
 
-    second = Collector(data_dir)  # a new, empty store: the spool fills it again
+    second = spawn(data_dir)  # a new, empty store: the spool fills it again
     wait_for(lambda: drained(second), "the spool drained into the new store")
     assert second.stopped_cleanly()
     counts = stored(data_dir)
@@ -228,23 +249,21 @@ def fill(path: Path) -> None:
                 pass
 
 
-def test_readyz_says_a_full_spool_disk_is_not_ready(small_spool_disk: Path) -> None:
+def test_readyz_says_a_full_spool_disk_is_not_ready(small_spool_disk: Path, spawn: Spawn) -> None:
     data_dir = small_spool_disk.parent
-    collector = Collector(data_dir, MICROX_MAX_BODY_BYTES="65536")
-    try:
-        fill(small_spool_disk / "filler")
-        refused = post(collector, make_envelope(make_event()))
-        assert refused.status_code == 503 and refused.json()["reason"] == "spool_error"
-        ready = httpx.get(f"{collector.base}/readyz")
-        assert ready.status_code == 503 and ready.json()["status"] == "spool_error", ready.text
-        (small_spool_disk / "filler").unlink()
-        wait_for(
-            lambda: httpx.get(f"{collector.base}/readyz").json()["status"] == "ok",
-            "ready again once the disk has room",
-        )
-        acked = post_acked(collector, 2)
-        wait_for(lambda: drained(collector), "stored")
-    finally:
-        assert collector.stopped_cleanly()
+    collector = spawn(data_dir, MICROX_MAX_BODY_BYTES="65536")
+    fill(small_spool_disk / "filler")
+    refused = post(collector, make_envelope(make_event()))
+    assert refused.status_code == 503 and refused.json()["reason"] == "spool_error"
+    ready = httpx.get(f"{collector.base}/readyz")
+    assert ready.status_code == 503 and ready.json()["status"] == "spool_error", ready.text
+    (small_spool_disk / "filler").unlink()
+    wait_for(
+        lambda: httpx.get(f"{collector.base}/readyz").json()["status"] == "ok",
+        "ready again once the disk has room",
+    )
+    acked = post_acked(collector, 2)
+    wait_for(lambda: drained(collector), "stored")
+    assert collector.stopped_cleanly()
     counts = stored(data_dir)
     assert sorted(counts) == sorted(acked) and set(counts.values()) == {1}
