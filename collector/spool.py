@@ -72,6 +72,17 @@ def _segment_name(n: int) -> str:
     return f"{n:012d}{SEGMENT_SUFFIX}"
 
 
+def _position(value: object) -> Position:
+    """A position as saved in the checkpoint; ValueError unless it is two counts."""
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)
+    ):
+        raise ValueError(f"position {value!r}")
+    return Position(value[0], value[1])
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -241,12 +252,14 @@ class Spool:
         path = self.directory / CHECKPOINT
         try:
             saved = orjson.loads(path.read_bytes())
-            self._checkpoint = Position(*saved["at"])
+            self._checkpoint = _position(saved["at"])
             if saved.get("intent"):
                 i = saved["intent"]
-                self._intent = Intent(Position(*i["start"]), Position(*i["end"]), i["token"])
+                if not isinstance(i["token"], str):
+                    raise ValueError(f"token {i['token']!r}")
+                self._intent = Intent(_position(i["start"]), _position(i["end"]), i["token"])
             if saved.get("verify_until"):
-                self._verify_until = Position(*saved["verify_until"])
+                self._verify_until = _position(saved["verify_until"])
             return True
         except FileNotFoundError:
             problem = "missing"
