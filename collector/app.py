@@ -43,7 +43,9 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
     """The collector as an ASGI app; ``store_factory`` lets tests wrap the real store."""
     metrics = Metrics()
     sites = SiteRegistry(settings.sites, settings.public_origins)
-    spool = Spool(settings.data_dir / "spool", settings.spool_max_bytes)
+    spool = Spool(
+        settings.data_dir / "spool", settings.spool_max_bytes, settings.spool_segment_bytes
+    )
     batcher = Batcher(
         settings.clickhouse_url,
         spool,
@@ -87,6 +89,10 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
     metrics.gauges["ingest_inflight"] = ("Ingest requests being handled.", lambda: inflight)
     metrics.gauges["spool_bytes"] = ("Spool bytes not yet stored.", lambda: spool.used_bytes)
     metrics.gauges["spool_max_bytes"] = ("The spool's bound.", lambda: spool.max_bytes)
+    metrics.gauges["store_lost"] = (
+        "1 when the embedded store's directory was deleted or replaced while running.",
+        lambda: int(batcher.store_lost),
+    )
     metrics.gauges["spool_unread_rows"] = (
         "Rows in the spool not yet read for insert.",
         lambda: spool.unread_rows,
@@ -95,20 +101,39 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
     async def readyz(request: Request) -> Response:
         # Store down but spool with room is "degraded" and still 200: taking every
         # collector out of rotation during a store outage would lose the very traffic
-        # the spool exists to keep.
+        # the spool exists to keep. A spool that cannot be written is 503: ingest
+        # refuses everything then.
         try:
             up = await asyncio.wait_for(batcher.ping(), READY_TIMEOUT_S)
         except TimeoutError:
             up = False
-        metrics.store_up = int(up)
+        metrics.store_up = int(up and batcher.insert_error is None)
         room = spool.has_room(settings.max_body_bytes)  # room for the largest request
-        body = {
-            "status": "ok" if up and room else ("degraded" if room else "full"),
-            "store": "up" if up else "down",
+        unwritable = await asyncio.to_thread(spool.unwritable, settings.max_body_bytes)
+        if batcher.store_lost:
+            store = "lost"
+        elif not up:
+            store = "down"
+        else:
+            store = "failing" if batcher.insert_error else "up"
+        healthy = store == "up" and batcher.sink_error is None
+        if unwritable:
+            status = "spool_error"
+        else:
+            status = "ok" if healthy and room else ("degraded" if room else "full")
+        body: dict[str, object] = {
+            "status": status,
+            "store": store,
             "spool_bytes": spool.used_bytes,
             "spool_max_bytes": spool.max_bytes,
         }
-        return JSONResponse(body, 200 if room else 503)
+        if unwritable:
+            body["spool_error"] = unwritable
+        if batcher.insert_error:
+            body["store_error"] = batcher.insert_error
+        if batcher.sink_error:
+            body["sink_error"] = batcher.sink_error
+        return JSONResponse(body, 200 if room and not unwritable else 503)
 
     async def prometheus(request: Request) -> Response:
         return PlainTextResponse(

@@ -8,7 +8,11 @@ run on one dedicated thread, so the event loop never blocks on ClickHouse or the
 Exactly once: before inserting, the batch's spool range and a content-derived
 deduplication token are written to the checkpoint; a batch retried after a lost
 response, or replayed after a crash, is inserted again under the same token and
-ClickHouse drops the copy. Events the snippet marks as resent are looked up by id first.
+ClickHouse drops the copy. Events the snippet marks as resent are looked up by id first,
+and so is every row of a batch read from where a lost checkpoint was rebuilt.
+
+The draining task is supervised: an unexpected error is logged with its traceback,
+counted, shown by ``/readyz``, and the task starts again after a backoff.
 """
 
 from __future__ import annotations
@@ -31,10 +35,13 @@ from collector.enrich import EVENT_COLUMNS, ms_to_datetime
 from collector.metrics import Metrics
 from collector.record import REJECTED_COLUMNS
 from collector.spool import Intent, Spool
-from collector.store import Store
+from collector.store import Store, StoreLost
 
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 10.0
+# Backoff between restarts of the draining task after an unexpected error.
+RESTART_FIRST_S = 0.5
+RESTART_MAX_S = 30.0
 # Full batches waiting in the spool that mean the sink is behind (a backlog to drain).
 BEHIND_BATCHES = 2
 # A resent event is looked for within this distance of its own time.
@@ -56,6 +63,8 @@ class _Batch:
     payloads: list[bytes]
     intent: Intent
     block: asyncio.Future[Block] | None = None
+    # Read from where a lost checkpoint was rebuilt: its rows may be stored already.
+    verify: bool = False
 
 
 class Batcher:
@@ -89,6 +98,11 @@ class Batcher:
         self._next: _Batch | None = None
         self._blocks: Blocks | None = None
         self._recent_resent: dict[str, float] = {}  # sink thread only
+        # What /readyz reports: the draining task's last crash (until it drains again),
+        # the last failed store write (until one succeeds), a store directory gone.
+        self.sink_error: str | None = None
+        self.insert_error: str | None = None
+        self.store_lost = False
 
     async def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the sink thread."""
@@ -96,12 +110,14 @@ class Batcher:
 
     async def start(self) -> None:
         """Open the spool and the store, apply migrations, start draining."""
+        self._spool.on_quarantine = self._on_quarantine
         await self.call(self._spool.open)
         self._spool.on_durable = self._on_durable
         self._store = await self.call(lambda: self._store_factory(self._store_url))
         store = self._store
         for m in await self.call(store.migrate):
             log.info("applied migration %04d_%s", m.version, m.name)
+        await self.call(store.claim)
         self._blocks = Blocks(
             await self.call(lambda: store.column_types("events", EVENT_COLUMNS)),
             await self.call(lambda: store.column_types("rejected_events", REJECTED_COLUMNS)),
@@ -110,19 +126,42 @@ class Batcher:
         self._metrics.store_up = 1
         if self._spool.unread_rows:
             log.info("spool: %d rows from an earlier run to store", self._spool.unread_rows)
-        self._task = asyncio.create_task(self._run(), name="microx-batcher")
+        self._task = asyncio.create_task(self._supervise(), name="microx-batcher")
 
     def _on_durable(self) -> None:
         if self._spool.unread_rows >= self._max_rows:
             self._wake.set()
 
+    def _on_quarantine(self) -> None:
+        self._metrics.spool_quarantined += 1
+
     async def ping(self) -> bool:
         store = self._store
         return store is not None and await self.call(store.ping)
 
+    async def _supervise(self) -> None:
+        """Run the draining loop; on an unexpected error, say so at once and restart it."""
+        delay = RESTART_FIRST_S
+        while not self._stopping:
+            try:
+                await self._run()
+            except Exception as exc:  # whatever it was, draining must go on
+                if self.sink_error is None:
+                    delay = RESTART_FIRST_S  # it had recovered since the last crash
+                self.sink_error = _first_line(exc)
+                self._metrics.sink_restarts += 1
+                pause = random.uniform(delay / 2, delay)
+                log.exception(
+                    "the sink stopped on an unexpected error; restarting in %.1f s", pause
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), pause)
+                self._wake.clear()
+                delay = min(delay * 2, RESTART_MAX_S)
+
     async def _run(self) -> None:
         intent = self._spool.intent
-        if intent is not None:
+        if intent is not None and self._pending is None:
             await self._replay(intent)
         while not self._stopping:
             if self._spool.unread_rows < self._max_rows:
@@ -131,14 +170,15 @@ class Batcher:
                 self._wake.clear()
             if self._stopping:
                 break
-            if self._pending or self._next or self._spool.unread_rows:
+            if self._pending or self._next or self._spool.has_unread:
                 await self._drain_once(deadline=None)
+            self.sink_error = None
 
     async def _replay(self, intent: Intent) -> None:
         """Insert the batch a previous run was inserting, exactly as it was."""
         log.info("spool: replaying the batch in flight at the last stop")
         payloads, _, _ = await self.call(lambda: self._spool.read(self._max_rows, until=intent.end))
-        self._pending = _Batch(payloads, intent)
+        self._pending = _Batch(payloads, intent, verify=self._spool.needs_verify(intent.start))
         await self._drain_once(deadline=None)
 
     async def _drain_once(self, deadline: float | None) -> bool:
@@ -157,10 +197,12 @@ class Batcher:
     async def _read(self) -> _Batch | None:
         """The next batch from the spool, its block already being built."""
         payloads, start, end = await self.call(lambda: self._spool.read(self._max_rows))
-        if not payloads:
+        if start == end:
             return None
+        # No payloads but an advance: only quarantined bytes, committed like a batch so
+        # that the checkpoint moves past them.
         token = hashlib.blake2b(b"".join(payloads), digest_size=16).hexdigest()
-        batch = _Batch(payloads, Intent(start, end, token))
+        batch = _Batch(payloads, Intent(start, end, token), verify=self._spool.needs_verify(start))
         self._build(batch)
         return batch
 
@@ -168,7 +210,7 @@ class Batcher:
         if batch.block is None:
             if self._blocks is None:
                 raise RuntimeError("batcher not started")
-            batch.block = asyncio.ensure_future(self._blocks.build(batch.payloads))
+            batch.block = asyncio.ensure_future(self._blocks.build(batch.payloads, batch.verify))
         return batch.block
 
     async def _store_batch(self, batch: _Batch, deadline: float | None) -> bool:
@@ -192,14 +234,20 @@ class Batcher:
                 else:
                     self._metrics.insert_errors["events"] += 1
                     self._metrics.store_up = 0
-                    log.warning(
-                        "insert of %d rows failed, retrying: %s",
-                        len(block.ids) + block.rejected_rows,
-                        _first_line(exc),
-                    )
+                    self.insert_error = _first_line(exc)
+                    if isinstance(exc, StoreLost):
+                        self.store_lost = True
+                        log.error("%s", exc)
+                    else:
+                        log.warning(
+                            "insert of %d rows failed, retrying: %s",
+                            len(block.ids) + block.rejected_rows,
+                            _first_line(exc),
+                        )
             else:
                 self._metrics.insert_seconds.observe(time.perf_counter() - started)
                 self._metrics.store_up = 1
+                self.insert_error = None
                 for table, rows in written.items():
                     self._metrics.insert_batches[table] += 1
                     self._metrics.insert_rows[table] += rows
@@ -219,6 +267,7 @@ class Batcher:
         store, blocks = self._store, self._blocks
         if store is None or blocks is None:
             raise RuntimeError("store not open")
+        store.verify()
         self._spool.begin(batch.intent)
         copies = self._recent_resent.keys() & block.ids
         if block.resent:
@@ -228,8 +277,20 @@ class Batcher:
                 ms_to_datetime(min(times)) - RESENT_LOOKBACK,
                 ms_to_datetime(max(times)) + RESENT_LOOKBACK,
             )
-        if copies:
-            block = blocks.rebuild(batch.payloads, copies)
+        stored_rejected = frozenset(
+            store.existing_rejected(block.rejected_keys) if block.rejected_keys else ()
+        )
+        if batch.verify:
+            log.info(
+                "spool: checking a batch against the store (rebuilt checkpoint): %d of %d "
+                "events and %d of %d rejected rows were stored already and are skipped",
+                len(copies & set(block.ids)),
+                len(block.ids),
+                len(stored_rejected),
+                len(block.rejected_keys),
+            )
+        if copies or stored_rejected:
+            block = blocks.rebuild(batch.payloads, copies, stored_rejected)
         written: dict[str, int] = {}
         if block.ids:
             token = batch.intent.token + "-e"
@@ -239,6 +300,9 @@ class Batcher:
             token = batch.intent.token + "-r"
             store.insert_block("rejected_events", REJECTED_COLUMNS, block.rejected, token=token)
             written["rejected_events"] = block.rejected_rows
+        # The rows went to the directory this process opened, not to one made anew
+        # after it was deleted: only then may the spool let go of them.
+        store.verify()
         self._spool.commit(batch.intent.end)
         self._metrics.events_duplicate += block.duplicates
         self._remember_resent([i for i, _ in block.resent])
@@ -266,15 +330,19 @@ class Batcher:
         if self._task is not None:
             await self._task
         deadline = time.monotonic() + timeout_s
-        while (self._pending or self._next or self._spool.unread_rows) and self._store is not None:
-            if not await self._drain_once(deadline):
+        while (self._pending or self._next or self._spool.has_unread) and self._store is not None:
+            try:
+                if not await self._drain_once(deadline):
+                    break
+            except Exception:  # what is left stays in the spool
+                log.exception("storing the spool at shutdown failed")
                 break
         if self._next is not None and self._next.block is not None:
             # Read ahead but not stored: it stays in the spool, past the checkpoint.
             self._next.block.cancel()
             with contextlib.suppress(BaseException):
                 await self._next.block
-        if self._pending or self._next or self._spool.unread_rows:
+        if self._pending or self._next or self._spool.has_unread:
             log.warning("stopping with unstored rows kept in the spool for the next start")
         if self._store is not None:
             await self.call(self._store.close)

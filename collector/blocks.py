@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import datetime as dt
 import gc
+import hashlib
 import multiprocessing
 import re
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from clickhouse_connect.datatypes.registry import get_from_name
 from clickhouse_connect.driver.insert import InsertContext
@@ -30,6 +33,10 @@ _LOW_CARDINALITY = re.compile(r"LowCardinality\((.*?)\)")
 _UUID = re.compile(r"\bUUID\b")
 _ID = EVENT_COLUMNS.index("event_id")
 _TIME = EVENT_COLUMNS.index("event_time")
+
+# A rejected row as it can be found again in the store: received_at (epoch ms), site,
+# reason, field_path, event_index and the MD5 of raw (hex).
+RejectedKey = tuple[int, str, str, str, int, str]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,8 +51,11 @@ class Block:
     # Every event id in ``events``, in order: one per row.
     ids: tuple[str, ...]
     # Events in ``events`` that the snippet marked as resent, with their event times
-    # (epoch ms): the only ones worth looking up in ClickHouse before inserting.
+    # (epoch ms): the only ones worth looking up in ClickHouse before inserting. When
+    # the batch is verified (it may be stored already), every event.
     resent: tuple[tuple[str, int], ...]
+    # For a verified batch only: the key of each rejected row, to look up the same way.
+    rejected_keys: tuple[RejectedKey, ...] = ()
 
 
 def native(
@@ -80,8 +90,28 @@ def _start(event_types: list[str], rejected_types: list[str]) -> None:
     gc.freeze()
 
 
-def _build(payloads: list[bytes], exclude: frozenset[str]) -> Block:
-    """In the worker: the block for ``payloads``, without the events in ``exclude``."""
+def rejected_key(row: Sequence[Any]) -> RejectedKey:
+    received_at: dt.datetime = row[0]
+    raw: str = row[7]
+    digest = hashlib.md5(raw.encode("utf-8", "surrogatepass"), usedforsecurity=False)
+    return (
+        round(received_at.timestamp() * 1000),
+        row[1],
+        row[2],
+        row[3],
+        row[5],
+        digest.hexdigest(),
+    )
+
+
+def _build(
+    payloads: list[bytes],
+    exclude: frozenset[str],
+    verify: bool = False,
+    exclude_rejected: frozenset[RejectedKey] = frozenset(),
+) -> Block:
+    """In the worker: the block for ``payloads``, without the events in ``exclude`` and
+    the rejected rows in ``exclude_rejected``."""
     decoded = decode(payloads)
     seen: set[str] = set()
     rows: list[Row] = []
@@ -91,16 +121,18 @@ def _build(payloads: list[bytes], exclude: frozenset[str]) -> Block:
             seen.add(event_id)
             rows.append(r)
     resent = set(decoded.resent)
+    rejected = decoded.rejected
+    if exclude_rejected:
+        rejected = [r for r in rejected if rejected_key(r) not in exclude_rejected]
     event_types, rejected_types = _types
     return Block(
         events=native("microx.events", EVENT_COLUMNS, event_types, rows),
-        rejected=native(
-            "microx.rejected_events", REJECTED_COLUMNS, rejected_types, decoded.rejected
-        ),
-        rejected_rows=len(decoded.rejected),
+        rejected=native("microx.rejected_events", REJECTED_COLUMNS, rejected_types, rejected),
+        rejected_rows=len(rejected),
         duplicates=len(decoded.events) - len(rows),
         ids=tuple(r[_ID] for r in rows),
-        resent=tuple((r[_ID], r[_TIME]) for r in rows if r[_ID] in resent),
+        resent=tuple((r[_ID], r[_TIME]) for r in rows if verify or r[_ID] in resent),
+        rejected_keys=tuple(rejected_key(r) for r in rejected) if verify else (),
     )
 
 
@@ -135,25 +167,33 @@ class Blocks:
         second: a new interpreter importing the driver)."""
         await self.build([])
 
-    async def build(self, payloads: list[bytes]) -> Block:
+    async def build(self, payloads: list[bytes], verify: bool = False) -> Block:
+        """The block for ``payloads``; with ``verify``, listing every row for a look-up."""
         try:
-            return await asyncio.wrap_future(self._submit(payloads, frozenset()))
+            return await asyncio.wrap_future(
+                self._executor().submit(_build, payloads, frozenset(), verify)
+            )
         except concurrent.futures.BrokenExecutor:
             self.close()
             raise
 
-    def rebuild(self, payloads: list[bytes], exclude: set[str]) -> Block:
-        """From the sink thread: the block for ``payloads`` without the events in ``exclude``."""
+    def rebuild(
+        self,
+        payloads: list[bytes],
+        exclude: set[str],
+        exclude_rejected: frozenset[RejectedKey] = frozenset(),
+    ) -> Block:
+        """From the sink thread: the block for ``payloads`` without the events in ``exclude``
+        and the rejected rows in ``exclude_rejected``."""
         try:
-            return self._submit(payloads, frozenset(exclude)).result()
+            return (
+                self._executor()
+                .submit(_build, payloads, frozenset(exclude), False, exclude_rejected)
+                .result()
+            )
         except concurrent.futures.BrokenExecutor:
             self.close()
             raise
-
-    def _submit(
-        self, payloads: list[bytes], exclude: frozenset[str]
-    ) -> concurrent.futures.Future[Block]:
-        return self._executor().submit(_build, payloads, exclude)
 
     def close(self) -> None:
         with self._lock:

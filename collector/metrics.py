@@ -50,6 +50,8 @@ class Metrics:
         self.insert_rows: Counter[str] = Counter()
         self.insert_errors: Counter[str] = Counter()
         self.build_errors = 0
+        self.sink_restarts = 0
+        self.spool_quarantined = 0
         self.insert_seconds = Histogram()
         self.store_up = 0
         self.queries: Counter[str] = Counter()
@@ -130,6 +132,16 @@ class Metrics:
             "build_errors_total",
             "Failed attempts to rebuild a batch's rows from the spool (the worker process died).",
             self.build_errors,
+        )
+        counter(
+            "sink_restarts_total",
+            "Restarts of the task draining the spool after an unexpected error (see the log).",
+            self.sink_restarts,
+        )
+        counter(
+            "spool_quarantined_records_total",
+            "Corrupt spool records moved to the quarantine directory instead of being stored.",
+            self.spool_quarantined,
         )
         histogram("insert_seconds", "Time per successful batch insert.", self.insert_seconds)
         labelled(

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from collector.sites import Site, parse_server_keys, parse_sites
+from collector.spool import DEFAULT_SEGMENT_BYTES, MIN_SEGMENT_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -73,6 +74,7 @@ class Settings:
     batch_max_age_ms: int = DEFAULT_BATCH_MAX_AGE_MS
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
+    spool_segment_bytes: int = DEFAULT_SEGMENT_BYTES
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     server_keys: dict[str, str] = dataclasses.field(default_factory=dict)
     rate_ip_per_s: float = DEFAULT_RATE_IP_PER_S
@@ -111,6 +113,8 @@ class Settings:
             raise SettingsError("MICROX_BATCH_MAX_AGE_MS must be at least 1")
         if self.spool_max_bytes < self.max_body_bytes:
             raise SettingsError("MICROX_SPOOL_MAX_BYTES must be at least MICROX_MAX_BODY_BYTES")
+        if self.spool_segment_bytes < MIN_SEGMENT_BYTES:
+            raise SettingsError(f"MICROX_SPOOL_SEGMENT_BYTES must be at least {MIN_SEGMENT_BYTES}")
         if self.body_timeout_s <= 0:
             raise SettingsError("MICROX_BODY_TIMEOUT_S must be positive")
         for name in ("rate_ip_per_s", "rate_ip_burst", "rate_site_events_per_s", "rate_site_burst"):
@@ -215,6 +219,7 @@ class Settings:
             batch_max_age_ms=get_int("BATCH_MAX_AGE_MS", DEFAULT_BATCH_MAX_AGE_MS),
             shutdown_timeout_s=get_float("SHUTDOWN_TIMEOUT_S", DEFAULT_SHUTDOWN_TIMEOUT_S),
             spool_max_bytes=get_int("SPOOL_MAX_BYTES", DEFAULT_SPOOL_MAX_BYTES),
+            spool_segment_bytes=get_int("SPOOL_SEGMENT_BYTES", DEFAULT_SEGMENT_BYTES),
             body_timeout_s=get_float("BODY_TIMEOUT_S", DEFAULT_BODY_TIMEOUT_S),
             server_keys=server_keys,
             rate_ip_per_s=get_float("RATE_IP_PER_S", DEFAULT_RATE_IP_PER_S),

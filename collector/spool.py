@@ -8,6 +8,13 @@ the checkpoint is read again, and nothing acknowledged is lost.
 On disk: numbered segment files of framed records, ``<len u32><crc32 u32><rows u32>``
 then the payload, plus a ``checkpoint`` file naming the first record not yet stored and
 the batch being inserted (its token makes a replayed insert idempotent).
+
+A record that fails its check is moved to ``quarantine/`` and reading resumes at the next
+valid frame: one bad byte costs one record, never the records after it. Only an incomplete
+frame at the very end of the last segment is a torn write, never acknowledged, and cut.
+A checkpoint that is missing or unreadable is rebuilt: reading starts at the oldest
+segment and every record up to the end of the spool as found is marked for checking
+against the store, so that what was already stored is not stored again.
 """
 
 from __future__ import annotations
@@ -16,10 +23,12 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import logging
+import mmap
 import os
+import re
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,7 +37,10 @@ import orjson
 HEADER = struct.Struct("<III")
 SEGMENT_SUFFIX = ".spool"
 CHECKPOINT = "checkpoint"
+QUARANTINE = "quarantine"
+PROBE = "probe.tmp"
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+MIN_SEGMENT_BYTES = 4096
 
 log = logging.getLogger("microx.spool")
 
@@ -60,6 +72,17 @@ def _segment_name(n: int) -> str:
     return f"{n:012d}{SEGMENT_SUFFIX}"
 
 
+def _position(value: object) -> Position:
+    """A position as saved in the checkpoint; ValueError unless it is two counts."""
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)
+    ):
+        raise ValueError(f"position {value!r}")
+    return Position(value[0], value[1])
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -68,20 +91,74 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _valid_length(path: Path, start: int) -> int:
-    """Offset just past the last whole, CRC-valid record at or after ``start``."""
-    with path.open("rb") as f:
-        f.seek(start)
-        good = start
-        while True:
-            header = f.read(HEADER.size)
-            if len(header) < HEADER.size:
-                return good
-            length, crc, _rows = HEADER.unpack(header)
-            payload = f.read(length)
-            if len(payload) < length or zlib.crc32(payload) != crc:
-                return good
-            good += HEADER.size + length
+def _frame_length(data: mmap.mmap | bytes, offset: int, end: int) -> int | None:
+    """The size of the whole, CRC-valid frame at ``offset`` (ending by ``end``), if any.
+
+    Payloads are never empty, so a run of zeros (a file extended but never written) does
+    not pass for frames."""
+    if offset + HEADER.size > end:
+        return None
+    length, crc, _rows = HEADER.unpack_from(data, offset)
+    start = offset + HEADER.size
+    if length == 0 or start + length > end or zlib.crc32(data[start : start + length]) != crc:
+        return None
+    return HEADER.size + int(length)
+
+
+def _next_frame(data: mmap.mmap | bytes, offset: int, end: int) -> int | None:
+    """The first offset after ``offset`` where a valid frame starts, if any.
+
+    A frame's length is below the bytes left, so its top byte is small; payloads are
+    JSON and hold no such bytes, so only header bytes are tried."""
+    top = min((end - offset) >> 24, 255)
+    candidates = re.compile(b"[\\x00-" + re.escape(bytes([top])) + b"]")
+    at = offset + 1
+    while (found := candidates.search(data, at + 3, end)) is not None:
+        at = found.start() - 3
+        if _frame_length(data, at, end) is not None:
+            return at
+        at += 1
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Span:
+    """Bytes of a segment: one valid frame, or a corrupt stretch up to the next one."""
+
+    start: int
+    end: int
+    rows: int
+    valid: bool
+
+
+def _walk(path: Path, start: int = 0) -> Iterator[_Span]:
+    """The segment at ``path`` from ``start``, frame by frame, resynchronising past
+    corrupt stretches; the last span is corrupt when no valid frame follows it."""
+    size = path.stat().st_size
+    if size <= start:
+        return
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        pos = start
+        while pos < size:
+            length = _frame_length(data, pos, size)
+            if length is not None:
+                yield _Span(pos, pos + length, HEADER.unpack_from(data, pos)[2], True)
+                pos += length
+                continue
+            found = _next_frame(data, pos, size)
+            yield _Span(pos, size if found is None else found, 0, False)
+            if found is None:
+                return
+            pos = found
+
+
+def _valid_length(path: Path) -> int:
+    """Offset just past the last valid frame of ``path``: what follows is a torn write."""
+    good = 0
+    for span in _walk(path):
+        if span.valid:
+            good = span.end
+    return good
 
 
 class Spool:
@@ -92,20 +169,28 @@ class Spool:
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
         self.on_durable: Callable[[], None] = lambda: None
+        # Called on the sink thread, once per record moved to the quarantine.
+        self.on_quarantine: Callable[[], None] = lambda: None
+        # The last append's failure (disk full, I/O error), None once one succeeds again.
+        self.write_error: str | None = None
         self._writer = concurrent.futures.ThreadPoolExecutor(1, "microx-spool")
         self._waiting: list[tuple[bytes, int, asyncio.Future[None]]] = []
         self._flushing = False
         self._fd = -1
         self._segment = 0
         self._size = 0  # bytes in the current segment
-        self._durable = Position(0, 0)
+        # The end of what is durable and the rows appended up to it, as one value: the
+        # writer thread replaces it, the sink thread reads both halves consistently.
+        self._appended = (Position(0, 0), 0)
         self._checkpoint = Position(0, 0)
         self._intent: Intent | None = None
-        # Each counter is written by one thread only: the event loop reserves bytes and
-        # counts rows appended, the sink thread releases bytes and counts rows read.
+        # Records before this position may already be stored (the checkpoint was lost).
+        self._verify_until = Position(0, 0)
+        # Each counter is written by one thread only: the event loop reserves bytes, the
+        # writer thread counts rows appended, the sink thread releases bytes and counts
+        # rows read.
         self._reserved = 0
         self._released = 0
-        self._rows_appended = 0
         self._rows_read = 0
         self._cursor = Position(0, 0)
         self._reader: tuple[int, BinaryIO] | None = None
@@ -116,36 +201,84 @@ class Spool:
         """Find the checkpoint, cut a torn last record, and get ready to append."""
         self.directory.mkdir(parents=True, exist_ok=True)
         segments = self._segments()
-        checkpoint_file = self.directory / CHECKPOINT
-        if checkpoint_file.exists():
-            saved = orjson.loads(checkpoint_file.read_bytes())
-            self._checkpoint = Position(*saved["at"])
-            if saved.get("intent"):
-                i = saved["intent"]
-                self._intent = Intent(Position(*i["start"]), Position(*i["end"]), i["token"])
-        elif segments:
-            self._checkpoint = Position(segments[0], 0)
+        trusted = self._load_checkpoint(segments)
         if not segments:
             segments = [max(1, self._checkpoint.segment)]
             (self.directory / _segment_name(segments[0])).touch()
+            _fsync_dir(self.directory)
+            # A new spool starts with a checkpoint, so that a missing one later means lost.
+            self._checkpoint, self._intent = Position(segments[0], 0), None
+            self._save(self._checkpoint, None)
         if self._checkpoint.segment < segments[0]:
             self._checkpoint = Position(segments[0], 0)
         last = self.directory / _segment_name(segments[-1])
-        valid = _valid_length(last, 0)
-        if valid < last.stat().st_size:
+        valid = _valid_length(last)
+        size = last.stat().st_size
+        if valid < size:
+            with last.open("rb") as f:
+                f.seek(valid)
+                kept = self._quarantine(f.read(), Position(segments[-1], valid), "torn")
             log.warning(
-                "spool: cut %d bytes of a torn record at the end of %s",
-                last.stat().st_size - valid,
+                "spool: cut %d bytes of a torn record at the end of %s (a copy is in %s)",
+                size - valid,
                 last.name,
+                kept,
             )
             os.truncate(last, valid)
         self._segment = segments[-1]
         self._fd = os.open(last, os.O_WRONLY | os.O_APPEND)
         self._size = valid
-        self._durable = Position(self._segment, valid)
+        durable = Position(self._segment, valid)
+        if trusted and not self._on_boundary(self._checkpoint, durable):
+            trusted = self._distrust(
+                f"pointing at {self._checkpoint}, not at a record", segments[0]
+            )
+        if not trusted:
+            self._verify_until = durable
+            self._save(self._checkpoint, None)
         self._cursor = self._checkpoint
-        self._reserved = self._bytes_between(self._checkpoint, self._durable)
-        self._rows_appended = self._count_rows(self._checkpoint)
+        self._reserved = self._bytes_between(self._checkpoint, durable)
+        self._appended = (durable, self._count_rows(self._checkpoint))
+
+    def _on_boundary(self, at: Position, durable: Position) -> bool:
+        """Whether ``at`` is where a record starts (or the end), within the spool."""
+        path = self.directory / _segment_name(at.segment)
+        if at > durable or not path.exists():
+            return False
+        return at.offset == 0 or any(span.end == at.offset for span in _walk(path))
+
+    def _load_checkpoint(self, segments: list[int]) -> bool:
+        """Read the checkpoint; False when it is missing or damaged and must be rebuilt."""
+        path = self.directory / CHECKPOINT
+        try:
+            saved = orjson.loads(path.read_bytes())
+            self._checkpoint = _position(saved["at"])
+            if saved.get("intent"):
+                i = saved["intent"]
+                if not isinstance(i["token"], str):
+                    raise ValueError(f"token {i['token']!r}")
+                self._intent = Intent(_position(i["start"]), _position(i["end"]), i["token"])
+            if saved.get("verify_until"):
+                self._verify_until = _position(saved["verify_until"])
+            return True
+        except FileNotFoundError:
+            problem = "missing"
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            problem = f"damaged ({exc})"
+        if not segments:
+            return True  # nothing written yet: nothing to lose or to repeat
+        return self._distrust(problem, segments[0])
+
+    def _distrust(self, problem: str, first_segment: int) -> bool:
+        self._checkpoint = Position(first_segment, 0)
+        self._intent = None
+        log.error(
+            "spool: checkpoint %s; rebuilding it from the spool: records from %s on are "
+            "checked against the store before insert, so that none is stored twice",
+            problem,
+            _segment_name(first_segment),
+        )
+        return False
 
     def _segments(self) -> list[int]:
         return sorted(
@@ -168,16 +301,9 @@ class Spool:
     def _count_rows(self, start: Position) -> int:
         rows = 0
         for n in self._segments():
-            if n < start.segment:
-                continue
-            with (self.directory / _segment_name(n)).open("rb") as f:
-                f.seek(start.offset if n == start.segment else 0)
-                while header := f.read(HEADER.size):
-                    if len(header) < HEADER.size:
-                        break
-                    length, _crc, count = HEADER.unpack(header)
-                    f.seek(length, os.SEEK_CUR)
-                    rows += count
+            if n >= start.segment:
+                offset = start.offset if n == start.segment else 0
+                rows += sum(span.rows for span in _walk(self.directory / _segment_name(n), offset))
         return rows
 
     @property
@@ -192,11 +318,45 @@ class Spool:
 
     @property
     def unread_rows(self) -> int:
-        return self._rows_appended - self._rows_read
+        return self._appended[1] - self._rows_read
+
+    @property
+    def has_unread(self) -> bool:
+        """Whether anything durable is past the read cursor (rows counts aside: a corrupt
+        record's count cannot be trusted, but it still has to be read to be quarantined)."""
+        return self._cursor < self._appended[0]
+
+    def needs_verify(self, start: Position) -> bool:
+        """Whether records read from ``start`` may already be in the store (the checkpoint
+        was rebuilt) and must be looked up before insert."""
+        return start < self._verify_until
 
     def has_room(self, needed: int = 1) -> bool:
         """Whether ``needed`` more bytes would fit now."""
         return self.used_bytes + needed <= self.max_bytes
+
+    def unwritable(self, needed: int) -> str | None:
+        """Why ``needed`` bytes could not be appended now (no space on the disk, or the
+        last append failed and a test write fails too), or None. Blocks: call off the loop.
+        """
+        disk = os.statvfs(self.directory)
+        free = disk.f_bavail * disk.f_frsize
+        if free < needed:
+            return f"{free} bytes free on the spool's disk, {needed} needed"
+        if self.write_error is None:
+            return None
+        probe = self.directory / PROBE
+        try:
+            with probe.open("wb") as f:
+                f.write(b"\0" * needed)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            return f"spool not writable: {exc}"
+        finally:
+            probe.unlink(missing_ok=True)
+        self.write_error = None
+        return None
 
     # -- appending (event loop + writer thread) -----------------------------------------
 
@@ -218,18 +378,18 @@ class Spool:
         try:
             while self._waiting:
                 group, self._waiting = self._waiting, []
+                data, rows = b"".join(f for f, _, _ in group), sum(r for _, r, _ in group)
                 try:
-                    await loop.run_in_executor(
-                        self._writer, self._write, b"".join(f for f, _, _ in group)
-                    )
+                    await loop.run_in_executor(self._writer, self._write, data, rows)
                 except OSError as exc:
                     self._reserved -= sum(len(f) for f, _, _ in group)
+                    self.write_error = str(exc) or type(exc).__name__
                     for _, _, future in group:
                         if not future.done():
                             future.set_exception(SpoolError(str(exc)))
                     log.error("spool write failed, %d requests refused: %s", len(group), exc)
                     continue
-                self._rows_appended += sum(r for _, r, _ in group)
+                self.write_error = None
                 for _, _, future in group:
                     if not future.done():
                         future.set_result(None)
@@ -237,7 +397,7 @@ class Spool:
         finally:
             self._flushing = False
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, rows: int) -> None:
         if self._size and self._size + len(data) > self.segment_bytes:
             self._roll()
         try:
@@ -251,7 +411,7 @@ class Spool:
             os.ftruncate(self._fd, self._size)
             raise
         self._size += len(data)
-        self._durable = Position(self._segment, self._size)
+        self._appended = (Position(self._segment, self._size), self._appended[1] + rows)
 
     def _roll(self) -> None:
         os.fsync(self._fd)
@@ -271,31 +431,69 @@ class Spool:
     ) -> tuple[list[bytes], Position, Position]:
         """Whole records from the read cursor: about ``max_rows`` rows, or exactly up to
         ``until`` (to replay an interrupted batch as it was). Returns the payloads and
-        the positions before and after them.
+        the positions before and after them. Corrupt records on the way are quarantined.
         """
+        durable, appended_rows = self._appended
         start = pos = self._cursor
-        limit = self._durable if until is None else min(until, self._durable)
+        limit = durable if until is None else min(until, durable)
         payloads: list[bytes] = []
         rows = 0
         while pos < limit and (until is not None or rows < max_rows):
             f = self._reader_for(pos.segment)
+            end = limit.offset if pos.segment == limit.segment else os.fstat(f.fileno()).st_size
+            if pos.offset >= end:
+                pos = Position(pos.segment + 1, 0)
+                continue
             f.seek(pos.offset)
             header = f.read(HEADER.size)
-            if len(header) < HEADER.size:
-                if pos.segment < limit.segment:
-                    pos = Position(pos.segment + 1, 0)
-                    continue
-                break
-            length, crc, count = HEADER.unpack(header)
-            payload = f.read(length)
-            if len(payload) < length or zlib.crc32(payload) != crc:
-                raise SpoolError(f"spool record at {pos} is corrupt")
+            length, crc, count = HEADER.unpack(header) if len(header) == HEADER.size else (0, 0, 0)
+            payload = f.read(length) if 0 < length <= end - pos.offset - HEADER.size else b""
+            if not payload or zlib.crc32(payload) != crc:
+                pos = self._skip_corrupt(pos, end)
+                continue
             payloads.append(payload)
             rows += count
             pos = Position(pos.segment, pos.offset + HEADER.size + length)
         self._cursor = pos
-        self._rows_read += rows
+        # At the end of what is durable the count is exact again, whatever a corrupt
+        # record's header claimed.
+        self._rows_read = appended_rows if pos == durable else self._rows_read + rows
         return payloads, start, pos
+
+    def _skip_corrupt(self, at: Position, end: int) -> Position:
+        """Move the corrupt bytes at ``at`` to the quarantine; the position after them."""
+        path = self.directory / _segment_name(at.segment)
+        with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            found = _next_frame(data, at.offset, end)
+            after = end if found is None else found
+            bad = data[at.offset : after]
+        kept = self._quarantine(bad, at, "bad")
+        log.error(
+            "spool: corrupt record at %s offset %d (%d bytes) moved to %s; reading resumes "
+            "at offset %d",
+            path.name,
+            at.offset,
+            len(bad),
+            kept,
+            after,
+        )
+        self.on_quarantine()
+        return Position(at.segment, after)
+
+    def _quarantine(self, data: bytes, at: Position, kind: str) -> Path:
+        """Keep ``data`` (found at ``at``) durably in the quarantine directory.
+
+        Named after its position, so reading the same bytes again after a restart
+        rewrites the same file rather than adding one."""
+        directory = self.directory / QUARANTINE
+        directory.mkdir(exist_ok=True)
+        path = directory / f"{at.segment:012d}-{at.offset:012d}.{kind}"
+        with path.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync_dir(directory)
+        return path
 
     def _reader_for(self, segment: int) -> BinaryIO:
         if self._reader is None or self._reader[0] != segment:
@@ -321,6 +519,8 @@ class Spool:
 
     def _save(self, at: Position, intent: Intent | None) -> None:
         body: dict[str, object] = {"at": [at.segment, at.offset]}
+        if at < self._verify_until:
+            body["verify_until"] = [self._verify_until.segment, self._verify_until.offset]
         if intent is not None:
             body["intent"] = {
                 "start": [intent.start.segment, intent.start.offset],

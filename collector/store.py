@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import os
 import re
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,10 @@ from collector.contract import schema_dir
 DATABASE = "microx"
 # The engine's functions that read a query's text without running it.
 PARSERS = frozenset({"parseQueryToJSON", "formatQuerySingleLine"})
+# A file the collector writes into the embedded store's directory when it opens it: gone
+# or changed means the directory was deleted or replaced under the running engine, which
+# then keeps "succeeding" at inserts whose rows no restart will find.
+IDENTITY_FILE = "microx-store-id"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
@@ -40,6 +46,10 @@ class _Verbatim(DT64Param):
 
 class StoreUnavailable(RuntimeError):
     """The store cannot be opened or reached; the message says which and why."""
+
+
+class StoreLost(RuntimeError):
+    """The embedded store's directory was deleted or replaced while the engine ran."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +99,7 @@ class Store:
         engine holds every query to those limits. On the embedded engine it shares the data
         of the collector's own connection in this process."""
         self.url = url
+        self._identity: tuple[Path, str] | None = None
         if url.startswith("chdb://"):
             Path(url.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
         settings: dict[str, Any] | None = None
@@ -106,6 +117,7 @@ class Store:
         while the collector holds the embedded store."""
         store = cls.__new__(cls)
         store.url = f"http://{host}:{port}/clickhouse"
+        store._identity = None
         try:
             store._client = clickhouse_connect.get_client(
                 host=host, port=port, proxy_path="/clickhouse", username="microx", password=token
@@ -127,10 +139,43 @@ class Store:
     def close(self) -> None:
         self._client.close()
 
+    def claim(self) -> None:
+        """Mark the embedded store's directory as the one this process opened."""
+        if not self.url.startswith("chdb://"):
+            return
+        path = Path(self.url.removeprefix("chdb://")) / IDENTITY_FILE
+        try:
+            identity = path.read_text().strip()
+        except FileNotFoundError:
+            identity = uuid.uuid4().hex
+            tmp = path.with_suffix(".tmp")
+            with tmp.open("w") as f:
+                f.write(identity + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        self._identity = (path, identity)
+
+    def verify(self) -> None:
+        """Raise :class:`StoreLost` if the directory claimed is no longer there."""
+        if self._identity is None:
+            return
+        path, identity = self._identity
+        try:
+            found = path.read_text().strip()
+        except OSError:
+            found = ""
+        if found != identity:
+            raise StoreLost(
+                f"the embedded store {path.parent} was deleted or replaced while the collector "
+                "ran; rows are kept in the spool: restart the collector"
+            )
+
     def ping(self) -> bool:
         try:
+            self.verify()
             return bool(self._client.command("SELECT 1") == 1)
-        except (ClickHouseError, OSError):
+        except (ClickHouseError, OSError, StoreLost):
             return False
 
     def migrate(self, migrations: Sequence[Migration] | None = None) -> list[Migration]:
@@ -225,6 +270,22 @@ class Store:
             parameters={"since": since, "until": until, "ids": list(ids)},
         )
         return {row[0] for row in result.result_rows}
+
+    def existing_rejected(
+        self, keys: Sequence[tuple[int, str, str, str, int, str]]
+    ) -> set[tuple[int, str, str, str, int, str]]:
+        """Which rejected rows, by key (``blocks.rejected_key``), are already stored."""
+        times = [k[0] for k in keys]
+        result = self._client.query(
+            "SELECT toUnixTimestamp64Milli(received_at), toString(site), toString(reason),"
+            " field_path, event_index, lower(hex(MD5(raw)))"
+            f" FROM {DATABASE}.rejected_events"
+            " WHERE received_at BETWEEN fromUnixTimestamp64Milli({since:Int64}, 'UTC')"
+            " AND fromUnixTimestamp64Milli({until:Int64}, 'UTC')",
+            parameters={"since": min(times), "until": max(times)},
+        )
+        wanted = set(keys)
+        return {k for r in result.result_rows if (k := tuple(r)) in wanted}
 
     def query(
         self, sql: str, parameters: dict[str, Any] | None = None

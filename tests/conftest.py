@@ -77,7 +77,7 @@ class Collector:
     """``microx serve`` as a real process, the way an SRE runs it."""
 
     def __init__(
-        self, data_dir: Path, preexec_fn: Callable[[], None] | None = None, **env: str
+        self, data_dir: Path, *, preexec_fn: Callable[[], None] | None = None, **env: str
     ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"

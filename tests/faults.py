@@ -11,8 +11,9 @@ from collector.store import Store
 
 
 class Faults:
-    """What the next inserts do: ``fail`` before writing, ``hang`` then fail, or
-    ``lose_response``: write, then fail as if the answer never arrived."""
+    """What the next inserts do: ``fail`` before writing, ``hang`` then fail,
+    ``lose_response``: write, then fail as if the answer never arrived, or
+    ``fail_writes``: fail while the store still answers pings (a full or read-only disk)."""
 
     def __init__(self) -> None:
         self.mode: str | None = None
@@ -46,6 +47,8 @@ class FaultyStore(Store):
         mode = self.faults.take()
         if mode == "fail":
             raise ConnectionError("injected: store unavailable")
+        if mode == "fail_writes":
+            raise OSError("injected: Cannot reserve space on the store's disk")
         if mode == "hang":
             time.sleep(self.faults.hang_s)
             raise TimeoutError("injected: store did not answer")

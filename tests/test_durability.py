@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import multiprocessing
 import os
 import signal
@@ -19,7 +20,7 @@ from collector.app import create_app
 from collector.batch import Batcher
 from collector.metrics import Metrics
 from collector.settings import Settings
-from collector.spool import Spool
+from collector.spool import Position, Spool
 from collector.store import Store
 from tests.conftest import make_envelope, make_event, open_store
 from tests.faults import Faults, FaultyStore
@@ -60,6 +61,14 @@ def metric(client: TestClient, name: str) -> float:
         if line.startswith(f"microx_{name} "):
             return float(line.split()[1])
     return 0.0
+
+
+def present_metric(client: TestClient, name: str) -> float:
+    """A series that must exist: a missing one fails, it never reads as 0."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(f"microx_{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"microx_{name} is not exported")
 
 
 @pytest.fixture
@@ -263,3 +272,53 @@ def test_killed_row_builder_is_replaced_and_nothing_is_lost(tmp_path: Path) -> N
         assert second != first
         assert metric(client, "build_errors_total") >= 1
     assert sorted(stored_ids(settings)) == sorted(acked)
+
+
+def test_sink_task_restarts_after_an_unexpected_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Reading the spool fails with an I/O error: the draining task says so at once,
+    is counted and shown by /readyz, restarts with backoff, and stores everything once
+    the disk reads again."""
+    settings = settings_for(tmp_path)
+    failing = False
+    real_read = Spool.read
+
+    def read(self: Spool, max_rows: int, until: Position | None = None) -> Any:
+        if failing:
+            raise OSError(errno.EIO, "injected: Input/output error")
+        return real_read(self, max_rows, until)
+
+    monkeypatch.setattr(Spool, "read", read)
+    envelope = make_envelope(*[make_event(q=j) for j in range(15)])
+    with TestClient(create_app(settings)) as client:
+        failing = True
+        assert send(client, envelope).status_code == 202
+        wait_until(lambda: present_metric(client, "sink_restarts_total") >= 2)
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "degraded" and "Input/output error" in ready["sink_error"]
+        crashes = [r for r in caplog.records if "sink stopped on an unexpected error" in r.message]
+        assert crashes and crashes[0].exc_info is not None  # with its traceback, at once
+        failing = False
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert client.get("/readyz").json()["status"] == "ok"
+        later = make_envelope(make_event())
+        assert send(client, later).status_code == 202
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"] + later["e"])
+
+
+def test_readyz_shows_a_store_that_answers_but_cannot_store(tmp_path: Path, faults: Faults) -> None:
+    settings = settings_for(tmp_path)
+    envelope = make_envelope(*[make_event(q=j) for j in range(5)])
+    with TestClient(create_app(settings, faulty(faults))) as client:
+        faults.set("fail_writes")
+        assert send(client, envelope).status_code == 202
+        wait_until(lambda: metric(client, 'insert_errors_total{table="events"}') >= 1)
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "degraded" and ready["store"] == "failing", ready
+        assert present_metric(client, "store_up") == 0
+        faults.set(None)
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert client.get("/readyz").json()["status"] == "ok"
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])

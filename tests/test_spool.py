@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from collector.spool import SEGMENT_SUFFIX, Intent, Position, Spool, SpoolFull
+from collector.spool import (
+    CHECKPOINT,
+    HEADER,
+    QUARANTINE,
+    SEGMENT_SUFFIX,
+    Intent,
+    Position,
+    Spool,
+    SpoolFull,
+)
 
 
 def appended(spool: Spool, payloads: list[bytes]) -> None:
@@ -129,3 +138,137 @@ def test_concurrent_appends_share_fsyncs(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_positions_order() -> None:
     assert Position(1, 500) < Position(2, 0) < Position(2, 1)
+
+
+def frames(directory: Path) -> list[tuple[Path, int, int]]:
+    """Every record on disk: its segment, offset and whole frame size."""
+    found = []
+    for segment in sorted(directory.glob(f"*{SEGMENT_SUFFIX}")):
+        data = segment.read_bytes()
+        offset = 0
+        while offset < len(data):
+            length = HEADER.unpack_from(data, offset)[0]
+            found.append((segment, offset, HEADER.size + length))
+            offset += HEADER.size + length
+    return found
+
+
+def flip(path: Path, at: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x20
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("where", ["payload", "length", "crc"])
+def test_corrupt_record_is_quarantined_and_reading_resumes_after_it(
+    tmp_path: Path, where: str
+) -> None:
+    spool = opened(tmp_path)
+    payloads = [b'{"record": %d, "pad": "%s"}' % (i, b"x" * 40) for i in range(10)]
+    appended(spool, payloads)
+    spool.close()
+    segment, offset, size = frames(tmp_path)[4]
+    flip(segment, offset + {"payload": HEADER.size + 5, "length": 2, "crc": 5}[where])
+    bad = segment.read_bytes()[offset : offset + size]
+    quarantined = 0
+
+    def count() -> None:
+        nonlocal quarantined
+        quarantined += 1
+
+    again = opened(tmp_path)
+    again.on_quarantine = count
+    got, _, end = again.read(1000)
+    assert got == payloads[:4] + payloads[5:]
+    assert quarantined == 1
+    (kept,) = (tmp_path / QUARANTINE).iterdir()
+    assert kept.read_bytes() == bad and kept.name.endswith(f"-{offset:012d}.bad")
+    again.commit(end)
+    assert again.used_bytes == 0 and again.unread_rows == 0
+    again.close()
+
+
+def test_corrupt_record_at_the_end_of_an_older_segment_is_quarantined(tmp_path: Path) -> None:
+    spool = opened(tmp_path, segment_bytes=1000)
+    payloads = [bytes([65 + i % 26]) * 300 for i in range(8)]
+    for p in payloads:
+        appended(spool, [p])
+    spool.close()
+    records = frames(tmp_path)
+    # The last record of the first segment: valid records follow only in the next one.
+    i = next(i for i, r in enumerate(records) if records[i + 1][0] != r[0])
+    segment, offset, _ = records[i]
+    flip(segment, offset + HEADER.size + 10)
+    again = opened(tmp_path)
+    assert again.read(1000)[0] == payloads[:i] + payloads[i + 1 :]
+    assert len(list((tmp_path / QUARANTINE).iterdir())) == 1
+    again.close()
+
+
+def test_zeroed_tail_after_power_loss_is_cut_as_torn(tmp_path: Path) -> None:
+    spool = opened(tmp_path)
+    appended(spool, [b"whole one", b"whole two"])
+    spool.close()
+    (segment,) = tmp_path.glob(f"*{SEGMENT_SUFFIX}")
+    with segment.open("ab") as f:
+        f.write(b"\0" * 4096)  # the file grew, the data never reached the disk
+    again = opened(tmp_path)
+    appended(again, [b"after restart"])
+    assert again.read(1000)[0] == [b"whole one", b"whole two", b"after restart"]
+    again.close()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "deleted", "garbage", "off_a_record"])
+def test_damaged_checkpoint_is_rebuilt_from_the_oldest_segment(tmp_path: Path, damage: str) -> None:
+    spool = opened(tmp_path)
+    payloads = [f"r{i}".encode() for i in range(10)]
+    appended(spool, payloads)
+    _, _, end = spool.read(4)
+    spool.commit(end)
+    spool.close()
+    checkpoint = tmp_path / CHECKPOINT
+    if damage == "truncated":
+        checkpoint.write_bytes(checkpoint.read_bytes()[:7])
+    elif damage == "deleted":
+        checkpoint.unlink()
+    elif damage == "garbage":
+        checkpoint.write_bytes(b'{"at": "nowhere"}')
+    else:
+        checkpoint.write_bytes(b'{"at": [%d, %d]}' % (end.segment, end.offset + 3))
+    again = opened(tmp_path)
+    assert again.intent is None
+    got, start, end2 = again.read(1000)
+    assert got == payloads and again.needs_verify(start)
+    again.commit(end2)
+    again.close()
+    # Once past what was there, the checkpoint is trusted again.
+    third = opened(tmp_path)
+    appended(third, [b"new"])
+    _, start3, _ = third.read(1000)
+    assert not third.needs_verify(start3)
+    third.close()
+
+
+def test_rebuilding_survives_a_second_crash(tmp_path: Path) -> None:
+    spool = opened(tmp_path)
+    appended(spool, [f"r{i}".encode() for i in range(6)])
+    spool.close()
+    (tmp_path / CHECKPOINT).unlink()
+    again = opened(tmp_path)
+    _, _, end = again.read(2)
+    again.commit(end)  # part of the rebuilt range stored, then a crash
+    again.close()
+    third = opened(tmp_path)
+    _, start, _ = third.read(1000)
+    assert third.needs_verify(start)
+    third.close()
+
+
+def test_new_spool_has_a_checkpoint(tmp_path: Path) -> None:
+    opened(tmp_path).close()
+    assert (tmp_path / CHECKPOINT).exists()
+    again = opened(tmp_path)
+    appended(again, [b"x"])
+    _, start, _ = again.read(1000)
+    assert not again.needs_verify(start)
+    again.close()
