@@ -21,6 +21,10 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from collector.contract import schema_dir
 
 DATABASE = "microx"
+# A token insert is dropped as a copy in the tables the materialized views fill too, not
+# only in the table inserted into (the default since ClickHouse 24, stated for older
+# servers); each of those tables needs its own deduplication window for it to work.
+_DEDUPLICATE = {"deduplicate_blocks_in_dependent_materialized_views": 1}
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
@@ -177,7 +181,7 @@ class Store:
         token: str | None = None,
     ) -> None:
         """One columnar insert; a repeat under the same ``token`` is dropped by ClickHouse."""
-        settings = {"insert_deduplication_token": token} if token else None
+        settings = {"insert_deduplication_token": token, **_DEDUPLICATE} if token else None
         self._client.insert(
             f"{DATABASE}.{table}",
             columns,
@@ -190,7 +194,7 @@ class Store:
         self, table: str, column_names: Sequence[str], block: bytes, token: str | None = None
     ) -> None:
         """One insert of rows already in ClickHouse's Native format (``blocks.native``)."""
-        settings = {"insert_deduplication_token": token} if token else None
+        settings = {"insert_deduplication_token": token, **_DEDUPLICATE} if token else None
         self._client.raw_insert(
             f"{DATABASE}.{table}",
             list(column_names),
