@@ -27,5 +27,5 @@ class CrashAfterInsert(Store):
 
 if __name__ == "__main__":
     # `serve` imports the app factory when it runs: it gets this one.
-    app.create_app = functools.partial(app.create_app, store_factory=CrashAfterInsert)  # type: ignore[assignment]
+    app.create_app = functools.partial(app.create_app, store_factory=CrashAfterInsert)
     sys.exit(cli.main())

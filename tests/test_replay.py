@@ -127,9 +127,9 @@ def view_targets(store: Store) -> dict[str, str]:
         " WHERE database = 'microx' AND engine = 'MaterializedView'"
     )
     targets = {}
-    for name, uuid, create in views:
+    for name, view_id, create in views:
         to = re.search(r"\bTO microx\.`?(\w+)`?", create)
-        targets[name] = to[1] if to else f".inner_id.{uuid}"
+        targets[name] = to[1] if to else f".inner_id.{view_id}"
     return targets
 
 
