@@ -8,6 +8,8 @@ NPM_STAMP := sdk_js/node_modules/.installed
 SNIPPET := sdk_js/dist/microx.js
 SDK_SOURCES := $(shell find sdk_js/src -name '*.ts') sdk_js/build.mjs sdk_js/tsconfig.json
 CHROMIUM := /usr/bin/chromium
+# For `promtool test rules` of ops/alerts.yml (tests/test_alerts.py).
+PROMTOOL := /usr/bin/promtool
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test bench bench-analysis loadtest build check lint format contract clean
@@ -15,7 +17,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 run: $(PY_STAMP) $(SNIPPET)
 	$(BIN)/microx serve
 
-test: $(PY_STAMP) $(SNIPPET) $(CHROMIUM) check
+test: $(PY_STAMP) $(SNIPPET) $(CHROMIUM) $(PROMTOOL) check
 	cd sdk_js && node --test test/*.test.mjs
 	$(BIN)/pytest
 
@@ -74,6 +76,10 @@ $(SNIPPET): $(NPM_STAMP) $(SDK_SOURCES)
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+$(PROMTOOL):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus
 
 clean:
 	rm -rf $(VENV) sdk_js/node_modules sdk_js/dist .pytest_cache .mypy_cache .ruff_cache

@@ -6,19 +6,25 @@ is taken from requests waiting to be read and answered. So it runs in a process 
 own, which hands back each table's rows as one block in ClickHouse's Native format: the
 request process only passes the block to the store, where the engine works without the
 GIL. The worker keeps no state between batches: a block is built from its records alone.
+It ends when the collector does, however the collector ends (``kill -9`` included).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ctypes
 import dataclasses
 import datetime as dt
 import gc
 import hashlib
 import multiprocessing
+import os
 import re
+import signal
+import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +39,10 @@ _LOW_CARDINALITY = re.compile(r"LowCardinality\((.*?)\)")
 _UUID = re.compile(r"\bUUID\b")
 _ID = EVENT_COLUMNS.index("event_id")
 _TIME = EVENT_COLUMNS.index("event_time")
+# prctl(2): the signal the kernel sends this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+# How often the worker checks that the collector still runs, where prctl is missing.
+PARENT_POLL_S = 1.0
 
 # A rejected row as it can be found again in the store: received_at (epoch ms), site,
 # reason, field_path, event_index and the MD5 of raw (hex).
@@ -82,7 +92,29 @@ def wire_type(column_type: str) -> str:
     return _UUID.sub("String", _LOW_CARDINALITY.sub(r"\1", column_type))
 
 
-def _start(event_types: list[str], rejected_types: list[str]) -> None:
+def _exit_with(parent: int) -> None:
+    """End this process when ``parent`` ends. Nothing else would: the worker waits on a
+    pipe whose writing end it holds itself, so the collector's death never closes it, and
+    the resource tracker lives as long as any process holding its pipe (the worker does)."""
+    if sys.platform == "linux":
+        # Sent when the thread that started this process ends: the event loop's or the
+        # sink's, which both live as long as the collector.
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch, args=(parent,), name="microx-parent", daemon=True).start()
+
+
+def _watch(parent: int) -> None:
+    """Where prctl is missing or fails: an orphan is adopted by another process."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+def _start(parent: int, event_types: list[str], rejected_types: list[str]) -> None:
+    _exit_with(parent)
     global _types
     _types = (event_types, rejected_types)
     # What was made while importing lives as long as the process: keep it out of the
@@ -158,7 +190,7 @@ class Blocks:
                     1,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start,
-                    initargs=self._types,
+                    initargs=(os.getpid(), *self._types),
                 )
             return self._pool
 

@@ -111,6 +111,10 @@ def plan(data_dir: Path, store_url: str, port: int, extra_read: Iterable[Path] =
     code |= {Path(p) for p in sysconfig.get_paths().values()}
     code |= {package, package.parent / "schema", package.parent / "sdk_js" / "dist"}
     code.add(Path(sys.executable).resolve().parent)
+    # Worker processes start by importing the main module again: its package must be read.
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main:
+        code.add(Path(main).resolve().parent)
     code = {p for p in code if not _holds(p, data_dir)}
     write = [data_dir / "spool", data_dir / "tmp", Path("/dev/shm")]
     connect: list[int] = []

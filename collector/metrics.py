@@ -12,6 +12,67 @@ from collections.abc import Callable
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
+# Label values known in advance, exported at zero from the start: a series that appears
+# only with its first error has no increase() to alert on, so a rule combining it with
+# another counter would never fire.
+TABLES = ("events", "rejected_events")
+# One failed attempt writes neither table; it is counted under the first.
+INSERT_ERROR_TABLES = ("events",)
+QUERY_OUTCOMES = ("ok", "failed", "refused", "throttled", "forbidden", "busy")
+# Broken requests counted but not kept, because no configured site vouches for them.
+NOT_STORED_REASONS = ("unknown_site", "origin_not_allowed", "no_site", "rate_limited_site")
+CONNECTION_CLOSE_REASONS = ("idle", "evicted", "over_limit")
+FILTER_REASONS = ("bot",)
+# The validation codes (collector.validate) an event can be refused with.
+REJECTION_REASONS = (
+    "bad_format",
+    "bad_prop_name",
+    "invalid_value",
+    "missing_field",
+    "out_of_range",
+    "timestamp_out_of_range",
+    "too_long",
+    "too_many_props",
+    "too_short",
+    "unknown_field",
+    "wrong_type",
+)
+# Whole requests refused: by the receiver, by the in-flight bound, and by validation of
+# the body or its envelope.
+REFUSAL_REASONS = (
+    "bad_gzip",
+    "bad_server_key",
+    "headers_too_large",
+    "header_timeout",
+    "body_timeout",
+    "body_too_large",
+    "client_disconnected",
+    "key_site_mismatch",
+    "origin_not_allowed",
+    "overloaded",
+    "rate_limited_ip",
+    "rate_limited_site",
+    "rejection_not_kept",
+    "secret_key_from_browser",
+    "server_endpoint_from_browser",
+    "spool_error",
+    "spool_full",
+    "unknown_site",
+    "unsupported_media_type",
+    "duplicate_key",
+    "invalid_json",
+    "missing_field",
+    "no_events",
+    "too_deep",
+    "too_many_events",
+    "unsupported_version",
+    "wrong_type",
+)
+
+
+def zeros(labels: tuple[str, ...]) -> Counter[str]:
+    return Counter(dict.fromkeys(labels, 0))
+
 
 class Histogram:
     def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS_S) -> None:
@@ -40,21 +101,21 @@ class Metrics:
         self.events_received = 0
         self.events_accepted = 0
         self.events_duplicate = 0
-        self.events_rejected: Counter[str] = Counter()
-        self.events_filtered: Counter[str] = Counter()
-        self.requests_refused: Counter[str] = Counter()
-        self.rejections_not_stored: Counter[str] = Counter()
-        self.connections_closed: Counter[str] = Counter()
+        self.events_rejected = zeros(REJECTION_REASONS)
+        self.events_filtered = zeros(FILTER_REASONS)
+        self.requests_refused = zeros(REFUSAL_REASONS)
+        self.rejections_not_stored = zeros(NOT_STORED_REASONS)
+        self.connections_closed = zeros(CONNECTION_CLOSE_REASONS)
         self.ingest_seconds = Histogram()
-        self.insert_batches: Counter[str] = Counter()
-        self.insert_rows: Counter[str] = Counter()
-        self.insert_errors: Counter[str] = Counter()
+        self.insert_batches = zeros(TABLES)
+        self.insert_rows = zeros(TABLES)
+        self.insert_errors = zeros(INSERT_ERROR_TABLES)
         self.build_errors = 0
         self.sink_restarts = 0
         self.spool_quarantined = 0
         self.insert_seconds = Histogram()
         self.store_up = 0
-        self.queries: Counter[str] = Counter()
+        self.queries = zeros(QUERY_OUTCOMES)
         # Gauges read from their owner at scrape time, so they can never go stale.
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
 

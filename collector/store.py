@@ -29,6 +29,10 @@ PARSERS = frozenset({"parseQueryToJSON", "formatQuerySingleLine"})
 # or changed means the directory was deleted or replaced under the running engine, which
 # then keeps "succeeding" at inserts whose rows no restart will find.
 IDENTITY_FILE = "microx-store-id"
+# A token insert is dropped as a copy in the tables the materialized views fill too, not
+# only in the table inserted into (the default since ClickHouse 24, stated for older
+# servers); each of those tables needs its own deduplication window for it to work.
+_DEDUPLICATE = {"deduplicate_blocks_in_dependent_materialized_views": 1}
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
@@ -224,7 +228,7 @@ class Store:
         token: str | None = None,
     ) -> None:
         """One columnar insert; a repeat under the same ``token`` is dropped by ClickHouse."""
-        settings = {"insert_deduplication_token": token} if token else None
+        settings = {"insert_deduplication_token": token, **_DEDUPLICATE} if token else None
         self._client.insert(
             f"{DATABASE}.{table}",
             columns,
@@ -237,7 +241,7 @@ class Store:
         self, table: str, column_names: Sequence[str], block: bytes, token: str | None = None
     ) -> None:
         """One insert of rows already in ClickHouse's Native format (``blocks.native``)."""
-        settings = {"insert_deduplication_token": token} if token else None
+        settings = {"insert_deduplication_token": token, **_DEDUPLICATE} if token else None
         self._client.raw_insert(
             f"{DATABASE}.{table}",
             list(column_names),

@@ -77,8 +77,15 @@ class Collector:
     """``microx serve`` as a real process, the way an SRE runs it."""
 
     def __init__(
-        self, data_dir: Path, *, preexec_fn: Callable[[], None] | None = None, **env: str
+        self,
+        data_dir: Path,
+        *,
+        preexec_fn: Callable[[], None] | None = None,
+        module: str = "collector.cli",
+        **env: str,
     ) -> None:
+        """``module`` runs instead of the console script's (still with ``serve``): a
+        test's wrapper around the real app."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -98,7 +105,7 @@ class Collector:
         # Logs go to stderr (JSON lines); stdout has only the start-up banner.
         with self.log.open("wb") as err, (data_dir / "collector.out").open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "collector.cli", "serve"],
+                [sys.executable, "-m", module, "serve"],
                 env=self.env,
                 stdout=out,
                 stderr=err,

@@ -1,0 +1,31 @@
+"""``microx serve`` whose store SIGKILLs the process right after an insert into
+``MICROX_TEST_CRASH_TABLE`` lands: the crash between a batch's insert and the checkpoint
+that records it, at that exact moment, with the real command, app and engine."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from collector import app, cli
+from collector.store import Store
+
+CRASH_TABLE = os.environ.get("MICROX_TEST_CRASH_TABLE", "rejected_events")
+
+
+class CrashAfterInsert(Store):
+    def insert_block(
+        self, table: str, column_names: Sequence[str], block: bytes, token: str | None = None
+    ) -> None:
+        super().insert_block(table, column_names, block, token)
+        if table == CRASH_TABLE:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    # `serve` imports the app factory when it runs: it gets this one.
+    app.create_app = functools.partial(app.create_app, store_factory=CrashAfterInsert)
+    sys.exit(cli.main())
