@@ -2,7 +2,8 @@ import { watch } from "./activity";
 import { CLICKED, LEAVING, listen, ROUTED } from "./lib/channels";
 import { guard } from "./lib/safe";
 import { attr, isPrivate, label, tag } from "./lib/target";
-import { clip } from "./lib/text";
+import { clip, typed } from "./lib/text";
+import { cleanUrl } from "./lib/url";
 import { emit, frustrated, options } from "./tracker";
 
 /** A started form with no input this long is stalled: the moment to offer help. */
@@ -61,10 +62,12 @@ export function captureForms(): void {
     const el = e.target as HTMLInputElement;
     const type = e.type;
     if (type == "focusout") focused = undefined;
+    // Page text that echoes what is typed here must not carry it out (see `pageText`).
+    if (type == "input") typed.add(el);
     const f = el.matches?.(FIELDS) && (el.form || el.closest(FORMS));
     if (!f) return;
     const form = forms.get(f) || {
-      _name: clip(attr(f, "data-microx-form") || attr(f, "name") || f.id || attr(f, "action").split("?")[0] || "form", 200),
+      _name: clip(attr(f, "data-microx-form") || attr(f, "name") || f.id || cleanUrl(attr(f, "action")) || "form", 200),
       _last: "",
       _fields: {},
     };

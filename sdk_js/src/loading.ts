@@ -5,7 +5,7 @@ import { attr, label, selector } from "./lib/target";
 import { emit, type Fields, type Props } from "./tracker";
 import { guard } from "./lib/safe";
 
-const CUES = '[aria-busy="true"],[role="progressbar"],[data-microx-loading]';
+const CUES = "[aria-busy=true],[role=progressbar],[data-microx-loading]";
 /** A cue that appears this soon after a click was started by it. */
 const CAUSE_MS = 1000;
 /** While a cue is up, it is looked at this often too: CSS alone can hide it. */

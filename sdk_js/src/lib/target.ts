@@ -42,17 +42,19 @@ export function selector(el: Element): string {
 /**
  * What a person would call the element. Form fields, and elements holding an editable
  * area, are named by attributes only: their text can be what the visitor typed, which
- * must never leave the page. Page text is scrubbed like search terms (emails, digit runs).
+ * must never leave the page. Other elements' text and aria-label can echo what was typed
+ * ("Search for …"): that is cut out (`pageText`). A field's name is kept whole, so its
+ * events keep one name whatever is typed into it.
  */
 export function label(el: Element): string {
   if (isPrivate(el)) return "";
   const labels = (el as HTMLInputElement).labels;
+  const field = FIELD.test(el.tagName) || (el as HTMLElement).isContentEditable;
   return scrub(
     attr(el, "data-microx-name") ||
       attr(el, "aria-label") ||
-      (FIELD.test(el.tagName) || (el as HTMLElement).isContentEditable || el.querySelector("[contenteditable]")
-        ? attr(el, "name") || el.id || labels?.[0]?.textContent
-        : el.textContent),
+      (field ? attr(el, "name") || el.id || labels?.[0]?.textContent : el.textContent),
     MAX_LENGTH.l,
+    !field,
   );
 }
