@@ -12,13 +12,13 @@ const TOKEN_LENGTH = 16;
  */
 export function cleanUrl(href: string, keep: readonly string[] = []): string {
   // base, query (without "?", up to a second one), and the fragment when it is a route
-  // (without its own query)
-  const [, base, query, route] = /^([^?#]*)(?:\?([^?#]*))?[^#]*(#!?\/[^?]*)?/.exec(href)!;
+  // (without its own query; else "")
+  const [, base, query, route] = /^([^?#]*)(?:\?([^?#]*))?[^#]*(#!?\/[^?]*|)/.exec(href)!;
   const kept = [...new URLSearchParams(query)]
     .filter(([k]) => keep.includes(k))
     .map((kv) => kv.map(encodeURIComponent).join("="));
   // The origin is matched first (at 0) and kept as it is.
-  return (base + (kept[0] ? "?" + kept.join("&") : "") + (route || "")).replace(/^\w+:\/\/[^/]*|[^/?#&=]+/g, (s, at: number) =>
+  return (base + (kept[0] ? "?" + kept.join("&") : "") + route).replace(/^\w+:\/\/[^/]*|[^/?#&=]+/g, (s, at: number) =>
     !at ? s : /@|%40/i.test(s) ? "[email]" : s.length >= TOKEN_LENGTH && /[g-z]\d|\d[g-z]|[\da-f]{8}/i.test(s) ? "[token]" : s,
   );
 }
