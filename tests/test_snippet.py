@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from collector.validate import judge
 from tests.beacons import CSP, Answer, Beacons, serve
@@ -428,6 +428,26 @@ def test_the_second_file_misses_nothing_that_happened_before_it_arrived(
     assert task["d"] >= 140
     (load,) = beacons.events("page")
     assert load["d"] > 0 and load["p"]["ttfb"] >= 0 and load["p"]["nav"] == "navigate"
+
+
+def test_a_declared_step_is_counted_when_clicked_without_the_second_file(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    """A click happens once: the first file counts the step a button declares, blocked or not."""
+    base, beacons = lab
+    page = browser.new_page()
+    blocked: list[str] = []
+
+    def block(route: Route) -> None:
+        blocked.append(route.request.url)
+        route.abort()
+
+    page.route("**/microx-vitals.js", block)
+    goto_lab(page, base)
+    page.click("#buy")  # data-microx-step="checkout:pay"
+    (step,) = flushed(page, beacons, "step")
+    assert (step["n"], step["tg"], step["p"]["i"]) == ("checkout", "pay", 1)
+    assert blocked and not beacons.events("page")  # the second file never ran
 
 
 def test_abandoned_form_names_the_last_field_and_never_a_value(

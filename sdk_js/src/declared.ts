@@ -39,8 +39,4 @@ export function watchDeclaredSteps(step: Step): void {
     attributeFilter: ["data-microx-step"],
   });
   scan();
-  addEventListener("click", guard((e: Event) => {
-    const el = (e.target as Element).closest?.(MARKED);
-    if (el?.matches(ACTIONS)) declared(el, step);
-  }), true);
 }

@@ -1,4 +1,6 @@
+import { CLICKED, listen } from "./lib/channels";
 import { load, save } from "./lib/store";
+import { ACTIONS, declared, MARKED } from "./declared";
 import { emit, type Props } from "./tracker";
 
 const KEY = "microx_steps";
@@ -28,4 +30,8 @@ export function recordStep(funnel: string, step: string, props?: Props): void {
  */
 export function captureSteps(): void {
   last = load<Record<string, [number, number]>>(KEY) || {};
+  listen(CLICKED, (clicked: Element) => {
+    const el = clicked.closest(MARKED);
+    if (el?.matches(ACTIONS)) declared(el, recordStep);
+  });
 }
