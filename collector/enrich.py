@@ -9,6 +9,8 @@ not an input here at all, so it cannot end up in a row.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -86,6 +88,30 @@ def fill_language(envelope: dict[str, Any], accept_language: str) -> None:
         envelope["c"] = {**ctx, "lang": first[:LANG_MAX]}
 
 
+# The snippet's rule for URLs (sdk_js/src/lib/url.ts), applied again to what arrives: after
+# the origin, a part holding an email, or one of 16 or more characters with a letter from
+# g to z beside a digit or a run of 8 hex digits (an id, a reset link's key, a JWT), is
+# replaced, so a sender that skips the snippet's cleaning stores neither.
+_URL_PART = re.compile(r"^\w+://[^/]*|[^/?#&=]+")
+_EMAIL = re.compile(r"@|%40", re.I)
+_TOKEN = re.compile(r"[g-z]\d|\d[g-z]|[\da-f]{8}", re.I)
+TOKEN_LENGTH = 16
+
+
+def _url_part(m: re.Match[str]) -> str:
+    part = m.group()
+    if m.start() == 0 and "://" in part:
+        return part
+    if _EMAIL.search(part):
+        return "[email]"
+    return "[token]" if len(part) >= TOKEN_LENGTH and _TOKEN.search(part) else part
+
+
+@functools.lru_cache(maxsize=4096)
+def scrub_url(url: str) -> str:
+    return _URL_PART.sub(_url_part, url)
+
+
 def _path(url: str) -> str:
     try:
         return urlsplit(url).path or "/"
@@ -105,16 +131,17 @@ def enrich(
     skew = received_ms - sent_ms
     ctx: dict[str, Any] = envelope.get("c") or {}
     browser, os_name, device = classify(user_agent)
-    page_url: str = envelope["u"]
+    page_url = scrub_url(envelope["u"])
     page_path = _path(page_url)
-    site, session_id, referrer = envelope["s"], envelope["sid"], envelope.get("r", "")
+    site, session_id = envelope["s"], envelope["sid"]
+    referrer = scrub_url(envelope.get("r", ""))
     vw, vh = int(ctx.get("vw", 0)), int(ctx.get("vh", 0))
     lang, tz, sdk = ctx.get("lang", ""), ctx.get("tz", ""), ctx.get("sdk", "")
     version, visitor = int(envelope["v"]), envelope.get("vid")
     consent, rate = ctx.get("cs", []), float(ctx.get("sr", 1))
     rows: list[Row] = []
     for e in events:
-        url = e.get("u", page_url)
+        url = scrub_url(e["u"]) if "u" in e else page_url
         props = e.get("p")
         client_ms = int(e["ts"])
         rows.append(

@@ -35,6 +35,13 @@ td:first-child, th:first-child { text-align: left; } p.empty { color: #888; }
 """
 
 
+def _plain(text: object) -> str:
+    """A label as plotly shows it: as text. Plotly reads tags in labels, titles and hover
+    text as its own markup (`<a href>` becomes a link, `<br>` a line break), and names,
+    targets and steps come from pages; escaped, plotly shows the characters themselves."""
+    return html.escape(str(text), quote=False)
+
+
 def _chart(fig: go.Figure, chart_id: str) -> str:
     fig.update_layout(
         template="plotly_white", height=420, margin={"l": 40, "r": 20, "t": 50, "b": 40}
@@ -66,7 +73,7 @@ def _ranked(a: Analysis) -> go.Figure:
     return go.Figure(
         go.Bar(
             x=[m["score"] for m in top],
-            y=[f"{m['moment']} ({m['kind']})" for m in top],
+            y=[_plain(f"{m['moment']} ({m['kind']})") for m in top],
             orientation="h",
             marker_color=[_KIND_COLOURS.get(m["kind"], "#999") for m in top],
             customdata=[[m["hurt_sessions"], m["sessions"], m["severity"]] for m in top],
@@ -81,11 +88,11 @@ def _funnel(name: str, levels: Table) -> go.Figure:
     rows = levels.dicts()
     return go.Figure(
         go.Funnel(
-            y=[r["step"] for r in rows],
+            y=[_plain(r["step"]) for r in rows],
             x=[r["sessions"] for r in rows],
             textinfo="value+percent initial",
         ),
-        layout={"title": f"Funnel {name!r} (steps in order within a day)"},
+        layout={"title": _plain(f"Funnel {name!r} (steps in order within a day)")},
     )
 
 
@@ -93,7 +100,7 @@ def _forms(a: Analysis) -> go.Figure:
     rows = a.forms.dicts()
     return go.Figure(
         go.Bar(
-            x=[f"{r['form']}: {r['field']}" for r in rows],
+            x=[_plain(f"{r['form']}: {r['field']}") for r in rows],
             y=[r["abandons"] for r in rows],
             marker_color="#9467bd",
         ),
@@ -107,7 +114,7 @@ def _loading(a: Analysis) -> go.Figure:
     for cue, ms in a.loading_samples.rows:
         by_cue.setdefault(cue, []).append(ms)
     for cue, values in by_cue.items():
-        fig.add_trace(go.Box(y=values, name=cue, boxpoints=False))
+        fig.add_trace(go.Box(y=values, name=_plain(cue), boxpoints=False))
     fig.add_hline(
         y=LOADING_BUDGET_MS, line_dash="dot", annotation_text="budget", line_color="#d62728"
     )
@@ -133,7 +140,7 @@ def _loyalty(a: Analysis) -> go.Figure:
     rows = [r for r in a.loyalty.dicts() if r["sessions_met"] >= MIN_LOYALTY_SESSIONS][:8]
     return go.Figure(
         go.Bar(
-            x=[r["moment"] for r in rows],
+            x=[_plain(r["moment"]) for r in rows],
             y=[r["difference"] for r in rows],
             error_y={"type": "data", "array": [r["margin"] for r in rows]},
             marker_color=["#d62728" if r["significant"] else "#bbb" for r in rows],
@@ -148,14 +155,14 @@ def _loyalty(a: Analysis) -> go.Figure:
 def _experiments(a: Analysis) -> go.Figure:
     rows = a.experiments.dicts()
     fig = go.Figure(layout={"title": "Friction per session by variant", "barmode": "group"})
-    labels = [f"{r['experiment']} (p={r['friction_p_value']:.2g})" for r in rows]
+    labels = [_plain(f"{r['experiment']} (p={r['friction_p_value']:.2g})") for r in rows]
     for arm in ("control", "variant"):
         fig.add_trace(
             go.Bar(
                 x=labels,
                 y=[r[f"{arm}_friction"] for r in rows],
                 name=arm,
-                text=[r[arm] for r in rows],
+                text=[_plain(r[arm]) for r in rows],
             )
         )
     return fig

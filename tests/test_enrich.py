@@ -127,3 +127,21 @@ def test_consent_visitor_sample_rate_variants_and_definition_are_stored() -> Non
     bare = row_of(make_envelope(make_event()), envelope["at"])
     assert bare["visitor_id"] is None and bare["consent"] == [] and bare["sample_rate"] == 1.0
     assert bare["variants"] == {} and bare["definition"] == ""
+
+
+def test_emails_and_tokens_in_urls_are_replaced_whatever_the_sender() -> None:
+    token = "9f86d081884c7d659a2feaa0c55ad015"
+    event = make_event(u=f"https://shop.example/account/ada@example.com/x#/reset/{token}")
+    envelope = make_envelope(
+        event,
+        u="https://shop2-eu.example.com/p/summer-sale-2024?ref=ada%40example.com",
+        r=f"https://mail.example/open/{token}",
+    )
+    row = row_of(envelope, 1_800_000_000_000)
+    assert row["url"] == "https://shop.example/account/[email]/x#/reset/[token]"
+    assert row["path"] == "/account/[email]/x"
+    assert row["referrer"] == "https://mail.example/open/[token]"
+    (page,) = enrich({**envelope, "e": [make_event()]}, [make_event()], 1_800_000_000_000, "")
+    assert page[EVENT_COLUMNS.index("url")] == (
+        "https://shop2-eu.example.com/p/summer-sale-2024?ref=[email]"
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from collector.validate import judge
 from tests.beacons import CSP, Answer, Beacons, serve
@@ -428,6 +428,26 @@ def test_the_second_file_misses_nothing_that_happened_before_it_arrived(
     assert task["d"] >= 140
     (load,) = beacons.events("page")
     assert load["d"] > 0 and load["p"]["ttfb"] >= 0 and load["p"]["nav"] == "navigate"
+
+
+def test_a_declared_step_is_counted_when_clicked_without_the_second_file(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    """A click happens once: the first file counts the step a button declares, blocked or not."""
+    base, beacons = lab
+    page = browser.new_page()
+    blocked: list[str] = []
+
+    def block(route: Route) -> None:
+        blocked.append(route.request.url)
+        route.abort()
+
+    page.route("**/microx-vitals.js", block)
+    goto_lab(page, base)
+    page.click("#buy")  # data-microx-step="checkout:pay"
+    (step,) = flushed(page, beacons, "step")
+    assert (step["n"], step["tg"], step["p"]["i"]) == ("checkout", "pay", 1)
+    assert blocked and not beacons.events("page")  # the second file never ran
 
 
 def test_abandoned_form_names_the_last_field_and_never_a_value(
@@ -1113,3 +1133,66 @@ def test_failing_collector_then_recovery_stores_each_event_once(
     stored = {r[0]: r[1] for r in rows}
     assert set(stored) == sent and set(stored.values()) == {1}
     assert json.dumps(sorted(stored)) == json.dumps(sorted(sent))
+
+
+TYPED = "zanzibar teapot"
+EMAIL = "ada.lovelace@example.com"
+TOKEN = "9f86d081884c7d659a2feaa0c55ad015"
+
+
+def test_typed_text_emails_and_tokens_never_reach_the_store(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """Through the real collector: page text that echoes a typed value, an error message
+    quoting it, and a URL with an email in its path and query and a token in its route."""
+    collector = Collector(tmp_path, MICROX_SITES="lab=")
+    try:
+        with serve(upstream=collector.base, user_agent=BROWSER_UA) as (base, beacons):
+            beacons.attrs = 'data-query="ref"'
+            page = open_lab(browser, base, f"/lab/account/{EMAIL}/settings?ref={EMAIL}")
+            page.evaluate(
+                """() => {
+                const q = document.createElement('input');
+                q.id = 'q'; q.name = 'q';
+                const echo = document.createElement('button');
+                echo.id = 'echo'; echo.textContent = 'Search';
+                q.addEventListener('input', () => (echo.textContent = `Search for "${q.value}"`));
+                const send = document.createElement('button');
+                send.id = 'send';
+                send.setAttribute('aria-label', 'Send');
+                const say = () => send.setAttribute('aria-label', 'Send ' + q.value);
+                q.addEventListener('input', say);
+                const check = document.createElement('button');
+                check.id = 'check'; check.textContent = 'Check';
+                const why = () => 'Validation failed for value ' + q.value;
+                check.onclick = () => { throw new Error(why()); };
+                document.getElementById('lab').append(q, echo, send, check);
+              }"""
+            )
+            page.fill("#q", TYPED)
+            for sel in ("#echo", "#send", "#check"):
+                page.click(sel)
+            page.evaluate(f"location.hash = '#/reset/{TOKEN}'")
+            routes = flushed(page, beacons, "route")
+            page.wait_for_timeout(1200)
+            page.goto("about:blank")
+            wait_for(page, lambda: collector.metric("events_accepted_total") >= 8)
+            sent = beacons.events()
+        assert collector.stopped_cleanly()
+    finally:
+        collector.stop()
+    with open_store(collector.store_url) as store:
+        _, rows = store.query("SELECT * FROM microx.events")
+        _, named = store.query("SELECT type, name, target, label FROM microx.events")
+        _, refused = store.query("SELECT * FROM microx.rejected_events")
+    assert len(rows) == len(sent) >= 8 and not refused
+    stored = "\n".join(map(str, rows))
+    for secret in (TYPED, "zanzibar", EMAIL, "lovelace", TOKEN):
+        assert secret not in stored
+        assert all(secret not in b for b in beacons.bodies)
+    # What the visitor did is still there, named without it.
+    labels = {target: label for type_, _, target, label in named if type_ == "click"}
+    assert labels["button#echo"] == 'Search for "…"' and labels["button#send"] == "Send …"
+    errors = [n for t, n, _, _ in named if t in ("error", "error_click")]
+    assert errors and all("Validation failed for value …" in n for n in errors)
+    assert routes[0]["u"].endswith("/lab/account/[email]/settings?ref=[email]#/reset/[token]")

@@ -57,9 +57,13 @@ export function captureClicks(): void {
 
   const tell = (type: string, c: Pending, more?: object): void =>
     frustrated({ type, target: c.tg, label: c.l, ...more });
-  /** A signal derived from click `c`: where and when it was, and the definition that made it. */
+  /**
+   * A signal derived from click `c`: where and when it was (the click's fields, but only
+   * its position of its props; a dead click has no duration, a burst gives its own), and
+   * the definition that made it.
+   */
   const derive = (type: "dead_click" | "rage_click", c: Pending, df: string, more?: Fields): void =>
-    emit(type, { ts: c.ts, u: c.u, tg: c.tg, l: c.l, p: { x: c.p.x, y: c.p.y }, df, ...more });
+    emit(type, { ...c, p: { x: c.p.x, y: c.p.y }, df, ...more });
 
   watch((kind) => {
     for (const c of open) if (!c._fb) (c._fb = kind), (c.d = performance.now() - c.t0);

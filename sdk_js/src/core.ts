@@ -13,55 +13,18 @@ import type { WireEvent } from "./contract";
 import type { LastClick } from "./perf";
 import { allows, emit, setConsent, setVariant, startTracker, type Options, type Props } from "./tracker";
 import { resend as resendNow, flush as send } from "./transport";
+import { VERSION } from "./version";
 
 export type { Category, Options, Props } from "./tracker";
 export type { Listener } from "./lib/channels";
 export type { Envelope, EventType, WireEvent } from "./contract";
-export { VERSION as version } from "./version";
 
 let started = false;
-
-/** Start measuring. Later calls are ignored, so a snippet loaded twice measures once. */
-export const init = guard((options: Options): boolean => {
-  if (started || !options?.site) return false;
-  started = true;
-  // Activity first: the transport may send what an earlier page left, with the page's own fetch.
-  observeActivity();
-  startTracker(options);
-  for (const capture of [captureSteps, captureRoutes, captureClicks, captureLoading, captureForms, captureErrors]) {
-    guard(capture)();
-  }
-  // On window and not capturing, so this runs after web-vitals' own listeners have
-  // queued their final reports.
-  addEventListener("visibilitychange", guard(() => {
-    if (document.visibilityState == "hidden") send(true);
-  }));
-  addEventListener("pagehide", guard(() => {
-    fire(LEAVING);
-    send(true);
-  }));
-  return true;
-});
 
 /** Like `guard`, and doing nothing before `init`. */
 function live<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R | undefined {
   return guard((...args: A) => (started ? fn(...args) : undefined));
 }
-
-/** Record an event read from the performance timeline (the script build's second file calls this). */
-export const record = live(emit);
-
-/**
- * Send an earlier page's unsent events (the second file calls this); false keeps them
- * saved: before `init`, without consent to measure, or while the collector asks to wait.
- */
-export const resend = live((events: WireEvent[], sid: string): boolean => allows("measure") && resendNow(events, sid));
-
-/** The latest click, which the second file ties long frames to. */
-export const click = (): LastClick => lastClick;
-
-/** Record that a visitor reached `step` of `funnel` (e.g. `step("checkout", "payment")`). */
-export const step = live(recordStep);
 
 export interface Moment {
   /** Start (or restart) the clock; a moment also starts when created. */
@@ -70,48 +33,121 @@ export interface Moment {
   end(props?: Props): number | undefined;
 }
 
-/** A timed moment of your own: `const m = moment("chat-reply").start(); ... m.end()`. */
-export const moment = (name: string, props?: Props): Moment => {
-  // NaN once ended, so a second `end` has no duration and records nothing.
-  let t0 = performance.now();
-  const m: Moment = {
-    start: () => ((t0 = performance.now()), m),
-    end: live((more?: Props) => {
-      const d = performance.now() - t0;
-      if (!(d >= 0)) return undefined;
-      t0 = NaN;
-      emit("moment", { n: String(name), d, p: { ...props, ...more } });
-      return d;
-    }),
-  };
-  return m;
+/**
+ * The whole API as one object, which the script build exposes as `window.microx`. Defined
+ * in it, each name is written once in that build (an object made of the named exports would
+ * repeat every name); the named exports below, documented, are the npm build's.
+ */
+export const api = {
+  init: guard((options: Options): boolean => {
+    if (started || !options?.site) return false;
+    started = true;
+    // Activity first: the transport may send what an earlier page left, with the page's own fetch.
+    observeActivity();
+    startTracker(options);
+    for (const capture of [captureSteps, captureRoutes, captureClicks, captureLoading, captureForms, captureErrors]) {
+      guard(capture)();
+    }
+    // On window and not capturing, so this runs after web-vitals' own listeners have
+    // queued their final reports.
+    addEventListener("visibilitychange", guard(() => {
+      if (document.visibilityState == "hidden") send(true);
+    }));
+    addEventListener("pagehide", guard(() => {
+      fire(LEAVING);
+      send(true);
+    }));
+    return true;
+  }),
+
+  record: live(emit),
+
+  resend: live((events: WireEvent[], sid: string): boolean => allows("measure") && resendNow(events, sid)),
+
+  click: (): LastClick => lastClick,
+
+  step: live(recordStep),
+
+  moment: (name: string, props?: Props): Moment => {
+    // NaN once ended, so a second `end` has no duration and records nothing.
+    let t0 = performance.now();
+    const m: Moment = {
+      start: () => ((t0 = performance.now()), m),
+      end: live((more?: Props) => {
+        const d = performance.now() - t0;
+        if (!(d >= 0)) return undefined;
+        t0 = NaN;
+        emit("moment", { n: String(name), d, p: { ...props, ...more } });
+        return d;
+      }),
+    };
+    return m;
+  },
+
+  signal: live(recordSignal),
+
+  feedback: live((momentName: string, rating: number, comment?: string): void => {
+    if (typeof rating === "number") {
+      emit("feedback", {
+        n: clip(String(momentName), 200),
+        val: rating,
+        p: comment ? { comment: scrub(comment, 300) } : undefined,
+      });
+    }
+  }),
+
+  variant: live(setVariant),
+
+  consent: live(setConsent),
+
+  on: live(listen as (name: string, fn: Listener) => void),
+
+  flush: live((): void => send(false)),
+
+  version: VERSION,
 };
 
+/** Start measuring. Later calls are ignored, so a snippet loaded twice measures once. */
+export const init = api.init;
+
+/** Record an event read from the performance timeline (the script build's second file calls this). */
+export const record = api.record;
+
+/**
+ * Send an earlier page's unsent events (the second file calls this); false keeps them
+ * saved: before `init`, without consent to measure, or while the collector asks to wait.
+ */
+export const resend = api.resend;
+
+/** The latest click, which the second file ties long frames to. */
+export const click = api.click;
+
+/** Record that a visitor reached `step` of `funnel` (e.g. `step("checkout", "payment")`). */
+export const step = api.step;
+
+/** A timed moment of your own: `const m = moment("chat-reply").start(); ... m.end()`. */
+export const moment = api.moment;
+
 /** A customer signal (`view`, `basket`, `search`, ...); recorded only for kinds the site enables and with consent. */
-export const signal = live(recordSignal);
+export const signal = api.signal;
 
 /** The visitor's rating of a moment (thumbs: 1 or -1; or 1–5), with an optional short comment. */
-export const feedback = live((momentName: string, rating: number, comment?: string): void => {
-  if (typeof rating === "number") {
-    emit("feedback", {
-      n: clip(String(momentName), 200),
-      val: rating,
-      p: comment ? { comment: scrub(comment, 300) } : undefined,
-    });
-  }
-});
+export const feedback = api.feedback;
 
 /** Tag every later event of this visit with the variant of an experiment. */
-export const variant = live(setVariant);
+export const variant = api.variant;
 
 /** The visitor's choice, e.g. `consent({ measure: true, visitor: false, signals: true })`. */
-export const consent = live(setConsent);
+export const consent = api.consent;
 
 /**
  * Listen in the page: `on("frustration", (d) => offerHelp(d))` on rage, dead and error clicks
  * and stalled forms. A callback that is not a function fails alone, like one that throws.
  */
-export const on = live(listen as (name: string, fn: Listener) => void);
+export const on = api.on;
 
 /** Send what is queued now rather than at the next batch. */
-export const flush = live((): void => send(false));
+export const flush = api.flush;
+
+/** The snippet's version. */
+export const version = VERSION;

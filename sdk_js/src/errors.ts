@@ -1,5 +1,5 @@
 import { FAILED, fire } from "./lib/channels";
-import { clip } from "./lib/text";
+import { scrub } from "./lib/text";
 import { cleanPageUrl, emit } from "./tracker";
 import { guard } from "./lib/safe";
 
@@ -11,7 +11,7 @@ export function captureErrors(): void {
   let errors = 0;
   const report = (kind: string, message: unknown, src?: string, line?: number): void => {
     if (errors++ >= MAX_ERRORS) return;
-    const n = clip(String(message || kind), 200);
+    const n = scrub(message || kind, 200, true);
     fire(FAILED, n);
     emit("error", { n, p: { kind, src: src && cleanPageUrl(src), line } });
   };

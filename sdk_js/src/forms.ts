@@ -1,15 +1,15 @@
 import { watch } from "./activity";
 import { CLICKED, LEAVING, listen, ROUTED } from "./lib/channels";
 import { guard } from "./lib/safe";
-import { attr, isPrivate, label, tag } from "./lib/target";
-import { clip } from "./lib/text";
+import { attr, FIELDS, isPrivate, label, tag } from "./lib/target";
+import { clip, typed } from "./lib/text";
+import { cleanUrl } from "./lib/url";
 import { emit, frustrated, options } from "./tracker";
 
 /** A started form with no input this long is stalled: the moment to offer help. */
 export const STALL_MS = 30_000;
 /** The same field refused this often also stalls the form. */
 const STALL_INVALID = 2;
-const FIELDS = "input,select,textarea";
 const FORMS = "form,[data-microx-form]";
 
 interface Field {
@@ -36,10 +36,8 @@ interface Form {
 const fieldName = (el: Element): string => (isPrivate(el) ? "private" : label(el) || tag(el));
 
 /** Whether a field holds something, never what. */
-const filled = (el: Element): boolean => {
-  const c = el as HTMLInputElement;
-  return /^(checkbox|radio)$/.test(c.type) ? c.checked : !!c.value;
-};
+const filled = (el: Element): boolean =>
+  el.matches("[type=checkbox],[type=radio]") ? (el as HTMLInputElement).checked : !!(el as HTMLInputElement).value;
 
 /**
  * Form analytics without values: when a form is started, each field's focus time,
@@ -61,10 +59,12 @@ export function captureForms(): void {
     const el = e.target as HTMLInputElement;
     const type = e.type;
     if (type == "focusout") focused = undefined;
+    // Page text that echoes what is typed here must not carry it out (see `scrub`).
+    if (type == "input") typed.add(el);
     const f = el.matches?.(FIELDS) && (el.form || el.closest(FORMS));
     if (!f) return;
     const form = forms.get(f) || {
-      _name: clip(attr(f, "data-microx-form") || attr(f, "name") || f.id || attr(f, "action").split("?")[0] || "form", 200),
+      _name: clip(attr(f, "data-microx-form") || attr(f, "name") || f.id || cleanUrl(attr(f, "action")) || "form", 200),
       _last: "",
       _fields: {},
     };
@@ -89,7 +89,7 @@ export function captureForms(): void {
         form._start = now;
         emit("form_start", { n, tg });
       }
-      if (field._hes === undefined && field._at) field._hes = now - field._at;
+      if (field._at) field._hes ??= now - field._at;
       // The first change of a focus amends the field if an earlier focus changed it.
       if (!field._now) {
         if (field._ever) counts.amends++;
@@ -117,11 +117,7 @@ export function captureForms(): void {
     const n = form._name;
     const d = performance.now() - form._start;
     if (!how) return emit("form_submit", { n, d });
-    const done: string[] = [];
-    el.querySelectorAll(FIELDS).forEach((c) => {
-      const name = fieldName(c);
-      if (form._fields["f" + name] && filled(c)) done.push(name);
-    });
+    const done = [...el.querySelectorAll(FIELDS)].map((c) => filled(c) && fieldName(c)).filter((name) => name && form._fields["f" + name]);
     emit("form_abandon", { u, n, tg: form._last, d, p: { how, fields: done.join() } });
   };
   const leave = (how: string, u?: string): void => {

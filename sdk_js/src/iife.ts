@@ -1,4 +1,5 @@
-import { click, consent, feedback, flush, init, moment, on, record, resend, signal, step, variant, version, type Options } from "./core";
+import { api, type Options } from "./core";
+import { guard } from "./lib/safe";
 
 /**
  * The <script> build: configured by the tag's data attributes, exposed as `window.microx`.
@@ -6,38 +7,39 @@ import { click, consent, feedback, flush, init, moment, on, record, resend, sign
  * attribution build, page-load timing and long frames; saved events; declared steps on
  * elements that appear) is a second file fetched after start, so the first one stays small.
  */
-(() => {
-  try {
-    const w = window as unknown as { microx?: Record<string, unknown> };
-    if (w.microx?.["version"]) return; // already loaded on this page
-    // Named one by one: `{ ...module }` would bundle a namespace object with getters.
-    w.microx = { click, consent, feedback, flush, init, moment, on, record, resend, signal, step, variant, version };
-    const script = document.currentScript as HTMLScriptElement | null;
-    if (!script) return;
-    const data = script.dataset;
-    const list = (s = ""): string[] => s.match(/[^\s,]+/g) || [];
-    const at = (path: string): string => new URL(path, script.src).href;
-    // Unset (or empty) attributes leave their defaults: no consent list, all sessions.
-    // What data-options sets wins over the attributes.
-    const o = {
-      site: data.site,
-      endpoint: data.endpoint || at("/v1/events"),
-      query: list(data.query),
-      signals: list(data.signals),
-      consent: data.consent && list(data.consent),
-      privacySignals: data.privacySignals != "ignore",
-      sample: +(data.sample || 1),
-      ...(JSON.parse(data.options || "{}") as object),
-    } as Options;
-    if (init(o)) {
-      // A script element added by script loads without blocking, as if `async`.
-      const s = document.createElement("script");
-      // Under a nonce-based CSP the page's nonce lets the second file in as it did this one.
-      s.nonce = script.nonce!;
-      s.src = data.vitals || at("microx-vitals.js");
-      document.head.append(s);
-    }
-  } catch {
-    // Never throw into the page.
+declare global {
+  interface Window {
+    microx?: { version?: unknown };
+  }
+}
+
+// Guarded: never throws into the page.
+guard(() => {
+  if (window.microx?.version) return; // already loaded on this page
+  window.microx = api;
+  const script = document.currentScript as HTMLScriptElement | null;
+  if (!script) return;
+  const data = script.dataset;
+  const list = (s = ""): string[] => s.match(/[^\s,]+/g) || [];
+  const at = (path: string): string => new URL(path, script.src).href;
+  // Unset (or empty) attributes leave their defaults: no consent list, all sessions.
+  // What data-options sets wins over the attributes.
+  const o = {
+    site: data.site,
+    endpoint: data.endpoint || at("/v1/events"),
+    query: list(data.query),
+    signals: list(data.signals),
+    consent: data.consent && list(data.consent),
+    privacySignals: data.privacySignals != "ignore",
+    sample: +(data.sample || 1),
+    ...(JSON.parse(data.options || "{}") as object),
+  } as Options;
+  if (api.init(o)) {
+    // A script element added by script loads without blocking, as if `async`.
+    const s = document.createElement("script");
+    // Under a nonce-based CSP the page's nonce lets the second file in as it did this one.
+    s.nonce = script.nonce!;
+    s.src = data.vitals || at("microx-vitals.js");
+    document.head.append(s);
   }
 })();

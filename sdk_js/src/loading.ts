@@ -5,7 +5,7 @@ import { attr, label, selector } from "./lib/target";
 import { emit, type Fields, type Props } from "./tracker";
 import { guard } from "./lib/safe";
 
-const CUES = '[aria-busy="true"],[role="progressbar"],[data-microx-loading]';
+const CUES = "[aria-busy=true],[role=progressbar],[data-microx-loading]";
 /** A cue that appears this soon after a click was started by it. */
 const CAUSE_MS = 1000;
 /** While a cue is up, it is looked at this often too: CSS alone can hide it. */
@@ -19,11 +19,8 @@ interface Cue extends Fields {
   _start: number;
 }
 
-function visible(el: Element): unknown {
-  const e = el as Element & { checkVisibility?: (o: object) => boolean };
-  // Where checkVisibility is missing (Safari before 17.4), a laid-out element counts as visible.
-  return e.checkVisibility?.({ visibilityProperty: true, opacityProperty: true }) ?? el.getClientRects().length;
-}
+/** An element that may have `checkVisibility` (missing before Safari 17.4). */
+type Checked = Element & { checkVisibility?: (o: object) => boolean };
 
 /**
  * How long each loading cue (spinner, skeleton, progress bar) stays visible, and which
@@ -47,8 +44,9 @@ export function captureLoading(): void {
     const was = up;
     const wait = now - lastClick.t0;
     up = [];
-    document.querySelectorAll(CUES).forEach((el) => {
-      if (visible(el)) {
+    document.querySelectorAll<Checked>(CUES).forEach((el) => {
+      // Where checkVisibility is missing, a laid-out element counts as visible.
+      if (el.checkVisibility?.({ visibilityProperty: true, opacityProperty: true }) ?? el.getClientRects().length) {
         up.push(
           was.find((c) => c._el == el) || {
             ts: Date.now(),

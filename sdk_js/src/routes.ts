@@ -43,11 +43,10 @@ export function captureRoutes(): void {
       url = next;
       setTimeout(guard(settle), SETTLE_MAX_MS, pending);
     }
-    const r = pending;
-    if (r) {
-      r._last = now;
-      clearTimeout(r._quiet);
-      r._quiet = setTimeout(guard(settle), SETTLE_QUIET_MS, r);
+    if (pending) {
+      pending._last = now;
+      clearTimeout(pending._quiet);
+      pending._quiet = setTimeout(guard(settle), SETTLE_QUIET_MS, pending);
     }
   });
 }

@@ -10,7 +10,7 @@ export const MAX_SEARCH = 64;
  * with emails and numbers removed). Other kinds the site lists are recorded as given.
  */
 export function recordSignal(kind: string, item: string, props: Props & { qty?: number } = {}): void {
-  if (!allows("signals") || !(options.signals || []).includes(kind)) return;
+  if (!allows("signals") || !options.signals?.includes(kind)) return;
   emit("signal", {
     n: kind,
     tg: kind == "search" ? scrub(item, MAX_SEARCH) : clip(String(item), 300),

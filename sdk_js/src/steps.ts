@@ -32,6 +32,6 @@ export function captureSteps(): void {
   last = load<Record<string, [number, number]>>(KEY) || {};
   listen(CLICKED, (clicked: Element) => {
     const el = clicked.closest(MARKED);
-    if (el && el.matches(ACTIONS)) declared(el, recordStep);
+    if (el?.matches(ACTIONS)) declared(el, recordStep);
   });
 }

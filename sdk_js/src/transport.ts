@@ -78,17 +78,13 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
         body = JSON.stringify(env);
       } while (count > 1 && bytes(body) > MAX_BODY_BYTES);
       const sent = events.splice(0, count);
-      if (unloading) beacon(body, sent);
-      else post(body, sent, sid);
+      // A beacon's string body goes as text/plain, a "simple" request: no CORS preflight,
+      // which a closing page would never complete. Refused (over the browser's budget):
+      // kept for the next page. (It throws only for a malformed endpoint, and then the
+      // guarded caller ends there.)
+      if (!unloading) post(body, sent, sid);
+      else if (!navigator.sendBeacon(endpoint, body)) store(sent);
     }
-  };
-
-  const beacon = (body: string, events: WireEvent[]): void => {
-    // text/plain keeps the request "simple": no CORS preflight, which a closing page
-    // would never complete.
-    // Refused (over the browser's budget): keep them for the next page. (It throws only
-    // for a malformed endpoint, and then the guarded caller ends there.)
-    if (!navigator.sendBeacon(endpoint, body)) store(events);
   };
 
   /** `sid`: the events are an earlier page's, of that session. */

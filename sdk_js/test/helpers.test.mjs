@@ -49,3 +49,17 @@ test("uuid is a v4 UUID the contract accepts, without crypto.randomUUID too", ()
     globalThis.crypto.randomUUID = original;
   }
 });
+
+test("cleanUrl replaces emails and tokens after the origin, and keeps slugs", () => {
+  assert.equal(
+    cleanUrl("https://shop2-eu.example.com/account/ada@example.com/orders#/reset/9f86d081884c7d659a2feaa0c55ad015"),
+    "https://shop2-eu.example.com/account/[email]/orders#/reset/[token]",
+  );
+  assert.equal(cleanUrl("https://s.example/u/123e4567-e89b-12d3-a456-426614174000"), "https://s.example/u/[token]");
+  assert.equal(cleanUrl("https://s.example/login/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc"), "https://s.example/login/[token]");
+  assert.equal(cleanUrl("https://s.example/p?ref=ada%40example.com&u=1", ["ref"]), "https://s.example/p?ref=[email]");
+  assert.equal(cleanUrl("/account/ada@example.com/save"), "/account/[email]/save");
+  for (const kept of ["https://s.example/summer-sale-2024/iphone15-pro", "https://s.example/%D0%BA%D0%B0%D1%82%D0%B0%D0%BB%D0%BE%D0%B3", "https://s.example/api/v2/items"]) {
+    assert.equal(cleanUrl(kept), kept);
+  }
+});

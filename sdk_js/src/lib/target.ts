@@ -1,7 +1,8 @@
 import { MAX_LENGTH } from "../contract";
 import { scrub } from "./text";
 
-const FIELD = /^(INPUT|TEXTAREA|SELECT)$/;
+/** Form fields: what the visitor types into or picks. */
+export const FIELDS = "input,select,textarea";
 const SENSITIVE = /pass|card|cc-?(num|csc|exp)|cvc|cvv|iban|ssn|secret|pin\b/i;
 
 /** An attribute's value, or "" when it is missing. */
@@ -15,9 +16,8 @@ export const tag = (el: Element): string => el.tagName.toLowerCase();
  */
 export const isPrivate = (el: Element): boolean =>
   !!el.closest("[data-microx-private]") ||
-  (FIELD.test(el.tagName) &&
-    (attr(el, "type") == "password" ||
-      /^cc-/.test(attr(el, "autocomplete")) ||
+  (el.matches(FIELDS) &&
+    (el.matches("[type=password],[autocomplete^=cc-]") ||
       SENSITIVE.test(attr(el, "name") + " " + el.id)));
 
 function part(el: Element): string {
@@ -42,17 +42,18 @@ export function selector(el: Element): string {
 /**
  * What a person would call the element. Form fields, and elements holding an editable
  * area, are named by attributes only: their text can be what the visitor typed, which
- * must never leave the page. Page text is scrubbed like search terms (emails, digit runs).
+ * must never leave the page. Other elements' text and aria-label can echo what was typed
+ * ("Search for …"): that is cut out (`scrub`). A field's name is kept whole, so its
+ * events keep one name whatever is typed into it.
  */
 export function label(el: Element): string {
   if (isPrivate(el)) return "";
-  const labels = (el as HTMLInputElement).labels;
+  const field = el.matches(FIELDS) || (el as HTMLElement).isContentEditable;
   return scrub(
     attr(el, "data-microx-name") ||
       attr(el, "aria-label") ||
-      (FIELD.test(el.tagName) || (el as HTMLElement).isContentEditable || el.querySelector("[contenteditable]")
-        ? attr(el, "name") || el.id || labels?.[0]?.textContent
-        : el.textContent),
+      (field ? attr(el, "name") || el.id || (el as HTMLInputElement).labels?.[0]?.textContent : el.textContent),
     MAX_LENGTH.l,
+    !field,
   );
 }

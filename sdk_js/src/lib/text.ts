@@ -3,16 +3,27 @@ export function clip(text: string | null | undefined, max: number): string {
   return (text || "").replace(/\s+/g, " ").trim().slice(0, max);
 }
 
+/** Field values shorter than this are not looked for in page text: they would cut common words. */
+const MIN_ECHO = 3;
+
+/** The fields (and editable areas) the visitor has typed into on this page; the forms capture adds them. */
+export const typed = new Set<Element>();
+
 /**
  * Text a visitor may have typed or that names a person (search terms, comments): emails
  * and runs of three or more digits (phone, card, order numbers) are replaced before the
- * text is cut to `max`.
+ * text is cut to `max`. Text read from the page (`fromPage`: a label, an error message)
+ * can also echo what the visitor typed ("Search for …", "Send …", "invalid value …"):
+ * what the fields typed into hold now, even ones since removed, is cut out of it (read,
+ * never sent).
  */
-export function scrub(text: string | null | undefined, max: number): string {
-  return clip(
-    String(text ?? "")
-      .replace(/\S+@\S+/g, "[email]")
-      .replace(/\d[\d\s-]+\d/g, (run) => (run.replace(/\D/g, "").length > 2 ? "#" : run)),
-    max,
-  );
+export function scrub(text: unknown, max: number, fromPage?: boolean): string {
+  let s = String(text ?? "");
+  if (fromPage) {
+    for (const f of typed) {
+      const v = ((f as HTMLInputElement).value ?? f.textContent).trim();
+      if (v[MIN_ECHO - 1]) s = s.replaceAll(v, "…");
+    }
+  }
+  return clip(s.replace(/\S+@\S+/g, "[email]").replace(/\d([\s-]*\d){2,}/g, "#"), max);
 }

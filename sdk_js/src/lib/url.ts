@@ -1,14 +1,24 @@
+/** A URL part at least this long is a token if it has a letter beside a digit, or a run of hex. */
+const TOKEN_LENGTH = 16;
+
 /**
  * A URL without query string or fragment, except the query parameters in `keep` and a
  * hash route (`#/cart`, `#!/cart`): both often carry personal data (emails, tokens,
- * search terms), so by default neither leaves the page.
+ * search terms), so by default neither leaves the page. In what is kept after the origin
+ * (path segments, query values, the route), a part holding an email becomes `[email]`
+ * and one that looks like a token (an id, a reset or login link's key, a JWT) `[token]`.
+ * A slug (`summer-sale-2024`) has no letter from g to z beside a digit and no run of 8
+ * hex digits, and neither has a percent-escaped path in another script (`%D0%BA…`).
  */
 export function cleanUrl(href: string, keep: readonly string[] = []): string {
   // base, query (without "?", up to a second one), and the fragment when it is a route
-  // (without its own query)
-  const [, base, query, route] = /^([^?#]*)(?:\?([^?#]*))?[^#]*(#!?\/[^?]*)?/.exec(href)!;
+  // (without its own query; else "")
+  const [, base, query, route] = /^([^?#]*)(?:\?([^?#]*))?[^#]*(#!?\/[^?]*|)/.exec(href)!;
   const kept = [...new URLSearchParams(query)]
     .filter(([k]) => keep.includes(k))
     .map((kv) => kv.map(encodeURIComponent).join("="));
-  return base + (kept[0] ? "?" + kept.join("&") : "") + (route || "");
+  // The origin is matched first (at 0) and kept as it is.
+  return (base + (kept[0] ? "?" + kept.join("&") : "") + route).replace(/^\w+:\/\/[^/]*|[^/?#&=]+/g, (s, at: number) =>
+    !at ? s : /@|%40/i.test(s) ? "[email]" : s.length >= TOKEN_LENGTH && /[g-z]\d|\d[g-z]|[\da-f]{8}/i.test(s) ? "[token]" : s,
+  );
 }
