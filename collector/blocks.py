@@ -37,8 +37,8 @@ _TIME = EVENT_COLUMNS.index("event_time")
 _RECEIVED = EVENT_COLUMNS.index("received_at")
 _SESSION = EVENT_COLUMNS.index("session_id")
 _VISITOR = EVENT_COLUMNS.index("visitor_id")
-_REJECTED_SESSION = REJECTED_COLUMNS.index("session_id")
-_REJECTED_VISITOR = REJECTED_COLUMNS.index("visitor_id")
+_REJECTED_SESSION = REJECTED_COLUMNS.index("envelope_session_id")
+_REJECTED_VISITOR = REJECTED_COLUMNS.index("envelope_visitor_id")
 
 # A rejected row as it can be found again in the store: received_at (epoch ms), site,
 # reason, field_path, event_index and the MD5 of raw (hex).

@@ -26,8 +26,8 @@ REJECTED_COLUMNS = (
     "event_index",
     "contract_version",
     "raw",
-    "session_id",
-    "visitor_id",
+    "envelope_session_id",
+    "envelope_visitor_id",
 )
 MESSAGE_LIMIT = 500
 

@@ -43,9 +43,10 @@ KEYS_TABLE = f"{DATABASE}._erasure_keys"
 _SESSION_ROWS = (
     "site = {site:String} AND (session_id IN {sessions:Array(UUID)} OR visitor_id = {visitor:UUID})"
 )
+_SESSION_ONLY_ROWS = "site = {site:String} AND session_id IN {sessions:Array(UUID)}"
 _REJECTED_ROWS = (
-    "site = {site:String} AND (session_id IN {sessions:Array(UUID)}"
-    " OR visitor_id = {visitor:UUID}"
+    "site = {site:String} AND (envelope_session_id IN {sessions:Array(UUID)}"
+    " OR envelope_visitor_id = {visitor:UUID}"
     " OR arrayExists(n -> positionCaseInsensitive(raw, n) > 0, {needles:Array(String)}))"
 )
 _SESSION = EVENT_COLUMNS.index("session_id")
@@ -272,7 +273,7 @@ class Visitor:
         for view in views:
             touched[view.name] = self._keys_of(view, params)
         for table, has_visitor in self._session_tables():
-            where = _SESSION_ROWS if has_visitor else _SESSION_ROWS.split(" OR ")[0] + ")"
+            where = _SESSION_ROWS if has_visitor else _SESSION_ONLY_ROWS
             counts[table] = self._delete(table, where, params)
         counts["rejected_events"] = self._delete("rejected_events", _REJECTED_ROWS, params)
         for view in views:
