@@ -53,6 +53,10 @@ _SESSION = EVENT_COLUMNS.index("session_id")
 _VISITOR = EVENT_COLUMNS.index("visitor_id")
 _TIME = EVENT_COLUMNS.index("event_time")
 _RECEIVED = EVENT_COLUMNS.index("received_at")
+_REJECTED_SITE = REJECTED_COLUMNS.index("site")
+_RAW = REJECTED_COLUMNS.index("raw")
+_REJECTED_SESSION = REJECTED_COLUMNS.index("envelope_session_id")
+_REJECTED_VISITOR = REJECTED_COLUMNS.index("envelope_visitor_id")
 STORE_ERRORS = (ClickHouseError, OSError, StoreLost)
 _SOURCE = re.compile(rf"\b{DATABASE}\.(\w+)\b")
 
@@ -112,28 +116,29 @@ class Visitor:
             {"site": self.site, "visitor": self.visitor},
         )
         sessions = {str(r[0]) for r in rows}
-        records = []
+        # Two passes over the spool, each record looked into only if it holds one of the
+        # ids: the sessions the visitor has there, then every row of theirs.
+        me = self.visitor.encode()
         for payload in unstored(self.spool_dir):
-            body = orjson.loads(payload)
-            if body.get("site") != self.site:
-                continue
-            env = body.get("env") or {}
-            sid, vid = env.get("sid", body.get("sid")), env.get("vid", body.get("vid"))
-            if vid and str(vid).lower() == self.visitor and sid:
-                sessions.add(str(sid).lower())
-            records.append((payload, sid, vid))
+            if me in payload.lower():
+                sid, vid = _owner(orjson.loads(payload), self.site)
+                if vid == self.visitor and sid:
+                    sessions.add(sid)
         events: list[Row] = []
         rejected: list[Row] = []
         needles = [self.visitor, *sessions]
-        for payload, sid, vid in records:
-            mine = self._mine(sid, vid, sessions)
-            if not mine and not any(n.encode() in payload.lower() for n in needles):
+        for payload in unstored(self.spool_dir):
+            text = payload.lower()
+            if not any(n.encode() in text for n in needles):
                 continue
+            sid, vid = _owner(orjson.loads(payload), self.site)
+            mine = self._mine(sid, vid, sessions)
             decoded = decode([payload])
             events += [
                 r
                 for r in decoded.events
-                if self._mine(r[_SESSION], r[_VISITOR], sessions)
+                if r[0] == self.site
+                and self._mine(r[_SESSION], r[_VISITOR], sessions)
                 and not self._dropped(
                     tombstones, r[_SESSION], r[_VISITOR], min(r[_TIME], r[_RECEIVED])
                 )
@@ -141,8 +146,14 @@ class Visitor:
             rejected += [
                 r
                 for r in decoded.rejected
-                if (mine or any(n in str(r[7]).lower() for n in needles))
-                and not self._dropped(tombstones, r[8], r[9], round(r[0].timestamp() * 1000))
+                if r[_REJECTED_SITE] == self.site
+                and (mine or any(n in str(r[_RAW]).lower() for n in needles))
+                and not self._dropped(
+                    tombstones,
+                    r[_REJECTED_SESSION],
+                    r[_REJECTED_VISITOR],
+                    round(r[0].timestamp() * 1000),
+                )
             ]
         return _Found(sessions, events, rejected)
 
@@ -348,6 +359,16 @@ class Visitor:
                 path.unlink()
                 removed += 1
         return removed
+
+
+def _owner(body: dict[str, Any], site: str) -> tuple[str | None, str | None]:
+    """The session and visitor of a spool record of ``site`` (None, None for another
+    site's, or a request whose envelope was unreadable)."""
+    if body.get("site") != site:
+        return None, None
+    env = body.get("env") or {}
+    sid, vid = env.get("sid", body.get("sid")), env.get("vid", body.get("vid"))
+    return (str(sid).lower() if sid else None), (str(vid).lower() if vid else None)
 
 
 def _text_parameters(params: dict[str, Any]) -> dict[str, str]:
