@@ -33,6 +33,8 @@ from collector.settings import Settings
 from collector.sites import SiteRegistry
 from collector.spool import Spool
 from collector.store import Store, describe_url
+from collector.tombstones import Tombstones
+from collector.visitors import VisitorRequests
 
 READY_TIMEOUT_S = 2.0
 OVERLOAD_RETRY_AFTER_S = 1
@@ -46,6 +48,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
     spool = Spool(
         settings.data_dir / "spool", settings.spool_max_bytes, settings.spool_segment_bytes
     )
+    tombstones = Tombstones(spool.directory, settings.tombstones_max)
     batcher = Batcher(
         settings.clickhouse_url,
         spool,
@@ -53,6 +56,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         max_age_ms=settings.batch_max_age_ms,
         metrics=metrics,
         store_factory=store_factory,
+        tombstones=tombstones,
     )
     limits = Limits(
         settings.max_body_bytes,
@@ -86,6 +90,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         ingest.client_address,
     )
     report = ReportPage(queries)
+    visitors = VisitorRequests(ingest, batcher, spool, tombstones, metrics)
     metrics.gauges["ingest_inflight"] = ("Ingest requests being handled.", lambda: inflight)
     metrics.gauges["spool_bytes"] = ("Spool bytes not yet stored.", lambda: spool.used_bytes)
     metrics.gauges["spool_max_bytes"] = ("The spool's bound.", lambda: spool.max_bytes)
@@ -196,6 +201,8 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         Route("/v1/events", admitted(ingest.browser), methods=["POST"]),
         Route("/v1/events", ingest.preflight, methods=["OPTIONS"]),
         Route("/v1/server-events", admitted(ingest.server), methods=["POST"]),
+        Route("/v1/visitors/{visitor}", visitors.export, methods=["GET"]),
+        Route("/v1/visitors/{visitor}/forget", visitors.forget, methods=["POST"]),
         Route("/sdk.js", Snippet(snippet_path()).serve, methods=["GET", "HEAD"]),
         Route(f"/{VITALS_FILE}", Snippet(snippet_path(VITALS_FILE)).serve, methods=["GET", "HEAD"]),
         Route("/healthz", healthz),

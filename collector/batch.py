@@ -30,12 +30,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from collector.blocks import Block, Blocks
+from collector.blocks import Block, Blocks, Erasure
 from collector.enrich import EVENT_COLUMNS, ms_to_datetime
 from collector.metrics import Metrics
 from collector.record import REJECTED_COLUMNS
 from collector.spool import Intent, Spool
 from collector.store import Store, StoreLost
+from collector.tombstones import Tombstones
 
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 10.0
@@ -77,8 +78,12 @@ class Batcher:
         max_age_ms: int,
         metrics: Metrics,
         store_factory: StoreFactory = Store,
+        tombstones: Tombstones | None = None,
     ) -> None:
         self._store_url = store_url
+        # Erased visitors and sessions: their rows are dropped before every insert, those
+        # of a replayed spool included.
+        self.tombstones = tombstones
         self._spool = spool
         self._max_rows = max_rows
         self._max_age = max_age_ms / 1000
@@ -126,6 +131,12 @@ class Batcher:
         self._metrics.store_up = 1
         if self._spool.unread_rows:
             log.info("spool: %d rows from an earlier run to store", self._spool.unread_rows)
+        if self.tombstones is not None and len(self.tombstones):
+            self.tombstones.prune(self._spool.checkpoint)
+            log.info(
+                "tombstones: rows of %d erased visitors and sessions are dropped before insert",
+                len(self.tombstones),
+            )
         self._task = asyncio.create_task(self._supervise(), name="microx-batcher")
 
     def _on_durable(self) -> None:
@@ -134,6 +145,16 @@ class Batcher:
 
     def _on_quarantine(self) -> None:
         self._metrics.spool_quarantined += 1
+
+    @property
+    def store(self) -> Store:
+        """The sink's store: use it only on the sink thread (:meth:`call`)."""
+        if self._store is None:
+            raise RuntimeError("batcher not started")
+        return self._store
+
+    def _owners_wanted(self) -> bool:
+        return self.tombstones is not None and len(self.tombstones) > 0
 
     async def ping(self) -> bool:
         store = self._store
@@ -210,7 +231,9 @@ class Batcher:
         if batch.block is None:
             if self._blocks is None:
                 raise RuntimeError("batcher not started")
-            batch.block = asyncio.ensure_future(self._blocks.build(batch.payloads, batch.verify))
+            batch.block = asyncio.ensure_future(
+                self._blocks.build(batch.payloads, batch.verify, self._owners_wanted())
+            )
         return batch.block
 
     async def _store_batch(self, batch: _Batch, deadline: float | None) -> bool:
@@ -269,6 +292,7 @@ class Batcher:
             raise RuntimeError("store not open")
         store.verify()
         self._spool.begin(batch.intent)
+        block, erasure = self._erasure(block, batch)
         copies = self._recent_resent.keys() & block.ids
         if block.resent:
             times = [t for _, t in block.resent]
@@ -289,8 +313,8 @@ class Batcher:
                 len(stored_rejected),
                 len(block.rejected_keys),
             )
-        if copies or stored_rejected:
-            block = blocks.rebuild(batch.payloads, copies, stored_rejected)
+        if copies or stored_rejected or erasure:
+            block = blocks.rebuild(batch.payloads, copies, stored_rejected, erasure)
         written: dict[str, int] = {}
         if block.ids:
             token = batch.intent.token + "-e"
@@ -305,8 +329,34 @@ class Batcher:
         store.verify()
         self._spool.commit(batch.intent.end)
         self._metrics.events_duplicate += block.duplicates
+        if erasure:
+            self._metrics.erased_dropped["events"] += block.erased
+            self._metrics.erased_dropped["rejected_events"] += len(erasure.rejected)
+            log.info(
+                "dropped %d events and %d rejected rows of erased visitors before insert",
+                block.erased,
+                len(erasure.rejected),
+            )
         self._remember_resent([i for i, _ in block.resent])
         return written
+
+    def _erasure(self, block: Block, batch: _Batch) -> tuple[Block, Erasure]:
+        """On the sink thread, where erasures also run: what of ``block`` was erased."""
+        tombstones, blocks = self.tombstones, self._blocks
+        if tombstones is None or not len(tombstones) or blocks is None:
+            return block, Erasure()
+        if block.owners is None or block.rejected_owners is None:
+            # Built before the first erasure: build it again, saying whose each row is.
+            block = blocks.rebuild(batch.payloads, set(), owners=True)
+        owners, rejected_owners = block.owners or (), block.rejected_owners or ()
+
+        def erased(session: str, visitor: str, at_ms: int) -> bool:
+            return tombstones.erased(session, at_ms) or tombstones.erased(visitor, at_ms)
+
+        return block, Erasure(
+            frozenset(i for i, o in zip(block.ids, owners, strict=True) if erased(*o)),
+            frozenset(i for i, o in enumerate(rejected_owners) if erased(*o)),
+        )
 
     def _remember_resent(self, ids: list[str]) -> None:
         now = time.monotonic()

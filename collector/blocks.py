@@ -34,6 +34,7 @@ from clickhouse_connect.driver.transform import NativeTransform
 
 from collector.enrich import EVENT_COLUMNS, Row
 from collector.record import REJECTED_COLUMNS, decode
+from collector.tombstones import subject
 
 _LOW_CARDINALITY = re.compile(r"LowCardinality\((.*?)\)")
 _UUID = re.compile(r"\bUUID\b")
@@ -43,6 +44,11 @@ _TIME = EVENT_COLUMNS.index("event_time")
 _PR_SET_PDEATHSIG = 1
 # How often the worker checks that the collector still runs, where prctl is missing.
 PARENT_POLL_S = 1.0
+_RECEIVED = EVENT_COLUMNS.index("received_at")
+_SESSION = EVENT_COLUMNS.index("session_id")
+_VISITOR = EVENT_COLUMNS.index("visitor_id")
+_REJECTED_SESSION = REJECTED_COLUMNS.index("envelope_session_id")
+_REJECTED_VISITOR = REJECTED_COLUMNS.index("envelope_visitor_id")
 
 # A rejected row as it can be found again in the store: received_at (epoch ms), site,
 # reason, field_path, event_index and the MD5 of raw (hex).
@@ -66,6 +72,16 @@ class Block:
     resent: tuple[tuple[str, int], ...]
     # For a verified batch only: the key of each rejected row, to look up the same way.
     rejected_keys: tuple[RejectedKey, ...] = ()
+    # Asked for while tombstones exist: per event row and per rejected row as decoded, the
+    # hashes of its session and visitor ("" for none) and its time (epoch ms), to look
+    # up in the tombstones (``tombstones.subject``).
+    owners: tuple[Owner, ...] | None = None
+    rejected_owners: tuple[Owner, ...] | None = None
+    # Events left out because their visitor or session was erased.
+    erased: int = 0
+
+
+Owner = tuple[str, str, int]
 
 
 def native(
@@ -136,35 +152,77 @@ def rejected_key(row: Sequence[Any]) -> RejectedKey:
     )
 
 
+def _owners(site: str, session: str | None, visitor: str | None, at_ms: int) -> Owner:
+    return (
+        subject("s", site, session) if session else "",
+        subject("v", site, visitor) if visitor else "",
+        at_ms,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Erasure:
+    """What a batch leaves out because it was erased: event ids, and rejected rows by their
+    index among the batch's rejected rows as decoded."""
+
+    events: frozenset[str] = frozenset()
+    rejected: frozenset[int] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.rejected)
+
+
 def _build(
     payloads: list[bytes],
     exclude: frozenset[str],
     verify: bool = False,
     exclude_rejected: frozenset[RejectedKey] = frozenset(),
+    erasure: Erasure = Erasure(),
+    owners: bool = False,
 ) -> Block:
     """In the worker: the block for ``payloads``, without the events in ``exclude`` and
-    the rejected rows in ``exclude_rejected``."""
+    the rejected rows in ``exclude_rejected``, nor what ``erasure`` names."""
     decoded = decode(payloads)
     seen: set[str] = set()
     rows: list[Row] = []
+    erased = 0
     for r in decoded.events:
         event_id = r[_ID]
-        if event_id not in seen and event_id not in exclude:
+        if event_id in erasure.events:
+            erased += 1
+        elif event_id not in seen and event_id not in exclude:
             seen.add(event_id)
             rows.append(r)
     resent = set(decoded.resent)
-    rejected = decoded.rejected
+    rejected = [r for i, r in enumerate(decoded.rejected) if i not in erasure.rejected]
     if exclude_rejected:
         rejected = [r for r in rejected if rejected_key(r) not in exclude_rejected]
+    event_owners = rejected_owners = None
+    if owners:
+        event_owners = tuple(
+            _owners(r[0], r[_SESSION], r[_VISITOR], min(r[_TIME], r[_RECEIVED])) for r in rows
+        )
+        rejected_owners = tuple(
+            _owners(
+                r[1],
+                r[_REJECTED_SESSION],
+                r[_REJECTED_VISITOR],
+                round(r[0].timestamp() * 1000),
+            )
+            for r in decoded.rejected
+        )
     event_types, rejected_types = _types
     return Block(
         events=native("microx.events", EVENT_COLUMNS, event_types, rows),
         rejected=native("microx.rejected_events", REJECTED_COLUMNS, rejected_types, rejected),
         rejected_rows=len(rejected),
-        duplicates=len(decoded.events) - len(rows),
+        duplicates=len(decoded.events) - len(rows) - erased,
         ids=tuple(r[_ID] for r in rows),
         resent=tuple((r[_ID], r[_TIME]) for r in rows if verify or r[_ID] in resent),
         rejected_keys=tuple(rejected_key(r) for r in rejected) if verify else (),
+        owners=event_owners,
+        rejected_owners=rejected_owners,
+        erased=erased,
     )
 
 
@@ -199,11 +257,16 @@ class Blocks:
         second: a new interpreter importing the driver)."""
         await self.build([])
 
-    async def build(self, payloads: list[bytes], verify: bool = False) -> Block:
-        """The block for ``payloads``; with ``verify``, listing every row for a look-up."""
+    async def build(
+        self, payloads: list[bytes], verify: bool = False, owners: bool = False
+    ) -> Block:
+        """The block for ``payloads``; with ``verify``, listing every row for a look-up,
+        with ``owners``, every row's session and visitor hashes."""
         try:
             return await asyncio.wrap_future(
-                self._executor().submit(_build, payloads, frozenset(), verify)
+                self._executor().submit(
+                    _build, payloads, frozenset(), verify, frozenset(), Erasure(), owners
+                )
             )
         except concurrent.futures.BrokenExecutor:
             self.close()
@@ -214,13 +277,23 @@ class Blocks:
         payloads: list[bytes],
         exclude: set[str],
         exclude_rejected: frozenset[RejectedKey] = frozenset(),
+        erasure: Erasure = Erasure(),
+        owners: bool = False,
     ) -> Block:
         """From the sink thread: the block for ``payloads`` without the events in ``exclude``
-        and the rejected rows in ``exclude_rejected``."""
+        and the rejected rows in ``exclude_rejected``, nor what ``erasure`` names."""
         try:
             return (
                 self._executor()
-                .submit(_build, payloads, frozenset(exclude), False, exclude_rejected)
+                .submit(
+                    _build,
+                    payloads,
+                    frozenset(exclude),
+                    False,
+                    exclude_rejected,
+                    erasure,
+                    owners,
+                )
                 .result()
             )
         except concurrent.futures.BrokenExecutor:

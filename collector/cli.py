@@ -1,5 +1,5 @@
-"""The ``microx`` command: ``serve``, ``sql``, ``report``, ``migrate``, ``keygen`` and
-``cluster-schema``."""
+"""The ``microx`` command: ``serve``, ``sql``, ``report``, ``migrate``, ``keygen``,
+``cluster-schema``, and ``export`` and ``forget`` for a visitor's data."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import argparse
 import datetime as dt
 import logging
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from collector import logs
 from collector.analysis import analyse, parse_since, summary
@@ -19,7 +22,10 @@ from collector.query import load_token
 from collector.report import render_html
 from collector.settings import Settings, SettingsError
 from collector.sites import new_secret
+from collector.spool import saved_checkpoint, spool_end
 from collector.store import Store, StoreUnavailable, describe_url, load_migrations
+from collector.tombstones import Tombstones, TombstonesDamaged, TombstonesFull
+from collector.visitors import Visitor, log_request, summary_of, visitor_id
 
 log = logging.getLogger("microx")
 
@@ -185,6 +191,55 @@ def _cluster_schema(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _visitor(settings: Settings, args: argparse.Namespace) -> int:
+    """Export or erase one visitor's data: through the running collector when there is
+    one (it holds the spool, and the embedded store), else on the store and spool here."""
+    visitor = visitor_id(args.visitor)
+    if _collector_running(settings):
+        return _visitor_through_collector(settings, args, visitor)
+    spool_dir = settings.data_dir / "spool"
+    store = Store(settings.clickhouse_url)
+    try:
+        store.migrate()
+        subject = Visitor(store, spool_dir, args.site, visitor, saved_checkpoint(spool_dir))
+        tombstones = Tombstones(spool_dir, settings.tombstones_max)
+        if args.command == "export":
+            body, _ = subject.export(tombstones)
+            sys.stdout.write(body.decode())
+            log_request("export", summary_of(body), None)
+        else:
+            result = subject.forget(tombstones, spool_end(spool_dir))
+            print(orjson.dumps(result).decode())
+            log_request("forget", result, None)
+    finally:
+        store.close()
+    return 0
+
+
+def _visitor_through_collector(settings: Settings, args: argparse.Namespace, visitor: str) -> int:
+    key = next((k for k, site in settings.server_keys.items() if site == args.site), None)
+    if key is None:
+        raise SettingsError(
+            f"a collector runs on {settings.host}:{settings.port}: asking it needs a server "
+            f"key for site {args.site!r} in MICROX_SERVER_KEYS"
+        )
+    path = f"/v1/visitors/{visitor}" + ("/forget" if args.command == "forget" else "")
+    request = urllib.request.Request(
+        f"http://{settings.host}:{settings.port}{path}?site={args.site}",
+        method="POST" if args.command == "forget" else "GET",
+        headers={"authorization": f"Bearer {key}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=600) as answer:
+            sys.stdout.write(answer.read().decode())
+    except urllib.error.HTTPError as exc:
+        print(f"microx: the collector answered {exc.code}: {exc.read().decode()}", file=sys.stderr)
+        return 1
+    if args.command == "forget":
+        print()
+    return 0
+
+
 def _shard_key(value: str) -> tuple[str, str]:
     table, _, expression = value.partition("=")
     if not table.strip() or not expression.strip():
@@ -235,6 +290,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="VERSION",
         help="print only migrations from this version on (to upgrade a cluster)",
     )
+    for name, action in (
+        ("export", "print everything stored about a visitor as JSON lines"),
+        ("forget", "erase every row of a visitor, in the store and the spool"),
+    ):
+        command = commands.add_parser(name, help=action)
+        command.add_argument("--site", required=True)
+        command.add_argument("--visitor", required=True, help="the visitor id (a UUID)")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -246,9 +308,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             "migrate": _migrate,
             "keygen": _keygen,
             "cluster-schema": _cluster_schema,
+            "export": _visitor,
+            "forget": _visitor,
         }[args.command]
         return handler(settings, args)
-    except (SettingsError, StoreUnavailable, ClusterSchemaError, ValueError) as exc:
+    except (
+        SettingsError,
+        StoreUnavailable,
+        ClusterSchemaError,
+        TombstonesDamaged,
+        TombstonesFull,
+        ValueError,
+    ) as exc:
         print(f"microx: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:

@@ -42,6 +42,9 @@ REJECTION_REASONS = (
 REFUSAL_REASONS = (
     "bad_gzip",
     "bad_server_key",
+    "bad_visitor_id",
+    "tombstones_full",
+    "store_unavailable",
     "headers_too_large",
     "header_timeout",
     "body_timeout",
@@ -116,6 +119,11 @@ class Metrics:
         self.insert_seconds = Histogram()
         self.store_up = 0
         self.queries = zeros(QUERY_OUTCOMES)
+        self.visitor_requests: Counter[str] = Counter({"export": 0, "forget": 0})
+        self.visitor_rows_erased: Counter[str] = Counter(
+            {"events": 0, "rejected_events": 0, "moment_hourly": 0, "spool": 0}
+        )
+        self.erased_dropped: Counter[str] = Counter({"events": 0, "rejected_events": 0})
         # Gauges read from their owner at scrape time, so they can never go stale.
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
 
@@ -210,6 +218,24 @@ class Metrics:
             "Analysts' read-only queries and reports, by outcome (ok, failed, refused).",
             self.queries,
             "outcome",
+        )
+        labelled(
+            "visitor_requests_total",
+            "A visitor's data exported or erased on request, by request.",
+            self.visitor_requests,
+            "request",
+        )
+        labelled(
+            "visitor_rows_erased_total",
+            "Rows erased on a visitor's request, by table (spool: not yet stored).",
+            self.visitor_rows_erased,
+            "table",
+        )
+        labelled(
+            "erased_rows_dropped_total",
+            "Rows of erased visitors dropped before insert (from the spool or resent), by table.",
+            self.erased_dropped,
+            "table",
         )
         out.append(
             f"{head('store_up', 'gauge', 'Whether the store answered last time.')} {self.store_up}"

@@ -138,26 +138,35 @@ class Ingest:
 
     async def server(self, request: Request) -> Response:
         received_ms = int(time.time() * 1000)
-        if "origin" in request.headers:
-            return self._refuse(
-                "server_endpoint_from_browser",
-                403,
-                "server events are not accepted from browsers; use /v1/events",
-                {},
-            )
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        site = self._server_keys.get(key.strip()) if scheme.lower() == "bearer" else None
-        if site is None:
-            # The key, right or wrong, is never logged.
-            return self._refuse(
-                "bad_server_key", 401, "send 'Authorization: Bearer <server key>'", {}
-            )
         try:
+            site = self.key_site(request, "server events are not accepted from browsers")
             body = await self._read(request, {})
         except Refused as refused:
             return refused.response
         user_agent = request.headers.get("user-agent", "")
         return await self._ingest(body, received_ms, user_agent, {}, key_site=site)
+
+    def key_site(self, request: Request, from_browser: str) -> str:
+        """The site the request's server key is for; :class:`Refused` when a browser sent
+        it (an ``Origin`` header) or the key is missing or wrong."""
+        if "origin" in request.headers:
+            raise Refused(
+                self._refuse(
+                    "server_endpoint_from_browser", 403, f"{from_browser}; use /v1/events", {}
+                )
+            )
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        site = self._server_keys.get(key.strip()) if scheme.lower() == "bearer" else None
+        if site is None:
+            # The key, right or wrong, is never logged.
+            raise Refused(
+                self._refuse("bad_server_key", 401, "send 'Authorization: Bearer <server key>'", {})
+            )
+        return site
+
+    def refuse(self, reason: str, status: int, message: str) -> Response:
+        """An error answer, counted in ``requests_refused`` and logged (throttled)."""
+        return self._refuse(reason, status, message, {})
 
     # -- shared -------------------------------------------------------------------------
 
@@ -202,7 +211,7 @@ class Ingest:
         shown = [r.as_json() for r in rejected[:MAX_ERRORS_SHOWN]]
         if not accepted:
             self._count_rejections(rejected)
-            await self._keep_rejections(rejected, received_ms, user_agent, site)
+            await self._keep_rejections(rejected, received_ms, user_agent, site, envelope)
             body_out = {
                 "error": "no valid events in the batch",
                 "accepted": 0,
@@ -322,14 +331,19 @@ class Ingest:
             self._metrics.events_rejected[r.reason] += 1
 
     async def _keep_rejections(
-        self, rejected: list[Rejection], received_ms: int, user_agent: str, site: str = ""
+        self,
+        rejected: list[Rejection],
+        received_ms: int,
+        user_agent: str,
+        site: str = "",
+        envelope: dict[str, Any] | None = None,
     ) -> None:
         """Put refused input in the spool on its way to rejected_events.
 
         The client gets its 4xx either way; if even this cannot be written, the refusal
         is still counted and logged.
         """
-        payload, rows = encode(None, [], rejected, received_ms, user_agent, site)
+        payload, rows = encode(envelope, [], rejected, received_ms, user_agent, site)
         try:
             await self._spool.append(payload, rows)
         except (SpoolFull, SpoolError):

@@ -26,6 +26,8 @@ REJECTED_COLUMNS = (
     "event_index",
     "contract_version",
     "raw",
+    "envelope_session_id",
+    "envelope_visitor_id",
 )
 MESSAGE_LIMIT = 500
 
@@ -44,6 +46,10 @@ def encode(
         body["env"] = {k: v for k, v in envelope.items() if k != "e"}
         body["e"] = accepted
         body["ua"] = user_agent
+    if rejected and envelope is not None:
+        # Who the refused events came from, so a visitor's erasure reaches them too.
+        body["sid"] = envelope.get("sid")
+        body["vid"] = envelope.get("vid")
     if rejected:
         body["rej"] = [
             [r.reason, r.field, r.message[:MESSAGE_LIMIT], r.index, r.raw] for r in rejected
@@ -72,8 +78,9 @@ def decode(payloads: list[bytes]) -> Decoded:
         if "rej" in body:
             received_at: dt.datetime = ms_to_datetime(received_ms)
             site: str = body["site"]
+            session, visitor = body.get("sid"), body.get("vid")
             out.rejected.extend(
-                (received_at, site, reason, field, message, index, version, raw)
+                (received_at, site, reason, field, message, index, version, raw, session, visitor)
                 for reason, field, message, index, raw in body["rej"]
             )
     return out

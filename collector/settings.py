@@ -14,6 +14,7 @@ from pathlib import Path
 
 from collector.sites import Site, parse_server_keys, parse_sites
 from collector.spool import DEFAULT_SEGMENT_BYTES, MIN_SEGMENT_BYTES
+from collector.tombstones import DEFAULT_MAX_ENTRIES as DEFAULT_TOMBSTONES_MAX
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -101,6 +102,7 @@ class Settings:
     header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
     keepalive_timeout_s: float = DEFAULT_KEEPALIVE_TIMEOUT_S
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    tombstones_max: int = DEFAULT_TOMBSTONES_MAX
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -152,6 +154,8 @@ class Settings:
             raise SettingsError(
                 "MICROX_MAX_CONNECTIONS must be 0 (from the descriptor limit) or more"
             )
+        if self.tombstones_max < 1:
+            raise SettingsError("MICROX_TOMBSTONES_MAX must be at least 1")
         url = self.clickhouse_url or self.default_clickhouse_url()
         if not url.startswith(("chdb://", "http://", "https://")):
             raise SettingsError(
@@ -247,4 +251,5 @@ class Settings:
             header_timeout_s=get_float("HEADER_TIMEOUT_S", DEFAULT_HEADER_TIMEOUT_S),
             keepalive_timeout_s=get_float("KEEPALIVE_TIMEOUT_S", DEFAULT_KEEPALIVE_TIMEOUT_S),
             max_connections=get_int("MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS),
+            tombstones_max=get_int("TOMBSTONES_MAX", DEFAULT_TOMBSTONES_MAX),
         )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import logging
 import mmap
@@ -159,6 +160,43 @@ def _valid_length(path: Path) -> int:
         if span.valid:
             good = span.end
     return good
+
+
+def saved_checkpoint(directory: Path) -> Position:
+    """Where the checkpoint says unstored records begin (the oldest segment when it
+    cannot be read: then everything may be unstored)."""
+    try:
+        return _position(orjson.loads((directory / CHECKPOINT).read_bytes())["at"])
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return Position(0, 0)
+
+
+def unstored(directory: Path) -> Iterator[bytes]:
+    """The valid records past the saved checkpoint, read without opening the spool for
+    writing, so that a visitor's data waiting there can be found, running or not."""
+    start = saved_checkpoint(directory)
+    for n in sorted(
+        int(p.name.removesuffix(SEGMENT_SUFFIX)) for p in directory.glob(f"*{SEGMENT_SUFFIX}")
+    ):
+        if n < start.segment:
+            continue
+        path = directory / _segment_name(n)
+        offset = start.offset if n == start.segment else 0
+        with contextlib.suppress(FileNotFoundError), path.open("rb") as f:
+            for span in _walk(path, offset):
+                if span.valid:
+                    f.seek(span.start + HEADER.size)
+                    yield f.read(span.end - span.start - HEADER.size)
+
+
+def spool_end(directory: Path) -> Position:
+    """The end of the newest segment: every record appended so far lies before it."""
+    segments = sorted(
+        int(p.name.removesuffix(SEGMENT_SUFFIX)) for p in directory.glob(f"*{SEGMENT_SUFFIX}")
+    )
+    if not segments:
+        return Position(0, 0)
+    return Position(segments[-1], (directory / _segment_name(segments[-1])).stat().st_size)
 
 
 class Spool:
@@ -310,6 +348,11 @@ class Spool:
     def intent(self) -> Intent | None:
         """The batch that was being inserted when the last process stopped, if any."""
         return self._intent
+
+    @property
+    def checkpoint(self) -> Position:
+        """The first record not yet stored."""
+        return self._checkpoint
 
     @property
     def used_bytes(self) -> int:
