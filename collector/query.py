@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -51,6 +52,7 @@ QUERY_MEMORY_SHARE = 0.4
 # slot until the engine returns, so the bound on running queries holds).
 TIMEOUT_GRACE_S = 5.0
 BUSY_RETRY_AFTER_S = 2
+CLOSE_WAIT_S = 2.0
 _CODE = re.compile(r"Code:\s*(\d+)")
 _MEDIA = {
     "JSON": "application/json",
@@ -179,6 +181,10 @@ class QueriesBusy(Exception):
     """Every query slot and every place in the queue is taken."""
 
 
+class ResultTooLarge(Exception):
+    """An answer larger than ``MICROX_QUERY_MAX_RESULT_BYTES``."""
+
+
 def clickhouse_error(code: int, message: str, status: int | None = None) -> Response:
     """An error as ClickHouse's HTTP interface reports it, so clients show it as such."""
     body = message if message.startswith("Code:") else f"Code: {code}. DB::Exception: {message}"
@@ -220,6 +226,7 @@ class QueryService:
         self._guard: SqlGuard | None = None
         self._admitted = 0  # running or waiting; touched on the event loop only
         self._slots = asyncio.Semaphore(limits.concurrency)
+        self._answering = 0  # bytes of answers not yet sent
         self._failures = RateLimiter(1 / AUTH_FAILURE_REFILL_S, AUTH_FAILURE_BURST)
         self._hash_address = AddressHasher()
 
@@ -231,7 +238,14 @@ class QueryService:
             raise QueriesBusy
         self._admitted += 1
         try:
-            await self._slots.acquire()
+            # A slot held past its limit (a query the engine does not stop) must not make
+            # everyone else wait forever.
+            await asyncio.wait_for(
+                self._slots.acquire(), self._limits.timeout_s + TIMEOUT_GRACE_S
+            )
+        except TimeoutError:
+            self._admitted -= 1
+            raise QueriesBusy from None
         except BaseException:
             self._admitted -= 1
             raise
@@ -290,8 +304,12 @@ class QueryService:
             for store in stores:
                 store.close()
 
-        await asyncio.get_running_loop().run_in_executor(None, close_all)
-        self._executor.shutdown(wait=False)
+        # A connection still running a query cannot be closed before the engine returns;
+        # shutdown does not wait for that (the process exit ends it).
+        closing = threading.Thread(target=close_all, name="microx-query-close", daemon=True)
+        closing.start()
+        await asyncio.get_running_loop().run_in_executor(None, closing.join, CLOSE_WAIT_S)
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def door(self, request: Request) -> Response | None:
         """``None`` when the request carries the token; else the answer to give. A client
@@ -347,7 +365,13 @@ class QueryService:
             fmt = checked.format or default_fmt
             if checked.format is None:
                 self.guard().check_format(fmt)
-            data = store.raw(checked.sql, bound, None if checked.format else fmt, DATABASE)
+            # Only the placeholders the parsed query declares are bound (ClickHouse ignores
+            # the rest too); nothing else can reach the text that runs.
+            used = {k: v for k, v in bound.items() if k in checked.parameters}
+            data = store.raw(checked.sql, used, None if checked.format else fmt, DATABASE)
+            if len(data) > self._limits.max_result_bytes:
+                # The engine checks its limit between blocks; one huge row is one block.
+                raise ResultTooLarge(len(data))
             return fmt, data
 
         try:
@@ -357,6 +381,13 @@ class QueryService:
             log.warning("query refused: %s", exc)
             name = "READONLY" if exc.code == READONLY else "ACCESS_DENIED"
             return clickhouse_error(exc.code, f"microx: {exc} ({name})", 403)
+        except ResultTooLarge as exc:
+            self._metrics.queries["failed"] += 1
+            return clickhouse_error(
+                396,
+                f"microx: the answer has {exc.args[0]} bytes, more than"
+                f" {self._limits.max_result_bytes} (TOO_MANY_ROWS_OR_BYTES)",
+            )
         except QueriesBusy:
             self._metrics.queries["busy"] += 1
             response = clickhouse_error(
@@ -374,6 +405,17 @@ class QueryService:
             code = _CODE.search(text)
             self._metrics.queries["failed"] += 1
             return clickhouse_error(int(code[1]) if code else 1001, text)
+        if self._answering + len(data) > self._limits.max_result_bytes * self._limits.concurrency:
+            # Answers still being sent to slow clients hold memory no slot accounts for.
+            self._metrics.queries["busy"] += 1
+            response = clickhouse_error(
+                202,
+                "microx: too many large answers being sent; retry (TOO_MANY_SIMULTANEOUS_QUERIES)",
+                429,
+            )
+            response.headers["retry-after"] = str(BUSY_RETRY_AFTER_S)
+            return response
+        self._answering += len(data)
         self._metrics.queries["ok"] += 1
         headers = {
             "x-clickhouse-format": fmt,
@@ -384,7 +426,18 @@ class QueryService:
         if ignored:
             headers["x-microx-ignored-settings"] = ",".join(ignored)[:512]
         media = _MEDIA.get(fmt, "text/plain; charset=utf-8" if "Separated" in fmt else None)
-        return Response(data, 200, headers, media_type=media or "application/octet-stream")
+        size = len(data)
+
+        def sent() -> None:
+            self._answering -= size
+
+        return Response(
+            data,
+            200,
+            headers,
+            media_type=media or "application/octet-stream",
+            background=BackgroundTask(sent),
+        )
 
     async def ping(self, request: Request) -> Response:
         return PlainTextResponse("Ok.\n")

@@ -41,7 +41,9 @@ SYSTEM_TABLES = frozenset(
         "settings",  # clients read it on connecting
     }
 )
-INFORMATION_SCHEMA_TABLES = frozenset({"tables", "columns", "schemata", "views"})
+INFORMATION_SCHEMA_TABLES = frozenset(
+    {"tables", "columns", "schemata", "views", "TABLES", "COLUMNS", "SCHEMATA", "VIEWS"}
+)
 _DATABASES = {
     DATABASE: None,  # every table
     "system": SYSTEM_TABLES,
@@ -130,7 +132,6 @@ SAFE_OTHER = frozenset(
         "materialize",
         "minSampleSizeContinuous",
         "minSampleSizeConversion",
-        "neighbor",
         "parseISO8601Duration",
         "parseReadableSize",
         "parseReadableSizeOrNull",
@@ -138,7 +139,6 @@ SAFE_OTHER = frozenset(
         "parseTimeDelta",
         "rowNumberInAllBlocks",
         "rowNumberInBlock",
-        "runningAccumulate",
         "runningConcurrency",
         "runningDifference",
         "runningDifferenceStartingWithFirstValue",
@@ -181,6 +181,14 @@ OUTPUT_FORMATS = frozenset(
         "JSONCompactEachRow",
         "JSONCompactEachRowWithNames",
         "JSONCompactEachRowWithNamesAndTypes",
+        "JSONCompactStringsEachRow",
+        "JSONCompactStringsEachRowWithNames",
+        "JSONCompactStringsEachRowWithNamesAndTypes",
+        "JSONEachRowWithProgress",
+        "JSONStringsEachRowWithProgress",
+        "JSONColumns",
+        "JSONColumnsWithMetadata",
+        "JSONCompactColumns",
         "JSONLines",
         "NDJSON",
         "JSONObjectEachRow",
@@ -191,8 +199,15 @@ OUTPUT_FORMATS = frozenset(
         "Pretty",
         "PrettyCompact",
         "PrettyCompactMonoBlock",
+        "PrettyCompactNoEscapes",
+        "PrettyMonoBlock",
         "PrettyNoEscapes",
+        "PrettyNoEscapesMonoBlock",
         "PrettySpace",
+        "PrettySpaceNoEscapes",
+        "LineAsString",
+        "RawBLOB",
+        "TSKV",
         "Vertical",
         "Values",
         "Markdown",
@@ -209,7 +224,7 @@ OUTPUT_FORMATS = frozenset(
 # text instead: nothing but a plain table name may follow.
 _NAME = r"(?:`[^`\\]+`|[A-Za-z_][A-Za-z0-9_]*)"
 _PLAIN_STATEMENT = re.compile(
-    rf"^(?P<kind>DESCRIBE TABLE|SHOW CREATE TABLE|EXISTS TABLE) "
+    rf"^(?P<kind>DESCRIBE TABLE|SHOW CREATE TABLE|SHOW CREATE VIEW|EXISTS TABLE) "
     rf"(?:(?P<db>{_NAME})\.)?(?P<table>{_NAME})(?: FORMAT (?P<format>[A-Za-z0-9_]+))?$"
 )
 _UNSERIALIZABLE = re.compile(r"AST node of type '([A-Za-z]+)")
@@ -243,6 +258,8 @@ class Checked:
 
     sql: str
     format: str | None
+    # The {name:Type} placeholders of the parsed query: the only parameters passed on.
+    parameters: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -332,7 +349,12 @@ class SqlGuard:
             return self._check_plain(sql, kind[1] if kind else "", parse)
         if not isinstance(tree, dict):
             raise QueryRefused("the query could not be read")
-        return Checked(sql, self._check_statement(tree))
+        names = frozenset(
+            str(n.get("name"))
+            for n in _nodes(tree)
+            if n.get("type") == "QueryParameter" and n.get("name")
+        )
+        return Checked(sql, self._check_statement(tree), names)
 
     def _check_plain(self, sql: str, kind: str, parse: Parse) -> Checked:
         canonical = parse("formatQuerySingleLine", sql)
@@ -441,7 +463,11 @@ class SqlGuard:
                     head = str(parts[0])
                     if head in _OTHER_DATABASES or (head in _DATABASES and head != DATABASE):
                         self._check_table(head, str(parts[1]))
-            elif kind == "Function" and id(node) not in views:
+            if "func_name" in node:  # SELECT * APPLY(f): a function named, not called
+                name = str(node["func_name"])
+                if not self._functions.allows(name):
+                    raise QueryRefused(f"function {name}() is refused")
+            if kind == "Function" and id(node) not in views:
                 name = str(node.get("name", ""))
                 if not self._functions.allows(name):
                     raise QueryRefused(f"function {name}() is refused")

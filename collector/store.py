@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
-from clickhouse_connect.driver.binding import DT64Param
+from clickhouse_connect.driver.binding import DT64Param, bind_query
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from collector.contract import schema_dir
@@ -316,4 +316,8 @@ class Store:
         backslash escapes, arrays as ``['a\\'b']``), and reach the engine as they are."""
         self._client.database = database or "default"
         bound = {k: _Verbatim(v) for k, v in parameters.items()}
+        # The driver fills ``%(name)s`` into the text itself when it finds no {name:Type}
+        # placeholder: text that was checked as SQL must never be rewritten that way.
+        if bound and bind_query(sql, bound)[0] != sql.rstrip(";"):
+            raise ValueError("query parameters must be bound as {name:Type} placeholders")
         return bytes(self._client.raw_query(sql, parameters=bound or None, fmt=fmt))

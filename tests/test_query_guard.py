@@ -4,7 +4,9 @@ query is held to the engine's limits of time, memory, result size and concurrenc
 
 from __future__ import annotations
 
+import contextlib
 import http.server
+import signal
 import subprocess
 import sys
 import threading
@@ -64,6 +66,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
         MICROX_QUERY_TIMEOUT_S="3",
         MICROX_QUERY_MAX_MEMORY_BYTES=str(256 << 20),
         MICROX_QUERY_MAX_RESULT_ROWS="50000",
+        MICROX_QUERY_MAX_RESULT_BYTES="2000000",
         MICROX_QUERY_CONCURRENCY="2",
         MICROX_QUERY_QUEUE="1",
     )
@@ -112,6 +115,9 @@ HOSTILE = [
     ("SELECT hostName()", "hostName()"),
     ("SELECT sleep(3)", "sleep()"),
     ("SELECT 1 FORMAT Template", "Template"),
+    ("SELECT * APPLY(file) FROM (SELECT '/proc/self/environ' AS p)", "file()"),
+    ("SELECT COLUMNS('p') APPLY(file) FROM (SELECT '{data}/query_token' AS p)", "file()"),
+    ("SELECT * APPLY(sleepEachRow) FROM (SELECT 1 AS p)", "sleepEachRow()"),
 ]
 
 
@@ -128,6 +134,36 @@ def test_what_reaches_outside_microx_is_refused_and_named(
     assert _Hits.count == before, "the collector fetched a URL for an analyst"
     assert not (running.data_dir / "outfile").exists()
     assert httpx.get(f"{running.base}/readyz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "injected",
+    [
+        ", file('/proc/self/environ')",
+        "UNION ALL SELECT query FROM system.processes",
+        "; SELECT 2",
+        "INTO OUTFILE '{data}/outfile'",
+    ],
+)
+def test_parameters_never_rewrite_the_checked_text(running: Collector, injected: str) -> None:
+    """A ``%(x)s`` is text to the parser; a driver that filled it in client-side would
+    run whatever ``param_x`` holds, past the check."""
+    value = injected.format(data=running.data_dir)
+    for sql in ("SELECT 1 %(x)s", "SELECT {a:String}, 1 %(x)s"):
+        answer = _post(running, sql, param_x=value, param_a="a")
+        assert answer.status_code != 200, (sql, answer.text)
+        assert "MICROX_" not in answer.text and "SELECT query" not in answer.text
+    assert not (running.data_dir / "outfile").exists()
+    # A % in a query with unused parameters is still a %.
+    like = _post(running, "SELECT 'demo' LIKE 'de%', 10 % 3", param_unused="x")
+    assert like.status_code == 200 and like.text.split() == ["1", "1"], like.text
+
+
+def test_one_huge_row_is_held_to_the_result_size(running: Collector) -> None:
+    answer = _post(running, "SELECT randomPrintableASCII(3000000)")
+    assert answer.headers["x-clickhouse-exception-code"] == "396", answer.text[:200]
+    assert len(answer.content) < 10_000
+    assert _post(running, "SELECT length(randomPrintableASCII(3000000))").text.strip() == "3000000"
 
 
 def test_writes_and_session_changes_are_refused_as_read_only(running: Collector) -> None:
@@ -174,6 +210,10 @@ ACCEPTED = [
     "SELECT name, type FROM system.columns WHERE table = 'events'",
     "SELECT number FROM system.numbers LIMIT 3",
     "SELECT table_name FROM information_schema.tables",
+    "SELECT * FROM INFORMATION_SCHEMA.TABLES",
+    "SHOW CREATE VIEW microx.friction_by_moment",
+    "SELECT 1 FORMAT PrettyCompactNoEscapes",
+    "SELECT 1 FORMAT JSONCompactStringsEachRowWithNames",
 ]
 
 
@@ -330,3 +370,27 @@ def test_the_memory_limit_follows_the_cgroup(tmp_path: Path) -> None:
     (v2 / "memory.max").write_text(f"{2 << 30}\n")
     assert memory_limit_bytes(meminfo, groups, root) == 2 << 30
     assert memory_limit_bytes(tmp_path / "none", tmp_path / "none", root) == 0
+
+
+def test_a_query_the_engine_does_not_stop_in_time_does_not_hold_up_shutdown(
+    tmp_path: Path,
+) -> None:
+    # Rows that each take seconds: the engine checks its time limit between blocks.
+    slow = (
+        "SELECT sum(editDistance(randomPrintableASCII(60000 + n), randomPrintableASCII(60000)))"
+        " FROM (SELECT arrayJoin(range(40)) AS n)"
+    )
+    c = Collector(
+        tmp_path / "var",
+        MICROX_QUERY_TOKEN=TOKEN,
+        MICROX_QUERY_TIMEOUT_S="1",
+        MICROX_SHUTDOWN_TIMEOUT_S="5",
+    )
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(_post, c, slow)
+        time.sleep(2)  # the query is in the engine, past its 1 s limit, for a while yet
+        code = c.stop(timeout=30)
+        assert code in (0, -signal.SIGTERM), f"shutdown hung on a running query ({code})"
+        assert "pending rows flushed" in c.log.read_text()
+        with contextlib.suppress(httpx.HTTPError):
+            pending.result()

@@ -745,6 +745,8 @@ def test_two_tabs_opening_at_once_send_saved_events_once(
         for tab in tabs:
             tab.goto(base + "/lab", wait_until="commit")
         for tab in tabs:
+            # Polling before the page has loaded would evaluate under its CSP mid-navigation.
+            tab.wait_for_load_state("load")
             tab.wait_for_function(STARTED)
 
         def resent() -> list[str]:
