@@ -240,9 +240,7 @@ class QueryService:
         try:
             # A slot held past its limit (a query the engine does not stop) must not make
             # everyone else wait forever.
-            await asyncio.wait_for(
-                self._slots.acquire(), self._limits.timeout_s + TIMEOUT_GRACE_S
-            )
+            await asyncio.wait_for(self._slots.acquire(), self._limits.timeout_s + TIMEOUT_GRACE_S)
         except TimeoutError:
             self._admitted -= 1
             raise QueriesBusy from None
