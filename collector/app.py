@@ -147,7 +147,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await batcher.start()
+        await batcher.start(visitors.resume)
         log.info("store %s ready", describe_url(settings.clickhouse_url))
         log.info(
             "analysts' queries: %d at once, %d waiting, %d s, %d MiB each",

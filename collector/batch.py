@@ -113,8 +113,9 @@ class Batcher:
         """Run ``fn`` on the sink thread."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
-    async def start(self) -> None:
-        """Open the spool and the store, apply migrations, start draining."""
+    async def start(self, before_drain: Callable[[Store], object] | None = None) -> None:
+        """Open the spool and the store, apply migrations, run ``before_drain`` on the
+        sink thread (nothing is inserted until it returns), start draining."""
         self._spool.on_quarantine = self._on_quarantine
         await self.call(self._spool.open)
         self._spool.on_durable = self._on_durable
@@ -137,6 +138,8 @@ class Batcher:
                 "tombstones: rows of %d erased visitors and sessions are dropped before insert",
                 len(self.tombstones),
             )
+        if before_drain is not None:
+            await self.call(lambda: before_drain(store))
         self._task = asyncio.create_task(self._supervise(), name="microx-batcher")
 
     def _on_durable(self) -> None:

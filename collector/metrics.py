@@ -119,7 +119,9 @@ class Metrics:
         self.insert_seconds = Histogram()
         self.store_up = 0
         self.queries = zeros(QUERY_OUTCOMES)
-        self.visitor_requests: Counter[str] = Counter({"export": 0, "forget": 0})
+        self.visitor_requests: Counter[str] = Counter(
+            {"export": 0, "forget": 0, "forget_resumed": 0}
+        )
         self.visitor_rows_erased: Counter[str] = Counter(
             {"events": 0, "rejected_events": 0, "moment_hourly": 0, "spool": 0}
         )

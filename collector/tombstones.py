@@ -6,7 +6,9 @@ saved before the erasure. The sink looks every row up here before inserting it: 
 an erased visitor or session from before the erasure is dropped and counted.
 
 Only hashes of the site and id are kept, with the erasure time and where the spool ended
-then; nothing else about the visitor. The list is bounded: an entry goes once it is older
+then, and, until the store's deletion is complete, the erasure each belongs to (its
+visitor's hash): a crash in between leaves it to be finished at the next start. Nothing
+else about the visitor. The list is bounded: an entry goes once it is older
 than :data:`KEEP_S` and the spool has stored everything it held at the erasure.
 """
 
@@ -49,6 +51,8 @@ class Tombstone:
     erased_ms: int
     # The end of the spool at the erasure: records before it may be of the erased visitor.
     spool_end: Position
+    # The visitor hash of an erasure whose deletion from the store has not completed.
+    pending: str | None = None
 
 
 class Tombstones:
@@ -58,8 +62,10 @@ class Tombstones:
         self._entries: dict[str, Tombstone] = {}
         try:
             saved = orjson.loads(self.path.read_bytes())
-            for h, erased_ms, segment, offset in saved["entries"]:
-                self._entries[str(h)] = Tombstone(int(erased_ms), Position(segment, offset))
+            for h, erased_ms, segment, offset, *pending in saved["entries"]:
+                self._entries[str(h)] = Tombstone(
+                    int(erased_ms), Position(segment, offset), str(pending[0]) if pending else None
+                )
         except FileNotFoundError:
             pass
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -76,12 +82,19 @@ class Tombstones:
         entry = self._entries.get(h)
         return entry is not None and at_ms < entry.erased_ms
 
-    def add(self, hashes: Iterable[str], erased_ms: int, spool_end: Position) -> None:
+    def add(
+        self,
+        hashes: Iterable[str],
+        erased_ms: int,
+        spool_end: Position,
+        pending: str | None = None,
+    ) -> None:
         """Remember ``hashes`` as erased at ``erased_ms``, durably, before anything is
-        deleted: a crash after this cannot let the spool restore them."""
+        deleted: a crash after this cannot let the spool restore them. ``pending`` names
+        the erasure (its visitor's hash) until :meth:`done` says its deletion completed."""
         entries = dict(self._entries)
         for h in hashes:
-            entries[h] = Tombstone(erased_ms, spool_end)
+            entries[h] = Tombstone(erased_ms, spool_end, pending)
         if len(entries) > self.max_entries:
             raise TombstonesFull(
                 f"{len(entries)} erased visitors and sessions to remember, more than "
@@ -90,13 +103,35 @@ class Tombstones:
         self._save(entries)
         self._entries = entries
 
+    def done(self, erasure: str) -> None:
+        """Record, durably, that the erasure ``erasure`` is deleted from the store."""
+        entries = {
+            h: dataclasses.replace(t, pending=None) if t.pending == erasure else t
+            for h, t in self._entries.items()
+        }
+        if entries != self._entries:
+            self._save(entries)
+            self._entries = entries
+
+    def pending(self) -> dict[str, tuple[set[str], int]]:
+        """Erasures not yet complete in the store: each one's hashes and erasure time."""
+        out: dict[str, tuple[set[str], int]] = {}
+        for h, t in self._entries.items():
+            if t.pending is not None:
+                hashes, erased_ms = out.setdefault(t.pending, (set(), t.erased_ms))
+                hashes.add(h)
+                out[t.pending] = (hashes, max(erased_ms, t.erased_ms))
+        return out
+
     def prune(self, checkpoint: Position, now_ms: int | None = None) -> int:
         """Forget entries no row can need any more; returns how many went."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         keep = {
             h: t
             for h, t in self._entries.items()
-            if now_ms - t.erased_ms < KEEP_S * 1000 or checkpoint < t.spool_end
+            if now_ms - t.erased_ms < KEEP_S * 1000
+            or checkpoint < t.spool_end
+            or t.pending is not None
         }
         gone = len(self._entries) - len(keep)
         if gone:
@@ -106,7 +141,9 @@ class Tombstones:
 
     def _save(self, entries: dict[str, Tombstone]) -> None:
         rows = [
-            [h, t.erased_ms, t.spool_end.segment, t.spool_end.offset] for h, t in entries.items()
+            [h, t.erased_ms, t.spool_end.segment, t.spool_end.offset]
+            + ([t.pending] if t.pending is not None else [])
+            for h, t in entries.items()
         ]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")

@@ -6,10 +6,12 @@ before the id was attached included; refused events are found by the session and
 they came with, or by the ids in their raw copy. Rows still in the spool count too.
 
 Erasure writes tombstones first (durably: from then on the sink drops the visitor's
-rows, a replayed spool included), then deletes with ClickHouse's lightweight ``DELETE``
-from every table that holds sessions, and corrects each table a materialized view fills:
-the keys the erased rows fed are deleted (a mutation) and recomputed from the remaining
-events by the view's own query. Online it runs on the sink's thread, between inserts.
+rows, a replayed spool included), then corrects each table a materialized view fills: the
+keys the visitor's rows fed are deleted (a mutation) and recomputed from the other
+events by the view's own query; then it deletes with ClickHouse's lightweight ``DELETE``
+from every table that holds sessions, and marks the tombstones complete. An erasure a
+crash cut short is finished at the next start from the tombstones' hashes, the ids read
+back from the rows that match them. Online it runs on the sink's thread, between inserts.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ _RAW = REJECTED_COLUMNS.index("raw")
 _REJECTED_SESSION = REJECTED_COLUMNS.index("envelope_session_id")
 _REJECTED_VISITOR = REJECTED_COLUMNS.index("envelope_visitor_id")
 STORE_ERRORS = (ClickHouseError, OSError, StoreLost)
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _SOURCE = re.compile(rf"\b{DATABASE}\.(\w+)\b")
 
 
@@ -180,28 +183,6 @@ class Visitor:
             "needles": [self.visitor, *sorted(found.sessions)],
         }
 
-    def _session_tables(self) -> list[tuple[str, bool]]:
-        """Tables holding sessions (besides rejected_events), and whether each also has a
-        visitor id column."""
-        _, rows = self.store.query(
-            "SELECT table, countIf(name = 'visitor_id') FROM system.columns"
-            " WHERE database = {db:String} AND name IN ('session_id', 'visitor_id', 'site')"
-            " GROUP BY table HAVING countIf(name = 'session_id') > 0"
-            " AND countIf(name = 'site') > 0",
-            {"db": DATABASE},
-        )
-        engines = dict(
-            self.store.query(
-                "SELECT name, engine FROM system.tables WHERE database = {db:String}",
-                {"db": DATABASE},
-            )[1]
-        )
-        return sorted(
-            (str(t), bool(v))
-            for t, v in rows
-            if str(t) != "rejected_events" and "MergeTree" in str(engines.get(t, ""))
-        )
-
     def _views(self) -> list[_View]:
         """Materialized views whose target has no sessions: their rows mix visitors and
         must be recomputed, not deleted."""
@@ -271,28 +252,34 @@ class Visitor:
         found = self._find()
         erased_ms = int(time.time() * 1000)
         tombstones.prune(self.checkpoint, erased_ms)
-        # First, durably: from here on neither the spool nor a resend brings them back.
+        # First, durably: from here on neither the spool nor a resend brings them back,
+        # and a crash before :meth:`Tombstones.done` leaves the rest to the next start.
         tombstones.add(
             [self.hashed, *(subject("s", self.site, s) for s in found.sessions)],
             erased_ms,
             spool_end,
+            pending=self.hashed,
         )
+        result = self._erase(found, erased_ms)
+        tombstones.done(self.hashed)
+        return result
+
+    def _erase(self, found: _Found, erased_ms: int) -> dict[str, Any]:
+        """Correct the aggregates, clear the quarantine, then delete the rows. Each step
+        can run again; the rows go last because they are what a resumed erasure finds
+        the rest by."""
         params = self._parameters(found)
         counts: dict[str, int] = {}
-        views = self._views()
-        touched = {}
-        for view in views:
-            touched[view.name] = self._keys_of(view, params)
-        for table, has_visitor in self._session_tables():
+        for view in self._views():
+            # Named after the table the view fills (its own name when the table is hidden).
+            table = view.name if view.target.startswith(".inner") else view.target
+            counts[table] = self._recompute(view, self._keys_of(view, params), params)
+        counts["quarantine_files"] = self._clear_quarantine(params["needles"])
+        for table, has_visitor in _session_tables(self.store):
             where = _SESSION_ROWS if has_visitor else _SESSION_ONLY_ROWS
             counts[table] = self._delete(table, where, params)
         counts["rejected_events"] = self._delete("rejected_events", _REJECTED_ROWS, params)
-        for view in views:
-            # Named after the table the view fills (its own name when the table is hidden).
-            table = view.name if view.target.startswith(".inner") else view.target
-            counts[table] = self._recompute(view, touched[view.name])
         counts["spool"] = len(found.spool_events) + len(found.spool_rejected)
-        counts["quarantine_files"] = self._clear_quarantine(params["needles"])
         return {
             "site": self.site,
             "visitor": self.hashed,
@@ -316,15 +303,15 @@ class Visitor:
     def _keys_of(self, view: _View, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The target keys the visitor's rows fed, computed by the view's own query over
         those rows alone."""
-        where = _REJECTED_ROWS if view.source == "rejected_events" else _SESSION_ROWS
-        mine = f"(SELECT * FROM {DATABASE}.{view.source} WHERE {where})"
-        select = re.sub(rf"\b{DATABASE}\.{view.source}\b", mine, view.select)
-        _, rows = self.store.query(f"SELECT DISTINCT {view.key} FROM ({select})", params)
+        _, rows = self.store.query(
+            f"SELECT DISTINCT {view.key} FROM ({_over(view, _source_rows(view))})", params
+        )
         return rows
 
-    def _recompute(self, view: _View, keys: list[tuple[Any, ...]]) -> int:
-        """Delete the target's rows for ``keys`` and insert them again from the source as
-        it is now, through the view's own query."""
+    def _recompute(self, view: _View, keys: list[tuple[Any, ...]], params: dict[str, Any]) -> int:
+        """Delete the target's rows for ``keys`` and insert them again, through the view's
+        own query, from the source without the visitor's rows (still there: they are
+        deleted after this)."""
         if not keys:
             return 0
         self.store.command(f"DROP TABLE IF EXISTS {KEYS_TABLE}")
@@ -344,9 +331,12 @@ class Visitor:
                 " SETTINGS mutations_sync = 2"
             )
             names = ", ".join(f"`{c}`" for c in view.columns)
+            # A NULL visitor id makes the condition NULL, not false: such rows stay.
+            others = f"NOT ifNull(({_source_rows(view)}), false)"
             self.store.command(
                 f"INSERT INTO {DATABASE}.`{view.target}` ({names})"
-                f" SELECT {names} FROM ({view.select}) WHERE {match}"
+                f" SELECT {names} FROM ({_over(view, others)}) WHERE {match}",
+                params,
             )
         finally:
             self.store.command(f"DROP TABLE IF EXISTS {KEYS_TABLE}")
@@ -361,6 +351,39 @@ class Visitor:
                 path.unlink()
                 removed += 1
         return removed
+
+
+def _session_tables(store: Store) -> list[tuple[str, bool]]:
+    """Tables holding sessions (besides rejected_events), and whether each also has a
+    visitor id column."""
+    _, rows = store.query(
+        "SELECT table, countIf(name = 'visitor_id') FROM system.columns"
+        " WHERE database = {db:String} AND name IN ('session_id', 'visitor_id', 'site')"
+        " GROUP BY table HAVING countIf(name = 'session_id') > 0"
+        " AND countIf(name = 'site') > 0",
+        {"db": DATABASE},
+    )
+    engines = dict(
+        store.query(
+            "SELECT name, engine FROM system.tables WHERE database = {db:String}",
+            {"db": DATABASE},
+        )[1]
+    )
+    return sorted(
+        (str(t), bool(v))
+        for t, v in rows
+        if str(t) != "rejected_events" and "MergeTree" in str(engines.get(t, ""))
+    )
+
+
+def _source_rows(view: _View) -> str:
+    return _REJECTED_ROWS if view.source == "rejected_events" else _SESSION_ROWS
+
+
+def _over(view: _View, where: str) -> str:
+    """The view's query over the rows of its source that match ``where``."""
+    rows = f"(SELECT * FROM {DATABASE}.{view.source} WHERE {where})"
+    return re.sub(rf"\b{DATABASE}\.{view.source}\b", rows, view.select)
 
 
 def _owner(body: dict[str, Any], site: str) -> tuple[str | None, str | None]:
@@ -404,16 +427,95 @@ def log_request(request: str, result: dict[str, Any], metrics: Metrics | None) -
     log.info(
         "visitor %s: site %s, visitor %s, %s",
         request,
-        result.get("site"),
+        result.get("site") or "-",
         result.get("visitor"),
         ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing found",
     )
     if metrics is not None:
         metrics.visitor_requests[request] += 1
-        if request == "forget":
+        if request in ("forget", "forget_resumed"):
             for table, n in counts.items():
                 if table != "quarantine_files":
                     metrics.visitor_rows_erased[table] += n
+
+
+def _hashed(kind: str) -> str:
+    """SQL for :func:`subject` of a row's ``site`` and ``id`` (ids are lower case)."""
+    return f"substring(lower(hex(SHA256(concat('{kind}', char(0), site, char(0), id)))), 1, 32)"
+
+
+def _resolve(
+    store: Store, erasure: str, hashes: set[str]
+) -> tuple[str | None, str | None, set[str]]:
+    """The site, visitor id and session ids whose hashes an erasure's tombstones hold,
+    read back from the rows still stored (every id they carry is hashed, raw copies'
+    included): the tombstones keep no id."""
+    visitor_column = ", ifNull(toString(visitor_id), '')"
+    tables = [
+        (t, f"[toString(session_id){visitor_column if v else ''}]")
+        for t, v in _session_tables(store)
+    ]
+    tables.append(
+        (
+            "rejected_events",
+            "arrayConcat([ifNull(toString(envelope_session_id), ''),"
+            " ifNull(toString(envelope_visitor_id), '')], extractAll(lower(raw), {uuid:String}))",
+        )
+    )
+    site = visitor = None
+    sessions: set[str] = set()
+    for table, ids in tables:
+        _, rows = store.query(
+            f"SELECT DISTINCT site, id, {_hashed('v')} = {{erasure:String}} AS is_visitor"
+            f" FROM (SELECT site, arrayJoin({ids}) AS id"
+            f" FROM {DATABASE}.`{table}`)"
+            f" WHERE is_visitor OR {_hashed('s')} IN {{sessions:Array(String)}}",
+            {"erasure": erasure, "sessions": sorted(hashes - {erasure}), "uuid": _UUID},
+        )
+        for row_site, ident, is_visitor in rows:
+            site = str(row_site)
+            if is_visitor:
+                visitor = str(ident)
+            else:
+                sessions.add(str(ident))
+    return site, visitor, sessions
+
+
+def resume(store: Store, spool: Spool, tombstones: Tombstones, metrics: Metrics | None) -> int:
+    """Finish the erasures a crash cut short after their tombstones were written, the way
+    :meth:`Visitor.forget` does; run it on the sink thread before anything is inserted.
+    Returns how many were finished; one that fails stays pending for the next start."""
+    finished = 0
+    for erasure, (hashes, erased_ms) in sorted(tombstones.pending().items()):
+        try:
+            site, visitor, sessions = _resolve(store, erasure, hashes)
+            if site is None:
+                result: dict[str, Any] = {"site": None, "visitor": erasure, "erased": {}}
+            else:
+                # An id no row has stands in for a visitor whose own rows are all gone.
+                target = Visitor(
+                    store, spool.directory, site, visitor or str(uuid.uuid4()), spool.checkpoint
+                )
+                target.hashed = erasure
+                found = target._find()
+                found.sessions |= sessions
+                result = target._erase(found, erased_ms)
+            tombstones.done(erasure)
+        except STORE_ERRORS as exc:
+            log.error(
+                "visitor %s: the erasure could not be finished; the next start retries it: %s",
+                erasure,
+                _first_line(exc),
+            )
+            continue
+        log_request("forget_resumed", result, metrics)
+        finished += 1
+    return finished
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def summary_of(body: bytes) -> dict[str, Any]:
@@ -483,6 +585,10 @@ class VisitorRequests:
             return self._unavailable("forget", exc)
         log_request("forget", result, self._metrics)
         return json_response(200, result, {})
+
+    def resume(self, store: Store) -> None:
+        """At start, on the sink thread: finish the erasures a crash cut short."""
+        resume(store, self._spool, self._tombstones, self._metrics)
 
     def _unavailable(self, request: str, exc: Exception) -> Response:
         self._metrics.requests_refused["store_unavailable"] += 1

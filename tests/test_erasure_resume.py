@@ -24,9 +24,7 @@ def resumed_count(c: Collector) -> float:
 
 
 @pytest.mark.parametrize("step", ["_recompute", "_delete"])
-def test_an_erasure_cut_by_a_crash_is_finished_at_the_next_start(
-    tmp_path: Path, step: str
-) -> None:
+def test_an_erasure_cut_by_a_crash_is_finished_at_the_next_start(tmp_path: Path, step: str) -> None:
     data_dir = tmp_path / "var"
     me, other = str(uuid.uuid4()), str(uuid.uuid4())
     early, mine, theirs, anonymous = (str(uuid.uuid4()) for _ in range(4))

@@ -28,3 +28,18 @@ def test_a_damaged_tombstone_file_stops_the_start(tmp_path: Path) -> None:
     (tmp_path / "tombstones.json").write_text('{"entries": [["h", 1]')
     with pytest.raises(TombstonesDamaged, match=r"tombstones\.json"):
         Tombstones(tmp_path)
+
+
+def test_an_erasure_stays_pending_until_done_and_is_not_pruned_before(tmp_path: Path) -> None:
+    stones = Tombstones(tmp_path)
+    v, s = subject("v", "shop", "x"), subject("s", "shop", "y")
+    stones.add(["old"], 500, Position(1, 0))  # written complete, as before pending existed
+    stones.add([v, s], 1_000, Position(2, 50), pending=v)
+    again = Tombstones(tmp_path)
+    assert again.pending() == {v: ({v, s}, 1_000)}
+    late = 1_000 + int(KEEP_S * 1000)
+    assert again.prune(Position(3, 0), late) == 1 and len(again) == 2  # only "old" goes
+    again.done(v)
+    assert Tombstones(tmp_path).pending() == {}
+    assert Tombstones(tmp_path).erased(s, 999)
+    assert again.prune(Position(3, 0), late) == 2
