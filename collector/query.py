@@ -48,6 +48,9 @@ AUTH_FAILURE_REFILL_S = 12.0
 # The part of the machine's (or cgroup's) memory that analysts' queries may hold together;
 # the rest is the collector's own and the engine's caches and inserts.
 QUERY_MEMORY_SHARE = 0.4
+# ... and at most this each: an answer is held again, several times over, by the collector
+# while it is built and sent.
+QUERY_MEMORY_CAP = 2 << 30
 # Time past the engine's own limit before an answer is given up on (the thread keeps its
 # slot until the engine returns, so the bound on running queries holds).
 TIMEOUT_GRACE_S = 5.0
@@ -127,13 +130,16 @@ class QueryLimits:
             "max_result_rows": self.max_result_rows,
             "max_result_bytes": self.max_result_bytes,
             "result_overflow_mode": "throw",
+            # The endpoint takes queries this long; the engine's own default is 256 KiB.
+            "max_query_size": MAX_QUERY_BYTES,
         }
 
 
 def default_query_memory(concurrency: int) -> int:
     """Each query's share of what analysts may hold together (0 = no limit known)."""
     total = memory_limit_bytes()
-    return int(total * QUERY_MEMORY_SHARE / max(1, concurrency)) if total else 0
+    share = int(total * QUERY_MEMORY_SHARE / max(1, concurrency)) if total else 0
+    return min(share, QUERY_MEMORY_CAP) if share else QUERY_MEMORY_CAP
 
 
 def load_token(configured: str, data_dir: Path) -> str:

@@ -39,10 +39,22 @@ SYSTEM_TABLES = frozenset(
         "time_zones",
         "parts",
         "settings",  # clients read it on connecting
+        "table_engines",
+        "build_options",
+        "dictionaries",
     }
 )
+_INFORMATION_SCHEMA = (
+    "tables",
+    "columns",
+    "schemata",
+    "views",
+    "key_column_usage",
+    "referential_constraints",
+    "statistics",
+)
 INFORMATION_SCHEMA_TABLES = frozenset(
-    {"tables", "columns", "schemata", "views", "TABLES", "COLUMNS", "SCHEMATA", "VIEWS"}
+    _INFORMATION_SCHEMA + tuple(t.upper() for t in _INFORMATION_SCHEMA)
 )
 _DATABASES = {
     DATABASE: None,  # every table
@@ -106,6 +118,10 @@ SAFE_OTHER = frozenset(
         "colorSRGBToOKLCH",
         "countDigits",
         "currentDatabase",
+        "currentUser",
+        "getSetting",  # the session's settings, as system.settings shows them
+        "getSettingOrDefault",
+        "throwIf",
         "defaultValueOfArgumentType",
         "defaultValueOfTypeName",
         "digits",
@@ -155,7 +171,37 @@ SAFE_OTHER = frozenset(
 # engine does not list as functions.
 SYNTAX_FUNCTIONS = frozenset({"lambda", "exists", "grouping"})
 # Listed in a safe family but reaching outside the query all the same.
-DENIED_FUNCTIONS = frozenset({"file", "url", "sleep", "sleepEachRow"})
+DENIED_FUNCTIONS = frozenset(
+    {
+        "file",
+        "url",
+        "sleep",
+        "sleepEachRow",
+        # Quadratic in the strings' length: seconds a row, and the engine checks its time
+        # limit only between blocks, so a slot could be held for hours.
+        "editDistance",
+        "editDistanceUTF8",
+        "levenshteinDistance",
+        "levenshteinDistanceUTF8",
+        "damerauLevenshteinDistance",
+        "jaroSimilarity",
+        "jaroWinklerSimilarity",
+        "arrayLevenshteinDistance",
+        "arrayLevenshteinDistanceWeighted",
+        "arraySimilarity",
+        "multiFuzzyMatchAny",
+        "multiFuzzyMatchAnyIndex",
+        "multiFuzzyMatchAllIndices",
+        # Strings of any length from one argument: a single value as large as the memory
+        # limit, held again by the collector when it is the answer.
+        "randomString",
+        "randomStringUTF8",
+        "randomPrintableASCII",
+        "randomFixedString",
+        "repeat",
+        "space",
+    }
+)
 
 OUTPUT_FORMATS = frozenset(
     {
@@ -383,8 +429,10 @@ class SqlGuard:
             self._walk(inner)
         elif kind == "ShowTablesQuery":
             self._check_show(tree)
+            self._walk(tree)  # its WHERE and LIMIT are expressions the engine evaluates
         elif kind == "ShowColumnsQuery":
             self._check_table(tree.get("database") or None, str(tree.get("table", "")))
+            self._walk(tree)
         elif kind in _ROOTS:
             self._walk(tree)
         else:
