@@ -135,11 +135,13 @@ class Collector:
         return answer.text.strip()
 
     def metric(self, name: str) -> float:
+        """A series the collector exports; a missing one fails (every counter is exported
+        from start), so a renamed metric cannot read as 0 and pass a wait."""
         text = httpx.get(f"{self.base}/metrics", timeout=5).text
         for line in text.splitlines():
             if line.startswith(f"microx_{name} "):
                 return float(line.split()[1])
-        return 0.0
+        raise AssertionError(f"microx_{name} is not exported")
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, as an orchestrator sends it; uvicorn exits by re-raising the signal

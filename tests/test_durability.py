@@ -57,13 +57,6 @@ def stored_ids(settings: Settings) -> list[str]:
 
 
 def metric(client: TestClient, name: str) -> float:
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith(f"microx_{name} "):
-            return float(line.split()[1])
-    return 0.0
-
-
-def present_metric(client: TestClient, name: str) -> float:
     """A series that must exist: a missing one fails, it never reads as 0."""
     for line in client.get("/metrics").text.splitlines():
         if line.startswith(f"microx_{name} "):
@@ -294,7 +287,7 @@ def test_sink_task_restarts_after_an_unexpected_error(
     with TestClient(create_app(settings)) as client:
         failing = True
         assert send(client, envelope).status_code == 202
-        wait_until(lambda: present_metric(client, "sink_restarts_total") >= 2)
+        wait_until(lambda: metric(client, "sink_restarts_total") >= 2)
         ready = client.get("/readyz").json()
         assert ready["status"] == "degraded" and "Input/output error" in ready["sink_error"]
         crashes = [r for r in caplog.records if "sink stopped on an unexpected error" in r.message]
@@ -317,7 +310,7 @@ def test_readyz_shows_a_store_that_answers_but_cannot_store(tmp_path: Path, faul
         wait_until(lambda: metric(client, 'insert_errors_total{table="events"}') >= 1)
         ready = client.get("/readyz").json()
         assert ready["status"] == "degraded" and ready["store"] == "failing", ready
-        assert present_metric(client, "store_up") == 0
+        assert metric(client, "store_up") == 0
         faults.set(None)
         wait_until(lambda: metric(client, "spool_bytes") == 0)
         assert client.get("/readyz").json()["status"] == "ok"

@@ -42,11 +42,7 @@ def spawn() -> Iterator[Spawn]:
 
 def metric(collector: Collector, name: str) -> float:
     """A series that must exist: a missing one fails, it never reads as 0."""
-    text = httpx.get(f"{collector.base}/metrics", timeout=5).text
-    for line in text.splitlines():
-        if line.startswith(f"microx_{name} "):
-            return float(line.split()[1])
-    raise AssertionError(f"microx_{name} is not exported")
+    return collector.metric(name)
 
 
 def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
