@@ -393,12 +393,7 @@ class QueryService:
                 f" {self._limits.max_result_bytes} (TOO_MANY_ROWS_OR_BYTES)",
             )
         except QueriesBusy:
-            self._metrics.queries["busy"] += 1
-            response = clickhouse_error(
-                202, "microx: too many queries at once; retry (TOO_MANY_SIMULTANEOUS_QUERIES)", 429
-            )
-            response.headers["retry-after"] = str(BUSY_RETRY_AFTER_S)
-            return response
+            return self._busy("too many queries at once")
         except TimeoutError:
             self._metrics.queries["failed"] += 1
             return clickhouse_error(159, "microx: the query took too long (TIMEOUT_EXCEEDED)")
@@ -411,14 +406,7 @@ class QueryService:
             return clickhouse_error(int(code[1]) if code else 1001, text)
         if self._answering + len(data) > self._limits.max_result_bytes * self._limits.concurrency:
             # Answers still being sent to slow clients hold memory no slot accounts for.
-            self._metrics.queries["busy"] += 1
-            response = clickhouse_error(
-                202,
-                "microx: too many large answers being sent; retry (TOO_MANY_SIMULTANEOUS_QUERIES)",
-                429,
-            )
-            response.headers["retry-after"] = str(BUSY_RETRY_AFTER_S)
-            return response
+            return self._busy("too many large answers being sent")
         self._answering += len(data)
         self._metrics.queries["ok"] += 1
         headers = {
@@ -442,6 +430,14 @@ class QueryService:
             media_type=media or "application/octet-stream",
             background=BackgroundTask(sent),
         )
+
+    def _busy(self, why: str) -> Response:
+        self._metrics.queries["busy"] += 1
+        response = clickhouse_error(
+            202, f"microx: {why}; retry (TOO_MANY_SIMULTANEOUS_QUERIES)", 429
+        )
+        response.headers["retry-after"] = str(BUSY_RETRY_AFTER_S)
+        return response
 
     async def ping(self, request: Request) -> Response:
         return PlainTextResponse("Ok.\n")

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -168,3 +170,41 @@ def collector(tmp_path: Path) -> Iterator[Collector]:
         yield c
     finally:
         c.stop()
+
+
+class Listener:
+    """A local HTTP server that only counts the requests it gets: one the collector can
+    reach and must not be made to fetch."""
+
+    def __init__(self) -> None:
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                listener.hits += 1
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"a\n")
+
+            do_HEAD = do_GET
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.hits = 0
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/data.csv"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@contextlib.contextmanager
+def listening() -> Iterator[Listener]:
+    listener = Listener()
+    try:
+        yield listener
+    finally:
+        listener.close()

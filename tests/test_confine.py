@@ -4,12 +4,9 @@ embedded engine, and shows no secret in its environment."""
 
 from __future__ import annotations
 
-import http.server
 import subprocess
 import sys
 import textwrap
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,37 +14,13 @@ import orjson
 import pytest
 
 from collector.confine import abi_version
-from tests.conftest import ROOT, Collector
+from tests.conftest import ROOT, Collector, listening
+from tests.processes import descendants
 
 SECRET_KEY = "mxsk_" + "c0nf1ned" * 5
 TOKEN = "confine-query-token-0123456789"
 
 needs_landlock = pytest.mark.skipif(abi_version() < 4, reason="the kernel has no Landlock ABI 4")
-
-
-class _Hits(http.server.BaseHTTPRequestHandler):
-    count = 0
-
-    def do_GET(self) -> None:
-        type(self).count += 1
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"a\n")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def internal_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hits)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/x.csv"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # Runs the real engine in a process confined as the collector confines itself, and asks
@@ -83,44 +56,28 @@ _PROBE = textwrap.dedent(
 
 
 @needs_landlock
-def test_the_confined_engine_reaches_no_file_url_or_outside_path(
-    tmp_path: Path, internal_url: str
-) -> None:
+def test_the_confined_engine_reaches_no_file_url_or_outside_path(tmp_path: Path) -> None:
     data = tmp_path / "var"
     data.mkdir()
     (data / "query_token").write_text("mxq_do-not-read-me\n")
     outside = tmp_path / "written-outside"
-    probe = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(data), internal_url, str(outside)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        timeout=120,
-    )
+    with listening() as internal:
+        probe = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(data), internal.url, str(outside)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+            timeout=120,
+        )
     assert probe.returncode == 0, probe.stderr
     result = orjson.loads(probe.stdout.strip().splitlines()[-1])
     assert result["note"].startswith("confined"), result["note"]
     for name in ("passwd", "token", "url", "outfile"):
         assert result[name][0] == "refused", (name, result[name])
     assert "root:" not in probe.stdout and "do-not-read-me" not in probe.stdout
-    assert _Hits.count == 0 and not outside.exists()
+    assert internal.hits == 0 and not outside.exists()
     assert result["own"] == ["ok", "[(0,)]"]
-
-
-def _tree(root: int) -> list[int]:
-    """``root`` and its descendants, from /proc."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    found = [root]
-    for pid in found:
-        found.extend(p for p, parent in parents.items() if parent == pid)
-    return found
 
 
 def test_the_collector_keeps_no_secret_in_its_environment(tmp_path: Path) -> None:
@@ -131,7 +88,7 @@ def test_the_collector_keeps_no_secret_in_its_environment(tmp_path: Path) -> Non
         # The secrets still work: they live in the settings, not in the environment.
         answer = httpx.post(f"{c.base}/clickhouse/", content="SELECT 1", auth=("a", TOKEN))
         assert answer.status_code == 200, answer.text
-        pids = _tree(c.proc.pid)
+        pids = [c.proc.pid, *(pid for pid, _ in descendants(c.proc.pid))]
         assert len(pids) >= 2, "the collector's worker process is missing"
         for pid in pids:
             environ = Path(f"/proc/{pid}/environ").read_bytes()

@@ -5,11 +5,9 @@ query is held to the engine's limits of time, memory, result size and concurrenc
 from __future__ import annotations
 
 import contextlib
-import http.server
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,39 +20,18 @@ import pytest
 
 from collector.query import memory_limit_bytes
 from loadtests import journeys
-from tests.conftest import BROWSER_UA, ROOT, Collector
+from tests.conftest import BROWSER_UA, ROOT, Collector, Listener, listening
 
 TOKEN = "guard-query-token-0123456789"
 SECRET_KEY = "mxsk_" + "s3cr3t" * 6
 SERVER_KEYS = f"demo={SECRET_KEY}"
 
 
-class _Hits(http.server.BaseHTTPRequestHandler):
-    count = 0
-
-    def do_GET(self) -> None:
-        type(self).count += 1
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"a\n")
-
-    do_HEAD = do_GET
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
-def internal_url() -> Iterator[str]:
+def internal() -> Iterator[Listener]:
     """A server the collector can reach and an analyst must not make it fetch."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hits)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/data.csv"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with listening() as listener:
+        yield listener
 
 
 @pytest.fixture(scope="module")
@@ -132,15 +109,15 @@ HOSTILE = [
 
 @pytest.mark.parametrize(("sql", "named"), HOSTILE)
 def test_what_reaches_outside_microx_is_refused_and_named(
-    running: Collector, internal_url: str, sql: str, named: str
+    running: Collector, internal: Listener, sql: str, named: str
 ) -> None:
-    before = _Hits.count
-    answer = _post(running, sql.format(data=running.data_dir, url=internal_url))
+    before = internal.hits
+    answer = _post(running, sql.format(data=running.data_dir, url=internal.url))
     assert answer.status_code == 403, answer.text
     assert named in answer.text and "Code: " in answer.text
     assert answer.headers["x-clickhouse-exception-code"] in ("497", "164")
     assert SECRET_KEY not in answer.text and "root:" not in answer.text
-    assert _Hits.count == before, "the collector fetched a URL for an analyst"
+    assert internal.hits == before, "the collector fetched a URL for an analyst"
     assert not (running.data_dir / "outfile").exists()
     assert httpx.get(f"{running.base}/readyz").status_code == 200
 
