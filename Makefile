@@ -50,7 +50,7 @@ format: $(PY_STAMP)
 
 # Regenerate the snippet's contract types after changing schema/events.schema.json.
 contract: $(PY_STAMP)
-	$(BIN)/python -m collector.tsgen > sdk_js/src/contract.ts
+	$(BIN)/python -m collector.tools.tsgen > sdk_js/src/contract.ts
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

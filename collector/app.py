@@ -21,20 +21,20 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from collector.batch import Batcher, StoreFactory
-from collector.logs import RequestId, summarise_periodically, throttle
-from collector.metrics import Metrics
-from collector.pages import DEMO_DIR, VITALS_FILE, Snippet, demo_page, healthz, snippet_path
-from collector.query import QueryLimits, QueryService, default_query_memory, load_token
-from collector.ratelimit import RateLimiter
-from collector.receive import Ingest, Limits
-from collector.reportpage import ReportPage
+from collector.ingest.ratelimit import RateLimiter
+from collector.ingest.receive import Ingest, Limits
+from collector.ingest.sites import SiteRegistry
+from collector.ops.logs import RequestId, summarise_periodically, throttle
+from collector.ops.metrics import Metrics
+from collector.read.query import QueryLimits, QueryService, default_query_memory, load_token
+from collector.read.reportpage import ReportPage
+from collector.rights.tombstones import Tombstones
+from collector.rights.visitors import VisitorRequests
 from collector.settings import Settings
-from collector.sites import SiteRegistry
-from collector.spool import Spool
-from collector.store import Store, describe_url
-from collector.tombstones import Tombstones
-from collector.visitors import VisitorRequests
+from collector.sink.batch import Batcher, StoreFactory
+from collector.sink.store import Store, describe_url
+from collector.spool.log import Spool
+from collector.web.pages import DEMO_DIR, VITALS_FILE, Snippet, demo_page, healthz, snippet_path
 
 READY_TIMEOUT_S = 2.0
 OVERLOAD_RETRY_AFTER_S = 1

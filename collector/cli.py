@@ -15,17 +15,17 @@ from typing import Any
 
 import orjson
 
-from collector import logs
-from collector.analysis import analyse, parse_since, summary
-from collector.cluster import DEFAULT_CLUSTER, ClusterSchemaError, render
-from collector.query import load_token
-from collector.report import render_html
+from collector.ingest.sites import new_secret
+from collector.ops import logs
+from collector.read.analysis import analyse, parse_since, summary
+from collector.read.query import load_token
+from collector.read.report import render_html
+from collector.rights.tombstones import Tombstones, TombstonesDamaged, TombstonesFull
+from collector.rights.visitors import Visitor, log_request, summary_of, visitor_id
 from collector.settings import Settings, SettingsError
-from collector.sites import new_secret
-from collector.spool import saved_checkpoint, spool_end
-from collector.store import Store, StoreUnavailable, describe_url, load_migrations
-from collector.tombstones import Tombstones, TombstonesDamaged, TombstonesFull
-from collector.visitors import Visitor, log_request, summary_of, visitor_id
+from collector.sink.store import Store, StoreUnavailable, describe_url, load_migrations
+from collector.spool.log import saved_checkpoint, spool_end
+from collector.tools.cluster import DEFAULT_CLUSTER, ClusterSchemaError, render
 
 log = logging.getLogger("microx")
 
@@ -34,14 +34,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from collector.app import create_app
-    from collector.confine import confine, plan, use_private_tmp, wipe_secrets
-    from collector.connections import (
+    from collector.ingest.connections import (
         ConnectionLimits,
         DescriptorLimitError,
         connection_bound,
         protocol,
         raise_descriptor_limit,
     )
+    from collector.ops.confine import confine, plan, use_private_tmp, wipe_secrets
 
     before, descriptors = raise_descriptor_limit()
     try:

@@ -12,9 +12,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from collector.sites import Site, parse_server_keys, parse_sites
-from collector.spool import DEFAULT_SEGMENT_BYTES, MIN_SEGMENT_BYTES
-from collector.tombstones import DEFAULT_MAX_ENTRIES as DEFAULT_TOMBSTONES_MAX
+from collector.ingest.sites import Site, parse_server_keys, parse_sites
+from collector.rights.tombstones import DEFAULT_MAX_ENTRIES as DEFAULT_TOMBSTONES_MAX
+from collector.spool.log import DEFAULT_SEGMENT_BYTES, MIN_SEGMENT_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -55,7 +55,7 @@ DEFAULT_MAX_HEADER_BYTES = 32 * 1024
 # a slow sender holding a descriptor.
 DEFAULT_HEADER_TIMEOUT_S = 10.0
 DEFAULT_KEEPALIVE_TIMEOUT_S = 5.0
-# 0: as many as the descriptor limit leaves room for (see collector.connections).
+# 0: as many as the descriptor limit leaves room for (see collector.ingest.connections).
 DEFAULT_MAX_CONNECTIONS = 0
 
 
@@ -92,11 +92,11 @@ class Settings:
     query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
     query_concurrency: int = DEFAULT_QUERY_CONCURRENCY
     query_queue: int = DEFAULT_QUERY_QUEUE
-    # 0: a share of the machine's or cgroup's memory (collector.query.default_query_memory).
+    # 0: a share of the machine's or cgroup's memory (collector.read.query.default_query_memory).
     query_max_memory_bytes: int = 0
     query_max_result_rows: int = DEFAULT_QUERY_MAX_RESULT_ROWS
     query_max_result_bytes: int = DEFAULT_QUERY_MAX_RESULT_BYTES
-    # The kernel keeps the process to its spool, store and port (collector.confine).
+    # The kernel keeps the process to its spool, store and port (collector.ops.confine).
     confine: bool = True
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S

@@ -194,7 +194,7 @@ def accepted_metric(port: int) -> int:
 
 
 def audit_microx(data_dir: Path, acknowledged_events: int) -> str:
-    from collector.store import Store
+    from collector.sink.store import Store
 
     store = Store(f"chdb://{data_dir / 'clickhouse'}")
     try:

@@ -18,9 +18,9 @@ import statistics
 import time
 from pathlib import Path
 
-from collector.analysis import WINDOW
-from collector.store import Store
-from loadtests import journeys
+from collector.read.analysis import WINDOW
+from collector.sink.store import Store
+from collector.tools import journeys
 
 BASE_VISITORS = 4_000
 QUERIES = {

@@ -19,14 +19,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from collector.tools.journeys import ORIGIN, SITE
 from loadtests.bench import free_port, server
-from loadtests.journeys import ORIGIN, SITE
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def audit(data_dir: Path, acked: set[str], refused: set[str]) -> dict[str, int]:
-    from collector.store import Store
+    from collector.sink.store import Store
 
     store = Store(f"chdb://{data_dir / 'clickhouse'}")
     try:

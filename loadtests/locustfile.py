@@ -1,6 +1,6 @@
 """Locust: shop visitors from the journey generator, sending what the snippet sends.
 
-Each simulated visitor walks the shop (``loadtests/journeys.py``): one batch per page, sent
+Each simulated visitor walks the shop (``collector/tools/journeys.py``): one batch per page, sent
 when the page is left (the snippet's beacon on page hide), a few seconds of reading
 between pages, several sessions for visitors who come back. Batches go as ``text/plain``
 with the page's Origin, as sendBeacon sends them.
@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from locust import FastHttpUser, between, events, task
 
-from loadtests import journeys
+from collector.tools import journeys
 
 _ids: list[str] = []
 _refused: list[str] = []

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from collector.store import Store
+from collector.sink.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from collector import app, cli
-from collector.store import Store
+from collector.sink.store import Store
 
 CRASH_TABLE = os.environ.get("MICROX_TEST_CRASH_TABLE", "rejected_events")
 

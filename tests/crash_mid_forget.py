@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from collector import cli
-from collector.visitors import Visitor
+from collector.rights.visitors import Visitor
 
 STEP = os.environ.get("MICROX_TEST_CRASH_STEP", "_delete")
 

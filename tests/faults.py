@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from collector.store import Store
+from collector.sink.store import Store
 
 
 class Faults:

@@ -14,8 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.contract import event_types, load_schema
-from collector.tsgen import OUTPUT, generate
-from collector.validate import EnvelopeError, Judgement, accept_whole, judge, judge_body, parse
+from collector.ingest.validate import (
+    EnvelopeError,
+    Judgement,
+    accept_whole,
+    judge,
+    judge_body,
+    parse,
+)
+from collector.tools.tsgen import OUTPUT, generate
 from tests.conftest import make_envelope
 
 ROOT = Path(__file__).resolve().parent.parent

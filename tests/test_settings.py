@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from collector.cli import main
+from collector.ingest.sites import DEMO_SITE, SiteRegistry, new_secret, parse_sites
 from collector.settings import DEFAULT_PORT, Settings, SettingsError
-from collector.sites import DEMO_SITE, SiteRegistry, new_secret, parse_sites
 
 
 def test_defaults_put_the_embedded_store_under_the_data_dir() -> None:

@@ -1,0 +1,368 @@
+"""receive: the ingest endpoints and their CORS preflight.
+
+``POST /v1/events`` is for browsers: public site ids, origin allowlist, bots dropped.
+``POST /v1/server-events`` is for back ends (support desk, e-mail, chat): a secret server
+key, no browsers. Both read at most ``max_body_bytes`` (refusing larger bodies before
+reading them whole), inflate gzip under the same cap, validate each event, and answer 202
+only once the accepted events are durable in the spool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+import zlib
+from typing import Any
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from collector.ingest.ratelimit import AddressHasher, RateLimiter, retry_after
+from collector.ingest.sites import SiteRegistry, holds_secret
+from collector.ingest.validate import EnvelopeError, Rejection, judge_body
+from collector.ops.metrics import Metrics
+from collector.rows.enrich import fill_language
+from collector.rows.record import encode
+from collector.rows.useragent import classify
+from collector.spool.log import Spool, SpoolError, SpoolFull
+
+ACCEPTED_TYPES = ("text/plain", "application/json", "")
+# A 400 or 202 lists at most this many rejections; the rest are in rejected_events.
+MAX_ERRORS_SHOWN = 20
+# How long a client is asked to wait when the spool is full: about the time a recovered
+# store needs to drain a good part of it.
+RETRY_AFTER_S = 5
+# Why a refused browser request was not kept in rejected_events (see _vouching_site).
+NOT_STORED_REASONS = ("unknown_site", "origin_not_allowed", "no_site", "rate_limited_site")
+
+log = logging.getLogger("microx.receive")
+
+
+class Refused(Exception):
+    """A request answered with an error before its events were looked at."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int
+    body_timeout_s: float
+    drop_bots: bool
+    trusted_proxy_hops: int
+
+
+def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> Response:
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+class Ingest:
+    def __init__(
+        self,
+        sites: SiteRegistry,
+        server_keys: dict[str, str],
+        spool: Spool,
+        metrics: Metrics,
+        limits: Limits,
+        per_ip: RateLimiter,
+        per_site: RateLimiter,
+    ) -> None:
+        self._sites = sites
+        self._server_keys = server_keys
+        self._spool = spool
+        self._metrics = metrics
+        self._limits = limits
+        self._per_ip = per_ip
+        self._per_site = per_site
+        self._hash_address = AddressHasher()
+        metrics.rejections_not_stored.update(dict.fromkeys(NOT_STORED_REASONS, 0))
+
+    # -- browsers -----------------------------------------------------------------------
+
+    async def preflight(self, request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if origin is None or not self._sites.known_origin(origin):
+            return self._refuse("origin_not_allowed", 403, "this origin may not send events", {})
+        return Response(
+            status_code=204,
+            headers={
+                "access-control-allow-origin": origin,
+                "access-control-allow-methods": "POST",
+                "access-control-allow-headers": "content-type, content-encoding",
+                "access-control-max-age": "86400",
+                "vary": "origin",
+            },
+        )
+
+    async def browser(self, request: Request) -> Response:
+        received_ms = int(time.time() * 1000)
+        origin = request.headers.get("origin")
+        cors = (
+            {"access-control-allow-origin": origin, "vary": "origin"}
+            if origin and self._sites.known_origin(origin)
+            else {}
+        )
+        try:
+            wait = self._per_ip.take(self._hash_address(self.client_address(request)))
+            if wait:
+                raise Refused(self._too_many("rate_limited_ip", wait, cors))
+            # Header text reaches rows (Accept-Language), the spool (User-Agent) and logs
+            # (X-Request-ID): a key in any of them is refused like one in the body.
+            if any(holds_secret(value) for _, value in request.scope["headers"]):
+                raise Refused(self._secret_exposed(cors))
+            body = await self._read(request, cors)
+            if holds_secret(body):
+                raise Refused(self._secret_exposed(cors))
+        except Refused as refused:
+            return refused.response
+        user_agent = request.headers.get("user-agent", "")
+        if self._limits.drop_bots and classify(user_agent)[2] == "bot":
+            count = _count_events(body)
+            self._metrics.events_filtered["bot"] += count
+            log.debug("dropped %d events from a bot user agent", count, extra={"kind": "bot"})
+            return json_response(202, {"accepted": 0, "filtered": count, "reason": "bot"}, cors)
+        return await self._ingest(
+            body,
+            received_ms,
+            user_agent,
+            cors,
+            origin=origin,
+            language=request.headers.get("accept-language", ""),
+        )
+
+    # -- back ends ----------------------------------------------------------------------
+
+    async def server(self, request: Request) -> Response:
+        received_ms = int(time.time() * 1000)
+        try:
+            site = self.key_site(request, "server events are not accepted from browsers")
+            body = await self._read(request, {})
+        except Refused as refused:
+            return refused.response
+        user_agent = request.headers.get("user-agent", "")
+        return await self._ingest(body, received_ms, user_agent, {}, key_site=site)
+
+    def key_site(self, request: Request, from_browser: str) -> str:
+        """The site the request's server key is for; :class:`Refused` when a browser sent
+        it (an ``Origin`` header) or the key is missing or wrong."""
+        if "origin" in request.headers:
+            raise Refused(
+                self._refuse(
+                    "server_endpoint_from_browser", 403, f"{from_browser}; use /v1/events", {}
+                )
+            )
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        site = self._server_keys.get(key.strip()) if scheme.lower() == "bearer" else None
+        if site is None:
+            # The key, right or wrong, is never logged.
+            raise Refused(
+                self._refuse("bad_server_key", 401, "send 'Authorization: Bearer <server key>'", {})
+            )
+        return site
+
+    def refuse(self, reason: str, status: int, message: str) -> Response:
+        """An error answer, counted in ``requests_refused`` and logged (throttled)."""
+        return self._refuse(reason, status, message, {})
+
+    # -- shared -------------------------------------------------------------------------
+
+    async def _ingest(
+        self,
+        body: bytes,
+        received_ms: int,
+        user_agent: str,
+        cors: dict[str, str],
+        origin: str | None = None,
+        key_site: str | None = None,
+        language: str = "",
+    ) -> Response:
+        try:
+            judgement = judge_body(body)
+        except EnvelopeError as exc:
+            rejection = exc.rejection
+            self._metrics.requests_refused[rejection.reason] += 1
+            log.info(
+                "refused request: %s (400)", rejection.reason, extra={"kind": rejection.reason}
+            )
+            owner = key_site or self._vouching_site(exc.site, origin)
+            if owner is not None:
+                await self._keep_rejections([rejection], received_ms, user_agent, owner)
+            return json_response(
+                400, {"error": rejection.message, "rejected": [rejection.as_json()]}, cors
+            )
+        envelope = judgement.envelope
+        site: str = envelope["s"]
+        if key_site is not None and site != key_site:
+            return self._refuse("key_site_mismatch", 403, f"the key is not for site {site!r}", {})
+        if key_site is None and site not in self._sites:
+            return self._refuse("unknown_site", 403, f"unknown site {site!r}", cors)
+        if key_site is None and not self._sites.origin_allowed(site, origin):
+            message = f"origin not allowed for site {site!r}"
+            return self._refuse("origin_not_allowed", 403, message, cors)
+        wait = self._per_site.take(site, len(envelope["e"]))
+        if wait:
+            return self._too_many("rate_limited_site", wait, cors)
+        accepted, rejected = judgement.accepted, judgement.rejected
+        self._metrics.events_received += len(envelope["e"])
+        shown = [r.as_json() for r in rejected[:MAX_ERRORS_SHOWN]]
+        if not accepted:
+            self._count_rejections(rejected)
+            await self._keep_rejections(rejected, received_ms, user_agent, site, envelope)
+            body_out = {
+                "error": "no valid events in the batch",
+                "accepted": 0,
+                "rejected": len(rejected),
+                "errors": shown,
+            }
+            return json_response(400, body_out, cors)
+        fill_language(envelope, language)
+        payload, rows = encode(envelope, accepted, rejected, received_ms, user_agent, site)
+        try:
+            await self._spool.append(payload, rows)
+        except (SpoolFull, SpoolError) as exc:
+            reason = "spool_full" if isinstance(exc, SpoolFull) else "spool_error"
+            headers = {**cors, "retry-after": str(RETRY_AFTER_S)}
+            return self._refuse(reason, 503, "the collector cannot take events right now", headers)
+        # Counted only once durable: "accepted" means acknowledged.
+        self._count_rejections(rejected)
+        self._metrics.events_accepted += len(accepted)
+        body_out = {"accepted": len(accepted), "rejected": len(rejected), "errors": shown}
+        return json_response(202, body_out, cors)
+
+    def _vouching_site(self, named: str | None, origin: str | None) -> str | None:
+        """The configured site an unusable browser request is kept for, or None.
+
+        Anyone can send junk; it is stored only when a site vouches for it: the site it
+        names, from an origin that site allows (or no Origin: not a browser), or for an
+        unreadable body, the site of its page origin. What is kept is charged to that
+        site's rate limit; the rest is only counted."""
+        owner = named if named is not None else self._sites.site_of_origin(origin)
+        if named is not None and named not in self._sites:
+            reason = "unknown_site"
+        elif named is not None and not self._sites.origin_allowed(named, origin):
+            reason = "origin_not_allowed"
+        elif owner is None:
+            reason = "no_site"
+        elif self._per_site.take(owner):
+            reason = "rate_limited_site"
+        else:
+            return owner
+        self._metrics.rejections_not_stored[reason] += 1
+        return None
+
+    def client_address(self, request: Request) -> str:
+        hops = self._limits.trusted_proxy_hops
+        if hops:
+            # The entry our own nearest proxies appended; anything left of it is the
+            # client's to forge.
+            chain = request.headers.get("x-forwarded-for", "").split(",")
+            if len(chain) >= hops and chain[-hops].strip():
+                return chain[-hops].strip()
+        return request.client.host if request.client else ""
+
+    async def _read(self, request: Request, cors: dict[str, str]) -> bytes:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in ACCEPTED_TYPES:
+            raise Refused(
+                self._refuse(
+                    "unsupported_media_type", 415, "send text/plain or application/json", cors
+                )
+            )
+        limit = self._limits.max_body_bytes
+        try:
+            async with asyncio.timeout(self._limits.body_timeout_s):
+                return await self._read_body(request, limit)
+        except _TooLarge:
+            message = f"body over {limit} bytes; send smaller batches"
+            raise Refused(self._refuse("body_too_large", 413, message, cors)) from None
+        except TimeoutError:
+            message = f"body not received within {self._limits.body_timeout_s:g}s"
+            raise Refused(self._refuse("body_timeout", 408, message, cors)) from None
+        except zlib.error:
+            raise Refused(self._refuse("bad_gzip", 400, "body is not valid gzip", cors)) from None
+        except ClientDisconnect:
+            self._metrics.requests_refused["client_disconnected"] += 1
+            raise Refused(Response(status_code=400)) from None
+
+    @staticmethod
+    async def _read_body(request: Request, limit: int) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _TooLarge
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise _TooLarge
+        gzipped = request.headers.get("content-encoding", "").lower() == "gzip" or (
+            body[:2] == b"\x1f\x8b"
+        )
+        if not gzipped:
+            return bytes(body)
+        # Inflate at most one byte past the cap: a gzip bomb is never expanded in full.
+        inflater = zlib.decompressobj(wbits=31)
+        out = inflater.decompress(bytes(body), limit + 1)
+        if len(out) > limit:
+            raise _TooLarge
+        return out
+
+    def _refuse(self, reason: str, status: int, message: str, headers: dict[str, str]) -> Response:
+        self._metrics.requests_refused[reason] += 1
+        log.info("refused request: %s (%d)", reason, status, extra={"kind": reason})
+        return json_response(status, {"error": message, "reason": reason}, headers)
+
+    def _too_many(self, reason: str, wait_s: float, cors: dict[str, str]) -> Response:
+        headers = {**cors, "retry-after": retry_after(wait_s)}
+        return self._refuse(reason, 429, "too many requests; retry later", headers)
+
+    def _secret_exposed(self, cors: dict[str, str]) -> Response:
+        message = (
+            "a secret server key was sent to the browser endpoint: it is exposed, rotate it; "
+            "browsers send the public site id only"
+        )
+        return self._refuse("secret_key_from_browser", 401, message, cors)
+
+    def _count_rejections(self, rejected: list[Rejection]) -> None:
+        for r in rejected:
+            self._metrics.events_rejected[r.reason] += 1
+
+    async def _keep_rejections(
+        self,
+        rejected: list[Rejection],
+        received_ms: int,
+        user_agent: str,
+        site: str = "",
+        envelope: dict[str, Any] | None = None,
+    ) -> None:
+        """Put refused input in the spool on its way to rejected_events.
+
+        The client gets its 4xx either way; if even this cannot be written, the refusal
+        is still counted and logged.
+        """
+        payload, rows = encode(envelope, [], rejected, received_ms, user_agent, site)
+        try:
+            await self._spool.append(payload, rows)
+        except (SpoolFull, SpoolError):
+            self._metrics.requests_refused["rejection_not_kept"] += 1
+            log.warning(
+                "spool unavailable: %d rejected events only counted",
+                len(rejected),
+                extra={"kind": "rejection_not_kept"},
+            )
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _count_events(body: bytes) -> int:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return 0
+    events = payload.get("e") if isinstance(payload, dict) else None
+    return len(events) if isinstance(events, list) else 0

@@ -1,0 +1,2 @@
+"""ops: what keeps the process observable and contained — structured ``logs``,
+Prometheus ``metrics``, and ``confine`` (Landlock confinement of ``microx serve``)."""

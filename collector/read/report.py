@@ -1,0 +1,202 @@
+"""The friction report as one self-contained HTML file: plotly charts and the tables behind
+them. plotly.js is inlined once, so the file opens anywhere, offline included."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from collector.read.analysis import Analysis, Table, summary
+
+LOADING_BUDGET_MS = 1000.0
+# Below this many sessions a return rate is noise; the table still lists them.
+MIN_LOYALTY_SESSIONS = 30
+_KIND_COLOURS = {
+    "loading": "#d62728",
+    "click": "#ff7f0e",
+    "form": "#9467bd",
+    "page": "#1f77b4",
+    "vital": "#17becf",
+    "step": "#2ca02c",
+    "moment": "#8c564b",
+    "error": "#7f7f7f",
+}
+_STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px;
+  color: #222; padding: 0 1rem; }
+h1 { font-size: 1.6rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; }
+pre.summary { background: #f6f6f6; padding: 1rem; white-space: pre-wrap; }
+table { border-collapse: collapse; font-size: 12px; margin: .5rem 0 1rem; }
+td, th { border-bottom: 1px solid #eee; padding: 3px 8px; text-align: right; }
+td:first-child, th:first-child { text-align: left; } p.empty { color: #888; }
+"""
+
+
+def _plain(text: object) -> str:
+    """A label as plotly shows it: as text. Plotly reads tags in labels, titles and hover
+    text as its own markup (`<a href>` becomes a link, `<br>` a line break), and names,
+    targets and steps come from pages; escaped, plotly shows the characters themselves."""
+    return html.escape(str(text), quote=False)
+
+
+def _chart(fig: go.Figure, chart_id: str) -> str:
+    fig.update_layout(
+        template="plotly_white", height=420, margin={"l": 40, "r": 20, "t": 50, "b": 40}
+    )
+    body: str = fig.to_html(full_html=False, include_plotlyjs=False, div_id=chart_id)
+    return f'<div class="chart" data-chart="{chart_id}">{body}</div>'
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:,.4g}"
+    if isinstance(value, list | tuple):
+        return html.escape(", ".join(map(str, value)))
+    return html.escape(str(value))
+
+
+def _table(t: Table, limit: int = 15) -> str:
+    if not t.rows:
+        return '<p class="empty">No data in this window.</p>'
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in t.columns)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>" for r in t.rows[:limit]
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _ranked(a: Analysis) -> go.Figure:
+    top = [m for m in a.moments.dicts() if m["score"] > 0][:10][::-1]
+    return go.Figure(
+        go.Bar(
+            x=[m["score"] for m in top],
+            y=[_plain(f"{m['moment']} ({m['kind']})") for m in top],
+            orientation="h",
+            marker_color=[_KIND_COLOURS.get(m["kind"], "#999") for m in top],
+            customdata=[[m["hurt_sessions"], m["sessions"], m["severity"]] for m in top],
+            hovertemplate="score %{x}<br>%{customdata[0]} of %{customdata[1]} sessions hurt"
+            "<br>severity %{customdata[2]}<extra></extra>",
+        ),
+        layout={"title": "Moments ranked by friction score (severity x sessions)"},
+    )
+
+
+def _funnel(name: str, levels: Table) -> go.Figure:
+    rows = levels.dicts()
+    return go.Figure(
+        go.Funnel(
+            y=[_plain(r["step"]) for r in rows],
+            x=[r["sessions"] for r in rows],
+            textinfo="value+percent initial",
+        ),
+        layout={"title": _plain(f"Funnel {name!r} (steps in order within a day)")},
+    )
+
+
+def _forms(a: Analysis) -> go.Figure:
+    rows = a.forms.dicts()
+    return go.Figure(
+        go.Bar(
+            x=[_plain(f"{r['form']}: {r['field']}") for r in rows],
+            y=[r["abandons"] for r in rows],
+            marker_color="#9467bd",
+        ),
+        layout={"title": "Form abandonment by last field touched", "yaxis_title": "abandons"},
+    )
+
+
+def _loading(a: Analysis) -> go.Figure:
+    fig = go.Figure(layout={"title": "Loading-cue durations", "yaxis_title": "ms visible"})
+    by_cue: dict[str, list[float]] = {}
+    for cue, ms in a.loading_samples.rows:
+        by_cue.setdefault(cue, []).append(ms)
+    for cue, values in by_cue.items():
+        fig.add_trace(go.Box(y=values, name=_plain(cue), boxpoints=False))
+    fig.add_hline(
+        y=LOADING_BUDGET_MS, line_dash="dot", annotation_text="budget", line_color="#d62728"
+    )
+    return fig
+
+
+def _peak_end(a: Analysis) -> go.Figure:
+    return go.Figure(
+        go.Bar(
+            x=[r[0] for r in a.peak_end.rows],
+            y=[r[1] for r in a.peak_end.rows],
+            marker_color="#1f77b4",
+        ),
+        layout={
+            "title": "Sessions by peak-end score (0 = smooth, 1 = worst peak and worst end)",
+            "xaxis_title": "peak-end score",
+            "yaxis_title": "sessions",
+        },
+    )
+
+
+def _loyalty(a: Analysis) -> go.Figure:
+    rows = [r for r in a.loyalty.dicts() if r["sessions_met"] >= MIN_LOYALTY_SESSIONS][:8]
+    return go.Figure(
+        go.Bar(
+            x=[_plain(r["moment"]) for r in rows],
+            y=[r["difference"] for r in rows],
+            error_y={"type": "data", "array": [r["margin"] for r in rows]},
+            marker_color=["#d62728" if r["significant"] else "#bbb" for r in rows],
+        ),
+        layout={
+            "title": "Return rate after friction minus return rate without (95 % CI)",
+            "yaxis_title": "difference in return rate",
+        },
+    )
+
+
+def _experiments(a: Analysis) -> go.Figure:
+    rows = a.experiments.dicts()
+    fig = go.Figure(layout={"title": "Friction per session by variant", "barmode": "group"})
+    labels = [_plain(f"{r['experiment']} (p={r['friction_p_value']:.2g})") for r in rows]
+    for arm in ("control", "variant"):
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=[r[f"{arm}_friction"] for r in rows],
+                name=arm,
+                text=[_plain(r[arm]) for r in rows],
+            )
+        )
+    return fig
+
+
+def render_html(a: Analysis) -> str:
+    """The whole report; charts are drawn by plotly.js in the browser."""
+    sections: list[tuple[str, str]] = [
+        ("Moments to fix first", _chart(_ranked(a), "ranked") + _table(a.moments)),
+        (
+            "Checkout funnels",
+            "".join(
+                _chart(_funnel(n, t), f"funnel-{i}") for i, (n, t) in enumerate(a.funnels.items())
+            )
+            + _table(a.funnel_steps),
+        ),
+        ("Form abandonment by field", _chart(_forms(a), "forms") + _table(a.forms)),
+        ("Loading cues", _chart(_loading(a), "loading") + _table(a.loading)),
+        ("Rage, dead and error clicks", _table(a.clicks)),
+        (
+            "Peak-end",
+            _chart(_peak_end(a), "peak-end")
+            + "<h3>Moments that were a session's peak</h3>"
+            + _table(a.peak_moments),
+        ),
+        ("Loyalty impact", _chart(_loyalty(a), "loyalty") + _table(a.loyalty)),
+        ("Experiments", _chart(_experiments(a), "experiments") + _table(a.experiments)),
+    ]
+    body = "".join(f"<h2>{html.escape(title)}</h2>{content}" for title, content in sections)
+    title = f"microx friction report: {a.site}"
+    return (
+        '<!doctype html><html lang=en><head><meta charset=utf-8><link rel=icon href="data:,">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
+        f"<script>{get_plotlyjs()}</script></head><body>"
+        f"<h1>{html.escape(title)}</h1>"
+        f'<pre class="summary">{html.escape(summary(a))}</pre>{body}</body></html>'
+    )

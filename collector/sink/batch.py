@@ -1,0 +1,410 @@
+"""batch + sink: drain the spool into ClickHouse in large columnar inserts.
+
+One background task reads records back from the spool in order, about ``max_rows`` rows
+at a time or whatever arrived within ``max_age_ms``, has a worker process rebuild their
+rows as insert blocks (``blocks``), and inserts them. All store and spool-reading calls
+run on one dedicated thread, so the event loop never blocks on ClickHouse or the disk.
+
+Exactly once: before inserting, the batch's spool range and a content-derived
+deduplication token are written to the checkpoint; a batch retried after a lost
+response, or replayed after a crash, is inserted again under the same token and
+ClickHouse drops the copy. Events the snippet marks as resent are looked up by id first,
+and so is every row of a batch read from where a lost checkpoint was rebuilt.
+
+The draining task is supervised: an unexpected error is logged with its traceback,
+counted, shown by ``/readyz``, and the task starts again after a backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from collector.ops.metrics import Metrics
+from collector.rights.tombstones import Tombstones
+from collector.rows.enrich import EVENT_COLUMNS, ms_to_datetime
+from collector.rows.record import REJECTED_COLUMNS
+from collector.sink.blocks import Block, Blocks, Erasure
+from collector.sink.store import Store, StoreLost
+from collector.spool.log import Intent, Spool
+
+RETRY_FIRST_S = 0.2
+RETRY_MAX_S = 10.0
+# Backoff between restarts of the draining task after an unexpected error.
+RESTART_FIRST_S = 0.5
+RESTART_MAX_S = 30.0
+# Full batches waiting in the spool that mean the sink is behind (a backlog to drain).
+BEHIND_BATCHES = 2
+# A resent event is looked for within this distance of its own time.
+RESENT_LOOKBACK = dt.timedelta(days=2)
+# Resent events stored recently, remembered so that their original, if it shows up late
+# (it was still in flight when the resend overtook it), is recognised as a copy.
+RECENT_RESENT_S = 600.0
+RECENT_RESENT_MAX = 100_000
+
+log = logging.getLogger("microx.batch")
+T = TypeVar("T")
+StoreFactory = Callable[[str], Store]
+
+
+@dataclasses.dataclass
+class _Batch:
+    """Records read from the spool, in order, and their insert block being built."""
+
+    payloads: list[bytes]
+    intent: Intent
+    block: asyncio.Future[Block] | None = None
+    # Read from where a lost checkpoint was rebuilt: its rows may be stored already.
+    verify: bool = False
+
+
+class Batcher:
+    def __init__(
+        self,
+        store_url: str,
+        spool: Spool,
+        *,
+        max_rows: int,
+        max_age_ms: int,
+        metrics: Metrics,
+        store_factory: StoreFactory = Store,
+        tombstones: Tombstones | None = None,
+    ) -> None:
+        self._store_url = store_url
+        # Erased visitors and sessions: their rows are dropped before every insert, those
+        # of a replayed spool included.
+        self.tombstones = tombstones
+        self._spool = spool
+        self._max_rows = max_rows
+        self._max_age = max_age_ms / 1000
+        self._metrics = metrics
+        self._store_factory = store_factory
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, "microx-sink")
+        self._store: Store | None = None
+        # A batch read from the spool but not yet stored: it is retried before anything
+        # newer is read, because the checkpoint may only ever move past stored rows.
+        self._pending: _Batch | None = None
+        # The batch after it, read ahead while it is inserted when the spool holds a
+        # backlog, so that building one block overlaps inserting the other. Only then:
+        # in steady traffic the overlap would take the cores requests are waiting for.
+        self._next: _Batch | None = None
+        self._blocks: Blocks | None = None
+        self._recent_resent: dict[str, float] = {}  # sink thread only
+        # What /readyz reports: the draining task's last crash (until it drains again),
+        # the last failed store write (until one succeeds), a store directory gone.
+        self.sink_error: str | None = None
+        self.insert_error: str | None = None
+        self.store_lost = False
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the sink thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def start(self, before_drain: Callable[[Store], object] | None = None) -> None:
+        """Open the spool and the store, apply migrations, run ``before_drain`` on the
+        sink thread (nothing is inserted until it returns), start draining."""
+        self._spool.on_quarantine = self._on_quarantine
+        await self.call(self._spool.open)
+        self._spool.on_durable = self._on_durable
+        self._store = await self.call(lambda: self._store_factory(self._store_url))
+        store = self._store
+        for m in await self.call(store.migrate):
+            log.info("applied migration %04d_%s", m.version, m.name)
+        await self.call(store.claim)
+        self._blocks = Blocks(
+            await self.call(lambda: store.column_types("events", EVENT_COLUMNS)),
+            await self.call(lambda: store.column_types("rejected_events", REJECTED_COLUMNS)),
+        )
+        await self._blocks.start()
+        self._metrics.store_up = 1
+        if self._spool.unread_rows:
+            log.info("spool: %d rows from an earlier run to store", self._spool.unread_rows)
+        if self.tombstones is not None and len(self.tombstones):
+            self.tombstones.prune(self._spool.checkpoint)
+            log.info(
+                "tombstones: rows of %d erased visitors and sessions are dropped before insert",
+                len(self.tombstones),
+            )
+        if before_drain is not None:
+            await self.call(lambda: before_drain(store))
+        self._task = asyncio.create_task(self._supervise(), name="microx-batcher")
+
+    def _on_durable(self) -> None:
+        if self._spool.unread_rows >= self._max_rows:
+            self._wake.set()
+
+    def _on_quarantine(self) -> None:
+        self._metrics.spool_quarantined += 1
+
+    @property
+    def store(self) -> Store:
+        """The sink's store: use it only on the sink thread (:meth:`call`)."""
+        if self._store is None:
+            raise RuntimeError("batcher not started")
+        return self._store
+
+    def _owners_wanted(self) -> bool:
+        return self.tombstones is not None and len(self.tombstones) > 0
+
+    async def ping(self) -> bool:
+        store = self._store
+        return store is not None and await self.call(store.ping)
+
+    async def _supervise(self) -> None:
+        """Run the draining loop; on an unexpected error, say so at once and restart it."""
+        delay = RESTART_FIRST_S
+        while not self._stopping:
+            try:
+                await self._run()
+            except Exception as exc:  # whatever it was, draining must go on
+                if self.sink_error is None:
+                    delay = RESTART_FIRST_S  # it had recovered since the last crash
+                self.sink_error = _first_line(exc)
+                self._metrics.sink_restarts += 1
+                pause = random.uniform(delay / 2, delay)
+                log.exception(
+                    "the sink stopped on an unexpected error; restarting in %.1f s", pause
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), pause)
+                self._wake.clear()
+                delay = min(delay * 2, RESTART_MAX_S)
+
+    async def _run(self) -> None:
+        intent = self._spool.intent
+        if intent is not None and self._pending is None:
+            await self._replay(intent)
+        while not self._stopping:
+            if self._spool.unread_rows < self._max_rows:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._max_age)
+                self._wake.clear()
+            if self._stopping:
+                break
+            if self._pending or self._next or self._spool.has_unread:
+                await self._drain_once(deadline=None)
+            self.sink_error = None
+
+    async def _replay(self, intent: Intent) -> None:
+        """Insert the batch a previous run was inserting, exactly as it was."""
+        log.info("spool: replaying the batch in flight at the last stop")
+        payloads, _, _ = await self.call(lambda: self._spool.read(self._max_rows, until=intent.end))
+        self._pending = _Batch(payloads, intent, verify=self._spool.needs_verify(intent.start))
+        await self._drain_once(deadline=None)
+
+    async def _drain_once(self, deadline: float | None) -> bool:
+        """Store the pending batch, or the next one from the spool; False if it failed."""
+        if self._pending is None:
+            self._pending, self._next = self._next or await self._read(), None
+            if self._pending is None:
+                return True
+        if self._next is None and self._spool.unread_rows >= BEHIND_BATCHES * self._max_rows:
+            self._next = await self._read()
+        if await self._store_batch(self._pending, deadline):
+            self._pending = None
+            return True
+        return False
+
+    async def _read(self) -> _Batch | None:
+        """The next batch from the spool, its block already being built."""
+        payloads, start, end = await self.call(lambda: self._spool.read(self._max_rows))
+        if start == end:
+            return None
+        # No payloads but an advance: only quarantined bytes, committed like a batch so
+        # that the checkpoint moves past them.
+        token = hashlib.blake2b(b"".join(payloads), digest_size=16).hexdigest()
+        batch = _Batch(payloads, Intent(start, end, token), verify=self._spool.needs_verify(start))
+        self._build(batch)
+        return batch
+
+    def _build(self, batch: _Batch) -> asyncio.Future[Block]:
+        if batch.block is None:
+            if self._blocks is None:
+                raise RuntimeError("batcher not started")
+            batch.block = asyncio.ensure_future(
+                self._blocks.build(batch.payloads, batch.verify, self._owners_wanted())
+            )
+        return batch.block
+
+    async def _store_batch(self, batch: _Batch, deadline: float | None) -> bool:
+        """Insert until it succeeds (or ``deadline`` passes, leaving it in the spool)."""
+        block: Block | None = None
+        delay = RETRY_FIRST_S
+        while True:
+            started = time.perf_counter()
+            try:
+                if block is None:
+                    try:
+                        block = await self._build(batch)
+                    except Exception:
+                        batch.block = None  # built again on the next try
+                        raise
+                written = await self.call(functools.partial(self._write, block, batch))
+            except Exception as exc:  # noqa: BLE001 - any failure: keep the batch, retry
+                if block is None:
+                    self._metrics.build_errors += 1
+                    log.error("building rows from the spool failed, retrying: %s", _first_line(exc))
+                else:
+                    self._metrics.insert_errors["events"] += 1
+                    self._metrics.store_up = 0
+                    self.insert_error = _first_line(exc)
+                    if isinstance(exc, StoreLost):
+                        self.store_lost = True
+                        log.error("%s", exc)
+                    else:
+                        log.warning(
+                            "insert of %d rows failed, retrying: %s",
+                            len(block.ids) + block.rejected_rows,
+                            _first_line(exc),
+                        )
+            else:
+                self._metrics.insert_seconds.observe(time.perf_counter() - started)
+                self._metrics.store_up = 1
+                self.insert_error = None
+                for table, rows in written.items():
+                    self._metrics.insert_batches[table] += 1
+                    self._metrics.insert_rows[table] += rows
+                return True
+            # Capped exponential backoff with full jitter, so collectors recovering
+            # from one outage do not hit the store in lockstep.
+            pause = random.uniform(delay / 2, delay)
+            if deadline is not None and time.monotonic() + pause > deadline:
+                return False
+            if deadline is None and self._stopping:
+                return False
+            await asyncio.sleep(pause)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    def _write(self, block: Block, batch: _Batch) -> dict[str, int]:
+        """On the sink thread: record the intent, insert both tables, commit."""
+        store, blocks = self._store, self._blocks
+        if store is None or blocks is None:
+            raise RuntimeError("store not open")
+        store.verify()
+        self._spool.begin(batch.intent)
+        block, erasure = self._erasure(block, batch)
+        copies = self._recent_resent.keys() & block.ids
+        if block.resent:
+            times = [t for _, t in block.resent]
+            copies |= store.existing_event_ids(
+                [i for i, _ in block.resent],
+                ms_to_datetime(min(times)) - RESENT_LOOKBACK,
+                ms_to_datetime(max(times)) + RESENT_LOOKBACK,
+            )
+        stored_rejected = frozenset(
+            store.existing_rejected(block.rejected_keys) if block.rejected_keys else ()
+        )
+        if batch.verify:
+            log.info(
+                "spool: checking a batch against the store (rebuilt checkpoint): %d of %d "
+                "events and %d of %d rejected rows were stored already and are skipped",
+                len(copies & set(block.ids)),
+                len(block.ids),
+                len(stored_rejected),
+                len(block.rejected_keys),
+            )
+        if copies or stored_rejected or erasure:
+            block = blocks.rebuild(batch.payloads, copies, stored_rejected, erasure)
+        written: dict[str, int] = {}
+        if block.ids:
+            token = batch.intent.token + "-e"
+            store.insert_block("events", EVENT_COLUMNS, block.events, token=token)
+            written["events"] = len(block.ids)
+        if block.rejected_rows:
+            token = batch.intent.token + "-r"
+            store.insert_block("rejected_events", REJECTED_COLUMNS, block.rejected, token=token)
+            written["rejected_events"] = block.rejected_rows
+        # The rows went to the directory this process opened, not to one made anew
+        # after it was deleted: only then may the spool let go of them.
+        store.verify()
+        self._spool.commit(batch.intent.end)
+        self._metrics.events_duplicate += block.duplicates
+        if erasure:
+            self._metrics.erased_dropped["events"] += block.erased
+            self._metrics.erased_dropped["rejected_events"] += len(erasure.rejected)
+            log.info(
+                "dropped %d events and %d rejected rows of erased visitors before insert",
+                block.erased,
+                len(erasure.rejected),
+            )
+        self._remember_resent([i for i, _ in block.resent])
+        return written
+
+    def _erasure(self, block: Block, batch: _Batch) -> tuple[Block, Erasure]:
+        """On the sink thread, where erasures also run: what of ``block`` was erased."""
+        tombstones, blocks = self.tombstones, self._blocks
+        if tombstones is None or not len(tombstones) or blocks is None:
+            return block, Erasure()
+        if block.owners is None or block.rejected_owners is None:
+            # Built before the first erasure: build it again, saying whose each row is.
+            block = blocks.rebuild(batch.payloads, set(), owners=True)
+        owners, rejected_owners = block.owners or (), block.rejected_owners or ()
+
+        def erased(session: str, visitor: str, at_ms: int) -> bool:
+            return tombstones.erased(session, at_ms) or tombstones.erased(visitor, at_ms)
+
+        return block, Erasure(
+            frozenset(i for i, o in zip(block.ids, owners, strict=True) if erased(*o)),
+            frozenset(i for i, o in enumerate(rejected_owners) if erased(*o)),
+        )
+
+    def _remember_resent(self, ids: list[str]) -> None:
+        now = time.monotonic()
+        recent = self._recent_resent
+        for event_id in ids:
+            recent[event_id] = now
+        # Insertion order is time order: drop from the front while too old or too many.
+        while recent:
+            oldest_id, seen = next(iter(recent.items()))
+            if now - seen < RECENT_RESENT_S and len(recent) <= RECENT_RESENT_MAX:
+                break
+            del recent[oldest_id]
+
+    async def stop(self, timeout_s: float) -> None:
+        """Stop draining, store what is pending within ``timeout_s``, close.
+
+        What cannot be stored in time stays in the spool for the next start.
+        """
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        deadline = time.monotonic() + timeout_s
+        while (self._pending or self._next or self._spool.has_unread) and self._store is not None:
+            try:
+                if not await self._drain_once(deadline):
+                    break
+            except Exception:  # what is left stays in the spool
+                log.exception("storing the spool at shutdown failed")
+                break
+        if self._next is not None and self._next.block is not None:
+            # Read ahead but not stored: it stays in the spool, past the checkpoint.
+            self._next.block.cancel()
+            with contextlib.suppress(BaseException):
+                await self._next.block
+        if self._pending or self._next or self._spool.has_unread:
+            log.warning("stopping with unstored rows kept in the spool for the next start")
+        if self._store is not None:
+            await self.call(self._store.close)
+        if self._blocks is not None:
+            await self.call(self._blocks.close)
+        await self.call(self._spool.close)
+        self._executor.shutdown(wait=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -1,0 +1,101 @@
+"""Beneath the query check, the kernel's: a confined collector reads no file but its own
+code and libraries, writes only its spool and store, opens no TCP connection on the
+embedded engine, and shows no secret in its environment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from collector.ops.confine import abi_version
+from tests.conftest import ROOT, Collector, listening
+from tests.processes import descendants
+
+SECRET_KEY = "mxsk_" + "c0nf1ned" * 5
+TOKEN = "confine-query-token-0123456789"
+
+needs_landlock = pytest.mark.skipif(abi_version() < 4, reason="the kernel has no Landlock ABI 4")
+
+
+# Runs the real engine in a process confined as the collector confines itself, and asks
+# it directly (no query check in between) to do what a gap in that check would allow.
+_PROBE = textwrap.dedent(
+    """
+    import sys, orjson
+    from pathlib import Path
+    from collector.ops import confine as c
+    data, url, outside = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    c.use_private_tmp(data)
+    note = c.confine(c.plan(data, f"chdb://{data / 'clickhouse'}", 9))
+    from collector.sink.store import Store
+    store = Store(f"chdb://{data / 'clickhouse'}")
+    store.migrate()
+    probes = {
+        "passwd": "SELECT file('/etc/passwd')",
+        "token": f"SELECT file('{data}/query_token')",
+        "url": f"SELECT * FROM url('{url}', CSV, 'a String') SETTINGS http_max_tries = 1",
+        "outfile": f"SELECT 'x' INTO OUTFILE '{outside}'",
+        "own": "SELECT count() FROM microx.events",
+    }
+    out = {"note": note}
+    for name, sql in probes.items():
+        try:
+            out[name] = ["ok", str(store.query(sql)[1])]
+        except Exception as exc:
+            out[name] = ["refused", str(exc)[:300]]
+    store.close()
+    print(orjson.dumps(out).decode())
+    """
+)
+
+
+@needs_landlock
+def test_the_confined_engine_reaches_no_file_url_or_outside_path(tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    data.mkdir()
+    (data / "query_token").write_text("mxq_do-not-read-me\n")
+    outside = tmp_path / "written-outside"
+    with listening() as internal:
+        probe = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(data), internal.url, str(outside)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+            timeout=120,
+        )
+    assert probe.returncode == 0, probe.stderr
+    result = orjson.loads(probe.stdout.strip().splitlines()[-1])
+    assert result["note"].startswith("confined"), result["note"]
+    for name in ("passwd", "token", "url", "outfile"):
+        assert result[name][0] == "refused", (name, result[name])
+    assert "root:" not in probe.stdout and "do-not-read-me" not in probe.stdout
+    assert internal.hits == 0 and not outside.exists()
+    assert result["own"] == ["ok", "[(0,)]"]
+
+
+def test_the_collector_keeps_no_secret_in_its_environment(tmp_path: Path) -> None:
+    c = Collector(
+        tmp_path / "var", MICROX_SERVER_KEYS=f"demo={SECRET_KEY}", MICROX_QUERY_TOKEN=TOKEN
+    )
+    try:
+        # The secrets still work: they live in the settings, not in the environment.
+        answer = httpx.post(f"{c.base}/clickhouse/", content="SELECT 1", auth=("a", TOKEN))
+        assert answer.status_code == 200, answer.text
+        pids = [c.proc.pid, *(pid for pid, _ in descendants(c.proc.pid))]
+        assert len(pids) >= 2, "the collector's worker process is missing"
+        for pid in pids:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            assert SECRET_KEY.encode() not in environ, pid
+            assert TOKEN.encode() not in environ, pid
+        log = c.log.read_text()
+        if abi_version() >= 4:
+            assert "confined (Landlock" in log and "no TCP connections" in log, log
+    finally:
+        c.stop()

@@ -1,0 +1,196 @@
+"""Analysts query a running collector: ClickHouse's HTTP protocol, read-only, behind a token;
+the report in a real browser; ``microx sql`` and ``microx report`` with and without it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+import httpx
+import orjson
+import pytest
+from playwright.sync_api import sync_playwright
+
+from collector.tools import journeys
+from tests.conftest import BROWSER_UA, CHROMIUM, CHROMIUM_ARGS, ROOT, Collector
+
+TOKEN = "test-query-token-0123456789"
+VISITORS = 150
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Collector, int]]:
+    """A collector that has stored a generated shop's visits, sent as browsers send them."""
+    c = Collector(
+        tmp_path_factory.mktemp("query"),
+        MICROX_SITES=f"shop={journeys.ORIGIN}",
+        MICROX_QUERY_TOKEN=TOKEN,
+        MICROX_RATE_SITE_EVENTS_PER_S="1000000",
+    )
+    sent = 0
+    try:
+        with httpx.Client(base_url=c.base, timeout=10) as client:
+            for envelope in journeys.envelopes(VISITORS, seed=5):
+                envelope["at"] = int(time.time() * 1000)  # sent now, for the collector's clock
+                answer = client.post(
+                    "/v1/events",
+                    content=orjson.dumps(envelope),
+                    headers={
+                        "content-type": "text/plain",
+                        "origin": journeys.ORIGIN,
+                        "user-agent": BROWSER_UA,
+                    },
+                )
+                assert answer.status_code == 202, answer.text
+                sent += len(envelope["e"])
+        deadline = time.monotonic() + 30
+        while c.metric('insert_rows_total{table="events"}') < sent:
+            assert time.monotonic() < deadline, "the events were not stored in time"
+            time.sleep(0.2)
+        yield c, sent
+    finally:
+        c.stop()
+
+
+def test_clickhouse_connect_reads_through_the_collector(running: tuple[Collector, int]) -> None:
+    c, sent = running
+    client = clickhouse_connect.get_client(
+        host="127.0.0.1", port=c.port, proxy_path="/clickhouse", username="x", password=TOKEN
+    )
+    assert client.command("SELECT count() FROM microx.events") == sent
+    result = client.query(
+        "SELECT moment, score FROM microx.friction_by_moment(site = {site:String},"
+        " since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')})",
+        parameters={"site": "shop", "since": "2000-01-01 00:00:00", "until": "2100-01-01"},
+    )
+    assert result.result_rows[0][0] == journeys.Truth().spinner
+    # Typed columns come back typed (Native format), as from a ClickHouse server.
+    (row,) = client.query(
+        "SELECT toUUID(session_id), event_time FROM microx.events LIMIT 1"
+    ).result_rows
+    assert str(row[0]).count("-") == 4 and row[1].year >= 2026
+    for statement in (
+        "INSERT INTO microx.events (site) VALUES ('x')",
+        "DROP TABLE microx.events",
+        "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+        "SELECT 1 SETTINGS readonly = 0",
+    ):
+        with pytest.raises(Exception, match=r"(?i)readonly|refused"):
+            client.command(statement)
+    assert client.command("SELECT count() FROM microx.events") == sent
+    client.close()
+
+
+def test_curl_speaks_the_clickhouse_http_protocol(running: tuple[Collector, int]) -> None:
+    c, sent = running
+    url = f"{c.base}/clickhouse/"
+
+    def curl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["curl", "-sS", "-w", "\n%{http_code}", *args], capture_output=True, text=True
+        )
+
+    ok = curl("-u", f"analyst:{TOKEN}", "--data-binary", "SELECT count() FROM microx.events", url)
+    assert ok.stdout.split() == [str(sent), "200"]
+    as_json = curl(
+        "-H",
+        f"X-ClickHouse-Key: {TOKEN}",
+        "--data-binary",
+        "SELECT type, count() AS n FROM microx.events GROUP BY type FORMAT JSON",
+        url,
+    )
+    body, status = as_json.stdout.rsplit("\n", 1)
+    assert status == "200" and sum(int(r["n"]) for r in orjson.loads(body)["data"]) == sent
+    by_get = curl("-G", "--data-urlencode", "query=SELECT 1 + 1", "-u", f"a:{TOKEN}", url)
+    assert by_get.stdout.split() == ["2", "200"]
+    refused = curl("-u", "analyst:wrong", "--data-binary", "SELECT 1", url)
+    assert refused.stdout.endswith("401") and "AUTHENTICATION_FAILED" in refused.stdout
+    assert curl("--data-binary", "SELECT 1", url).stdout.endswith("401")
+    write = curl("-u", f"a:{TOKEN}", "--data-binary", "TRUNCATE TABLE microx.events", url)
+    assert write.stdout.endswith("403") and "Code: 164" in write.stdout
+    broken = curl("-u", f"a:{TOKEN}", "--data-binary", "SELEC 1", url)
+    assert broken.stdout.endswith("400") and "Code: 62" in broken.stdout
+    assert c.metric('queries_total{outcome="refused"}') == 2  # the two requests above
+
+
+def _cli(collector: Collector, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**collector.env, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "collector.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_microx_sql_and_report_while_it_runs(
+    running: tuple[Collector, int], tmp_path: Path
+) -> None:
+    c, sent = running
+    answer = _cli(c, "sql", "SELECT count() AS n FROM microx.events", "--format", "tsv")
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.split() == ["n", str(sent)]
+    out = tmp_path / "report.html"
+    report = _cli(c, "report", "--site", "shop", "--since", "30d", "--out", str(out))
+    assert report.returncode == 0, report.stderr
+    assert journeys.Truth().spinner in report.stdout.split("Moments to fix first")[1]
+    assert out.stat().st_size > 1_000_000  # plotly.js is inside: the file stands alone
+
+
+def test_the_report_page_renders_its_charts(running: tuple[Collector, int]) -> None:
+    c, _ = running
+    assert httpx.get(f"{c.base}/report").status_code == 401
+    assert (
+        httpx.get(f"{c.base}/report", params={"since": "soon"}, auth=("a", TOKEN)).status_code
+        == 400
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            http_credentials={"username": "analyst", "password": TOKEN},
+            viewport={"width": 1200, "height": 900},
+        )
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.extend([m.text] if m.type == "error" else []))
+        answer = page.goto(f"{c.base}/report?site=shop&since=30d")
+        assert answer is not None and answer.status == 200
+        charts = page.locator("div.chart")
+        assert charts.count() == 7
+        page.wait_for_function(
+            "[...document.querySelectorAll('div.chart')]"
+            ".every(c => c.querySelector('svg.main-svg'))",
+            timeout=30_000,
+        )
+        drawn: list[dict[str, Any]] = page.evaluate(
+            """() => [...document.querySelectorAll('div.chart')].map(c => ({
+                id: c.dataset.chart,
+                marks: c.querySelectorAll('.trace, .point, .bars path, .box').length,
+                height: c.getBoundingClientRect().height,
+            }))"""
+        )
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    for chart in drawn:
+        assert chart["marks"] > 0 and chart["height"] > 200, chart
+    assert os.path.getsize(ARTIFACTS / "report.png") > 50_000
+
+
+def test_microx_sql_after_it_stopped(running: tuple[Collector, int]) -> None:
+    c, sent = running
+    assert c.stopped_cleanly()
+    answer = _cli(c, "sql", "SELECT count() FROM microx.events", "--format", "tsv")
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.split()[-1] == str(sent)

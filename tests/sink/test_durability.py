@@ -1,0 +1,317 @@
+"""Nothing acknowledged is lost, nothing is stored twice: the real engine, failing on cue."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from collector.app import create_app
+from collector.ops.metrics import Metrics
+from collector.settings import Settings
+from collector.sink.batch import Batcher
+from collector.sink.store import Store
+from collector.spool.log import Position, Spool
+from tests.conftest import make_envelope, make_event, open_store
+from tests.faults import Faults, FaultyStore
+
+
+def settings_for(tmp_path: Path, **env: str) -> Settings:
+    return Settings.from_env(
+        {"MICROX_DATA_DIR": str(tmp_path), "MICROX_BATCH_MAX_AGE_MS": "50", **env}
+    )
+
+
+def faulty(faults: Faults) -> Callable[[str], Store]:
+    return lambda url: FaultyStore(url, faults)
+
+
+def send(client: TestClient, envelope: dict[str, Any]) -> Any:
+    return client.post(
+        "/v1/events", content=orjson.dumps(envelope), headers={"content-type": "text/plain"}
+    )
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def stored_ids(settings: Settings) -> list[str]:
+    with open_store(settings.clickhouse_url) as store:
+        return [r[0] for r in store.query("SELECT toString(event_id) FROM microx.events")[1]]
+
+
+def metric(client: TestClient, name: str) -> float:
+    """A series that must exist: a missing one fails, it never reads as 0."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(f"microx_{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"microx_{name} is not exported")
+
+
+@pytest.fixture
+def faults() -> Iterator[Faults]:
+    yield Faults()
+
+
+def test_store_outage_is_ridden_out_and_drained(tmp_path: Path, faults: Faults) -> None:
+    settings = settings_for(tmp_path)
+    acked: list[str] = []
+    with TestClient(create_app(settings, faulty(faults))) as client:
+        faults.set("fail")
+        for i in range(30):
+            envelope = make_envelope(*[make_event(q=j) for j in range(10)])
+            r = send(client, envelope)
+            assert r.status_code == 202, i
+            acked += [e["id"] for e in envelope["e"]]
+        wait_until(lambda: metric(client, 'insert_errors_total{table="events"}') >= 2)
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "degraded" and ready.json()["store"] == "down"
+        assert metric(client, "spool_bytes") > 0
+        faults.set(None)  # the store is back: the backlog drains by itself
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert client.get("/readyz").json()["status"] == "ok"
+    ids = stored_ids(settings)
+    assert sorted(ids) == sorted(acked)
+
+
+def test_full_spool_answers_503_with_retry_after(tmp_path: Path, faults: Faults) -> None:
+    settings = settings_for(tmp_path, MICROX_SPOOL_MAX_BYTES="20000", MICROX_MAX_BODY_BYTES="8000")
+    acked: list[str] = []
+    refused = 0
+    with TestClient(create_app(settings, faulty(faults))) as client:
+        faults.set("fail")
+        for _ in range(40):
+            envelope = make_envelope(*[make_event(q=j, l="x" * 50) for j in range(10)])
+            r = send(client, envelope)
+            if r.status_code == 202:
+                acked += [e["id"] for e in envelope["e"]]
+            else:
+                assert r.status_code == 503
+                assert r.headers["retry-after"] == "5"
+                refused += 1
+        assert acked and refused
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["status"] == "full"
+        assert metric(client, 'requests_refused_total{reason="spool_full"}') == refused
+        faults.set(None)
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        late = make_envelope(make_event())
+        assert send(client, late).status_code == 202
+        acked.append(late["e"][0]["id"])
+    assert sorted(stored_ids(settings)) == sorted(acked)
+
+
+def test_lost_insert_response_is_retried_without_double_count(
+    tmp_path: Path, faults: Faults
+) -> None:
+    settings = settings_for(tmp_path)
+    envelope = make_envelope(*[make_event(q=j) for j in range(25)])
+    with TestClient(create_app(settings, faulty(faults))) as client:
+        faults.set("lose_response", times=1)
+        assert send(client, envelope).status_code == 202
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert metric(client, 'insert_errors_total{table="events"}') == 1
+    assert faults.inserts_landed >= 2  # the retry reached ClickHouse and was dropped there
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
+
+
+def test_hanging_store_is_retried(tmp_path: Path, faults: Faults) -> None:
+    settings = settings_for(tmp_path)
+    envelope = make_envelope(make_event(), make_event(q=1))
+    with TestClient(create_app(settings, faulty(faults))) as client:
+        faults.set("hang", times=2)
+        assert send(client, envelope).status_code == 202
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
+
+
+def test_resent_events_are_stored_once(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    first = make_envelope(*[make_event(q=j) for j in range(5)])
+    resent = {**first, "at": first["at"] + 3000, "e": [{**e, "a": 1} for e in first["e"]]}
+    fresh = make_event(q=5, a=1)  # marked resent, but its first send never arrived
+    with TestClient(create_app(settings)) as client:
+        assert send(client, first).status_code == 202
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        resent["e"].append(fresh)
+        assert send(client, resent).status_code == 202
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert metric(client, "events_duplicate_total") == 5
+        # A resend that overtakes its original: the late original is the copy.
+        original = make_envelope(make_event(q=0))
+        overtaking = {**original, "e": [{**original["e"][0], "a": 1}]}
+        assert send(client, overtaking).status_code == 202
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert send(client, original).status_code == 202
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert metric(client, "events_duplicate_total") == 6
+    expected = [e["id"] for e in first["e"]] + [fresh["id"], original["e"][0]["id"]]
+    assert sorted(stored_ids(settings)) == sorted(expected)
+
+
+def test_copies_within_one_batch_are_stored_once(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, MICROX_BATCH_MAX_AGE_MS="60000")
+    envelope = make_envelope(make_event(), make_event(q=1))
+    with TestClient(create_app(settings)) as client:
+        assert send(client, envelope).status_code == 202
+        assert send(client, envelope).status_code == 202
+    # Both copies waited for one insert (at shutdown), which kept the first of each.
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
+
+
+def test_batch_interrupted_after_insert_is_replayed_once(tmp_path: Path) -> None:
+    """A crash between the insert and the checkpoint: the next start inserts the same
+    batch again under the same token, and ClickHouse keeps one copy."""
+    settings = settings_for(tmp_path)
+    spool_dir = settings.data_dir / "spool"
+    envelope = make_envelope(*[make_event(q=j) for j in range(40)])
+    faults = Faults()
+
+    async def first_run() -> None:
+        spool = Spool(spool_dir, settings.spool_max_bytes)
+        batcher = Batcher(
+            settings.clickhouse_url,
+            spool,
+            max_rows=1000,
+            max_age_ms=20,
+            metrics=Metrics(),
+            store_factory=faulty(faults),
+        )
+        faults.set("lose_response")  # every insert lands, no answer ever comes back
+        await batcher.start()
+        from collector.rows.record import encode
+
+        payload, rows = encode(envelope, envelope["e"], [], 1_800_000_000_000, "", "demo")
+        await spool.append(payload, rows)
+        while faults.inserts_landed < 1:
+            await asyncio.sleep(0.02)
+        # "Crash": abandon the batcher without stop(); only release the engine.
+        assert batcher._task is not None
+        batcher._task.cancel()
+        await asyncio.sleep(0.05)
+        await batcher.call(batcher._store.close)  # type: ignore[union-attr]
+        spool.close()
+
+    asyncio.run(first_run())
+    assert Spool(spool_dir, settings.spool_max_bytes).intent is None  # not opened yet
+    reopened = Spool(spool_dir, settings.spool_max_bytes)
+    reopened.open()
+    assert reopened.intent is not None
+    reopened.close()
+
+    with TestClient(create_app(settings)) as client:
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
+
+
+def test_shutdown_with_the_store_down_keeps_the_spool_for_next_start(
+    tmp_path: Path, faults: Faults
+) -> None:
+    settings = settings_for(tmp_path, MICROX_SHUTDOWN_TIMEOUT_S="0.5")
+    envelope = make_envelope(*[make_event(q=j) for j in range(12)])
+    with TestClient(create_app(settings, faulty(faults))) as client:
+        faults.set("fail")
+        assert send(client, envelope).status_code == 202
+    # Shutdown gave up after its timeout; the events wait in the spool, not lost.
+    with TestClient(create_app(settings)) as client:
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
+
+
+def test_killed_row_builder_is_replaced_and_nothing_is_lost(tmp_path: Path) -> None:
+    """The worker process that builds insert blocks is killed: the batch it would have
+    built stays in the spool, a new worker takes over, every event is stored once."""
+    settings = settings_for(tmp_path)
+    acked: list[str] = []
+
+    def workers() -> set[int]:
+        return {p.pid for p in multiprocessing.active_children() if p.pid is not None} - before
+
+    before: set[int] = set()
+    before = workers()
+
+    def send_some() -> None:
+        envelope = make_envelope(*[make_event(q=j) for j in range(10)])
+        assert send(client, envelope).status_code == 202
+        acked.extend(e["id"] for e in envelope["e"])
+
+    with TestClient(create_app(settings)) as client:
+        send_some()
+        wait_until(lambda: metric(client, 'insert_rows_total{table="events"}') >= 10)
+        (first,) = workers()
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: first not in workers())
+        for _ in range(5):
+            send_some()
+        wait_until(lambda: metric(client, 'insert_rows_total{table="events"}') >= 60)
+        (second,) = workers()
+        assert second != first
+        assert metric(client, "build_errors_total") >= 1
+    assert sorted(stored_ids(settings)) == sorted(acked)
+
+
+def test_sink_task_restarts_after_an_unexpected_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Reading the spool fails with an I/O error: the draining task says so at once,
+    is counted and shown by /readyz, restarts with backoff, and stores everything once
+    the disk reads again."""
+    settings = settings_for(tmp_path)
+    failing = False
+    real_read = Spool.read
+
+    def read(self: Spool, max_rows: int, until: Position | None = None) -> Any:
+        if failing:
+            raise OSError(errno.EIO, "injected: Input/output error")
+        return real_read(self, max_rows, until)
+
+    monkeypatch.setattr(Spool, "read", read)
+    envelope = make_envelope(*[make_event(q=j) for j in range(15)])
+    with TestClient(create_app(settings)) as client:
+        failing = True
+        assert send(client, envelope).status_code == 202
+        wait_until(lambda: metric(client, "sink_restarts_total") >= 2)
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "degraded" and "Input/output error" in ready["sink_error"]
+        crashes = [r for r in caplog.records if "sink stopped on an unexpected error" in r.message]
+        assert crashes and crashes[0].exc_info is not None  # with its traceback, at once
+        failing = False
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert client.get("/readyz").json()["status"] == "ok"
+        later = make_envelope(make_event())
+        assert send(client, later).status_code == 202
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"] + later["e"])
+
+
+def test_readyz_shows_a_store_that_answers_but_cannot_store(tmp_path: Path, faults: Faults) -> None:
+    settings = settings_for(tmp_path)
+    envelope = make_envelope(*[make_event(q=j) for j in range(5)])
+    with TestClient(create_app(settings, faulty(faults))) as client:
+        faults.set("fail_writes")
+        assert send(client, envelope).status_code == 202
+        wait_until(lambda: metric(client, 'insert_errors_total{table="events"}') >= 1)
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "degraded" and ready["store"] == "failing", ready
+        assert metric(client, "store_up") == 0
+        faults.set(None)
+        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert client.get("/readyz").json()["status"] == "ok"
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
