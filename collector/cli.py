@@ -23,7 +23,8 @@ from collector.read.report import render_html
 from collector.rights.tombstones import Tombstones, TombstonesDamaged, TombstonesFull
 from collector.rights.visitors import Visitor, log_request, summary_of, visitor_id
 from collector.settings import Settings, SettingsError
-from collector.sink.store import Store, StoreUnavailable, describe_url, load_migrations
+from collector.sink.migrations import load_migrations
+from collector.sink.store import Store, StoreUnavailable, describe_url
 from collector.spool.log import saved_checkpoint, spool_end
 from collector.tools.cluster import DEFAULT_CLUSTER, ClusterSchemaError, render
 

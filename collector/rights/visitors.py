@@ -36,7 +36,8 @@ from collector.rights.tombstones import Tombstones, TombstonesFull, subject
 from collector.rows.enrich import EVENT_COLUMNS, Row
 from collector.rows.record import REJECTED_COLUMNS, decode
 from collector.sink.batch import Batcher
-from collector.sink.store import DATABASE, Store, StoreLost
+from collector.sink.migrations import DATABASE
+from collector.sink.store import Store, StoreLost
 from collector.spool.log import QUARANTINE, Position, Spool, spool_end, unstored
 
 log = logging.getLogger("microx.visitors")

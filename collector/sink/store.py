@@ -6,9 +6,7 @@ ClickHouse server. Everything else in the collector is the same for both.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 import os
 import re
 import uuid
@@ -20,9 +18,8 @@ import clickhouse_connect
 from clickhouse_connect.driver.binding import DT64Param, bind_query
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from collector.contract import schema_dir
+from collector.sink.migrations import DATABASE, Migration, load_migrations
 
-DATABASE = "microx"
 # The engine's functions that read a query's text without running it.
 PARSERS = frozenset({"parseQueryToJSON", "formatQuerySingleLine"})
 # A file the collector writes into the embedded store's directory when it opens it: gone
@@ -33,7 +30,6 @@ IDENTITY_FILE = "microx-store-id"
 # only in the table inserted into (the default since ClickHouse 24, stated for older
 # servers); each of those tables needs its own deduplication window for it to work.
 _DEDUPLICATE = {"deduplicate_blocks_in_dependent_materialized_views": 1}
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
 class _Verbatim(DT64Param):
@@ -54,37 +50,6 @@ class StoreUnavailable(RuntimeError):
 
 class StoreLost(RuntimeError):
     """The embedded store's directory was deleted or replaced while the engine ran."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-
-    @property
-    def checksum(self) -> str:
-        return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
-
-    def statements(self) -> list[str]:
-        body = "\n".join(
-            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
-        )
-        return [s.strip() for s in body.split(";") if s.strip()]
-
-
-def load_migrations(directory: Path | None = None) -> list[Migration]:
-    directory = directory or schema_dir() / "migrations"
-    found: list[Migration] = []
-    for path in sorted(directory.glob("*.sql")):
-        match = _MIGRATION_NAME.match(path.name)
-        if not match:
-            raise ValueError(f"migration file {path.name!r} is not named NNNN_name.sql")
-        found.append(Migration(int(match[1]), match[2], path.read_text()))
-    versions = [m.version for m in found]
-    if len(set(versions)) != len(versions):
-        raise ValueError(f"two migrations share a version number in {directory}")
-    return found
 
 
 def describe_url(url: str) -> str:

@@ -19,7 +19,7 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 
-from collector.sink.store import DATABASE, Migration
+from collector.sink.migrations import DATABASE, SQL_TOKEN, Migration
 
 DEFAULT_CLUSTER = "microx"
 # The ledger is replicated whole to every server (one replication path for all shards)
@@ -52,16 +52,7 @@ _ALTER_VERBS = _COLUMN_COMMANDS | {
 }
 _MERGE_TREE = re.compile(r"(\w*)MergeTree", re.IGNORECASE)
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TOKEN = re.compile(
-    r"""(?P<space>\s+)
-    | (?P<comment>--[^\n]*|/\*.*?\*/)
-    | (?P<string>'(?:[^'\\]|\\.|'')*')
-    | (?P<quoted>`(?:[^`\\]|\\.|``)*`|"(?:[^"\\]|\\.|"")*")
-    | (?P<word>[A-Za-z_][A-Za-z0-9_$]*)
-    | (?P<number>\d[\w.]*)
-    | (?P<other>.)""",
-    re.VERBOSE | re.DOTALL,
-)
+_TOKEN = SQL_TOKEN
 
 
 class ClusterSchemaError(ValueError):

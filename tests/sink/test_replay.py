@@ -14,7 +14,8 @@ import httpx
 import orjson
 
 from collector.rows.enrich import EVENT_COLUMNS, enrich
-from collector.sink.store import Store, load_migrations
+from collector.sink.migrations import load_migrations
+from collector.sink.store import Store
 from tests.conftest import BROWSER_UA, Collector, make_envelope, make_event, now_ms, open_store
 
 ENVELOPES = 8

@@ -10,7 +10,8 @@ import pytest
 from collector.ingest.validate import judge
 from collector.rows.enrich import EVENT_COLUMNS, enrich
 from collector.rows.record import REJECTED_COLUMNS
-from collector.sink.store import Migration, StoreUnavailable, describe_url, load_migrations
+from collector.sink.migrations import Migration, load_migrations
+from collector.sink.store import StoreUnavailable, describe_url
 from tests.conftest import make_envelope, make_event, now_ms, open_store
 
 

@@ -20,7 +20,8 @@ from typing import Any
 import clickhouse_connect
 import pytest
 
-from collector.sink.store import Migration, Store, load_migrations
+from collector.sink.migrations import Migration, load_migrations
+from collector.sink.store import Store
 from collector.tools.cluster import ClusterSchemaError, cluster_statements
 from tests.conftest import open_store
 
