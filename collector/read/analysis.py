@@ -1,6 +1,6 @@
 """From stored micro-interactions to "fix this moment first": the report's queries.
 
-Every number here comes from the views in ``schema/migrations`` (see docs/analysis.md);
+Every number here comes from the views in ``schema/views`` (see docs/analysis.md);
 this module only picks the time window, runs them and summarises the answers. It takes
 any function that runs a query, so the same analysis runs on the embedded store, on a
 ClickHouse server, or inside the collector on its read-only connection.

@@ -1,5 +1,10 @@
-"""migrations: the store's schema as ordered, checksummed SQL files, and SQL split into
-statements.
+"""migrations: the store's schema as ordered, checksummed SQL files, the definitions
+created again at every start, and SQL split into statements.
+
+What is stored (tables, and the materialized views that fill them) changes only through a
+new file in ``schema/migrations/``, applied once. What only computes (functions, plain and
+parameterized views) lives in ``schema/views/`` and is created again, as written there, at
+every start: fixing a definition is an edit.
 
 One splitter reads the SQL the collector runs and the SQL the cluster schema translates:
 it knows ClickHouse's strings, quoted names and comments, so a ``;`` inside any of them
@@ -17,6 +22,17 @@ from pathlib import Path
 from collector.contract import schema_dir
 
 DATABASE = "microx"
+# Functions are global in ClickHouse, not in a database: this prefix is microx's part.
+FUNCTION_PREFIX = "microx_"
+# Checksums of migrations as first released, when they also held functions and views.
+# Those moved to schema/views/, the files keeping only what they stored, and stores that
+# applied the released text recorded these. Each is accepted only beside the checksum of
+# the file as it became then: any later edit is refused as for every other migration.
+RELEASED_CHECKSUMS = {
+    (5, "friction"): ("e54fb726efff5d9c", "91e83a393c82bdec"),
+    (6, "customer_signals"): ("f68fca08efd9711e", "e9044a288fcdae36"),
+}
+_DEFINITION_NAME = re.compile(r"^[a-z0-9_]+\.sql$")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # ClickHouse's lexical units, as far as splitting and translating statements need them.
 SQL_TOKEN = re.compile(
@@ -74,6 +90,83 @@ class Migration:
     def statements(self) -> list[str]:
         return split_statements(self.sql)
 
+    def matches(self, checksum: str) -> bool:
+        """Whether a store that recorded ``checksum`` applied this migration."""
+        released, moved = RELEASED_CHECKSUMS.get((self.version, self.name), ("", ""))
+        return checksum == self.checksum or (checksum, self.checksum) == (released, moved)
+
+
+@dataclasses.dataclass(frozen=True)
+class Definition:
+    """A function or a view, created again with ``CREATE OR REPLACE`` at every start."""
+
+    kind: str  # "function" or "view"
+    name: str  # the function's name, or the view's within DATABASE
+    sql: str
+    source: str
+
+
+def _words(statement: str, count: int) -> list[str]:
+    """The first ``count`` tokens of a statement, comments and spaces left out, quoted
+    names without their quotes."""
+    found: list[str] = []
+    for m in tokens(statement):
+        if m.lastgroup in ("space", "comment"):
+            continue
+        found.append(m[0][1:-1] if m.lastgroup == "quoted" else m[0])
+        if len(found) == count:
+            break
+    return found
+
+
+def _defines(statement: str) -> str | None:
+    """``"function"`` or ``"view"`` when ``statement`` creates one (a materialized view
+    stores rows, so it is not a view here), else None."""
+    words = [w.upper() for w in _words(statement, 4)]
+    at = 3 if words[1:3] == ["OR", "REPLACE"] else 1
+    if words[:1] != ["CREATE"] or len(words) <= at:
+        return None
+    return {"FUNCTION": "function", "VIEW": "view"}.get(words[at])
+
+
+def _definition(statement: str, source: str) -> Definition:
+    words = _words(statement, 7) + [""] * 7
+    kind = _defines(statement)
+    if kind is None or [w.upper() for w in words[1:3]] != ["OR", "REPLACE"]:
+        raise ValueError(
+            f"{source}: only CREATE OR REPLACE FUNCTION and CREATE OR REPLACE VIEW belong "
+            f"in schema/views (a definition must replace the one before): "
+            f"{' '.join(words[:4])} ..."
+        )
+    if kind == "function":
+        name = words[4]
+        if not name.startswith(FUNCTION_PREFIX):
+            raise ValueError(f"{source}: function {name} must be named {FUNCTION_PREFIX}...")
+        return Definition(kind, name, statement, source)
+    if words[4:6] != [DATABASE, "."]:
+        raise ValueError(f"{source}: view {words[4]} must be named {DATABASE}.<name>")
+    return Definition(kind, words[6], statement, source)
+
+
+def load_definitions(directory: Path | None = None) -> list[Definition]:
+    """The functions first, then the views, each in the order of its file and the files'
+    names: a view is created after what it reads."""
+    directory = directory or schema_dir() / "views"
+    found: list[Definition] = []
+    for path in sorted(directory.glob("*.sql")):
+        if not _DEFINITION_NAME.match(path.name):
+            raise ValueError(f"definition file {path.name!r} is not named name.sql")
+        try:
+            statements = split_statements(path.read_text())
+        except SqlSyntaxError as exc:
+            raise ValueError(f"{path.name}: {exc}") from None
+        found += [_definition(s, path.name) for s in statements]
+    names = [(d.kind, d.name) for d in found]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"defined twice in {directory}: {twice}")
+    return sorted(found, key=lambda d: d.kind != "function")
+
 
 def load_migrations(directory: Path | None = None) -> list[Migration]:
     directory = directory or schema_dir() / "migrations"
@@ -84,9 +177,15 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
             raise ValueError(f"migration file {path.name!r} is not named NNNN_name.sql")
         migration = Migration(int(match[1]), match[2], path.read_text())
         try:
-            migration.statements()
+            statements = migration.statements()
         except SqlSyntaxError as exc:
             raise ValueError(f"migration {path.name}: {exc}") from None
+        for statement in statements:
+            if _defines(statement):
+                raise ValueError(
+                    f"migration {path.name} creates a {_defines(statement)}: functions and "
+                    "views are definitions in schema/views, created again at every start"
+                )
         found.append(migration)
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):

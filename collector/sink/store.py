@@ -18,7 +18,14 @@ import clickhouse_connect
 from clickhouse_connect.driver.binding import DT64Param, bind_query
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from collector.sink.migrations import DATABASE, Migration, load_migrations
+from collector.sink.migrations import (
+    DATABASE,
+    FUNCTION_PREFIX,
+    Definition,
+    Migration,
+    load_definitions,
+    load_migrations,
+)
 
 # The engine's functions that read a query's text without running it.
 PARSERS = frozenset({"parseQueryToJSON", "formatQuerySingleLine"})
@@ -50,6 +57,10 @@ class StoreUnavailable(RuntimeError):
 
 class StoreLost(RuntimeError):
     """The embedded store's directory was deleted or replaced while the engine ran."""
+
+
+def _backquoted(name: str) -> str:
+    return name.replace("\\", "\\\\").replace("`", "\\`")
 
 
 def describe_url(url: str) -> str:
@@ -147,9 +158,31 @@ class Store:
         except (ClickHouseError, OSError, StoreLost):
             return False
 
-    def migrate(self, migrations: Sequence[Migration] | None = None) -> list[Migration]:
-        """Apply the migrations not yet recorded; return those applied now."""
+    def migrate(
+        self,
+        migrations: Sequence[Migration] | None = None,
+        definitions: Sequence[Definition] | None = None,
+    ) -> list[Migration]:
+        """Bring the schema up to date; return the migrations applied now.
+
+        The functions are created first (a materialized view a migration creates copies
+        the functions it uses into itself, so they must be there and current), then the
+        migrations not yet recorded, then the views (a view copies its functions too, so
+        every start creates them again after the functions). Views of ``microx`` and
+        ``microx_`` functions that are no longer defined are dropped."""
         migrations = load_migrations() if migrations is None else migrations
+        definitions = load_definitions() if definitions is None else definitions
+        for d in definitions:
+            if d.kind == "function":
+                self._client.command(d.sql)
+        applied = self._apply(migrations)
+        for d in definitions:
+            if d.kind == "view":
+                self._client.command(d.sql)
+        self._drop_undefined(definitions)
+        return applied
+
+    def _apply(self, migrations: Sequence[Migration]) -> list[Migration]:
         first, rest = migrations[0], migrations[1:]
         # The first migration creates the ledger itself and is idempotent, so it always runs.
         for statement in first.statements():
@@ -166,7 +199,7 @@ class Store:
             applied.append(first)
         for migration in rest:
             if migration.version in done:
-                if done[migration.version] != migration.checksum:
+                if not migration.matches(done[migration.version]):
                     raise StoreUnavailable(
                         f"migration {migration.version:04d}_{migration.name} was changed after "
                         "it was applied; add a new migration instead of editing an old one"
@@ -177,6 +210,26 @@ class Store:
             self._record(migration)
             applied.append(migration)
         return applied
+
+    def _drop_undefined(self, definitions: Sequence[Definition]) -> None:
+        views = {d.name for d in definitions if d.kind == "view"}
+        functions = {d.name for d in definitions if d.kind == "function"}
+        found = self._client.query(
+            "SELECT name FROM system.tables WHERE database = {db:String} AND engine = 'View'",
+            parameters={"db": DATABASE},
+        ).result_rows
+        # Views first: one no longer defined may read a function no longer defined.
+        for (name,) in found:
+            if name not in views:
+                self._client.command(f"DROP VIEW IF EXISTS {DATABASE}.`{_backquoted(name)}`")
+        found = self._client.query(
+            "SELECT name FROM system.functions WHERE origin = 'SQLUserDefined'"
+            " AND startsWith(name, {prefix:String})",
+            parameters={"prefix": FUNCTION_PREFIX},
+        ).result_rows
+        for (name,) in found:
+            if name not in functions:
+                self._client.command(f"DROP FUNCTION IF EXISTS `{_backquoted(name)}`")
 
     def _record(self, migration: Migration) -> None:
         self._client.insert(

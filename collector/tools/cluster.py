@@ -7,6 +7,11 @@ reading and writing the local tables, so each shard aggregates its own rows. Eve
 statement carries ``ON CLUSTER``, so running the output once on any server builds the
 whole cluster.
 
+Functions and views (``schema/views``) come with every run, functions before the migrations
+(a materialized view copies the functions it uses when it is created) and views after: they
+replace what the servers have, so the script brings the definitions up to date whatever
+``--from`` says.
+
 The translation reads each statement's tokens and remembers what earlier migrations
 created (which tables are split, which have a session_id), so a new migration needs no
 change here; a statement it cannot translate safely is refused with the reason rather
@@ -19,7 +24,13 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 
-from collector.sink.migrations import DATABASE, SQL_TOKEN, Migration
+from collector.sink.migrations import (
+    DATABASE,
+    SQL_TOKEN,
+    Definition,
+    Migration,
+    load_definitions,
+)
 
 DEFAULT_CLUSTER = "microx"
 # The ledger is replicated whole to every server (one replication path for all shards)
@@ -487,22 +498,48 @@ def cluster_statements(
     return out
 
 
+def definition_statements(
+    definitions: Sequence[Definition], kind: str, cluster: str = DEFAULT_CLUSTER
+) -> list[str]:
+    """The ``kind`` ("function" or "view") definitions for ``cluster``."""
+    translator = _Translator(cluster, {})
+    out: list[str] = []
+    for d in definitions:
+        if d.kind == kind:
+            try:
+                out += translator.translate(d.sql)
+            except ClusterSchemaError as exc:
+                raise ClusterSchemaError(f"{d.source}: {exc}") from None
+    return out
+
+
 def render(
     migrations: Sequence[Migration],
     cluster: str = DEFAULT_CLUSTER,
     shard_keys: Mapping[str, str] | None = None,
     since: int = 0,
+    definitions: Sequence[Definition] | None = None,
 ) -> str:
-    """The cluster schema as one script for ``clickhouse-client --multiquery``."""
+    """The cluster schema as one script for ``clickhouse-client --multiquery``: the
+    functions, the migrations from version ``since`` on, the views."""
+    definitions = load_definitions() if definitions is None else definitions
     lines = [
         f"-- microx schema for the ClickHouse cluster {cluster!r}: run it once, on any server.",
         "-- Needs {shard} and {replica} macros on every server, and ClickHouse Keeper.",
         "",
     ]
+    functions = definition_statements(definitions, "function", cluster)
+    if functions:
+        lines.append("-- functions (schema/views), before the materialized views that use them")
+        lines += [f"{statement};\n" for statement in functions]
     selected = cluster_statements(migrations, cluster, shard_keys, since)
     for migration, statements in selected:
         lines.append(f"-- {migration.version:04d}_{migration.name}")
         lines += [f"{statement};\n" for statement in statements]
     if not selected:
-        lines.append(f"-- no migration from version {since} on")
+        lines.append(f"-- no migration from version {since} on\n")
+    views = definition_statements(definitions, "view", cluster)
+    if views:
+        lines.append("-- views (schema/views), after the tables they read")
+        lines += [f"{statement};\n" for statement in views]
     return "\n".join(lines).rstrip() + "\n"

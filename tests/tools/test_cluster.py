@@ -20,9 +20,16 @@ from typing import Any
 import clickhouse_connect
 import pytest
 
-from collector.sink.migrations import Migration, load_migrations
+from collector.contract import schema_dir
+from collector.sink.migrations import (
+    Definition,
+    Migration,
+    load_definitions,
+    load_migrations,
+    split_statements,
+)
 from collector.sink.store import Store
-from collector.tools.cluster import ClusterSchemaError, cluster_statements
+from collector.tools.cluster import ClusterSchemaError, cluster_statements, render
 from tests.conftest import open_store
 
 CLUSTER = "microx"
@@ -53,11 +60,6 @@ SYNTHETIC = {
             quantileState(0.75)(ifNull(duration_ms, 0)) AS p75_ms
         FROM microx.events
         GROUP BY day, site, type, name;
-
-        CREATE VIEW IF NOT EXISTS microx.friction AS
-        SELECT site, type, name, countMerge(events) AS events, uniqMerge(sessions) AS sessions
-        FROM microx.daily_moments
-        GROUP BY site, type, name;
     """,
     "experiments": """
         ALTER TABLE microx.events
@@ -97,6 +99,15 @@ SYNTHETIC = {
             GROUP BY site, hour;
     """,
 }
+# A definition over a synthetic table, beside the real ones.
+SYNTHETIC_VIEWS = """
+    CREATE OR REPLACE FUNCTION microx_events_of AS (s) -> countMerge(s);
+
+    CREATE OR REPLACE VIEW microx.friction AS
+    SELECT site, type, name, microx_events_of(events) AS events, uniqMerge(sessions) AS sessions
+    FROM microx.daily_moments
+    GROUP BY site, type, name;
+"""
 # The embedded engine as one server of a one-shard cluster: it runs Distributed tables
 # locally (the port is its own), but it has no Keeper and no distributed DDL queue.
 CLUSTER_CONFIG = f"""<clickhouse>
@@ -107,6 +118,7 @@ CLUSTER_CONFIG = f"""<clickhouse>
     <macros><shard>01</shard><replica>r1</replica></macros>
 </clickhouse>
 """
+_VIEW_NAME = re.compile(r"^CREATE OR REPLACE VIEW microx\.(\w+) ON CLUSTER ")
 _ON_CLUSTER = re.compile(rf" ON CLUSTER {CLUSTER}\b")
 _REPLICATED = re.compile(r"Replicated(\w*MergeTree)\('[^']*', '\{replica\}'(?:, )?")
 
@@ -122,13 +134,33 @@ def with_synthetic(directory: Path) -> list[Migration]:
     return load_migrations(directory)
 
 
+def synthetic_definitions(directory: Path) -> list[Definition]:
+    """The real definitions and SYNTHETIC_VIEWS, as files."""
+    directory.mkdir()
+    for path in (schema_dir() / "views").glob("*.sql"):
+        (directory / path.name).write_text(path.read_text())
+    (directory / "synthetic.sql").write_text(SYNTHETIC_VIEWS)
+    return load_definitions(directory)
+
+
+Schema = tuple[list[Migration], list[Definition]]
+
+
+def synthetic(tmp_path: Path) -> Schema:
+    return with_synthetic(tmp_path / "mig"), synthetic_definitions(tmp_path / "views")
+
+
 @pytest.fixture(params=["real", "with_synthetic"])
-def migrations(request: pytest.FixtureRequest, tmp_path: Path) -> list[Migration]:
-    return load_migrations() if request.param == "real" else with_synthetic(tmp_path / "mig")
+def schema(request: pytest.FixtureRequest, tmp_path: Path) -> Schema:
+    if request.param == "real":
+        return load_migrations(), load_definitions()
+    return synthetic(tmp_path)
 
 
-def flat(migrations: list[Migration]) -> list[str]:
-    return [s for _, statements in cluster_statements(migrations, CLUSTER) for s in statements]
+def flat(schema: Schema, since: int = 0) -> list[str]:
+    """The cluster script's statements, read back with the splitter the store uses."""
+    migrations, definitions = schema
+    return split_statements(render(migrations, CLUSTER, since=since, definitions=definitions))
 
 
 def formatted(statements: list[str], tmp_path: Path) -> list[str]:
@@ -143,11 +175,14 @@ def formatted(statements: list[str], tmp_path: Path) -> list[str]:
         client.close()
 
 
-def single_server_facts(migrations: list[Migration], tmp_path: Path) -> dict[str, Any]:
+def single_server_facts(schema: Schema, tmp_path: Path) -> dict[str, Any]:
     """What the migrations make on one server: MergeTree tables (and views storing in
-    one) with their engine and arguments, and which have a session_id column."""
+    one) with their engine and arguments, which have a session_id column, the views."""
     with open_store(f"chdb://{tmp_path / 'single'}") as store:
-        store.migrate(migrations)
+        store.migrate(*schema)
+        _, views = store.query(
+            "SELECT name FROM system.tables WHERE database = 'microx' AND engine = 'View'"
+        )
         _, tables = store.query(
             "SELECT t.name, if(t.engine = 'MaterializedView', i.engine_full, t.engine_full)"
             " FROM system.tables AS t LEFT JOIN system.tables AS i"
@@ -163,13 +198,16 @@ def single_server_facts(migrations: list[Migration], tmp_path: Path) -> dict[str
         match = re.match(r"(\w+)(?:\(([^)]*)\))?", engine_full)
         assert match is not None
         engines[name] = (match[1], match[2] or "")
-    return {"engines": engines, "session": {r[0] for r in session}}
+    return {
+        "engines": engines,
+        "session": {r[0] for r in session},
+        "views": {r[0] for r in views},
+    }
 
 
-def test_every_statement_parses_and_runs_on_the_cluster(
-    migrations: list[Migration], tmp_path: Path
-) -> None:
-    statements = flat(migrations)
+def test_every_statement_parses_and_runs_on_the_cluster(schema: Schema, tmp_path: Path) -> None:
+    migrations, _ = schema
+    statements = flat(schema)
     ddl = [f for f in formatted(statements, tmp_path) if not f.startswith("INSERT")]
     assert ddl
     assert [f for f in ddl if not _ON_CLUSTER.search(f.splitlines()[0])] == []
@@ -179,17 +217,17 @@ def test_every_statement_parses_and_runs_on_the_cluster(
 
 
 def test_a_syntax_error_fails_the_parser_check(tmp_path: Path) -> None:
-    broken = flat(load_migrations())[1].replace(")", "", 1)
+    broken = flat((load_migrations(), []))[1].replace(")", "", 1)
     with pytest.raises(Exception, match="Syntax error"):
         formatted([broken], tmp_path)
 
 
 def test_merge_tree_tables_are_replicated_locally_and_distributed_by_name(
-    migrations: list[Migration], tmp_path: Path
+    schema: Schema, tmp_path: Path
 ) -> None:
-    facts = single_server_facts(migrations, tmp_path)
+    facts = single_server_facts(schema, tmp_path)
     creates = {}
-    for f in formatted(flat(migrations), tmp_path):
+    for f in formatted(flat(schema), tmp_path):
         match = re.match(r"CREATE (?:TABLE|MATERIALIZED VIEW) (?:IF NOT EXISTS )?microx\.(\w+) ", f)
         if match:
             creates[match[1]] = f
@@ -209,10 +247,9 @@ def test_merge_tree_tables_are_replicated_locally_and_distributed_by_name(
         assert f"AS microx.{table}_local" in creates[table]
 
 
-def test_statements_match_what_the_migrations_define(
-    migrations: list[Migration], tmp_path: Path
-) -> None:
-    sharded = set(single_server_facts(migrations, tmp_path)["engines"]) - {"schema_migrations"}
+def test_statements_match_what_the_migrations_define(schema: Schema, tmp_path: Path) -> None:
+    migrations, _ = schema
+    sharded = set(single_server_facts(schema, tmp_path)["engines"]) - {"schema_migrations"}
     expected = []
     for m in migrations:
         count = 1  # the ledger row
@@ -234,8 +271,7 @@ def test_statements_match_what_the_migrations_define(
 
 
 def test_alters_reach_local_tables_and_only_columns_reach_distributed(tmp_path: Path) -> None:
-    migrations = with_synthetic(tmp_path / "mig")
-    alters = [s for s in flat(migrations) if s.startswith("ALTER")]
+    alters = [s for s in flat(synthetic(tmp_path)) if s.startswith("ALTER")]
     events = [s for s in alters if "experiment" in s]
     assert [s.split()[2] for s in events] == ["microx.events_local", "microx.events"]
     assert "ADD INDEX" in events[0] and "ADD COLUMN" in events[0]
@@ -245,7 +281,7 @@ def test_alters_reach_local_tables_and_only_columns_reach_distributed(tmp_path: 
 
 
 def test_views_aggregate_per_shard_and_read_back_through_distributed(tmp_path: Path) -> None:
-    statements = flat(with_synthetic(tmp_path / "mig"))
+    statements = flat(synthetic(tmp_path))
     (view,) = [s for s in statements if "daily_moments_mv" in s]
     assert "TO microx.daily_moments_local" in view
     assert "FROM microx.events_local" in view
@@ -254,6 +290,31 @@ def test_views_aggregate_per_shard_and_read_back_through_distributed(tmp_path: P
     assert "FROM microx.events_local" in query
     (friction,) = [s for s in statements if "microx.friction ON CLUSTER" in s]
     assert "FROM microx.daily_moments\n" in friction  # all shards, through Distributed
+
+
+def test_every_run_brings_functions_first_and_views_last(schema: Schema, tmp_path: Path) -> None:
+    migrations, definitions = schema
+    facts = single_server_facts(schema, tmp_path)
+    assert facts["views"]
+    # Upgrading from the last migration: no migration, yet every definition.
+    for statements in (flat(schema), flat(schema, since=migrations[-1].version + 1)):
+        kinds = [
+            "function"
+            if s.startswith("CREATE OR REPLACE FUNCTION")
+            else "view"
+            if s.startswith("CREATE OR REPLACE VIEW")
+            else "migration"
+            for s in statements
+        ]
+        functions, views = kinds.count("function"), kinds.count("view")
+        assert functions == sum(d.kind == "function" for d in definitions) > 0
+        assert kinds[:functions] == ["function"] * functions
+        assert kinds[len(kinds) - views :] == ["view"] * views
+        created = {_VIEW_NAME.findall(s)[0] for s in statements[len(kinds) - views :]}
+        assert created == facts["views"]
+    assert "-- no migration from version" in render(
+        migrations, CLUSTER, since=migrations[-1].version + 1, definitions=definitions
+    )
 
 
 def test_a_statement_it_cannot_translate_is_refused(tmp_path: Path) -> None:
@@ -296,12 +357,12 @@ def cluster_server(tmp_path: Path) -> Iterator[ClusterServer]:
 def test_the_schema_works_on_a_one_shard_cluster(
     cluster_server: ClusterServer, tmp_path: Path
 ) -> None:
-    migrations = with_synthetic(tmp_path / "mig")
-    for statement in flat(migrations):
+    schema = synthetic(tmp_path)
+    for statement in flat(schema):
         # What the embedded engine lacks: the distributed DDL queue and Keeper.
         cluster_server._client.command(_REPLICATED.sub(r"\1(", _ON_CLUSTER.sub("", statement)))
     # A collector starting against the cluster finds every migration already applied.
-    assert cluster_server.migrate(migrations) == []
+    assert cluster_server.migrate(*schema) == []
 
     rows = 50
     ids = [uuid.uuid4() for _ in range(rows)]

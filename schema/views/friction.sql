@@ -1,0 +1,85 @@
+-- Friction by moment from the hourly aggregate, and the loading cues and click targets
+-- it ranks.
+
+-- Friction by moment, ranked. severity = 1 - (1 - latency pain)(1 - frustration rate)
+-- (1 - abandonment rate): the chance an occurrence hurt in at least one way; score =
+-- severity x sessions, the sessions a fix would spare. Query it as
+-- SELECT * FROM microx.friction_by_moment(site = 'shop', since = '2026-11-01', until = '2026-12-01').
+CREATE OR REPLACE VIEW microx.friction_by_moment AS
+SELECT
+    kind,
+    moment,
+    sessions,
+    hurt_sessions,
+    occurrences,
+    round(if(isNaN(q[1]), NULL, q[1]), 1) AS p50,
+    round(if(isNaN(q[2]), NULL, q[2]), 1) AS p75,
+    round(if(isNaN(q[3]), NULL, q[3]), 1) AS p95,
+    timed,
+    slow,
+    round(latency_pain, 4) AS latency_pain,
+    clicks,
+    rage_clicks,
+    dead_clicks,
+    error_clicks,
+    round(frustration_rate, 4) AS frustration_rate,
+    form_starts,
+    form_abandons,
+    round(abandon_rate, 4) AS abandon_rate,
+    round(avg_rating, 2) AS avg_rating,
+    started_by,
+    round(1 - (1 - latency_pain) * (1 - frustration_rate) * (1 - abandon_rate), 4) AS severity,
+    round(severity * sessions, 2) AS score
+FROM
+(
+    SELECT
+        kind,
+        moment,
+        uniqMerge(sessions_state) AS sessions,
+        uniqMerge(hurt_state) AS hurt_sessions,
+        countMerge(occurrences_state) AS occurrences,
+        quantilesTDigestMerge(0.5, 0.75, 0.95)(duration_state) AS q,
+        countMerge(timed_state) AS timed,
+        countMerge(slow_state) AS slow,
+        if(timed > 0, sumMerge(latency_pain_state) / timed, 0) AS latency_pain,
+        countMerge(clicks_state) AS clicks,
+        countMerge(rage_state) AS rage_clicks,
+        countMerge(dead_state) AS dead_clicks,
+        countMerge(error_click_state) AS error_clicks,
+        if(clicks > 0, least(1, (rage_clicks + dead_clicks + error_clicks) / clicks), 0)
+            AS frustration_rate,
+        countMerge(form_start_state) AS form_starts,
+        countMerge(form_abandon_state) AS form_abandons,
+        if(form_starts > 0, least(1, form_abandons / form_starts), 0) AS abandon_rate,
+        avgMerge(rating_state) AS avg_rating,
+        topKMerge(3)(started_by_state) AS started_by
+    FROM microx.moment_hourly
+    WHERE site = {site:String}
+        AND hour >= toStartOfHour({since:DateTime('UTC')})
+        AND hour < {until:DateTime('UTC')}
+    GROUP BY kind, moment
+)
+ORDER BY score DESC, sessions DESC, moment;
+
+CREATE OR REPLACE VIEW microx.slowest_loading_cues AS
+SELECT moment AS cue, sessions, occurrences, p50, p75, p95, slow, latency_pain, started_by, score
+FROM microx.friction_by_moment(site = {site:String}, since = {since:DateTime('UTC')},
+    until = {until:DateTime('UTC')})
+WHERE kind = 'loading'
+ORDER BY p75 DESC, occurrences DESC;
+
+CREATE OR REPLACE VIEW microx.click_targets AS
+SELECT
+    moment AS target,
+    sessions,
+    clicks,
+    rage_clicks,
+    dead_clicks,
+    error_clicks,
+    frustration_rate,
+    p75 AS feedback_p75_ms,
+    score
+FROM microx.friction_by_moment(site = {site:String}, since = {since:DateTime('UTC')},
+    until = {until:DateTime('UTC')})
+WHERE kind = 'click'
+ORDER BY rage_clicks + dead_clicks + error_clicks DESC, clicks DESC;

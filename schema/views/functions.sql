@@ -1,0 +1,48 @@
+-- The functions every definition of friction is written with: the one place each is
+-- written, so the hourly aggregate and the views over raw rows can never disagree about
+-- what a moment is or how much it hurt. docs/analysis.md explains each.
+--
+-- A materialized view copies the functions it uses into itself when it is created:
+-- changing one that microx.moment_hourly_mv uses needs a migration that creates that
+-- view again and refills its table, or stores made before and after would disagree.
+
+-- The kind of journey moment an event belongs to.
+CREATE OR REPLACE FUNCTION microx_kind AS (t) -> multiIf(
+    t IN ('page', 'route'), 'page',
+    t IN ('click', 'rage_click', 'dead_click', 'error_click'), 'click',
+    t = 'loading', 'loading',
+    startsWith(t, 'form_'), 'form',
+    t = 'step', 'step',
+    t IN ('moment', 'feedback'), 'moment',
+    t = 'vital', 'vital',
+    t IN ('error', 'long_task'), 'error',
+    'signal');
+
+-- Which moment: a page by its path, a click target or a loading cue on its page, a form,
+-- a funnel step, a named moment. A cue named with data-microx-loading keeps its name.
+CREATE OR REPLACE FUNCTION microx_moment AS (t, n, tg, path) -> multiIf(
+    t IN ('page', 'route', 'error', 'long_task'), path,
+    t IN ('click', 'rage_click', 'dead_click', 'error_click'), concat(tg, ' @ ', path),
+    t = 'loading', concat(if(n IN ('', 'busy', 'progressbar'), tg, n), ' @ ', path),
+    t = 'step', concat(n, ' / ', tg),
+    t = 'vital', concat(n, ' @ ', path),
+    n);
+
+-- The latency budget of a timed moment, in its own unit (ms; CLS is a score). The page
+-- and vital budgets are web-vitals' "good" limits, the click budget INP's; 0 = untimed.
+CREATE OR REPLACE FUNCTION microx_budget AS (t, n) -> multiIf(
+    t = 'page', 3000., t = 'route', 1000., t = 'click', 200., t = 'loading', 1000.,
+    t != 'vital', 0.,
+    n = 'LCP', 2500., n = 'INP', 200., n = 'FCP', 1800., n = 'TTFB', 800., n = 'CLS', 0.1,
+    0.);
+
+-- What is compared with the budget: a vital's value, every other moment's duration.
+CREATE OR REPLACE FUNCTION microx_measure AS (t, d, v) -> if(t = 'vital', v, d);
+
+-- How much one occurrence hurt, 0 to 1: a frustration signal or an abandoned form is 1;
+-- a timed moment is 0 within budget, rising linearly to 1 at twice the budget.
+CREATE OR REPLACE FUNCTION microx_pain AS (t, n, d, v) -> multiIf(
+    t IN ('rage_click', 'dead_click', 'error_click', 'form_abandon'), 1.,
+    microx_budget(t, n) > 0,
+    ifNull(least(1., greatest(0., microx_measure(t, d, v) / microx_budget(t, n) - 1.)), 0.),
+    0.);
