@@ -168,9 +168,15 @@ def summary(a: Analysis) -> str:
         lines += [
             "",
             f"Form abandonment: {f['form']!r} is left most at field {f['field']!r} "
-            f"({f['abandons']} abandons, {_pct(f['share_of_abandons'])} of the form's, "
-            f"{_pct(f['abandon_rate'])} of starts)",
+            f"({f['abandons']} sessions stopped there: {_pct(f['share_of_abandons'])} of the "
+            f"form's abandoned sessions, {_pct(f['leave_rate'])} of those that reached the "
+            f"field, {f['focus_only']} without typing into the form)",
         ]
+        if f["form_focus_only"]:
+            lines.append(
+                f"  {f['form_focus_only']} of its {f['form_sessions']} sessions focused it "
+                "and never typed"
+            )
     for name, levels in a.funnels.items():
         rows = levels.dicts()
         if rows:

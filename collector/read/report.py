@@ -104,7 +104,10 @@ def _forms(a: Analysis) -> go.Figure:
             y=[r["abandons"] for r in rows],
             marker_color="#9467bd",
         ),
-        layout={"title": "Form abandonment by last field touched", "yaxis_title": "abandons"},
+        layout={
+            "title": "Where visitors left each form (the field focused last)",
+            "yaxis_title": "sessions",
+        },
     )
 
 

@@ -9,11 +9,15 @@ one per page. What is injected, and so what an analysis must recover, is in
   (5 s) and fast in variant B (0.8 s, within budget), so it is the worst moment;
 - the coupon button does nothing: every click on it is dead, and some visitors rage;
 - the phone field of the address form makes ``abandon_share`` of the visitors who reach
-  it leave;
+  it leave, most of them (``balk_share``) without typing a digit; ``focus_only_share`` of
+  the visitors who reach the form focus its first field and leave without typing; some
+  (``form_revisit_share``) go back to the cart from the e-mail field and return;
 - ``hero-copy`` is a null experiment: its variants change nothing;
 - a visitor whose session met the slow spinner comes back less often.
 
-The same seed gives the same visitors, ids included. The load tests send these envelopes
+What was injected, per session, is written into :class:`Facts` when one is passed: the
+ground truth the analysis tests compare the views with. The same seed gives the same
+visitors, ids included. The load tests send these envelopes
 over HTTP; the analysis tests and the benchmark store them directly with
 :func:`store_envelopes`, through the collector's own validation and enrichment.
 """
@@ -41,6 +45,7 @@ FORM = "checkout-address"
 FORM_FIELDS = ("name", "email", "street", "phone", "postcode")
 FUNNEL = "checkout"
 FUNNEL_STEPS = ("basket", "address", "payment", "done")
+SDK_VERSION = "0.2.0"
 Envelope = dict[str, Any]
 
 
@@ -58,12 +63,34 @@ class Truth:
     rage_share: float = 0.5
     abandon_field: str = "phone"
     abandon_share: float = 0.4
+    balk_share: float = 0.6
+    focus_only_share: float = 0.08
+    form_revisit_share: float = 0.15
     return_after_friction: float = 0.3
     return_otherwise: float = 0.6
     max_sessions: int = 4
     # Customer signals: every visit views the item; those whose session id starts with a
     # hex digit below 8 (about half) come back to it after the basket spinner.
     item: str = "trail-runner"
+
+
+@dataclasses.dataclass
+class FormVisit:
+    """One session's way through the address form."""
+
+    typed: bool = False
+    reached: set[str] = dataclasses.field(default_factory=set)
+    # Times the visitor went back to the cart from the form and returned.
+    revisits: int = 0
+    # The field the visitor finally left the form at; None once submitted.
+    stopped: str | None = None
+
+
+@dataclasses.dataclass
+class Facts:
+    """What the generator injected, per session id."""
+
+    forms: dict[str, FormVisit] = dataclasses.field(default_factory=dict)
 
 
 def _uuid(rng: random.Random) -> str:
@@ -87,8 +114,9 @@ class _Session:
         self._path = "/"
         self._seq = 0
         # Ids of events added after the original journey (signals) come from here, so
-        # the main random sequence, and every fact injected with it, is unchanged.
-        self._aside = random.Random(sid)
+        # the main random sequence, and every fact injected with it, is unchanged; so do
+        # the choices of cases added since.
+        self.aside = random.Random(sid)
 
     def page(self, path: str, load_ms: float) -> None:
         self.flush()
@@ -100,7 +128,7 @@ class _Session:
 
     def event(self, t: str, gap_ms: float | None = None, **fields: Any) -> None:
         self.now += int(self.rng.uniform(50, 1500) if gap_ms is None else gap_ms)
-        rng = self._aside if t == "signal" else self.rng
+        rng = self.aside if t == "signal" else self.rng
         e: dict[str, Any] = {"id": _uuid(rng), "t": t, "ts": self.now, "q": self._seq}
         e.update({k: v for k, v in fields.items() if v is not None})
         if self.variants:
@@ -124,7 +152,7 @@ class _Session:
     def flush(self) -> None:
         if not self._page:
             return
-        context: dict[str, Any] = {"sdk": "0.1.0", "vw": 1280, "vh": 800, "lang": "en-US"}
+        context: dict[str, Any] = {"sdk": SDK_VERSION, "vw": 1280, "vh": 800, "lang": "en-US"}
         context["cs"] = ["measure", "visitor", "signals"] if self.vid else ["measure", "signals"]
         envelope: Envelope = {
             "v": 1,
@@ -141,7 +169,61 @@ class _Session:
         self._page = []
 
 
-def _walk(s: _Session, truth: Truth) -> bool:
+def _fill_address(s: _Session, truth: Truth, visit: FormVisit) -> bool:
+    """The address form as the snippet reports it; True if submitted. A visitor who leaves
+    is reported at the field focused last, typed into or not."""
+    rng = s.rng
+    first = FORM_FIELDS[0]
+    visit.reached.add(first)
+    if rng.random() < truth.focus_only_share:
+        # Focused the first field, typed nothing, left: abandoned without a start.
+        s.event("form_abandon", n=FORM, tg=first, p={"how": "page", "fields": ""})
+        visit.stopped = first
+        return False
+    s.event("form_start", n=FORM, tg=first)
+    visit.typed = True
+    done: list[str] = []
+    for field in FORM_FIELDS:
+        visit.reached.add(field)
+        hesitation = rng.uniform(200, 900) * (4 if field == truth.abandon_field else 1)
+        if field == truth.abandon_field and rng.random() < truth.abandon_share:
+            if rng.random() < truth.balk_share:
+                # Looked at the field and left: its visit ends when the page is hidden.
+                focused = {"edits": 0, "dels": 0, "amends": 0, "filled": False}
+                s.event("form_field", n=FORM, tg=field, d=round(hesitation * 2), p=focused)
+            else:
+                typed = {
+                    "edits": 3,
+                    "dels": 1,
+                    "amends": 0,
+                    "filled": True,
+                    "hes": round(hesitation),
+                }
+                s.event("form_field", n=FORM, tg=field, d=round(hesitation + 1500), p=typed)
+                done.append(field)
+            s.event(
+                "form_abandon",
+                n=FORM,
+                tg=field,
+                d=rng.uniform(10_000, 40_000),
+                p={"how": "page", "fields": ",".join(done)},
+            )
+            visit.stopped = field
+            return False
+        s.event(
+            "form_field",
+            n=FORM,
+            tg=field,
+            d=round(hesitation + rng.uniform(1000, 4000)),
+            p={"edits": 8, "dels": 0, "amends": 0, "filled": True, "hes": round(hesitation)},
+        )
+        done.append(field)
+    s.event("form_submit", n=FORM, d=rng.uniform(10_000, 40_000))
+    visit.stopped = None
+    return True
+
+
+def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
     """One visit through the shop; True if it met the slow spinner."""
     rng = s.rng
     s.variants = {
@@ -198,29 +280,28 @@ def _walk(s: _Session, truth: Truth) -> bool:
 
     s.page("/checkout/address", rng.lognormvariate(7.0, 0.3))
     s.event("step", n=FUNNEL, tg="address", d=rng.uniform(5_000, 30_000), p={"i": 2})
-    s.event("form_start", n=FORM, tg=FORM_FIELDS[0])
-    done: list[str] = []
-    for field in FORM_FIELDS:
-        hesitation = rng.uniform(200, 900) * (4 if field == truth.abandon_field else 1)
-        s.event(
-            "form_field",
-            n=FORM,
-            tg=field,
-            d=round(hesitation + rng.uniform(1000, 4000)),
-            p={"edits": 8, "dels": 0, "amends": 0, "filled": True, "hes": round(hesitation)},
-        )
-        if field == truth.abandon_field and rng.random() < truth.abandon_share:
-            s.event(
-                "form_abandon",
-                n=FORM,
-                tg=field,
-                d=rng.uniform(10_000, 40_000),
-                p={"how": "page", "fields": ",".join(done)},
-            )
-            s.flush()
-            return slow
-        done.append(field)
-    s.event("form_submit", n=FORM, d=rng.uniform(10_000, 40_000))
+    visit = FormVisit()
+    if facts is not None:
+        facts.forms[s.sid] = visit
+    revisits = 0
+    while s.aside.random() < (truth.form_revisit_share if revisits == 0 else 0.3):
+        # Typed a name and an e-mail address, went back to the cart, came back (some twice).
+        revisits += 1
+        visit.revisits = revisits
+        s.event("form_start", n=FORM, tg=FORM_FIELDS[0])
+        for field in FORM_FIELDS[:2]:
+            filled = {"edits": 8, "dels": 0, "amends": 0, "filled": True, "hes": 300}
+            s.event("form_field", n=FORM, tg=field, d=2500, p=filled)
+        left = {"how": "page", "fields": ",".join(FORM_FIELDS[:2])}
+        s.event("form_abandon", n=FORM, tg=FORM_FIELDS[1], d=6000, p=left)
+        visit.typed = True
+        visit.reached.update(FORM_FIELDS[:2])
+        s.page("/cart", 900)
+        s.click("button#checkout", "Checkout", 80, gap_ms=3000)
+        s.page("/checkout/address", 1100)
+    if not _fill_address(s, truth, visit):
+        s.flush()
+        return slow
 
     s.page("/checkout/payment", rng.lognormvariate(7.0, 0.3))
     s.event("step", n=FUNNEL, tg="payment", d=rng.uniform(20_000, 60_000), p={"i": 3})
@@ -242,8 +323,10 @@ def visitors(
     start: dt.datetime | None = None,
     truth: Truth | None = None,
     site: str = SITE,
+    facts: Facts | None = None,
 ) -> Iterator[list[Envelope]]:
-    """Each visitor's envelopes, sessions in order, starting at ``start`` (default 6 days ago)."""
+    """Each visitor's envelopes, sessions in order, starting at ``start`` (default 6 days
+    ago); what was injected goes into ``facts``."""
     truth = truth or Truth()
     rng = random.Random(seed)
     begin = start or dt.datetime.now(dt.UTC) - dt.timedelta(days=6)
@@ -254,7 +337,7 @@ def visitors(
         sessions: list[Envelope] = []
         for _ in range(truth.max_sessions):
             s = _Session(rng, site, _uuid(rng), vid, at)
-            met = _walk(s, truth)
+            met = _walk(s, truth, facts)
             sessions.extend(s.envelopes)
             back = truth.return_after_friction if met else truth.return_otherwise
             if vid is None or rng.random() >= back:

@@ -50,7 +50,9 @@ FROM
             AS frustration_rate,
         countMerge(form_start_state) AS form_starts,
         countMerge(form_abandon_state) AS form_abandons,
-        if(form_starts > 0, least(1, form_abandons / form_starts), 0) AS abandon_rate,
+        -- Of the sessions that touched the form (focused a field, typed or not), those that
+        -- left it at least once: the sessions hurt there, as only an abandonment hurts a form.
+        if(kind = 'form', least(1, hurt_sessions / greatest(sessions, 1)), 0) AS abandon_rate,
         avgMerge(rating_state) AS avg_rating,
         topKMerge(3)(started_by_state) AS started_by
     FROM microx.moment_hourly

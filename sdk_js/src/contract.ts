@@ -1,4 +1,4 @@
-// Generated from schema/events.schema.json by `python -m collector.tsgen`.
+// Generated from schema/events.schema.json by `python -m collector.tools.tsgen`.
 // Do not edit: change the schema and regenerate.
 
 export const CONTRACT_VERSION = 1;
@@ -85,11 +85,11 @@ export interface WireEvent {
   q: number;
   /** name: vital (LCP, INP, ...), funnel, moment, form or signal */
   n?: string;
-  /** target: a short CSS-like selector for clicks, the step of a funnel, the field of a form */
+  /** target: a short CSS-like selector for clicks, the step of a funnel, the field of a form (for form_abandon, the field last focused: where the visitor stopped) */
   tg?: string;
   /** label: visible text of the target, truncated, never a typed value */
   l?: string;
-  /** duration in ms (load time, cue visible, time since previous step) */
+  /** duration in ms (load time, cue visible, time since previous step, time since a form's first input); absent on a form_abandon of a form focused but never typed into */
   d?: number;
   /** measured value when it is not a duration (CLS, a rating) */
   val?: number;

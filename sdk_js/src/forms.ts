@@ -78,6 +78,7 @@ export function captureForms(): void {
     if (type == "focusin") {
       field._at = now;
       focused = el;
+      form._last = tg;
     } else if (type == "focusout") {
       field._now = false;
       if (!form._start || !field._at) return;
@@ -109,16 +110,22 @@ export function captureForms(): void {
     }
   };
 
-  /** The form is submitted (no `how`) or abandoned. */
+  /**
+   * The form is submitted (no `how`) or abandoned. A form focused but never typed into is
+   * abandoned too, without a duration (it never started): balking at the first field is
+   * leaving the form.
+   */
   const end = (el: Element, form: Form, how?: string, u?: string): void => {
     forms.delete(el);
     clearTimeout(form._timer);
-    if (!form._start) return;
     const n = form._name;
-    const d = performance.now() - form._start;
-    if (!how) return emit("form_submit", { n, d });
+    const d = form._start && performance.now() - form._start;
+    if (!how) {
+      if (d) emit("form_submit", { n, d });
+      return;
+    }
     const done = [...el.querySelectorAll(FIELDS)].map((c) => filled(c) && fieldName(c)).filter((name) => name && form._fields["f" + name]);
-    emit("form_abandon", { u, n, tg: form._last, d, p: { how, fields: done.join() } });
+    if (form._last) emit("form_abandon", { u, n, tg: form._last, d, p: { how, fields: done.join() } });
   };
   const leave = (how: string, u?: string): void => {
     if (focused) onField({ type: "focusout", target: focused } as unknown as Event);

@@ -483,6 +483,36 @@ def test_abandoned_form_names_the_last_field_and_never_a_value(
         assert name not in bodies
 
 
+def test_a_form_is_left_at_the_field_focused_last_even_without_typing(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.fill("input[name=fullname]", "Ada")
+    page.click("input[name=email]")  # balks: focused, nothing typed
+    page.wait_for_timeout(200)
+    page.goto("about:blank")
+    (abandon,) = wait_for(page, lambda: beacons.events("form_abandon"))
+    assert abandon["tg"] == "email" and abandon["d"] > 0
+    assert abandon["p"]["fields"] == "fullname"
+    email = next(f for f in beacons.events("form_field") if f["tg"] == "email")
+    assert email["p"]["edits"] == 0 and "hes" not in email["p"]
+
+
+def test_a_form_focused_but_never_typed_into_is_abandoned_without_a_start(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    base, beacons = lab
+    page = open_lab(browser, base)
+    page.click("input[name=fullname]")
+    page.click("input[name=email]")
+    page.goto("about:blank")
+    (abandon,) = wait_for(page, lambda: beacons.events("form_abandon"))
+    assert (abandon["n"], abandon["tg"], abandon["p"]["how"]) == ("signup", "email", "page")
+    assert "d" not in abandon and abandon["p"]["fields"] == ""
+    assert beacons.events("form_start") == [] and beacons.events("form_field") == []
+
+
 def test_submitted_form_is_not_abandoned_and_invalid_fields_stall_it(
     browser: Browser, lab: tuple[str, Beacons]
 ) -> None:

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -22,20 +22,25 @@ UNTIL = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 WINDOW = "site = 'shop', since = '2000-01-01 00:00:00', until = '2100-01-01 00:00:00'"
 
 
-def _load(
-    store: Store, truth: journeys.Truth, seed: int, site: str = journeys.SITE
-) -> list[dict[str, Any]]:
+class Shop(NamedTuple):
+    store: Store
+    sent: list[dict[str, Any]]
+    facts: journeys.Facts
+
+
+def _load(store: Store, truth: journeys.Truth, seed: int, site: str = journeys.SITE) -> Shop:
     store.migrate()
-    sent = list(journeys.envelopes(VISITORS, seed=seed, truth=truth, site=site))
+    facts = journeys.Facts()
+    sent = list(journeys.envelopes(VISITORS, seed=seed, truth=truth, site=site, facts=facts))
     journeys.store_envelopes(store, sent)
-    return [e for envelope in sent for e in envelope["e"]]
+    return Shop(store, [e for envelope in sent for e in envelope["e"]], facts)
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, list[dict[str, Any]]]]:
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     url = f"chdb://{tmp_path_factory.mktemp('analysis') / 'clickhouse'}"
     with open_store(url) as store:
-        yield store, _load(store, journeys.Truth(), seed=11)
+        yield _load(store, journeys.Truth(), seed=11)
 
 
 def rows(store: Store, sql: str) -> list[dict[str, Any]]:
@@ -43,8 +48,8 @@ def rows(store: Store, sql: str) -> list[dict[str, Any]]:
     return [dict(zip(columns, r, strict=True)) for r in values]
 
 
-def test_the_injected_slow_spinner_ranks_first(shop: tuple[Store, list[dict[str, Any]]]) -> None:
-    store, _ = shop
+def test_the_injected_slow_spinner_ranks_first(shop: Shop) -> None:
+    store = shop.store
     ranked = rows(store, f"SELECT * FROM microx.friction_by_moment({WINDOW})")
     truth = journeys.Truth()
     assert ranked[0]["moment"] == truth.spinner
@@ -60,9 +65,9 @@ def test_the_injected_slow_spinner_ranks_first(shop: tuple[Store, list[dict[str,
 
 
 def test_without_the_slow_spinner_it_is_not_ranked(
-    shop: tuple[Store, list[dict[str, Any]]],
+    shop: Shop,
 ) -> None:
-    store, _ = shop
+    store = shop.store
     fast = dataclasses.replace(journeys.Truth(), spinner_slow_ms=700.0)
     _load(store, fast, seed=11, site="calm")
     window = WINDOW.replace("'shop'", "'calm'")
@@ -73,9 +78,9 @@ def test_without_the_slow_spinner_it_is_not_ranked(
 
 
 def test_the_hourly_aggregate_agrees_with_the_raw_rows(
-    shop: tuple[Store, list[dict[str, Any]]],
+    shop: Shop,
 ) -> None:
-    store, sent = shop
+    store, sent = shop.store, shop.sent
     by_moment = {
         r["moment"]: r for r in rows(store, f"SELECT * FROM microx.friction_by_moment({WINDOW})")
     }
@@ -89,28 +94,69 @@ def test_the_hourly_aggregate_agrees_with_the_raw_rows(
     assert sum(r["occurrences"] for r in by_moment.values()) == len(sent)
 
 
-def test_the_dead_button_tops_the_click_targets(shop: tuple[Store, list[dict[str, Any]]]) -> None:
-    store, _ = shop
+def test_the_dead_button_tops_the_click_targets(shop: Shop) -> None:
+    store = shop.store
     targets = rows(store, f"SELECT * FROM microx.click_targets({WINDOW})")
     assert targets[0]["target"] == journeys.Truth().dead_button
     assert targets[0]["frustration_rate"] == 1
     assert all(t["dead_clicks"] == 0 for t in targets[1:])
 
 
-def test_the_abandonment_field_is_named(shop: tuple[Store, list[dict[str, Any]]]) -> None:
-    store, sent = shop
-    fields = rows(store, f"SELECT * FROM microx.form_abandonment({WINDOW})")
-    top = fields[0]
-    assert (top["form"], top["field"]) == (journeys.FORM, journeys.Truth().abandon_field)
-    assert top["share_of_abandons"] == 1
-    # 40 % of those who reached the field left there.
-    assert top["abandon_rate"] == pytest.approx(0.4, abs=0.04)
-    assert top["abandons"] == sum(1 for e in sent if e["t"] == "form_abandon")
-    assert top["median_hesitation_ms"] > 2 * fields[1]["median_hesitation_ms"]
+def test_a_form_is_left_where_visitors_stopped_counted_in_sessions(shop: Shop) -> None:
+    store, facts = shop.store, shop.facts
+    truth = journeys.Truth()
+    fields = {
+        (r["form"], r["field"]): r
+        for r in rows(store, f"SELECT * FROM microx.form_abandonment({WINDOW})")
+    }
+    visits = list(facts.forms.values())
+    stopped = Counter(v.stopped for v in visits if v.stopped)
+    abandoned = sum(stopped.values())
+    for field in journeys.FORM_FIELDS:
+        r = fields[(journeys.FORM, field)]
+        reached = sum(field in v.reached for v in visits)
+        assert r["abandons"] == stopped[field], field
+        assert r["focus_only"] == sum(v.stopped == field and not v.typed for v in visits)
+        assert r["reached"] == reached
+        assert r["share_of_abandons"] == pytest.approx(stopped[field] / abandoned, abs=1e-4)
+        assert r["abandon_rate"] == pytest.approx(stopped[field] / len(visits), abs=1e-4)
+        assert r["leave_rate"] == pytest.approx(stopped[field] / reached, abs=1e-4)
+    top = rows(store, f"SELECT * FROM microx.form_abandonment({WINDOW}) LIMIT 1")[0]
+    assert (top["form"], top["field"]) == (journeys.FORM, truth.abandon_field)
+    # 40 % of those who reached the phone field left there, most without typing a digit:
+    # named at the field before it, they would be blamed on the street.
+    assert top["leave_rate"] == pytest.approx(truth.abandon_share, abs=0.04)
+    assert fields[(journeys.FORM, "street")]["abandons"] == 0
+    # Visitors who went back to the cart from the e-mail field and came back did not stop
+    # there, however many times they left it.
+    assert sum(v.revisits for v in visits) > sum(v.revisits > 0 for v in visits) > 0
+    assert fields[(journeys.FORM, "email")]["abandons"] == 0
+    # Focus-only starts: focused the first field, never typed, left.
+    assert top["form_focus_only"] == sum(not v.typed for v in visits) > 0
+    assert fields[(journeys.FORM, "name")]["focus_only"] > 0
+    assert top["form_sessions"] == len(visits)
+    assert top["form_submits"] == sum(v.stopped is None for v in visits)
+    assert top["form_abandons"] == abandoned
+    assert sum(r["share_of_abandons"] for r in fields.values()) == pytest.approx(1, abs=1e-3)
+    assert (
+        top["median_hesitation_ms"] > 2 * fields[(journeys.FORM, "street")]["median_hesitation_ms"]
+    )
 
 
-def test_repeated_views_are_counted_per_visit(shop: tuple[Store, list[dict[str, Any]]]) -> None:
-    store, _ = shop
+def test_a_form_moment_is_abandoned_by_sessions_that_left_it(shop: Shop) -> None:
+    store, facts = shop.store, shop.facts
+    (form,) = rows(
+        store,
+        f"SELECT * FROM microx.friction_by_moment({WINDOW}) WHERE moment = '{journeys.FORM}'",
+    )
+    visits = list(facts.forms.values())
+    left = sum(v.stopped is not None or v.revisits > 0 for v in visits)
+    assert form["sessions"] == len(visits)
+    assert form["abandon_rate"] == pytest.approx(left / len(visits), abs=1e-3)
+
+
+def test_repeated_views_are_counted_per_visit(shop: Shop) -> None:
+    store = shop.store
     truth = journeys.Truth()
     # What was sent, per visit: views and basket quantity of the item.
     views: Counter[str] = Counter()
@@ -138,9 +184,9 @@ def test_repeated_views_are_counted_per_visit(shop: tuple[Store, list[dict[str, 
 
 
 def test_funnel_steps_come_in_order_and_only_shrink(
-    shop: tuple[Store, list[dict[str, Any]]],
+    shop: Shop,
 ) -> None:
-    store, sent = shop
+    store, sent = shop.store, shop.sent
     steps = rows(store, f"SELECT * FROM microx.funnel_steps({WINDOW})")
     assert [s["step"] for s in steps] == list(journeys.FUNNEL_STEPS)
     reached = Counter(e["tg"] for e in sent if e["t"] == "step")
@@ -165,20 +211,20 @@ def test_funnel_steps_come_in_order_and_only_shrink(
 
 
 def test_peak_end_takes_the_worst_and_the_last_moment(
-    shop: tuple[Store, list[dict[str, Any]]],
+    shop: Shop,
 ) -> None:
-    store, sent = shop
+    store = shop.store
     sessions = rows(store, f"SELECT * FROM microx.session_peak_end({WINDOW})")
     abandoned = [s for s in sessions if s["end_moment"] == journeys.FORM]
-    assert len(abandoned) == sum(1 for e in sent if e["t"] == "form_abandon")
+    assert len(abandoned) == sum(v.stopped is not None for v in shop.facts.forms.values())
     assert all(s["peak"] == 1 and s["peak_end"] == 1 for s in abandoned)
     finished = [s for s in sessions if s["end_moment"] == "checkout"]  # their feedback
     assert finished and all(s["end_pain"] == 0 for s in finished)
     assert all(s["peak_end"] == pytest.approx(s["peak"] / 2, abs=1e-4) for s in finished)
 
 
-def test_friction_lowers_the_return_rate(shop: tuple[Store, list[dict[str, Any]]]) -> None:
-    store, _ = shop
+def test_friction_lowers_the_return_rate(shop: Shop) -> None:
+    store = shop.store
     impact = {r["moment"]: r for r in rows(store, f"SELECT * FROM microx.loyalty_impact({WINDOW})")}
     spinner = impact[journeys.Truth().spinner]
     # Injected: 30 % come back after the slow spinner, 60 % otherwise.
@@ -191,9 +237,9 @@ def test_friction_lowers_the_return_rate(shop: tuple[Store, list[dict[str, Any]]
 
 
 def test_experiments_flag_the_real_difference_and_not_the_null(
-    shop: tuple[Store, list[dict[str, Any]]],
+    shop: Shop,
 ) -> None:
-    store, _ = shop
+    store = shop.store
     truth = journeys.Truth()
     result = {
         r["experiment"]: r
@@ -209,9 +255,9 @@ def test_experiments_flag_the_real_difference_and_not_the_null(
 
 
 def test_rage_and_dead_clicks_recomputed_with_other_thresholds(
-    shop: tuple[Store, list[dict[str, Any]]],
+    shop: Shop,
 ) -> None:
-    store, sent = shop
+    store, sent = shop.store, shop.sent
     coupon = journeys.Truth().dead_button
     default = rows(
         store, f"SELECT * FROM microx.rage_clicks_with({WINDOW}, clicks = 3, ms = 1000, px = 30)"
@@ -249,8 +295,8 @@ def test_rage_and_dead_clicks_recomputed_with_other_thresholds(
     assert dead[coupon]["dead_rate"] == 1
 
 
-def test_the_report_and_its_summary_say_it(shop: tuple[Store, list[dict[str, Any]]]) -> None:
-    store, _ = shop
+def test_the_report_and_its_summary_say_it(shop: Shop) -> None:
+    store = shop.store
     truth = journeys.Truth()
     analysis = analyse(store.query, journeys.SITE, SINCE, UNTIL)
     text = summary(analysis)
