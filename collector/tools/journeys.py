@@ -46,6 +46,8 @@ FORM_FIELDS = ("name", "email", "street", "phone", "postcode")
 FUNNEL = "checkout"
 FUNNEL_STEPS = ("basket", "address", "payment", "done")
 SDK_VERSION = "0.2.0"
+# The release that stamped a vital with the time of its report.
+REPORT_TIMED_SDK = "0.1.0"
 Envelope = dict[str, Any]
 
 
@@ -66,6 +68,8 @@ class Truth:
     balk_share: float = 0.6
     focus_only_share: float = 0.08
     form_revisit_share: float = 0.15
+    # Vitals as snippet 0.1.0 sent them: stamped when reported, INP and CLS at page hide.
+    vitals_at_report: bool = False
     return_after_friction: float = 0.3
     return_otherwise: float = 0.6
     max_sessions: int = 4
@@ -91,6 +95,8 @@ class Facts:
     """What the generator injected, per session id."""
 
     forms: dict[str, FormVisit] = dataclasses.field(default_factory=dict)
+    # The moment the visitor lived last in the session.
+    ends: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _uuid(rng: random.Random) -> str:
@@ -101,9 +107,16 @@ class _Session:
     """Builds one session's envelopes page by page, as the snippet batches them."""
 
     def __init__(
-        self, rng: random.Random, site: str, sid: str, vid: str | None, start_ms: int
+        self,
+        rng: random.Random,
+        site: str,
+        sid: str,
+        vid: str | None,
+        start_ms: int,
+        vitals_at_report: bool = False,
     ) -> None:
         self.rng = rng
+        self.vitals_at_report = vitals_at_report
         self.site = site
         self.sid = sid
         self.vid = vid
@@ -113,6 +126,10 @@ class _Session:
         self._page: list[dict[str, Any]] = []
         self._path = "/"
         self._seq = 0
+        self._started = start_ms
+        self._load_ms = 0.0
+        # The page's clicks: when, and how long their feedback took (0: none).
+        self._clicks: list[tuple[int, float]] = []
         # Ids of events added after the original journey (signals) come from here, so
         # the main random sequence, and every fact injected with it, is unchanged; so do
         # the choices of cases added since.
@@ -123,13 +140,30 @@ class _Session:
         self._path = path
         self._seq = 0
         self.now += int(self.rng.uniform(2_000, 20_000))
-        self.event("page", d=round(load_ms, 1), p={"nav": "navigate"})
-        self.event("vital", n="LCP", val=round(load_ms * 0.8), p={"rating": "good"})
+        self._started = self.now
+        self._load_ms = load_ms
+        self._clicks = []
+        # Reported when the page has loaded; its largest paint came before.
+        self.event("page", load_ms, d=round(load_ms, 1), p={"nav": "navigate"})
+        lcp = round(load_ms * 0.8)
+        at = self._started + lcp if not self.vitals_at_report else None
+        self.event("vital", at=at, n="LCP", val=lcp, p={"rating": "good"})
 
-    def event(self, t: str, gap_ms: float | None = None, **fields: Any) -> None:
-        self.now += int(self.rng.uniform(50, 1500) if gap_ms is None else gap_ms)
-        rng = self.aside if t == "signal" else self.rng
-        e: dict[str, Any] = {"id": _uuid(rng), "t": t, "ts": self.now, "q": self._seq}
+    def event(
+        self,
+        t: str,
+        gap_ms: float | None = None,
+        at: int | None = None,
+        aside: bool = False,
+        **fields: Any,
+    ) -> None:
+        """An event ``gap_ms`` after the previous one, or stamped ``at`` a time of its own
+        (a signal derived from a click carries the click's time)."""
+        if at is None:
+            self.now += int(self.rng.uniform(50, 1500) if gap_ms is None else gap_ms)
+        rng = self.aside if t == "signal" or aside else self.rng
+        ts = self.now if at is None else at
+        e: dict[str, Any] = {"id": _uuid(rng), "t": t, "ts": ts, "q": self._seq}
         e.update({k: v for k, v in fields.items() if v is not None})
         if self.variants:
             e["x"] = dict(self.variants)
@@ -148,11 +182,35 @@ class _Session:
         p.update(props)
         d = round(feedback_ms, 1) if feedback_ms else None
         self.event("click", gap_ms, tg=target, l=label, d=d, p=p)
+        self._clicks.append((self.now, feedback_ms or 0.0))
+
+    def _hidden(self) -> None:
+        """What web-vitals reports when the page is hidden: INP (when the visitor
+        interacted) and CLS, stamped with the time of what they measure (the slowest
+        interaction, the largest shift, or the page's start when nothing shifted), or with
+        the time of the report, as snippet 0.1.0 did."""
+        rng = self.aside
+        if self._clicks:
+            when, slowest = max(self._clicks, key=lambda c: c[1])
+            inp = round(max(slowest, rng.uniform(40, 120)))
+            self.event("vital", at=self._hidden_at(when), aside=True, n="INP", val=inp)
+        shifted = rng.random() < 0.3
+        cls = round(rng.uniform(0.01, 0.08), 4) if shifted else 0.0
+        # Pages here shift while they load (a late image), before the load event.
+        when = (
+            self._started + int(rng.uniform(0.2, 0.9) * self._load_ms) if shifted else self._started
+        )
+        self.event("vital", at=self._hidden_at(when), aside=True, n="CLS", val=cls)
+
+    def _hidden_at(self, measured: int) -> int:
+        return self.now + 5 if self.vitals_at_report else measured
 
     def flush(self) -> None:
         if not self._page:
             return
-        context: dict[str, Any] = {"sdk": SDK_VERSION, "vw": 1280, "vh": 800, "lang": "en-US"}
+        self._hidden()
+        sdk = REPORT_TIMED_SDK if self.vitals_at_report else SDK_VERSION
+        context: dict[str, Any] = {"sdk": sdk, "vw": 1280, "vh": 800, "lang": "en-US"}
         context["cs"] = ["measure", "visitor", "signals"] if self.vid else ["measure", "signals"]
         envelope: Envelope = {
             "v": 1,
@@ -226,6 +284,11 @@ def _fill_address(s: _Session, truth: Truth, visit: FormVisit) -> bool:
 def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
     """One visit through the shop; True if it met the slow spinner."""
     rng = s.rng
+
+    def ended(moment: str) -> None:
+        if facts is not None:
+            facts.ends[s.sid] = moment
+
     s.variants = {
         truth.spinner_experiment: rng.choice(("A", "B")),
         truth.null_experiment: rng.choice(("control", "new")),
@@ -252,6 +315,7 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
         presses = 4 if rng.random() < truth.rage_share else 1
         # A rage burst is pressed about 200 ms apart; the snippet reports each press as a
         # click, and as dead once its second of waiting for feedback has passed.
+        pressed: list[int] = []
         for i in range(presses):
             s.click(
                 "button#coupon",
@@ -262,19 +326,28 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
                 x=600 + i,
                 y=420,
             )
-        for _ in range(presses):
-            s.event("dead_click", 5, tg="button#coupon", l="Apply coupon", df="dead@1:1000ms")
+            pressed.append(s.now)
+        # Each derived signal carries the time of its click (a burst, of its first one).
+        for at in pressed:
+            s.event("dead_click", at=at, tg="button#coupon", l="Apply coupon", df="dead@1:1000ms")
+        s.now += 1000
         if presses >= 3:
             s.event(
                 "rage_click",
+                at=pressed[0],
                 tg="button#coupon",
                 l="Apply coupon",
                 val=presses,
+                d=pressed[-1] - pressed[0],
                 df="rage@1:3/1000ms/30px",
                 p={"x": 600, "y": 420},
             )
+        cart_end = truth.dead_button
+    else:
+        cart_end = "/cart"
     if rng.random() < 0.1:
         s.flush()
+        ended(cart_end)
         return slow
     s.click("button#checkout", "Checkout", rng.uniform(40, 120))
 
@@ -301,18 +374,21 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
         s.page("/checkout/address", 1100)
     if not _fill_address(s, truth, visit):
         s.flush()
+        ended(FORM)
         return slow
 
     s.page("/checkout/payment", rng.lognormvariate(7.0, 0.3))
     s.event("step", n=FUNNEL, tg="payment", d=rng.uniform(20_000, 60_000), p={"i": 3})
     if rng.random() < 0.15:
         s.flush()
+        ended(f"{FUNNEL} / payment")
         return slow
     s.click("button#pay", "Pay now", rng.uniform(40, 150))
     s.page("/checkout/done", rng.lognormvariate(6.8, 0.3))
     s.event("step", n=FUNNEL, tg="done", d=rng.uniform(2_000, 8_000), p={"i": 4})
     s.event("feedback", n="checkout", val=rng.choice((3, 4, 4, 5, 5)))
     s.flush()
+    ended("checkout")
     return slow
 
 
@@ -336,7 +412,7 @@ def visitors(
         at = begin_ms + int(rng.uniform(0, 2 * 86_400_000))
         sessions: list[Envelope] = []
         for _ in range(truth.max_sessions):
-            s = _Session(rng, site, _uuid(rng), vid, at)
+            s = _Session(rng, site, _uuid(rng), vid, at, truth.vitals_at_report)
             met = _walk(s, truth, facts)
             sessions.extend(s.envelopes)
             back = truth.return_after_friction if met else truth.return_otherwise

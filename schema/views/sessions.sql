@@ -1,30 +1,40 @@
 -- Every moment of every session with how much it hurt: the raw material of peak-end
--- scores, loyalty and experiments.
+-- scores, loyalty and experiments. `lived` says whether the visitor lived it at its
+-- event_time: an uncaught script error is not seen (the click it broke is, as an error
+-- click), and snippet 0.1.0 stamped a vital with the time of its report, which for INP and
+-- CLS is the page's hiding, after everything done there (from 0.2.0 a vital carries the
+-- time of what it measures: the render, the interaction, the largest shift).
 CREATE OR REPLACE VIEW microx.session_moments AS
 SELECT
     session_id,
     visitor_id,
     event_time,
+    seq,
     variants,
     microx_kind(type) AS kind,
     microx_moment(type, name, target, path) AS moment,
-    microx_pain(type, name, duration_ms, value) AS pain
+    microx_pain(type, name, duration_ms, value) AS pain,
+    type != 'error' AND NOT (type = 'vital' AND sdk_version = '0.1.0') AS lived
 FROM microx.events
 WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
     AND event_time < {until:DateTime('UTC')} AND type NOT IN ('signal', 'form_field');
 
 -- People remember a visit by its worst moment and its last one: peak-end = their mean.
+-- The end is the last moment lived. Ties are broken the same way every time: for the
+-- peak, the later moment; for the end, at one instant a moment comes after the vital that
+-- measures it; then the later event of its page (the snippet numbers them as they happen:
+-- a dead click after its click), the worse, the name.
 CREATE OR REPLACE VIEW microx.session_peak_end AS
 SELECT
     session_id,
     any(visitor_id) AS visitor_id,
     min(event_time) AS started,
-    max(event_time) AS ended,
+    maxIf(event_time, lived) AS ended,
     count() AS moments,
     max(pain) AS peak,
-    argMax(moment, (pain, event_time)) AS peak_moment,
-    argMax(pain, event_time) AS end_pain,
-    argMax(moment, event_time) AS end_moment,
+    argMax(moment, (pain, event_time, seq, moment)) AS peak_moment,
+    argMaxIf(moment, (event_time, kind != 'vital', seq, pain, moment), lived) AS end_moment,
+    argMaxIf(pain, (event_time, kind != 'vital', seq, pain, moment), lived) AS end_pain,
     round((peak + end_pain) / 2, 4) AS peak_end
 FROM microx.session_moments(site = {site:String}, since = {since:DateTime('UTC')},
     until = {until:DateTime('UTC')})

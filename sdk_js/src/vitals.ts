@@ -20,24 +20,29 @@ export interface VitalsLibrary {
 
 const ms = (v: number | undefined): number => Math.round(v || 0);
 
-/** What explains each metric: the element it is about and where its time went. */
-function explain(m: Metric): [string, Props] {
+/**
+ * What explains each metric: the element it is about, where its time went, and when what
+ * it measures happened (`performance.now()` time: the render, the interaction, the largest
+ * shift, the first byte), when the entries say so.
+ */
+function explain(m: Metric): [string, Props, number | undefined] {
   switch (m.name) {
     case "LCP": {
       const a = m.attribution;
-      return [a.target || "", { ttfb: ms(a.timeToFirstByte), delay: ms(a.resourceLoadDelay), load: ms(a.resourceLoadDuration), render: ms(a.elementRenderDelay) }];
+      return [a.target || "", { ttfb: ms(a.timeToFirstByte), delay: ms(a.resourceLoadDelay), load: ms(a.resourceLoadDuration), render: ms(a.elementRenderDelay) }, a.lcpEntry?.startTime];
     }
     case "INP": {
       const a = m.attribution;
-      return [a.interactionTarget || "", { type: a.interactionType || "", input: ms(a.inputDelay), proc: ms(a.processingDuration), pres: ms(a.presentationDelay), state: a.loadState }];
+      return [a.interactionTarget || "", { type: a.interactionType || "", input: ms(a.inputDelay), proc: ms(a.processingDuration), pres: ms(a.presentationDelay), state: a.loadState }, a.interactionTime];
     }
     case "CLS":
-      return [m.attribution.largestShiftTarget || "", { state: m.attribution.loadState || "" }];
+      // No shift at all: nothing happened after the page's start.
+      return [m.attribution.largestShiftTarget || "", { state: m.attribution.loadState || "" }, m.attribution.largestShiftTime || 0];
     case "FCP":
-      return ["", { ttfb: ms(m.attribution.timeToFirstByte), rest: ms(m.attribution.firstByteToFCP), state: m.attribution.loadState }];
+      return ["", { ttfb: ms(m.attribution.timeToFirstByte), rest: ms(m.attribution.firstByteToFCP), state: m.attribution.loadState }, m.entries[0]?.startTime];
     default: {
       const a = m.attribution;
-      return ["", { wait: ms(a.waitingDuration), cache: ms(a.cacheDuration), dns: ms(a.dnsDuration), conn: ms(a.connectionDuration), req: ms(a.requestDuration) }];
+      return ["", { wait: ms(a.waitingDuration), cache: ms(a.cacheDuration), dns: ms(a.dnsDuration), conn: ms(a.connectionDuration), req: ms(a.requestDuration) }, m.entries[0] && m.value];
     }
   }
 }
@@ -48,10 +53,14 @@ function explain(m: Metric): [string, Props] {
  */
 export function reportVitals(record: Recorder, lib: VitalsLibrary): void {
   const report = (m: Metric): void => {
-    const [tg, p] = explain(m);
+    const [tg, p, at] = explain(m);
     record("vital", {
       n: m.name,
       tg,
+      // When what it measures happened: INP, CLS and often LCP are reported when the page
+      // is hidden, after everything the visitor did on it. Else (a page restored from the
+      // back/forward cache has no entries) the time of the report.
+      ts: at! >= 0 ? Math.round(performance.timeOrigin + at!) : 0,
       // The page as loaded: INP and CLS are reported when it is hidden, maybe on another route.
       u: "",
       // CLS is a unitless score; the others are milliseconds.

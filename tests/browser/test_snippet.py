@@ -112,6 +112,12 @@ def test_page_load_vitals_with_attribution_and_no_csp_violation(
     inp = by_name["INP"]
     assert inp["val"] >= 150 and "slow" in inp["tg"]
     assert {"input", "proc", "pres", "type"} <= inp["p"].keys() and inp["p"]["proc"] >= 140
+    # Each vital carries the time of what it measures, not of its report at page hide.
+    slow = next(c for c in beacons.events("click") if "slow" in c["tg"])
+    assert abs(inp["ts"] - slow["ts"]) < 100
+    first_click = min(c["ts"] for c in beacons.events("click"))
+    assert by_name["LCP"]["ts"] < first_click and by_name["TTFB"]["ts"] < first_click
+    assert by_name["CLS"]["ts"] < slow["ts"]
     assert by_name["LCP"]["tg"]  # the attribution build names the LCP element
     assert {"ttfb", "delay", "load", "render", "rating"} <= by_name["LCP"]["p"].keys()
     assert {"wait", "dns", "conn", "req"} <= by_name["TTFB"]["p"].keys()

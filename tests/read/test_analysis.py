@@ -69,12 +69,16 @@ def test_without_the_slow_spinner_it_is_not_ranked(
 ) -> None:
     store = shop.store
     fast = dataclasses.replace(journeys.Truth(), spinner_slow_ms=700.0)
-    _load(store, fast, seed=11, site="calm")
+    calm = _load(store, fast, seed=11, site="calm")
     window = WINDOW.replace("'shop'", "'calm'")
     ranked = rows(store, f"SELECT moment, score FROM microx.friction_by_moment({window})")
     scores = {r["moment"]: r["score"] for r in ranked}
-    assert scores[fast.spinner] == 0
-    assert ranked[0]["moment"] != fast.spinner
+    # Both variants now wait about 0.7-0.8 s against a 1 s budget; only the far tail of the
+    # faster one's spread goes past it, by a few tens of milliseconds.
+    over = [e["d"] for e in calm.sent if e["t"] == "loading" and e["d"] > 1000]
+    assert len(over) < 10 and max(over, default=0) < 1100
+    assert scores[fast.spinner] < 1
+    assert fast.spinner not in [r["moment"] for r in ranked[:3]]
 
 
 def test_the_hourly_aggregate_agrees_with_the_raw_rows(
@@ -210,17 +214,42 @@ def test_funnel_steps_come_in_order_and_only_shrink(
     assert backwards[1]["sessions"] == 0
 
 
-def test_peak_end_takes_the_worst_and_the_last_moment(
-    shop: Shop,
-) -> None:
-    store = shop.store
-    sessions = rows(store, f"SELECT * FROM microx.session_peak_end({WINDOW})")
-    abandoned = [s for s in sessions if s["end_moment"] == journeys.FORM]
-    assert len(abandoned) == sum(v.stopped is not None for v in shop.facts.forms.values())
-    assert all(s["peak"] == 1 and s["peak_end"] == 1 for s in abandoned)
-    finished = [s for s in sessions if s["end_moment"] == "checkout"]  # their feedback
-    assert finished and all(s["end_pain"] == 0 for s in finished)
-    assert all(s["peak_end"] == pytest.approx(s["peak"] / 2, abs=1e-4) for s in finished)
+# Where a visit ends, what the visitor lived there hurt (an abandoned form, a dead button).
+END_PAIN = {journeys.FORM: 1.0, journeys.Truth().dead_button: 1.0}
+
+
+@pytest.mark.parametrize("snippet", ["0.2.0", "0.1.0"])
+def test_the_end_is_the_last_moment_the_visitor_lived(shop: Shop, snippet: str) -> None:
+    """INP and CLS are reported when the page is hidden: stamped then (0.1.0), they were
+    every visit's end. A derived signal shares its click's millisecond, and a vital the
+    millisecond of the interaction it measures: ties must not decide."""
+    store, facts, site = shop.store, shop.facts, journeys.SITE
+    if snippet == "0.1.0":
+        site = "legacy"
+        truth = dataclasses.replace(journeys.Truth(), vitals_at_report=True)
+        facts = _load(store, truth, seed=11, site=site).facts
+    window = WINDOW.replace("'shop'", f"'{site}'")
+    sessions = {
+        str(s["session_id"]): s
+        for s in rows(store, f"SELECT * FROM microx.session_peak_end({window})")
+    }
+    assert len(sessions) == len(facts.ends)
+    got = Counter((sessions[sid]["end_moment"], sessions[sid]["end_pain"]) for sid in facts.ends)
+    expected = Counter((end, END_PAIN.get(end, 0.0)) for end in facts.ends.values())
+    assert got == expected
+    assert {end for end, _ in expected} >= {journeys.FORM, "checkout", journeys.Truth().dead_button}
+    for sid, end in facts.ends.items():
+        s = sessions[sid]
+        assert s["end_moment"] == end
+        assert s["peak"] >= s["end_pain"]
+        assert s["peak_end"] == pytest.approx((s["peak"] + s["end_pain"]) / 2, abs=1e-4)
+    # The same answer every time.
+    again = rows(
+        store, f"SELECT session_id, end_moment, peak_moment FROM microx.session_peak_end({window})"
+    )
+    assert {str(r["session_id"]): (r["end_moment"], r["peak_moment"]) for r in again} == {
+        sid: (s["end_moment"], s["peak_moment"]) for sid, s in sessions.items()
+    }
 
 
 def test_friction_lowers_the_return_rate(shop: Shop) -> None:
