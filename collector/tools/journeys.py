@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import random
 import uuid
 from collections.abc import Iterator
@@ -63,6 +64,9 @@ class Truth:
     dead_button: str = "button#coupon @ /cart"
     dead_button_share: float = 0.3
     rage_share: float = 0.5
+    # Of the visitors who rage, those whose pointer slides while they press (16 px a press):
+    # within 30 px of the previous press, not of the first, so not one burst.
+    rage_drift_share: float = 0.15
     abandon_field: str = "phone"
     abandon_share: float = 0.4
     balk_share: float = 0.6
@@ -97,6 +101,15 @@ class Facts:
     forms: dict[str, FormVisit] = dataclasses.field(default_factory=dict)
     # The moment the visitor lived last in the session.
     ends: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Presses on the dead coupon button, and whether the pointer slid while pressing.
+    coupon_presses: dict[str, tuple[int, bool]] = dataclasses.field(default_factory=dict)
+
+
+# The snippet's rage rule and defaults (sdk_js/src/clicks.ts): a click joins the burst
+# under way on the same element within RAGE_MS of its last click and RAGE_PX of its first.
+RAGE_COUNT = 3
+RAGE_MS = 1000
+RAGE_PX = 30
 
 
 def _uuid(rng: random.Random) -> str:
@@ -281,6 +294,50 @@ def _fill_address(s: _Session, truth: Truth, visit: FormVisit) -> bool:
     return True
 
 
+def _press_dead_button(s: _Session, presses: int, slides: bool) -> None:
+    """Presses about 200 ms apart on the coupon button, which never answers, reported as
+    the snippet reports them: each press a click, dead once its second of waiting has
+    passed, and each burst of at least RAGE_COUNT presses (by the snippet's rule) a rage
+    click; a derived signal carries the time of its click (a burst, of its first)."""
+    target, label = "button#coupon", "Apply coupon"
+    pressed: list[int] = []
+    bursts: list[list[tuple[int, int, int]]] = []
+    for i in range(presses):
+        gap = s.rng.uniform(150, 250) if i else s.rng.uniform(50, 1500)
+        at = s.now + int(gap)
+        x = 600 + (16 * i if slides else s.aside.randint(-6, 6))
+        y = 420 + s.aside.randint(-4, 4)
+        last = bursts[-1] if bursts else None
+        if (
+            last is not None
+            and at - last[-1][0] <= RAGE_MS
+            and math.hypot(x - last[0][1], y - last[0][2]) <= RAGE_PX
+        ):
+            last.append((at, x, y))
+            more: dict[str, Any] = {"burst": len(last)}
+        else:
+            bursts.append([(at, x, y)])
+            more = {}
+        s.click(target, label, None, gap, x=x, y=y, **more)
+        pressed.append(s.now)
+    for at in pressed:
+        s.event("dead_click", at=at, tg=target, l=label, df="dead@1:1000ms")
+    s.now += RAGE_MS
+    for burst in bursts:
+        if len(burst) >= RAGE_COUNT:
+            (first, fx, fy), end = burst[0], burst[-1][0]
+            s.event(
+                "rage_click",
+                at=first,
+                tg=target,
+                l=label,
+                val=len(burst),
+                d=end - first,
+                df=f"rage@1:{RAGE_COUNT}/{RAGE_MS}ms/{RAGE_PX}px",
+                p={"x": fx, "y": fy},
+            )
+
+
 def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
     """One visit through the shop; True if it met the slow spinner."""
     rng = s.rng
@@ -313,35 +370,10 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
     s.page("/cart", rng.lognormvariate(7.0, 0.3))
     if rng.random() < truth.dead_button_share:
         presses = 4 if rng.random() < truth.rage_share else 1
-        # A rage burst is pressed about 200 ms apart; the snippet reports each press as a
-        # click, and as dead once its second of waiting for feedback has passed.
-        pressed: list[int] = []
-        for i in range(presses):
-            s.click(
-                "button#coupon",
-                "Apply coupon",
-                None,
-                rng.uniform(150, 250) if i else None,
-                burst=i + 1,
-                x=600 + i,
-                y=420,
-            )
-            pressed.append(s.now)
-        # Each derived signal carries the time of its click (a burst, of its first one).
-        for at in pressed:
-            s.event("dead_click", at=at, tg="button#coupon", l="Apply coupon", df="dead@1:1000ms")
-        s.now += 1000
-        if presses >= 3:
-            s.event(
-                "rage_click",
-                at=pressed[0],
-                tg="button#coupon",
-                l="Apply coupon",
-                val=presses,
-                d=pressed[-1] - pressed[0],
-                df="rage@1:3/1000ms/30px",
-                p={"x": 600, "y": 420},
-            )
+        slides = presses > 1 and s.aside.random() < truth.rage_drift_share
+        if facts is not None:
+            facts.coupon_presses[s.sid] = (presses, slides)
+        _press_dead_button(s, presses, slides)
         cart_end = truth.dead_button
     else:
         cart_end = "/cart"

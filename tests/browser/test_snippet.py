@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from collector.ingest.validate import judge
+from collector.tools import journeys
 from tests.beacons import CSP, Answer, Beacons, serve
 from tests.conftest import BROWSER_UA, CHROMIUM, CHROMIUM_ARGS, Collector, open_store
 
@@ -172,6 +173,40 @@ def test_five_quick_clicks_are_rage_and_a_triple_click_selecting_text_is_not(
     frustrations = page.evaluate("window.__frustrations")
     assert [f["type"] for f in frustrations if f["type"] == "rage"] == ["rage"]
     assert not [r for r in beacons.events("rage_click") if r["tg"] == "p#prose"]
+
+
+def test_rage_clicks_recomputed_from_the_clicks_are_the_snippets(
+    browser: Browser, lab: tuple[str, Beacons], tmp_path: Path
+) -> None:
+    """The view's rule is the snippet's: each press within the time of the burst's last
+    and the distance of its first. A pointer sliding 16 px a press is no burst at 30 px."""
+    base, beacons = lab
+    page = open_lab(browser, base)
+    box = page.locator("#noop").bounding_box()
+    assert box is not None and box["width"] > 60
+    x, y = box["x"] + 4, box["y"] + box["height"] / 2
+    for slide in (0, 16):
+        for i in range(4):
+            page.mouse.click(x + slide * i, y)
+            page.wait_for_timeout(150)
+        page.wait_for_timeout(1300)
+    page.goto("about:blank")
+    wait_for(
+        page, lambda: len([c for c in beacons.events("click") if c["tg"] == "button#noop"]) >= 8
+    )
+    stored = [r for r in beacons.events("rage_click") if r["tg"] == "button#noop"]
+    assert [r["val"] for r in stored] == [4]
+    with open_store(f"chdb://{tmp_path / 'ch'}") as store:
+        store.migrate()
+        journeys.store_envelopes(store, beacons.envelopes())
+        window = "site = 'lab', since = '2000-01-01', until = '2100-01-01'"
+
+        def bursts(px: int) -> list[tuple[Any, ...]]:
+            sql = f"SELECT target, bursts, avg_clicks FROM microx.rage_clicks_with({window},"
+            return store.query(sql + f" clicks = 3, ms = 1000, px = {px})")[1]
+
+        assert bursts(30) == [("button#noop @ /lab", len(stored), 4.0)]
+        assert bursts(60) == [("button#noop @ /lab", 2, 4.0)]
 
 
 def test_a_burst_on_a_clickable_text_is_rage_and_a_second_click_shares_the_answer(
