@@ -26,6 +26,7 @@ class Shop(NamedTuple):
     store: Store
     sent: list[dict[str, Any]]
     facts: journeys.Facts
+    envelopes: list[dict[str, Any]]
 
 
 def _load(store: Store, truth: journeys.Truth, seed: int, site: str = journeys.SITE) -> Shop:
@@ -33,7 +34,7 @@ def _load(store: Store, truth: journeys.Truth, seed: int, site: str = journeys.S
     facts = journeys.Facts()
     sent = list(journeys.envelopes(VISITORS, seed=seed, truth=truth, site=site, facts=facts))
     journeys.store_envelopes(store, sent)
-    return Shop(store, [e for envelope in sent for e in envelope["e"]], facts)
+    return Shop(store, [e for envelope in sent for e in envelope["e"]], facts, sent)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +105,46 @@ def test_the_dead_button_tops_the_click_targets(shop: Shop) -> None:
     assert targets[0]["target"] == journeys.Truth().dead_button
     assert targets[0]["frustration_rate"] == 1
     assert all(t["dead_clicks"] == 0 for t in targets[1:])
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    at = q * (len(ordered) - 1)
+    low = int(at)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (at - low)
+
+
+def test_click_feedback_quantiles_come_from_click_feedback_only(shop: Shop) -> None:
+    """A rage click's duration is the length of its burst, not a wait for an answer: the
+    coupon button never answers, so it has no feedback time at all."""
+    store, sent = shop.store, shop.sent
+    coupon = journeys.Truth().dead_button
+    targets = {r["target"]: r for r in rows(store, f"SELECT * FROM microx.click_targets({WINDOW})")}
+    moments = {
+        r["moment"]: r
+        for r in rows(
+            store, f"SELECT * FROM microx.friction_by_moment({WINDOW}) WHERE kind = 'click'"
+        )
+    }
+    assert targets[coupon]["rage_clicks"] > 0
+    assert targets[coupon]["feedback_p75_ms"] is None
+    assert (moments[coupon]["p50"], moments[coupon]["p75"], moments[coupon]["p95"]) == (None,) * 3
+    # Every other target's quantiles are those of its clicks' feedback (t-digest: close).
+    feedback: dict[str, list[float]] = {}
+    for e in sent:
+        if e["t"] == "click" and e.get("d") is not None:
+            feedback.setdefault(e["tg"], []).append(e["d"])
+    checked = 0
+    for moment, row in moments.items():
+        target = moment.split(" @ ")[0]
+        if target not in feedback or moment == coupon:
+            continue
+        exact = _quantile(feedback[target], 0.75)
+        assert row["p75"] == pytest.approx(exact, rel=0.05), moment
+        assert targets[moment]["feedback_p75_ms"] == row["p75"]
+        checked += 1
+    assert checked >= 3
 
 
 def test_a_form_is_left_where_visitors_stopped_counted_in_sessions(shop: Shop) -> None:
