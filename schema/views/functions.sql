@@ -46,3 +46,7 @@ CREATE OR REPLACE FUNCTION microx_pain AS (t, n, d, v) -> multiIf(
     microx_budget(t, n) > 0,
     ifNull(least(1., greatest(0., microx_measure(t, d, v) / microx_budget(t, n) - 1.)), 0.),
     0.);
+
+-- The first whole hour at or after t: t itself when it starts an hour.
+CREATE OR REPLACE FUNCTION microx_hour_after AS (t) ->
+    if(toStartOfHour(t) = t, toStartOfHour(t), toStartOfHour(t) + INTERVAL 1 HOUR);

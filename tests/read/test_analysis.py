@@ -99,6 +99,63 @@ def test_the_hourly_aggregate_agrees_with_the_raw_rows(
     assert sum(r["occurrences"] for r in by_moment.values()) == len(sent)
 
 
+@pytest.mark.parametrize(
+    ("start", "length"),
+    [
+        (dt.timedelta(minutes=30), dt.timedelta(hours=25, minutes=47, seconds=13)),
+        # Within one hour: no whole hour at all.
+        (dt.timedelta(minutes=5, seconds=7), dt.timedelta(minutes=41)),
+    ],
+)
+def test_a_window_counts_exactly_its_own_minutes(
+    shop: Shop, start: dt.timedelta, length: dt.timedelta
+) -> None:
+    """The ranking reads the hourly aggregate, yet a window from 10:30 counts nothing from
+    10:00 to 10:30, and one ending at 12:17:13 nothing after it."""
+    store = shop.store
+    # The collector stamps an event at its client time plus the batch's travel (40 ms here).
+    times = sorted(e["ts"] + 40 for env in shop.envelopes for e in env["e"])
+    middle = dt.datetime.fromtimestamp(times[len(times) // 2] / 1000, dt.UTC)
+    since = middle.replace(minute=0, second=0, microsecond=0) + start
+    until = since + length
+    within = range(int(since.timestamp() * 1000), int(until.timestamp() * 1000))
+    spinner: set[str] = set()
+    counts: Counter[str] = Counter()
+    for env in shop.envelopes:
+        for e in env["e"]:
+            if e["ts"] + 40 not in within:
+                continue
+            if e["t"] == "loading":
+                spinner.add(env["sid"])
+                counts["loading"] += 1
+                counts["slow"] += e["d"] > 1000
+            elif "tg" in e:
+                counts[f"{e['t']} {e['tg']}"] += 1
+    window = (
+        f"site = 'shop', since = '{since:%Y-%m-%d %H:%M:%S}', until = '{until:%Y-%m-%d %H:%M:%S}'"
+    )
+    ranked = {
+        r["moment"]: r for r in rows(store, f"SELECT * FROM microx.friction_by_moment({window})")
+    }
+    cue = ranked[journeys.Truth().spinner]
+    assert (cue["occurrences"], cue["slow"], cue["sessions"]) == (
+        counts["loading"],
+        counts["slow"],
+        len(spinner),
+    )
+    assert counts["loading"] > 0
+    coupon = ranked.get(journeys.Truth().dead_button, {})
+    assert (coupon.get("clicks", 0), coupon.get("dead_clicks", 0)) == (
+        counts["click button#coupon"],
+        counts["dead_click button#coupon"],
+    )
+    assert coupon.get("rage_clicks", 0) == counts["rage_click button#coupon"]
+    # The hours the window's edges fall in hold events outside it too.
+    edges = [since.replace(minute=0, second=0), until.replace(minute=59, second=59)]
+    assert any(edges[0].timestamp() * 1000 <= t < since.timestamp() * 1000 for t in times)
+    assert any(until.timestamp() * 1000 <= t < edges[1].timestamp() * 1000 for t in times)
+
+
 def test_the_dead_button_tops_the_click_targets(shop: Shop) -> None:
     store = shop.store
     targets = rows(store, f"SELECT * FROM microx.click_targets({WINDOW})")
