@@ -21,6 +21,8 @@ WINDOW = "site = {site:String}, since = {since:DateTime('UTC')}, until = {until:
 _SPAN = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 FUNNEL_MAX_STEPS = 10
+# What microx_frustration_s() returns (schema/views/functions.sql), for the summary's legend.
+FRUSTRATION_S = 10.0
 FUNNEL_WINDOW_S = 86_400
 TOP = 10
 LOADING_SAMPLE = 2_000
@@ -153,12 +155,22 @@ def summary(a: Analysis) -> str:
     lines = [f"microx report for {a.site!r}, {when}: {a.sessions} sessions, {a.events} events"]
     if not a.events:
         return lines[0] + "\nNo events in this window."
-    lines += ["", "Moments to fix first (score = severity x sessions):"]
+    lines += [
+        "",
+        "Moments to fix first (cost = seconds lost beyond budget"
+        f" + {FRUSTRATION_S:g} s per frustrated session):",
+    ]
     ranked = [m for m in a.moments.dicts() if m["score"] > 0][:5]
     for i, m in enumerate(ranked, 1):
+        parts = []
+        if m["seconds_lost"]:
+            parts.append(f"{m['seconds_lost']:,.1f} s lost beyond budget")
+        if m["frustrated_sessions"]:
+            parts.append(f"{m['frustrated_sessions']} sessions frustrated")
         lines.append(
-            f"  {i}. [{m['kind']}] {m['moment']}: score {m['score']:.1f}, "
-            f"{m['hurt_sessions']} of {m['sessions']} sessions hurt, severity {m['severity']:.2f}"
+            f"  {i}. [{m['kind']}] {m['moment']}: cost {m['score']:,.1f} s "
+            f"({', '.join(parts)}; {m['cost_per_session_s']:.2f} s per session reaching it, "
+            f"{m['hurt_sessions']} of {m['sessions']} hurt)"
         )
     if not ranked:
         lines.append("  none: no moment met friction")

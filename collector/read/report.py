@@ -76,11 +76,18 @@ def _ranked(a: Analysis) -> go.Figure:
             y=[_plain(f"{m['moment']} ({m['kind']})") for m in top],
             orientation="h",
             marker_color=[_KIND_COLOURS.get(m["kind"], "#999") for m in top],
-            customdata=[[m["hurt_sessions"], m["sessions"], m["severity"]] for m in top],
-            hovertemplate="score %{x}<br>%{customdata[0]} of %{customdata[1]} sessions hurt"
-            "<br>severity %{customdata[2]}<extra></extra>",
+            customdata=[
+                [m["seconds_lost"], m["frustrated_sessions"], m["hurt_sessions"], m["sessions"]]
+                for m in top
+            ],
+            hovertemplate="cost %{x} s<br>%{customdata[0]} s lost beyond budget"
+            "<br>%{customdata[1]} sessions frustrated"
+            "<br>%{customdata[2]} of %{customdata[3]} sessions hurt<extra></extra>",
         ),
-        layout={"title": "Moments ranked by friction score (severity x sessions)"},
+        layout={
+            "title": "Moments ranked by cost (s lost beyond budget + 10 s per frustrated session)",
+            "xaxis_title": "seconds",
+        },
     )
 
 

@@ -6,14 +6,20 @@ one per page. What is injected, and so what an analysis must recover, is in
 :class:`Truth`:
 
 - the "Add to basket" spinner is slow in variant A of the ``basket-spinner`` experiment
-  (5 s) and fast in variant B (0.8 s, within budget), so it is the worst moment;
-- the coupon button does nothing: every click on it is dead, and some visitors rage;
+  (5 s) and fast in variant B (0.8 s, within budget);
+- the reviews take 9 s to show for the visitors who open them (``long_wait_share``), and
+  the size picker answers every visitor in 262 ms, a little over its 200 ms budget;
+- the coupon button does nothing: every click on it is dead, and some visitors rage,
+  some of them with a pointer that slides while they press (no burst by the snippet's
+  rule);
 - the phone field of the address form makes ``abandon_share`` of the visitors who reach
   it leave, most of them (``balk_share``) without typing a digit; ``focus_only_share`` of
   the visitors who reach the form focus its first field and leave without typing; some
   (``form_revisit_share``) go back to the cart from the e-mail field and return;
 - ``hero-copy`` is a null experiment: its variants change nothing;
-- a visitor whose session met the slow spinner comes back less often.
+- a visitor whose session met the slow spinner comes back less often;
+- INP and CLS are reported when a page is hidden, stamped with the time of what they
+  measure, or of the report as snippet 0.1.0 did (``vitals_at_report``).
 
 What was injected, per session, is written into :class:`Facts` when one is passed: the
 ground truth the analysis tests compare the views with. The same seed gives the same
@@ -61,6 +67,13 @@ class Truth:
     spinner_fast_ms: float = 800.0
     spinner_experiment: str = "basket-spinner"
     null_experiment: str = "hero-copy"
+    # Every visitor picks a size; the picker answers a little late (262 ms, budget 200).
+    slow_button: str = "button#size @ /product"
+    slow_button_ms: float = 262.0
+    # Some visitors open the reviews, which take 9 s to show.
+    long_wait: str = "div.reviews @ /product"
+    long_wait_ms: float = 9000.0
+    long_wait_share: float = 0.15
     dead_button: str = "button#coupon @ /cart"
     dead_button_share: float = 0.3
     rage_share: float = 0.5
@@ -189,12 +202,13 @@ class _Session:
         label: str,
         feedback_ms: float | None,
         gap_ms: float | None = None,
+        aside: bool = False,
         **props: Any,
     ) -> None:
         p = {"x": 400, "y": 300, "btn": 0, "det": 1, "fb": "dom" if feedback_ms else "none"}
         p.update(props)
         d = round(feedback_ms, 1) if feedback_ms else None
-        self.event("click", gap_ms, tg=target, l=label, d=d, p=p)
+        self.event("click", gap_ms, aside=aside, tg=target, l=label, d=d, p=p)
         self._clicks.append((self.now, feedback_ms or 0.0))
 
     def _hidden(self) -> None:
@@ -355,8 +369,25 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
 
     s.page("/product", rng.lognormvariate(7.2, 0.3))
     # Signals take fixed gaps and ids of their own: the random sequence, and so every
-    # other injected fact, stays as it was without them.
+    # other injected fact, stays as it was without them; so do the moments added since.
     s.event("signal", 5, n="view", tg=truth.item)
+    aside = s.aside
+    size = truth.slow_button.split(" @ ")[0]
+    s.click(size, "Size 42", aside.gauss(truth.slow_button_ms, 15), 2500, aside=True)
+    if aside.random() < truth.long_wait_share:
+        s.click("button#reviews", "Reviews", aside.uniform(40, 90), 1500, aside=True)
+        wait = aside.gauss(truth.long_wait_ms, 500)
+        cue = truth.long_wait.split(" @ ")[0]
+        s.event(
+            "loading",
+            30,
+            aside=True,
+            n="busy",
+            tg=cue,
+            d=round(wait, 1),
+            p={"by": "button#reviews"},
+        )
+        s.now += int(wait)
     s.click("button#add", "Add to basket", rng.uniform(30, 90))
     slow = s.variants[truth.spinner_experiment] == "A"
     mean = truth.spinner_slow_ms if slow else truth.spinner_fast_ms

@@ -1,11 +1,11 @@
 -- Friction by moment from the hourly aggregate, and the loading cues and click targets
 -- it ranks.
 
--- Friction by moment, ranked, over exactly the window [since, until): whole hours come
+-- Friction by moment, ranked by what it costs the visitors who reach it, in seconds:
+--   cost = seconds lost beyond budget + frustrated sessions x microx_frustration_s()
+-- (docs/analysis.md says why). Over exactly the window [since, until): whole hours come
 -- from the hourly aggregate, the minutes before the first and after the last from the raw
--- rows, so a window from 10:30 counts nothing from 10:00 to 10:30. severity = 1 - (1 - latency pain)(1 - frustration rate)
--- (1 - abandonment rate): the chance an occurrence hurt in at least one way; score =
--- severity x sessions, the sessions a fix would spare. Query it as
+-- rows, so a window from 10:30 counts nothing from 10:00 to 10:30. Query it as
 -- SELECT * FROM microx.friction_by_moment(site = 'shop', since = '2026-11-01', until = '2026-12-01').
 CREATE OR REPLACE VIEW microx.friction_by_moment AS
 SELECT
@@ -20,6 +20,7 @@ SELECT
     timed,
     slow,
     round(latency_pain, 4) AS latency_pain,
+    round(lost_ms / 1000, 1) AS seconds_lost,
     clicks,
     rage_clicks,
     dead_clicks,
@@ -28,10 +29,11 @@ SELECT
     form_starts,
     form_abandons,
     round(abandon_rate, 4) AS abandon_rate,
+    frustrated_sessions,
     round(avg_rating, 2) AS avg_rating,
     started_by,
-    round(1 - (1 - latency_pain) * (1 - frustration_rate) * (1 - abandon_rate), 4) AS severity,
-    round(severity * sessions, 2) AS score
+    round(lost_ms / 1000 + frustrated_sessions * microx_frustration_s(), 1) AS score,
+    round(score / greatest(sessions, 1), 3) AS cost_per_session_s
 FROM
 (
     SELECT
@@ -44,6 +46,7 @@ FROM
         countMerge(timed_state) AS timed,
         countMerge(slow_state) AS slow,
         if(timed > 0, sumMerge(latency_pain_state) / timed, 0) AS latency_pain,
+        sumMerge(lost_ms_state) AS lost_ms,
         countMerge(clicks_state) AS clicks,
         countMerge(rage_state) AS rage_clicks,
         countMerge(dead_state) AS dead_clicks,
@@ -55,6 +58,7 @@ FROM
         -- Of the sessions that touched the form (focused a field, typed or not), those that
         -- left it at least once: the sessions hurt there, as only an abandonment hurts a form.
         if(kind = 'form', least(1, hurt_sessions / greatest(sessions, 1)), 0) AS abandon_rate,
+        uniqMerge(frustrated_state) AS frustrated_sessions,
         avgMerge(rating_state) AS avg_rating,
         topKMerge(3)(started_by_state) AS started_by
     FROM
@@ -67,7 +71,7 @@ FROM
             AND hour < toStartOfHour({until:DateTime('UTC')})
         UNION ALL
         -- ...and the parts of hours at its edges from the rows themselves, in the same
-        -- states as the materialized view keeps (migration 0009: the two must agree).
+        -- states as the materialized view keeps (migration 0010: the two must agree).
         SELECT
             microx_kind(type) AS kind,
             microx_moment(type, name, target, path) AS moment,
@@ -94,7 +98,9 @@ FROM
                 isNotNull(microx_measure(type, duration_ms, value))
                     AND type NOT IN ('form_field', 'step', 'rage_click'))
                 AS duration_state,
-            topKStateIf(3)(props['by'], type = 'loading' AND props['by'] != '') AS started_by_state
+            topKStateIf(3)(props['by'], type = 'loading' AND props['by'] != '') AS started_by_state,
+            sumState(microx_lost_ms(type, name, duration_ms, value)) AS lost_ms_state,
+            uniqStateIf(session_id, microx_frustrated(type)) AS frustrated_state
         FROM microx.events
         WHERE site = {site:String}
             AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
@@ -107,7 +113,9 @@ FROM
 ORDER BY score DESC, sessions DESC, moment;
 
 CREATE OR REPLACE VIEW microx.slowest_loading_cues AS
-SELECT moment AS cue, sessions, occurrences, p50, p75, p95, slow, latency_pain, started_by, score
+SELECT
+    moment AS cue, sessions, occurrences, p50, p75, p95, slow, latency_pain, seconds_lost,
+    started_by, score
 FROM microx.friction_by_moment(site = {site:String}, since = {since:DateTime('UTC')},
     until = {until:DateTime('UTC')})
 WHERE kind = 'loading'
@@ -122,7 +130,9 @@ SELECT
     dead_clicks,
     error_clicks,
     frustration_rate,
+    frustrated_sessions,
     p75 AS feedback_p75_ms,
+    seconds_lost,
     score
 FROM microx.friction_by_moment(site = {site:String}, since = {since:DateTime('UTC')},
     until = {until:DateTime('UTC')})

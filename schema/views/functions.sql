@@ -50,3 +50,20 @@ CREATE OR REPLACE FUNCTION microx_pain AS (t, n, d, v) -> multiIf(
 -- The first whole hour at or after t: t itself when it starts an hour.
 CREATE OR REPLACE FUNCTION microx_hour_after AS (t) ->
     if(toStartOfHour(t) = t, toStartOfHour(t), toStartOfHour(t) + INTERVAL 1 HOUR);
+
+-- Time lost beyond the budget by one occurrence, in ms: how much longer than its budget
+-- a timed moment took. CLS is a score, not a wait: it loses no time here.
+CREATE OR REPLACE FUNCTION microx_lost_ms AS (t, n, d, v) -> if(
+    microx_budget(t, n) > 0 AND NOT (t = 'vital' AND n = 'CLS'),
+    ifNull(greatest(0., microx_measure(t, d, v) - microx_budget(t, n)), 0.),
+    0.);
+
+-- Whether an occurrence is a frustration: an action that failed (a rage, dead or error
+-- click) or a form left without submitting.
+CREATE OR REPLACE FUNCTION microx_frustrated AS (t) ->
+    t IN ('rage_click', 'dead_click', 'error_click', 'form_abandon');
+
+-- What a session frustrated at a moment costs, in seconds of waiting: 10 s, the limit of
+-- attention (a wait longer than that loses the visitor's attention, as a failed action
+-- breaks it). Read at query time: changing it needs no migration.
+CREATE OR REPLACE FUNCTION microx_frustration_s AS () -> 10.;

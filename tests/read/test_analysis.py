@@ -49,20 +49,61 @@ def rows(store: Store, sql: str) -> list[dict[str, Any]]:
     return [dict(zip(columns, r, strict=True)) for r in values]
 
 
-def test_the_injected_slow_spinner_ranks_first(shop: Shop) -> None:
-    store = shop.store
-    ranked = rows(store, f"SELECT * FROM microx.friction_by_moment({WINDOW})")
+def test_moments_rank_by_the_time_and_the_frustration_they_cost(shop: Shop) -> None:
+    """cost = seconds lost beyond budget + 10 s per session frustrated there. A 9 s wait
+    for some visitors outranks a 262 ms answer for all of them: capped at twice the budget,
+    the wait counted like a 2 s one and ranked below the button."""
+    store, sent, facts = shop.store, shop.sent, shop.facts
     truth = journeys.Truth()
-    assert ranked[0]["moment"] == truth.spinner
-    assert ranked[0]["kind"] == "loading"
-    # Half the sessions (variant A) waited 5 s against a 1 s budget; B was within it.
-    assert 0.4 < ranked[0]["hurt_sessions"] / ranked[0]["sessions"] < 0.6
-    assert ranked[0]["p95"] > 4000
+    ranked = rows(store, f"SELECT * FROM microx.friction_by_moment({WINDOW})")
+    by = {r["moment"]: r for r in ranked}
+
+    def lost_s(t: str, target: str, budget: float) -> float:
+        waits = [float(e["d"]) for e in sent if e["t"] == t and e["tg"] == target]
+        return sum(max(0.0, d - budget) for d in waits) / 1000
+
+    lost = {
+        truth.spinner: lost_s("loading", "div.spinner", 1000),
+        truth.long_wait: lost_s("loading", "div.reviews", 1000),
+        truth.slow_button: lost_s("click", "button#size", 200),
+        truth.dead_button: 0.0,
+        journeys.FORM: 0.0,
+    }
+    frustrated = {moment: 0 for moment in lost}
+    frustrated[truth.dead_button] = len(facts.coupon_presses)
+    frustrated[journeys.FORM] = sum(
+        v.stopped is not None or v.revisits > 0 for v in facts.forms.values()
+    )
+    cost = {m: lost[m] + 10 * frustrated[m] for m in lost}
+    for moment in lost:
+        row = by[moment]
+        assert row["seconds_lost"] == pytest.approx(lost[moment], abs=0.051), moment
+        assert row["frustrated_sessions"] == frustrated[moment], moment
+        assert row["score"] == pytest.approx(cost[moment], abs=0.051), moment
+        assert row["cost_per_session_s"] == pytest.approx(cost[moment] / row["sessions"], abs=1e-3)
+    assert [r["moment"] for r in ranked if r["moment"] in cost] == sorted(
+        cost, key=lambda m: -cost[m]
+    )
+    wait, button = by[truth.long_wait], by[truth.slow_button]
+    assert wait["sessions"] < button["sessions"] / 5 and wait["score"] > 10 * button["score"]
     scores = [r["score"] for r in ranked]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_the_slow_spinner_is_measured(shop: Shop) -> None:
+    store = shop.store
+    truth = journeys.Truth()
+    (spinner,) = rows(
+        store,
+        f"SELECT * FROM microx.friction_by_moment({WINDOW}) WHERE moment = '{truth.spinner}'",
+    )
+    assert spinner["kind"] == "loading"
+    # Half the sessions (variant A) waited 5 s against a 1 s budget; B was within it.
+    assert 0.4 < spinner["hurt_sessions"] / spinner["sessions"] < 0.6
+    assert spinner["p95"] > 4000
     cues = rows(store, f"SELECT * FROM microx.slowest_loading_cues({WINDOW})")
-    assert [c["cue"] for c in cues] == [truth.spinner]
-    assert cues[0]["started_by"] == ["button#add"]
+    assert [c["cue"] for c in cues] == [truth.long_wait, truth.spinner]
+    assert [c["started_by"] for c in cues] == [["button#reviews"], ["button#add"]]
 
 
 def test_without_the_slow_spinner_it_is_not_ranked(
@@ -76,7 +117,11 @@ def test_without_the_slow_spinner_it_is_not_ranked(
     scores = {r["moment"]: r["score"] for r in ranked}
     # Both variants now wait about 0.7-0.8 s against a 1 s budget; only the far tail of the
     # faster one's spread goes past it, by a few tens of milliseconds.
-    over = [e["d"] for e in calm.sent if e["t"] == "loading" and e["d"] > 1000]
+    over = [
+        e["d"]
+        for e in calm.sent
+        if e["t"] == "loading" and e["tg"] == "div.spinner" and e["d"] > 1000
+    ]
     assert len(over) < 10 and max(over, default=0) < 1100
     assert scores[fast.spinner] < 1
     assert fast.spinner not in [r["moment"] for r in ranked[:3]]
@@ -125,7 +170,7 @@ def test_a_window_counts_exactly_its_own_minutes(
         for e in env["e"]:
             if e["ts"] + 40 not in within:
                 continue
-            if e["t"] == "loading":
+            if e["t"] == "loading" and e["tg"] == "div.spinner":
                 spinner.add(env["sid"])
                 counts["loading"] += 1
                 counts["slow"] += e["d"] > 1000
@@ -376,7 +421,8 @@ def test_experiments_flag_the_real_difference_and_not_the_null(
     assert (spinner["control"], spinner["variant"]) == ("A", "B")
     assert spinner["significant"] and spinner["friction_p_value"] < 0.001
     assert spinner["variant_friction"] < spinner["control_friction"]
-    assert spinner["variant_hurt_rate"] < spinner["control_hurt_rate"]
+    # The size picker answers late for everyone: every session met some friction.
+    assert spinner["variant_hurt_rate"] == spinner["control_hurt_rate"] == 1
     null = result[truth.null_experiment]
     assert not null["significant"] and null["friction_p_value"] > 0.05
 
@@ -434,8 +480,12 @@ def test_the_report_and_its_summary_say_it(shop: Shop) -> None:
     truth = journeys.Truth()
     analysis = analyse(store.query, journeys.SITE, SINCE, UNTIL)
     text = summary(analysis)
-    first = text.split("Moments to fix first")[1].splitlines()[1]
-    assert truth.spinner in first
+    ranked = text.split("Moments to fix first")[1].splitlines()[1:6]
+    # The costliest injected moments, in the order of their cost (see the ranking test).
+    for line, moment in zip(
+        ranked, [journeys.FORM, truth.dead_button, truth.spinner], strict=False
+    ):
+        assert f"] {moment}: cost " in line
     assert f"at field {truth.abandon_field!r}" in text
     assert f"Experiment {truth.spinner_experiment!r}: B vs A" in text
     assert "no significant difference" in text.split(truth.null_experiment)[1]
