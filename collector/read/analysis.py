@@ -192,8 +192,17 @@ def summary(a: Analysis) -> str:
     for name, levels in a.funnels.items():
         rows = levels.dicts()
         if rows:
-            path = " > ".join(f"{r['step']} {_pct(r['conversion'])}" for r in rows)
-            lines += ["", f"Funnel {name!r}: {path}"]
+            path = " > ".join(
+                f"{r['step']} {_pct(r['conversion'])}"
+                + (f" (skipped by {r['skipped']})" if r["skipped"] else "")
+                for r in rows
+            )
+            last = rows[-1]
+            lines += [
+                "",
+                f"Funnel {name!r} (reached by any path): {path}",
+                f"  {last['step']} in strict order: {_pct(last['strict_conversion'])}",
+            ]
     loyalty = [r for r in a.loyalty.dicts() if r["moment"] == "(any friction)"]
     if loyalty:
         r = loyalty[0]

@@ -99,7 +99,7 @@ def _funnel(name: str, levels: Table) -> go.Figure:
             x=[r["sessions"] for r in rows],
             textinfo="value+percent initial",
         ),
-        layout={"title": _plain(f"Funnel {name!r} (steps in order within a day)")},
+        layout={"title": _plain(f"Funnel {name!r} (steps reached by any path within a day)")},
     )
 
 

@@ -51,7 +51,9 @@ USER_AGENT = (
 FORM = "checkout-address"
 FORM_FIELDS = ("name", "email", "street", "phone", "postcode")
 FUNNEL = "checkout"
-FUNNEL_STEPS = ("basket", "address", "payment", "done")
+FUNNEL_STEPS = ("basket", "address", "payment", "review", "done")
+# The step a visitor may skip: the site lets a payer confirm without reviewing the order.
+OPTIONAL_STEP = "review"
 SDK_VERSION = "0.2.0"
 # The release that stamped a vital with the time of its report.
 REPORT_TIMED_SDK = "0.1.0"
@@ -85,6 +87,8 @@ class Truth:
     balk_share: float = 0.6
     focus_only_share: float = 0.08
     form_revisit_share: float = 0.15
+    # Of the visitors who pay, those who go straight to the confirmation.
+    review_skip_share: float = 0.25
     # Vitals as snippet 0.1.0 sent them: stamped when reported, INP and CLS at page hide.
     vitals_at_report: bool = False
     return_after_friction: float = 0.3
@@ -114,6 +118,8 @@ class Facts:
     forms: dict[str, FormVisit] = dataclasses.field(default_factory=dict)
     # The moment the visitor lived last in the session.
     ends: dict[str, str] = dataclasses.field(default_factory=dict)
+    # The funnel steps each session took, in order.
+    steps: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     # Presses on the dead coupon button, and whether the pointer slid while pressing.
     coupon_presses: dict[str, tuple[int, bool]] = dataclasses.field(default_factory=dict)
 
@@ -154,6 +160,7 @@ class _Session:
         self._seq = 0
         self._started = start_ms
         self._load_ms = 0.0
+        self.steps: list[str] = []
         # The page's clicks: when, and how long their feedback took (0: none).
         self._clicks: list[tuple[int, float]] = []
         # Ids of events added after the original journey (signals) come from here, so
@@ -195,6 +202,11 @@ class _Session:
             e["x"] = dict(self.variants)
         self._seq += 1
         self._page.append(e)
+
+    def step(self, step: str, d: float | None = None) -> None:
+        """A checkout step, numbered as the snippet numbers a funnel's steps in a visit."""
+        self.steps.append(step)
+        self.event("step", n=FUNNEL, tg=step, d=d, p={"i": len(self.steps)})
 
     def click(
         self,
@@ -359,6 +371,7 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
     def ended(moment: str) -> None:
         if facts is not None:
             facts.ends[s.sid] = moment
+            facts.steps[s.sid] = s.steps
 
     s.variants = {
         truth.spinner_experiment: rng.choice(("A", "B")),
@@ -396,7 +409,7 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
     s.event("signal", 5, n="basket", tg=truth.item, val=1, p={"qty": 1})
     if int(s.sid[0], 16) < 8:
         s.event("signal", 5, n="view", tg=truth.item)
-    s.event("step", n=FUNNEL, tg="basket", p={"i": 1})
+    s.step("basket")
 
     s.page("/cart", rng.lognormvariate(7.0, 0.3))
     if rng.random() < truth.dead_button_share:
@@ -415,7 +428,7 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
     s.click("button#checkout", "Checkout", rng.uniform(40, 120))
 
     s.page("/checkout/address", rng.lognormvariate(7.0, 0.3))
-    s.event("step", n=FUNNEL, tg="address", d=rng.uniform(5_000, 30_000), p={"i": 2})
+    s.step("address", rng.uniform(5_000, 30_000))
     visit = FormVisit()
     if facts is not None:
         facts.forms[s.sid] = visit
@@ -441,14 +454,18 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
         return slow
 
     s.page("/checkout/payment", rng.lognormvariate(7.0, 0.3))
-    s.event("step", n=FUNNEL, tg="payment", d=rng.uniform(20_000, 60_000), p={"i": 3})
+    s.step("payment", rng.uniform(20_000, 60_000))
     if rng.random() < 0.15:
         s.flush()
         ended(f"{FUNNEL} / payment")
         return slow
     s.click("button#pay", "Pay now", rng.uniform(40, 150))
+    if s.aside.random() >= truth.review_skip_share:
+        s.page("/checkout/review", 900)
+        s.step(OPTIONAL_STEP, 4_000)
+        s.click("button#confirm", "Confirm order", 90, gap_ms=3000, aside=True)
     s.page("/checkout/done", rng.lognormvariate(6.8, 0.3))
-    s.event("step", n=FUNNEL, tg="done", d=rng.uniform(2_000, 8_000), p={"i": 4})
+    s.step("done", rng.uniform(2_000, 8_000))
     s.event("feedback", n="checkout", val=rng.choice((3, 4, 4, 5, 5)))
     s.flush()
     ended("checkout")

@@ -1,44 +1,68 @@
--- Funnel steps in the order visitors take them (the median position among each funnel's
--- steps), with sessions reached, conversion from the first step, drop-off from the
--- previous one, and the time each step took. For strict order within a time window, see
--- microx.funnel below.
+-- Funnel steps in the order visitors take them (the median of the order the snippet gives
+-- each step in its visit), with the sessions that reached each by any path, conversion from
+-- the first step, the share of those reaching it whose furthest step it was, and the time
+-- each step took. A step some visitors skip (an optional review) is reached by fewer than
+-- the steps after it; nobody "drops" between them.
 CREATE OR REPLACE VIEW microx.funnel_steps AS
+WITH
+    taken AS (
+        SELECT name AS funnel, target AS step, session_id, toUInt32OrZero(props['i']) AS i,
+            duration_ms
+        FROM microx.events
+        WHERE site = {site:String} AND type = 'step' AND event_time >= {since:DateTime('UTC')}
+            AND event_time < {until:DateTime('UTC')}
+    ),
+    steps AS (
+        SELECT
+            funnel,
+            step,
+            uniqExact(session_id) AS sessions,
+            median(i) AS position,
+            round(medianIf(duration_ms, isNotNull(duration_ms))) AS median_ms,
+            round(quantileIf(0.75)(duration_ms, isNotNull(duration_ms))) AS p75_ms
+        FROM taken
+        GROUP BY funnel, step
+    ),
+    furthest AS (
+        -- Each session's furthest step, in the funnel's order.
+        SELECT funnel, session_id, argMax(step, (position, step)) AS step
+        FROM (
+            SELECT funnel, session_id, step, position
+            FROM (SELECT DISTINCT funnel, step, session_id FROM taken) AS t
+            INNER JOIN steps USING (funnel, step)
+        )
+        GROUP BY funnel, session_id
+    )
 SELECT
     funnel,
     step,
     position,
     sessions,
     round(sessions / first_value(sessions) OVER w, 4) AS conversion,
-    round(1 - sessions / lagInFrame(sessions, 1, sessions) OVER w, 4) AS drop_off,
+    round(ended / sessions, 4) AS furthest_share,
     median_ms,
     p75_ms
-FROM
-(
-    SELECT
-        name AS funnel,
-        target AS step,
-        uniqExact(session_id) AS sessions,
-        median(toUInt32OrZero(props['i'])) AS position,
-        round(medianIf(duration_ms, isNotNull(duration_ms))) AS median_ms,
-        round(quantileIf(0.75)(duration_ms, isNotNull(duration_ms))) AS p75_ms
-    FROM microx.events
-    WHERE site = {site:String} AND type = 'step' AND event_time >= {since:DateTime('UTC')}
-        AND event_time < {until:DateTime('UTC')}
-    GROUP BY funnel, step
-)
+FROM steps
+LEFT JOIN (SELECT funnel, step, count() AS ended FROM furthest GROUP BY funnel, step)
+    AS last USING (funnel, step)
 WINDOW w AS (PARTITION BY funnel ORDER BY position, sessions DESC
     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ORDER BY funnel, position, sessions DESC;
 
--- One funnel with its steps given in order: windowFunnel counts a session at level k
--- only if it took steps 1..k in that order within window_s seconds (up to 10 steps).
+-- One funnel with its steps given in order (up to 10). A session enters it at its first
+-- step; it reached step k when it took step k after entering, within window_s seconds, by
+-- any path: a step it skipped (an optional review) does not keep it from the ones after.
+-- `strict_sessions` is windowFunnel's count: steps 1..k all taken, in that order.
 CREATE OR REPLACE VIEW microx.funnel AS
 WITH {steps:Array(String)} AS s
 SELECT
     level,
     s[level] AS step,
-    countIf(reached >= level) AS sessions,
-    round(sessions / greatest(max(sessions) OVER (), 1), 4) AS conversion
+    countIf(reached[level]) AS sessions,
+    round(sessions / greatest(countIf(reached[1]), 1), 4) AS conversion,
+    countIf(NOT reached[level] AND has(arraySlice(reached, level + 1), 1)) AS skipped,
+    countIf(strict >= level) AS strict_sessions,
+    round(strict_sessions / greatest(countIf(reached[1]), 1), 4) AS strict_conversion
 FROM
 (
     SELECT
@@ -46,7 +70,16 @@ FROM
         windowFunnel({window_s:UInt32})(toDateTime(event_time),
             target = s[1], target = s[2], target = s[3], target = s[4], target = s[5],
             target = s[6], target = s[7], target = s[8], target = s[9], target = s[10])
-            AS reached
+            AS strict,
+        minIf(event_time, target = s[1]) AS entered,
+        countIf(target = s[1]) > 0 AS entered_funnel,
+        groupArray((target, event_time)) AS taken,
+        arrayMap(
+            k -> entered_funnel AND arrayExists(
+                x -> x.1 = s[k] AND x.2 >= entered
+                    AND x.2 <= entered + toIntervalSecond({window_s:UInt32}),
+                taken),
+            range(1, length(s) + 1)) AS reached
     FROM microx.events
     WHERE site = {site:String} AND type = 'step' AND name = {funnel:String}
         AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}

@@ -117,14 +117,12 @@ def test_without_the_slow_spinner_it_is_not_ranked(
     scores = {r["moment"]: r["score"] for r in ranked}
     # Both variants now wait about 0.7-0.8 s against a 1 s budget; only the far tail of the
     # faster one's spread goes past it, by a few tens of milliseconds.
-    over = [
-        e["d"]
-        for e in calm.sent
-        if e["t"] == "loading" and e["tg"] == "div.spinner" and e["d"] > 1000
-    ]
-    assert len(over) < 10 and max(over, default=0) < 1100
-    assert scores[fast.spinner] < 1
-    assert fast.spinner not in [r["moment"] for r in ranked[:3]]
+    waits = [e["d"] for e in calm.sent if e["t"] == "loading" and e["tg"] == "div.spinner"]
+    over = [d for d in waits if d > 1000]
+    assert len(over) < 0.02 * len(waits) and max(over, default=0) < 1150
+    assert scores[fast.spinner] == pytest.approx(sum(d - 1000 for d in over) / 1000, abs=0.051)
+    assert scores[fast.spinner] < 2
+    assert fast.spinner not in [r["moment"] for r in ranked[:4]]
 
 
 def test_the_hourly_aggregate_agrees_with_the_raw_rows(
@@ -330,31 +328,55 @@ def test_repeated_views_are_counted_per_visit(shop: Shop) -> None:
     assert [r["views"] for r in got] == sorted((r["views"] for r in got), reverse=True)
 
 
-def test_funnel_steps_come_in_order_and_only_shrink(
-    shop: Shop,
-) -> None:
-    store, sent = shop.store, shop.sent
+def _in_order(taken: list[str], wanted: list[str]) -> int:
+    """How many of ``wanted``'s steps ``taken`` went through in that order, from the first."""
+    done = 0
+    for step in taken:
+        if done < len(wanted) and step == wanted[done]:
+            done += 1
+    return done
+
+
+def test_a_step_reached_by_any_path_counts_and_strict_order_stays(shop: Shop) -> None:
+    """A quarter of the payers skip the optional review: in strict order they never
+    confirmed, yet they did."""
+    store, facts = shop.store, shop.facts
+    order = list(journeys.FUNNEL_STEPS)
+    taken = list(facts.steps.values())
+    entered = sum(t[:1] == [order[0]] for t in taken)
+    reached = {step: sum(step in t for t in taken) for step in order}
     steps = rows(store, f"SELECT * FROM microx.funnel_steps({WINDOW})")
-    assert [s["step"] for s in steps] == list(journeys.FUNNEL_STEPS)
-    reached = Counter(e["tg"] for e in sent if e["t"] == "step")
-    assert [s["sessions"] for s in steps] == [reached[s] for s in journeys.FUNNEL_STEPS]
-    # The address form loses 40 %: the biggest drop is before payment.
-    drops = {s["step"]: s["drop_off"] for s in steps}
-    assert max(drops, key=lambda k: drops[k]) == "payment"
-    order = "['basket', 'address', 'payment', 'done']"
+    assert [s["step"] for s in steps] == order
+    assert [s["sessions"] for s in steps] == [reached[s] for s in order]
+    furthest = Counter(max(t, key=order.index) for t in taken)
+    for s in steps:
+        assert s["conversion"] == pytest.approx(reached[s["step"]] / entered, abs=1e-4)
+        assert s["furthest_share"] == pytest.approx(
+            furthest[s["step"]] / reached[s["step"]], abs=1e-4
+        )
     levels = rows(
         store,
         f"SELECT * FROM microx.funnel({WINDOW}, funnel = 'checkout', steps = {order},"
         " window_s = 86400)",
     )
-    assert [lv["sessions"] for lv in levels] == [s["sessions"] for s in steps]
-    # Out of order, nobody gets past the first step.
+    strict = [sum(_in_order(t, order) >= k for t in taken) for k in range(1, len(order) + 1)]
+    skipped = sum("done" in t and journeys.OPTIONAL_STEP not in t for t in taken)
+    assert [lv["sessions"] for lv in levels] == [reached[s] for s in order]
+    assert [lv["strict_sessions"] for lv in levels] == strict
+    assert [lv["skipped"] for lv in levels] == [skipped if s == "review" else 0 for s in order]
+    done = levels[-1]
+    assert done["conversion"] == pytest.approx(reached["done"] / entered, abs=1e-4)
+    assert done["strict_conversion"] == pytest.approx(strict[-1] / entered, abs=1e-4)
+    # The skippers are about a quarter of those who paid and confirmed.
+    assert skipped / reached["done"] == pytest.approx(journeys.Truth().review_skip_share, abs=0.05)
+    assert done["conversion"] > done["strict_conversion"] + 0.08
+    # Out of order, nobody gets past the first step, by any path or strictly.
     backwards = rows(
         store,
         f"SELECT * FROM microx.funnel({WINDOW}, funnel = 'checkout',"
         " steps = ['done', 'basket'], window_s = 86400)",
     )
-    assert backwards[1]["sessions"] == 0
+    assert (backwards[1]["sessions"], backwards[1]["strict_sessions"]) == (0, 0)
 
 
 # Where a visit ends, what the visitor lived there hurt (an abandoned form, a dead button).
