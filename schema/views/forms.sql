@@ -7,19 +7,21 @@
 CREATE OR REPLACE VIEW microx.form_abandonment AS
 WITH
     visits AS (
+        -- One row per session and form: whether it typed, and how its way through the
+        -- form ended: the field of its last end if that was an abandonment (always named,
+        -- the field focused last), else ''. A tie in time goes to the later event.
         SELECT
             name AS form,
             session_id,
             max(type = 'form_start') AS typed,
-            -- The last end wins; a tie in time goes to the later event of the page.
-            argMaxIf((type, target), (event_time, seq), type IN ('form_submit', 'form_abandon'))
-                AS last_end,
-            last_end.1 = 'form_abandon' AS abandoned,
-            groupUniqArrayIf(target, type IN ('form_field', 'form_abandon')) AS fields_reached
+            max(type IN ('form_submit', 'form_abandon')) AS ended,
+            argMaxIf(if(type = 'form_abandon', target, ''),
+                microx_end_order(event_time, 'form', seq, 0.),
+                type IN ('form_submit', 'form_abandon')) AS stop
         FROM microx.events
         WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
             AND event_time < {until:DateTime('UTC')}
-            AND type IN ('form_start', 'form_field', 'form_submit', 'form_abandon')
+            AND type IN ('form_start', 'form_submit', 'form_abandon')
         GROUP BY form, session_id
     ),
     forms AS (
@@ -28,26 +30,23 @@ WITH
             count() AS touched,
             countIf(typed) AS started,
             countIf(NOT typed) AS focus_only_starts,
-            countIf(last_end.1 = 'form_submit') AS submitted,
-            countIf(abandoned) AS abandoned_sessions
+            countIf(ended AND stop = '') AS submitted,
+            countIf(stop != '') AS abandoned_sessions
         FROM visits
         GROUP BY form
     ),
     stops AS (
-        SELECT
-            form,
-            field,
-            count() AS sessions_reached,
-            countIf(abandoned AND last_end.2 = field) AS stopped,
-            countIf(abandoned AND last_end.2 = field AND NOT typed) AS stopped_unstarted
+        SELECT form, stop AS field, count() AS stopped, countIf(NOT typed) AS stopped_unstarted
         FROM visits
-        ARRAY JOIN fields_reached AS field
+        WHERE stop != ''
         GROUP BY form, field
     ),
     fields AS (
         SELECT
             name AS form,
             target AS field,
+            -- Reached: a visit of the field, or the abandonment that names it.
+            uniqExactIf(session_id, type IN ('form_field', 'form_abandon')) AS reached,
             countIf(type = 'form_field') AS visits,
             quantileIf(0.5)(duration_ms, type = 'form_field') AS median_time_ms,
             quantileIf(0.5)(toFloat64OrNull(props['hes']), type = 'form_field'
@@ -67,7 +66,7 @@ SELECT
     stops.stopped_unstarted AS focus_only,
     round(abandons / greatest(forms.abandoned_sessions, 1), 4) AS share_of_abandons,
     round(abandons / greatest(forms.touched, 1), 4) AS abandon_rate,
-    stops.sessions_reached AS reached,
+    reached,
     round(abandons / greatest(reached, 1), 4) AS leave_rate,
     forms.touched AS form_sessions,
     forms.started AS form_starts,

@@ -67,3 +67,24 @@ CREATE OR REPLACE FUNCTION microx_frustrated AS (t) ->
 -- attention (a wait longer than that loses the visitor's attention, as a failed action
 -- breaks it). Read at query time: changing it needs no migration.
 CREATE OR REPLACE FUNCTION microx_frustration_s AS () -> 10.;
+
+-- The order of a session's moments for its end (microx.session_peak_end), as one number:
+-- the time in ms, then a moment before the vital that measures it at the same instant
+-- (kind != 'vital'), then the page's sequence number, then the pain (to float precision).
+CREATE OR REPLACE FUNCTION microx_end_order AS (t, kind, seq, pain) ->
+    bitShiftLeft(toUInt128(toUnixTimestamp64Milli(t)), 64)
+    + bitShiftLeft(toUInt128(kind != 'vital'), 63)
+    + bitShiftLeft(toUInt128(seq), 31)
+    + reinterpretAsUInt32(toFloat32(pain));
+
+-- The order of a session's moments for its peak: the pain (its bits order a non-negative
+-- float), then the time, then the page's sequence number, then the event id.
+CREATE OR REPLACE FUNCTION microx_peak_order AS (t, seq, pain, id) ->
+    bitShiftLeft(toUInt256(reinterpretAsUInt64(pain)), 137)
+    + bitShiftLeft(toUInt256(toUnixTimestamp64Milli(t)), 96)
+    + bitShiftLeft(toUInt256(seq), 64)
+    + bitAnd(toUInt128(id), toUInt128(18446744073709551615));
+
+-- An order made total by the event id (its low 64 bits), for picking one moment.
+CREATE OR REPLACE FUNCTION microx_with_id AS (k, id) ->
+    bitShiftLeft(toUInt256(k), 64) + bitAnd(toUInt128(id), toUInt128(18446744073709551615));

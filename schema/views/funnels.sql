@@ -1,50 +1,48 @@
 -- Funnel steps in the order visitors take them (the median of the order the snippet gives
 -- each step in its visit), with the sessions that reached each by any path, conversion from
--- the first step, the share of those reaching it whose furthest step it was, and the time
--- each step took. A step some visitors skip (an optional review) is reached by fewer than
--- the steps after it; nobody "drops" between them.
+-- the first step, the share of those reaching it for which it was the last step taken, and
+-- the time each step took. A step some visitors skip (an optional review) is reached by
+-- fewer than the steps after it; nobody "drops" between them.
 CREATE OR REPLACE VIEW microx.funnel_steps AS
-WITH
-    taken AS (
-        SELECT name AS funnel, target AS step, session_id, toUInt32OrZero(props['i']) AS i,
-            duration_ms
-        FROM microx.events
-        WHERE site = {site:String} AND type = 'step' AND event_time >= {since:DateTime('UTC')}
-            AND event_time < {until:DateTime('UTC')}
-    ),
-    steps AS (
-        SELECT
-            funnel,
-            step,
-            uniqExact(session_id) AS sessions,
-            median(i) AS position,
-            round(medianIf(duration_ms, isNotNull(duration_ms))) AS median_ms,
-            round(quantileIf(0.75)(duration_ms, isNotNull(duration_ms))) AS p75_ms
-        FROM taken
-        GROUP BY funnel, step
-    ),
-    furthest AS (
-        -- Each session's furthest step, in the funnel's order.
-        SELECT funnel, session_id, argMax(step, (position, step)) AS step
-        FROM (
-            SELECT funnel, session_id, step, position
-            FROM (SELECT DISTINCT funnel, step, session_id FROM taken) AS t
-            INNER JOIN steps USING (funnel, step)
-        )
-        GROUP BY funnel, session_id
-    )
 SELECT
     funnel,
     step,
     position,
     sessions,
     round(sessions / first_value(sessions) OVER w, 4) AS conversion,
-    round(ended / sessions, 4) AS furthest_share,
+    round(ended / sessions, 4) AS last_share,
     median_ms,
     p75_ms
-FROM steps
-LEFT JOIN (SELECT funnel, step, count() AS ended FROM furthest GROUP BY funnel, step)
-    AS last USING (funnel, step)
+FROM
+(
+    SELECT
+        name AS funnel,
+        target AS step,
+        uniqExact(session_id) AS sessions,
+        median(toUInt32OrZero(props['i'])) AS position,
+        round(medianIf(duration_ms, isNotNull(duration_ms))) AS median_ms,
+        round(quantileIf(0.75)(duration_ms, isNotNull(duration_ms))) AS p75_ms
+    FROM microx.events
+    WHERE site = {site:String} AND type = 'step' AND event_time >= {since:DateTime('UTC')}
+        AND event_time < {until:DateTime('UTC')}
+    GROUP BY funnel, step
+) AS steps
+LEFT JOIN
+(
+    -- Where each session's way through the funnel ended: the last step it took.
+    SELECT funnel, step, count() AS ended
+    FROM
+    (
+        SELECT
+            name AS funnel,
+            argMax(target, microx_end_order(event_time, 'step', seq, 0.)) AS step
+        FROM microx.events
+        WHERE site = {site:String} AND type = 'step'
+            AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
+        GROUP BY funnel, session_id
+    )
+    GROUP BY funnel, step
+) AS lasts USING (funnel, step)
 WINDOW w AS (PARTITION BY funnel ORDER BY position, sessions DESC
     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ORDER BY funnel, position, sessions DESC;

@@ -8,6 +8,7 @@ CREATE OR REPLACE VIEW microx.session_moments AS
 SELECT
     session_id,
     visitor_id,
+    event_id,
     event_time,
     seq,
     variants,
@@ -23,7 +24,8 @@ WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
 -- The end is the last moment lived. Ties are broken the same way every time: for the
 -- peak, the later moment; for the end, at one instant a moment comes after the vital that
 -- measures it; then the later event of its page (the snippet numbers them as they happen:
--- a dead click after its click), the worse, the name.
+-- a dead click after its click), the worse, the event id. The orders are numbers
+-- (microx_peak_order, microx_end_order): one comparison a row where tuples took several.
 CREATE OR REPLACE VIEW microx.session_peak_end AS
 SELECT
     session_id,
@@ -32,9 +34,10 @@ SELECT
     maxIf(event_time, lived) AS ended,
     count() AS moments,
     max(pain) AS peak,
-    argMax(moment, (pain, event_time, seq, moment)) AS peak_moment,
-    argMaxIf(moment, (event_time, kind != 'vital', seq, pain, moment), lived) AS end_moment,
-    argMaxIf(pain, (event_time, kind != 'vital', seq, pain, moment), lived) AS end_pain,
+    argMax(moment, microx_peak_order(event_time, seq, pain, event_id)) AS peak_moment,
+    argMaxIf(moment, microx_with_id(microx_end_order(event_time, kind, seq, pain), event_id),
+        lived) AS end_moment,
+    argMaxIf(pain, microx_end_order(event_time, kind, seq, pain), lived) AS end_pain,
     round((peak + end_pain) / 2, 4) AS peak_end
 FROM microx.session_moments(site = {site:String}, since = {since:DateTime('UTC')},
     until = {until:DateTime('UTC')})
