@@ -89,7 +89,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         metrics,
         ingest.client_address,
     )
-    report = ReportPage(queries)
+    report = ReportPage(queries, settings.goals)
     visitors = VisitorRequests(ingest, batcher, spool, tombstones, metrics)
     metrics.gauges["ingest_inflight"] = ("Ingest requests being handled.", lambda: inflight)
     metrics.gauges["spool_bytes"] = ("Spool bytes not yet stored.", lambda: spool.used_bytes)

@@ -160,7 +160,7 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     since = parse_since(args.since, until)
     store = _reader(settings)
     try:
-        analysis = analyse(store.query, args.site, since, until)
+        analysis = analyse(store.query, args.site, since, until, settings.goals.get(args.site, ()))
     finally:
         store.close()
     out = Path(args.out or f"microx-report-{args.site}-{until:%Y%m%d-%H%M}.html")

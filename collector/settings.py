@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from collector.ingest.sites import Site, parse_server_keys, parse_sites
+from collector.read.goals import Goal, parse_goals
 from collector.rights.tombstones import DEFAULT_MAX_ENTRIES as DEFAULT_TOMBSTONES_MAX
 from collector.spool.log import DEFAULT_SEGMENT_BYTES, MIN_SEGMENT_BYTES
 
@@ -103,6 +104,8 @@ class Settings:
     keepalive_timeout_s: float = DEFAULT_KEEPALIVE_TIMEOUT_S
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     tombstones_max: int = DEFAULT_TOMBSTONES_MAX
+    # What each site's visits are for, judged in the report (collector.read.goals).
+    goals: dict[str, tuple[Goal, ...]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -212,6 +215,10 @@ class Settings:
             server_keys = parse_server_keys(get("SERVER_KEYS", ""))
         except ValueError as exc:
             raise SettingsError(f"MICROX_SERVER_KEYS: {exc}") from None
+        try:
+            goals = parse_goals(get("GOALS", ""))
+        except ValueError as exc:
+            raise SettingsError(f"MICROX_GOALS: {exc}") from None
         return cls(
             host=get("HOST", DEFAULT_HOST),
             port=get_int("PORT", DEFAULT_PORT),
@@ -252,4 +259,5 @@ class Settings:
             keepalive_timeout_s=get_float("KEEPALIVE_TIMEOUT_S", DEFAULT_KEEPALIVE_TIMEOUT_S),
             max_connections=get_int("MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS),
             tombstones_max=get_int("TOMBSTONES_MAX", DEFAULT_TOMBSTONES_MAX),
+            goals=goals,
         )

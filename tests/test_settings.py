@@ -6,6 +6,7 @@ import pytest
 
 from collector.cli import main
 from collector.ingest.sites import DEMO_SITE, SiteRegistry, new_secret, parse_sites
+from collector.read.goals import Goal
 from collector.settings import DEFAULT_PORT, Settings, SettingsError
 
 
@@ -94,3 +95,36 @@ def test_more_connections_than_descriptors_allow_fail_at_start(
     assert main(["serve"]) == 2
     assert "MICROX_MAX_CONNECTIONS=1000000000 needs a descriptor limit" in capsys.readouterr().err
     assert not (tmp_path / "var").exists()
+
+
+def test_goals_are_declared_per_site() -> None:
+    s = Settings.from_env(
+        {
+            "MICROX_GOALS": "shop=purchase:step:checkout/done, returned:return:7,"
+            "happy:rating:checkout>=4;blog=signup:moment:newsletter"
+        }
+    )
+    assert s.goals == {
+        "shop": (
+            Goal("purchase", "step", "checkout", "done"),
+            Goal("returned", "return", days=7),
+            Goal("happy", "rating", "checkout", rating=4.0),
+        ),
+        "blog": (Goal("signup", "moment", "newsletter"),),
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("shop=buy:step:checkout", "step:FUNNEL/STEP"),
+        ("shop=buy:purchase:x", "kind must be one of"),
+        ("shop=back:return:0", "1-365 days"),
+        ("shop=happy:rating:checkout", "rating:NAME>=N"),
+        ("shop=a b:moment:x", "goal name"),
+        ("shop=buy:moment:x,buy:moment:y", "names a goal twice"),
+    ],
+)
+def test_bad_goals_fail_at_start(value: str, error: str) -> None:
+    with pytest.raises(SettingsError, match=f"MICROX_GOALS: .*{error}"):
+        Settings.from_env({"MICROX_GOALS": value})

@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from collector.read.goals import GOAL_PARAMS, Goal, default_goals
+
 Rows = tuple[list[str], list[tuple[Any, ...]]]
 Query = Callable[[str, dict[str, Any]], Rows]
 
@@ -24,6 +26,8 @@ FUNNEL_MAX_STEPS = 10
 # What microx_frustration_s() returns (schema/views/functions.sql), for the summary's legend.
 FRUSTRATION_S = 10.0
 FUNNEL_WINDOW_S = 86_400
+# The follow-up horizon of loyalty: another session within this many days.
+RETURN_DAYS = 7
 TOP = 10
 LOADING_SAMPLE = 2_000
 
@@ -38,6 +42,15 @@ class Table:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class GoalResult:
+    goal: Goal
+    judged: int
+    met: int
+    # microx.goal_impact: per moment, the goal rate with and without its friction.
+    impact: Table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +71,7 @@ class Analysis:
     peak_moments: Table
     loyalty: Table
     experiments: Table
+    goals: list[GoalResult] = dataclasses.field(default_factory=list)
 
 
 def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
@@ -80,12 +94,36 @@ def _table(query: Query, sql: str, params: dict[str, Any]) -> Table:
     return Table(columns, rows)
 
 
-def _view(query: Query, view: str, params: dict[str, Any], tail: str = "") -> Table:
-    return _table(query, f"SELECT * FROM microx.{view}({WINDOW}) {tail}", params)
+def _view(
+    query: Query, view: str, params: dict[str, Any], tail: str = "", **more: int | str
+) -> Table:
+    """``view`` over the window; ``more`` are its other parameters, bound as values."""
+    binds = "".join(
+        f", {k} = {{{k}:{'UInt32' if isinstance(v, int) else 'String'}}}" for k, v in more.items()
+    )
+    return _table(query, f"SELECT * FROM microx.{view}({WINDOW}{binds}) {tail}", {**params, **more})
 
 
-def analyse(query: Query, site: str, since: dt.datetime, until: dt.datetime) -> Analysis:
-    """Run every section of the report for one site and time window."""
+def _goal(query: Query, goal: Goal, params: dict[str, Any]) -> GoalResult:
+    p = {**params, **goal.params()}
+    _, ((judged, met),) = query(
+        f"SELECT countIf(judged), countIf(judged AND met)"
+        f" FROM microx.session_goals({WINDOW}, {GOAL_PARAMS})",
+        p,
+    )
+    impact = _table(query, f"SELECT * FROM microx.goal_impact({WINDOW}, {GOAL_PARAMS})", p)
+    return GoalResult(goal, int(judged), int(met), impact)
+
+
+def analyse(
+    query: Query,
+    site: str,
+    since: dt.datetime,
+    until: dt.datetime,
+    goals: tuple[Goal, ...] = (),
+) -> Analysis:
+    """Run every section of the report for one site and time window, judging its visits on
+    ``goals`` (when none, each funnel's last step and a return within a week)."""
     params: dict[str, Any] = {
         "site": site,
         "since": since.astimezone(dt.UTC).replace(tzinfo=None),
@@ -140,13 +178,23 @@ def analyse(query: Query, site: str, since: dt.datetime, until: dt.datetime) -> 
             f" GROUP BY peak_moment ORDER BY sessions DESC LIMIT {TOP}",
             params,
         ),
-        loyalty=_view(query, "loyalty_impact", params),
+        loyalty=_view(query, "loyalty_impact", params, days=RETURN_DAYS),
         experiments=_view(query, "experiment_comparison", params),
+        goals=[
+            _goal(query, goal, params)
+            for goal in goals
+            or default_goals({n: [r["step"] for r in t.dicts()] for n, t in funnels.items()})
+        ],
     )
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
+
+
+def _points(x: float) -> str:
+    """A difference of two rates, in percentage points."""
+    return f"{100 * x:+.1f} pts"
 
 
 def summary(a: Analysis) -> str:
@@ -203,15 +251,33 @@ def summary(a: Analysis) -> str:
                 f"Funnel {name!r} (reached by any path): {path}",
                 f"  {last['step']} in strict order: {_pct(last['strict_conversion'])}",
             ]
-    loyalty = [r for r in a.loyalty.dicts() if r["moment"] == "(any friction)"]
-    if loyalty:
-        r = loyalty[0]
+    for g in a.goals:
+        if not g.judged:
+            continue
         lines += [
             "",
-            f"Loyalty: after a session with friction {_pct(r['return_rate_met'])} came back, "
-            f"otherwise {_pct(r['return_rate_not_met'])} (difference {r['difference']:+.3f}, "
-            f"95 % CI {r['ci_low']:+.3f} to {r['ci_high']:+.3f})",
+            f"Goal {g.goal.name!r} ({g.goal.describe()}): {_pct(g.met / g.judged)} of "
+            f"{g.judged} sessions",
         ]
+        costly = [r for r in g.impact.dicts() if r["significant"] and r["difference"] < 0][:3]
+        for r in costly:
+            lines.append(
+                f"  friction at {r['moment']}: {_pct(r['goal_rate_met'])} with it, "
+                f"{_pct(r['goal_rate_not_met'])} without ({_points(r['difference'])}, 95 % CI "
+                f"{_points(r['ci_low'])} to {_points(r['ci_high'])})"
+            )
+        if not costly:
+            lines.append("  no friction significantly lowers it")
+    returning = [r for r in a.loyalty.dicts() if r["significant"]][:3]
+    if returning:
+        lines += ["", f"Loyalty (another visit within {RETURN_DAYS} days, by prior visits):"]
+        for r in returning:
+            lines.append(
+                f"  after friction at {r['moment']} {_pct(r['return_rate_met'])} came back, "
+                f"otherwise {_pct(r['return_rate_not_met'])} (difference "
+                f"{_points(r['difference'])}, 95 % CI {_points(r['ci_low'])} to "
+                f"{_points(r['ci_high'])})"
+            )
     for e in a.experiments.dicts():
         verdict = "significant" if e["significant"] else "no significant difference"
         lines.append(

@@ -9,11 +9,9 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from collector.read.analysis import Analysis, Table, summary
+from collector.read.analysis import RETURN_DAYS, Analysis, Table, summary
 
 LOADING_BUDGET_MS = 1000.0
-# Below this many sessions a return rate is noise; the table still lists them.
-MIN_LOYALTY_SESSIONS = 30
 _KIND_COLOURS = {
     "loading": "#d62728",
     "click": "#ff7f0e",
@@ -147,7 +145,14 @@ def _peak_end(a: Analysis) -> go.Figure:
 
 
 def _loyalty(a: Analysis) -> go.Figure:
-    rows = [r for r in a.loyalty.dicts() if r["sessions_met"] >= MIN_LOYALTY_SESSIONS][:8]
+    rows = [r for r in a.loyalty.dicts() if r["difference"] is not None][:8]
+    if not rows:
+        fig = go.Figure(layout={"title": "Return rate after friction minus without"})
+        fig.add_annotation(
+            text=f"No session's {RETURN_DAYS}-day follow-up has ended in this window yet",
+            showarrow=False,
+        )
+        return fig
     return go.Figure(
         go.Bar(
             x=[_plain(r["moment"]) for r in rows],
@@ -156,10 +161,22 @@ def _loyalty(a: Analysis) -> go.Figure:
             marker_color=["#d62728" if r["significant"] else "#bbb" for r in rows],
         ),
         layout={
-            "title": "Return rate after friction minus return rate without (95 % CI)",
+            "title": "Return rate after friction minus without, by prior visits (95 % CI;"
+            " red: significant after Holm)",
             "yaxis_title": "difference in return rate",
         },
     )
+
+
+def _goals(a: Analysis) -> str:
+    parts = []
+    for g in a.goals:
+        rate = f"{100 * g.met / g.judged:.1f} %" if g.judged else "no session judged"
+        parts.append(
+            f"<h3>{html.escape(g.goal.name)}: {html.escape(g.goal.describe())} — {rate}"
+            f" of {g.judged} sessions</h3>" + _table(g.impact)
+        )
+    return "".join(parts) or '<p class="empty">No goal.</p>'
 
 
 def _experiments(a: Analysis) -> go.Figure:
@@ -198,6 +215,7 @@ def render_html(a: Analysis) -> str:
             + "<h3>Moments that were a session's peak</h3>"
             + _table(a.peak_moments),
         ),
+        ("Goals: what friction costs in them", _goals(a)),
         ("Loyalty impact", _chart(_loyalty(a), "loyalty") + _table(a.loyalty)),
         ("Experiments", _chart(_experiments(a), "experiments") + _table(a.experiments)),
     ]

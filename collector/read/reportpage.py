@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from collector.ingest.sites import DEMO_SITE
 from collector.read.analysis import analyse, parse_since
+from collector.read.goals import Goal
 from collector.read.query import QueriesBusy, QueryService
 from collector.read.report import render_html
 
@@ -20,8 +21,11 @@ DEFAULT_SINCE = "7d"
 
 
 class ReportPage:
-    def __init__(self, queries: QueryService) -> None:
+    def __init__(
+        self, queries: QueryService, goals: dict[str, tuple[Goal, ...]] | None = None
+    ) -> None:
         self._queries = queries
+        self._goals = goals or {}
 
     async def serve(self, request: Request) -> Response:
         refused = self._queries.door(request)
@@ -50,6 +54,7 @@ class ReportPage:
             )
             # No events yet: the report of the demo site says so, rather than an error page.
             site = str(rows[0][0]) if rows else DEMO_SITE
+        goals = self._goals.get(site, ())
         return await self._queries.call(
-            lambda: render_html(analyse(self._queries.open().query, site, since, until))
+            lambda: render_html(analyse(self._queries.open().query, site, since, until, goals))
         )

@@ -16,8 +16,10 @@ one per page. What is injected, and so what an analysis must recover, is in
   it leave, most of them (``balk_share``) without typing a digit; ``focus_only_share`` of
   the visitors who reach the form focus its first field and leave without typing; some
   (``form_revisit_share``) go back to the cart from the e-mail field and return;
-- ``hero-copy`` is a null experiment: its variants change nothing;
-- a visitor whose session met the slow spinner comes back less often;
+- ``hero-copy`` is a null experiment: its variants change nothing; in variant "new" of
+  ``pay-button`` more visitors leave at the payment page (a cost in orders, none in
+  friction); ``banner`` assigns its "on" variant to 44 % instead of half (a broken split);
+- a visitor who met the slow spinner leaves at the cart more often, and comes back less;
 - INP and CLS are reported when a page is hidden, stamped with the time of what they
   measure, or of the report as snippet 0.1.0 did (``vitals_at_report``).
 
@@ -69,6 +71,17 @@ class Truth:
     spinner_fast_ms: float = 800.0
     spinner_experiment: str = "basket-spinner"
     null_experiment: str = "hero-copy"
+    # A variant that changes no friction and costs orders: in "new" of this experiment,
+    # pay_harm more of the visitors on the payment page leave without paying.
+    harm_experiment: str = "pay-button"
+    pay_exit: float = 0.15
+    pay_harm: float = 0.15
+    # An experiment whose assignment is broken: "on" is given to 44 % instead of half.
+    srm_experiment: str = "banner"
+    srm_share: float = 0.44
+    # Of the visitors at the cart, those who leave there; more after the slow spinner.
+    cart_exit: float = 0.1
+    cart_exit_after_slow: float = 0.4
     # Every visitor picks a size; the picker answers a little late (262 ms, budget 200).
     slow_button: str = "button#size @ /product"
     slow_button_ms: float = 262.0
@@ -118,6 +131,11 @@ class Facts:
     forms: dict[str, FormVisit] = dataclasses.field(default_factory=dict)
     # The moment the visitor lived last in the session.
     ends: dict[str, str] = dataclasses.field(default_factory=dict)
+    # The experiment variants each session ran under, and how long its spinner showed.
+    variants: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    spinner_waits: dict[str, float] = dataclasses.field(default_factory=dict)
+    # Whether the visitor came back after the session (within a day of its end).
+    returned: dict[str, bool] = dataclasses.field(default_factory=dict)
     # The funnel steps each session took, in order.
     steps: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     # Presses on the dead coupon button, and whether the pointer slid while pressing.
@@ -376,7 +394,11 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
     s.variants = {
         truth.spinner_experiment: rng.choice(("A", "B")),
         truth.null_experiment: rng.choice(("control", "new")),
+        truth.harm_experiment: s.aside.choice(("old", "new")),
+        truth.srm_experiment: "on" if s.aside.random() < truth.srm_share else "off",
     }
+    if facts is not None:
+        facts.variants[s.sid] = dict(s.variants)
     s.page("/", rng.lognormvariate(7.2, 0.3))
     s.click("a.product-card", "Trail runner", rng.uniform(40, 120))
 
@@ -405,6 +427,8 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
     slow = s.variants[truth.spinner_experiment] == "A"
     mean = truth.spinner_slow_ms if slow else truth.spinner_fast_ms
     wait = max(50.0, rng.gauss(mean, mean * 0.1))
+    if facts is not None:
+        facts.spinner_waits[s.sid] = round(wait, 1)
     s.event("loading", n="busy", tg="div.spinner", d=round(wait, 1), p={"by": "button#add"})
     s.event("signal", 5, n="basket", tg=truth.item, val=1, p={"qty": 1})
     if int(s.sid[0], 16) < 8:
@@ -421,7 +445,7 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
         cart_end = truth.dead_button
     else:
         cart_end = "/cart"
-    if rng.random() < 0.1:
+    if rng.random() < (truth.cart_exit_after_slow if slow else truth.cart_exit):
         s.flush()
         ended(cart_end)
         return slow
@@ -455,7 +479,8 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
 
     s.page("/checkout/payment", rng.lognormvariate(7.0, 0.3))
     s.step("payment", rng.uniform(20_000, 60_000))
-    if rng.random() < 0.15:
+    harmed = s.variants[truth.harm_experiment] == "new"
+    if rng.random() < truth.pay_exit + (truth.pay_harm if harmed else 0.0):
         s.flush()
         ended(f"{FUNNEL} / payment")
         return slow
@@ -491,12 +516,15 @@ def visitors(
         vid = _uuid(rng) if rng.random() < 0.9 else None
         at = begin_ms + int(rng.uniform(0, 2 * 86_400_000))
         sessions: list[Envelope] = []
-        for _ in range(truth.max_sessions):
+        for n in range(truth.max_sessions):
             s = _Session(rng, site, _uuid(rng), vid, at, truth.vitals_at_report)
             met = _walk(s, truth, facts)
             sessions.extend(s.envelopes)
             back = truth.return_after_friction if met else truth.return_otherwise
-            if vid is None or rng.random() >= back:
+            leaves = vid is None or rng.random() >= back
+            if facts is not None:
+                facts.returned[s.sid] = not leaves and n + 1 < truth.max_sessions
+            if leaves:
                 break
             at = s.now + int(rng.uniform(0.2, 1.0) * 86_400_000)
         yield sessions

@@ -88,3 +88,29 @@ CREATE OR REPLACE FUNCTION microx_peak_order AS (t, seq, pain, id) ->
 -- An order made total by the event id (its low 64 bits), for picking one moment.
 CREATE OR REPLACE FUNCTION microx_with_id AS (k, id) ->
     bitShiftLeft(toUInt256(k), 64) + bitAnd(toUInt128(id), toUInt128(18446744073709551615));
+
+-- Wilson's score interval of a proportion x/n at 95 % (z = 1.959964), low and high end;
+-- the basis of Newcombe's interval of a difference (microx.goal_impact).
+CREATE OR REPLACE FUNCTION microx_wilson_low AS (x, n) -> if(n = 0, 0.,
+    ((x / n) + 1.959964 * 1.959964 / (2 * n)
+        - 1.959964 * sqrt((x / n) * (1 - x / n) / n + 1.959964 * 1.959964 / (4 * n * n)))
+    / (1 + 1.959964 * 1.959964 / n));
+CREATE OR REPLACE FUNCTION microx_wilson_high AS (x, n) -> if(n = 0, 1.,
+    ((x / n) + 1.959964 * 1.959964 / (2 * n)
+        + 1.959964 * sqrt((x / n) * (1 - x / n) / n + 1.959964 * 1.959964 / (4 * n * n)))
+    / (1 + 1.959964 * 1.959964 / n));
+
+-- Newcombe's hybrid score interval (his method 10) of p1 - p2 = x1/n1 - x2/n2, at 95 %.
+CREATE OR REPLACE FUNCTION microx_newcombe_low AS (x1, n1, x2, n2) ->
+    x1 / n1 - x2 / n2 - sqrt(pow(x1 / n1 - microx_wilson_low(x1, n1), 2)
+        + pow(microx_wilson_high(x2, n2) - x2 / n2, 2));
+CREATE OR REPLACE FUNCTION microx_newcombe_high AS (x1, n1, x2, n2) ->
+    x1 / n1 - x2 / n2 + sqrt(pow(microx_wilson_high(x1, n1) - x1 / n1, 2)
+        + pow(x2 / n2 - microx_wilson_low(x2, n2), 2));
+
+-- Where a moment is reached: its page for a moment on one (`target @ path`: a click, a
+-- cue, a vital), else the moment itself (a page, a form, a step, a named moment). A session
+-- reached a moment when it has its place: a button everyone who pressed found dead is
+-- reached by everyone on its page.
+CREATE OR REPLACE FUNCTION microx_place AS (moment) ->
+    if(position(moment, ' @ ') > 0, splitByString(' @ ', moment)[-1], moment);

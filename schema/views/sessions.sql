@@ -15,7 +15,11 @@ SELECT
     microx_kind(type) AS kind,
     microx_moment(type, name, target, path) AS moment,
     microx_pain(type, name, duration_ms, value) AS pain,
-    type != 'error' AND NOT (type = 'vital' AND sdk_version = '0.1.0') AS lived
+    type != 'error' AND NOT (type = 'vital' AND sdk_version = '0.1.0') AS lived,
+    type,
+    name,
+    target,
+    value
 FROM microx.events
 WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
     AND event_time < {until:DateTime('UTC')} AND type NOT IN ('signal', 'form_field');
@@ -43,60 +47,103 @@ FROM microx.session_moments(site = {site:String}, since = {since:DateTime('UTC')
     until = {until:DateTime('UTC')})
 GROUP BY session_id;
 
--- Do visitors come back after meeting friction at a moment? One row per moment: of the
--- sessions (with a visitor id) that met friction there, the share followed by another
--- session of the same visitor, against the same share for sessions that did not meet
--- it; the difference has a 95 % confidence interval (normal approximation, so it is
--- called significant only with at least 30 sessions on each side).
+-- Do visitors come back after meeting friction at a moment? Of the sessions with a visitor
+-- id whose follow-up of {days} days ended before {until} (a fixed horizon: a session late in
+-- the window has not had the time to be followed by another), and that reached the
+-- moment (had it, or loaded its page: microx_place): the share followed by another session of the same visitor within those days,
+-- for those that met friction there against those that reached it without. Visitors who
+-- come often come back more and meet more moments, so the comparison is made within strata
+-- of prior engagement (the visitor's sessions before this one in the window: 0, 1, 2 or
+-- more) and combined with Mantel-Haenszel weights; the difference has a 95 % interval and a
+-- p-value, and `significant` holds after Holm's correction across the moments compared.
+-- The row `(any friction)` compares sessions with and without any friction at all.
 CREATE OR REPLACE VIEW microx.loyalty_impact AS
-WITH
-    visits AS (
-        SELECT
-            assumeNotNull(visitor_id) AS visitor,
-            session_id,
-            min(event_time) AS started,
-            groupUniqArrayIf(moment, pain > 0) AS hurt
-        FROM microx.session_moments(site = {site:String}, since = {since:DateTime('UTC')},
-            until = {until:DateTime('UTC')})
-        WHERE isNotNull(visitor_id)
-        GROUP BY visitor, session_id
-    ),
-    ordered AS (
-        SELECT
-            hurt,
-            leadInFrame(started, 1, toDateTime64(0, 3, 'UTC')) OVER (
-                PARTITION BY visitor ORDER BY started
-                ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) > started AS returned,
-            -- Every moment that hurt anyone, computed in the same pass.
-            groupUniqArrayArray(hurt) OVER () AS moments
-        FROM visits
-    )
 SELECT
     moment,
-    countIf(met) AS sessions_met,
-    round(countIf(met AND returned) / greatest(sessions_met, 1), 4) AS return_rate_met,
-    countIf(NOT met) AS sessions_not_met,
-    round(countIf(NOT met AND returned) / greatest(sessions_not_met, 1), 4)
-        AS return_rate_not_met,
-    round(return_rate_met - return_rate_not_met, 4) AS difference,
-    round(1.96 * sqrt(return_rate_met * (1 - return_rate_met) / greatest(sessions_met, 1)
-        + return_rate_not_met * (1 - return_rate_not_met) / greatest(sessions_not_met, 1)), 4)
-        AS margin,
+    sessions_met,
+    return_rate_met,
+    sessions_not_met,
+    return_rate_not_met,
+    round(difference, 4) AS difference,
+    round(1.959964 * se, 4) AS margin,
     round(difference - margin, 4) AS ci_low,
     round(difference + margin, 4) AS ci_high,
-    sessions_met >= 30 AND sessions_not_met >= 30 AND (ci_low > 0 OR ci_high < 0) AS significant
+    p_value,
+    -- Holm: the k-th smallest of m p-values times (m - k + 1), never below an earlier one.
+    if(isNull(p_value), NULL, max(scaled) OVER holm) AS p_holm,
+    ifNull(p_holm < 0.05, false) AS significant
 FROM
 (
     SELECT
+        *,
+        if(isNull(p_value), NULL, least(1, (countIf(isNotNull(p_value)) OVER ()
+            - row_number() OVER holm + 1) * p_value)) AS scaled
+    FROM
+    (
+    SELECT
         moment,
-        if(moment = '(any friction)', notEmpty(hurt), has(hurt, moment)) AS met,
-        returned
-    FROM ordered
-    ARRAY JOIN arrayConcat(['(any friction)'], moments) AS moment
+        sum(n1) AS sessions_met,
+        round(sum(x1) / greatest(sessions_met, 1), 4) AS return_rate_met,
+        sum(n2) AS sessions_not_met,
+        round(sum(x2) / greatest(sessions_not_met, 1), 4) AS return_rate_not_met,
+        -- Mantel-Haenszel risk difference over the strata where both groups exist, with
+        -- Sato's variance (sound when strata are small or rates are 0 or 1) ...
+        sumIf(w, n1 > 0 AND n2 > 0) AS weights,
+        sumIf(w * (x1 / n1 - x2 / n2), n1 > 0 AND n2 > 0) / nullIf(weights, 0) AS difference,
+        sqrt(greatest(0, difference
+            * sumIf((n1 * n1 * x2 - n2 * n2 * x1 + n1 * n2 * (n2 - n1) / 2) / pow(n1 + n2, 2),
+                n1 > 0 AND n2 > 0)
+            + sumIf((x1 * (n2 - x2) + x2 * (n1 - x1)) / (2 * (n1 + n2)), n1 > 0 AND n2 > 0)))
+            / nullIf(weights, 0) AS se,
+        -- ... and the p-value of the Cochran-Mantel-Haenszel test (1 degree of freedom).
+        sumIf(x1 - n1 * (x1 + x2) / (n1 + n2), n1 > 0 AND n2 > 0) AS deviation,
+        sumIf(n1 * n2 * (x1 + x2) * (n1 + n2 - x1 - x2) / (pow(n1 + n2, 2) * (n1 + n2 - 1)),
+            n1 > 0 AND n2 > 0 AND n1 + n2 > 1) AS variance,
+        if(isNull(difference) OR variance = 0, NULL,
+            erfc(abs(deviation) / sqrt(variance) / sqrt(2))) AS p_value
+    FROM
+    (
+        SELECT
+            moment,
+            least(prior, 2) AS stratum,
+            countIf(met_friction) AS n1,
+            countIf(met_friction AND met) AS x1,
+            countIf(NOT met_friction) AS n2,
+            countIf(NOT met_friction AND met) AS x2,
+            if(n1 > 0 AND n2 > 0, n1 * n2 / (n1 + n2), 0) AS w
+        FROM
+        (
+            SELECT
+                candidate.1 AS moment,
+                prior,
+                if(moment = '(any friction)', notEmpty(hurt), has(hurt, moment)) AS met_friction,
+                met
+            FROM
+            (
+                -- Every moment that hurt anyone, with its place, beside each session.
+                SELECT
+                    *,
+                    groupUniqArrayArray(arrayMap(m -> (m, microx_place(m)), hurt)) OVER ()
+                        AS hurting
+                FROM microx.session_goals(site = {site:String},
+                    since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+                    goal = 'return', name = '', target = '', days = {days:UInt32}, rating = 0)
+                WHERE judged
+            )
+            ARRAY JOIN arrayConcat([('(any friction)', '')], hurting) AS candidate
+            WHERE candidate.2 = '' OR has(places, candidate.2)
+        )
+        GROUP BY moment, stratum
+    )
+    GROUP BY moment
+    HAVING sessions_met > 0
+    )
+    WINDOW holm AS (ORDER BY p_value NULLS LAST, moment
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
-GROUP BY moment
-HAVING sessions_met > 0
-ORDER BY difference, sessions_met DESC;
+WINDOW holm AS (ORDER BY p_value NULLS LAST, moment
+    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+ORDER BY significant DESC, difference, sessions_met DESC, moment;
 
 -- Experiments: each variant against the control (the variant whose name sorts first),
 -- on the friction a session met (the sum of its moments' pain, Welch's t-test) and the
