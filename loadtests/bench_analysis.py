@@ -23,6 +23,7 @@ from collector.sink.store import Store
 from collector.tools import journeys
 
 BASE_VISITORS = 4_000
+_PURCHASE = "goal = 'step', name = 'checkout', target = 'done', days = 0, rating = 0"
 QUERIES = {
     "ranked moments": f"SELECT * FROM microx.friction_by_moment({WINDOW})",
     "slowest loading cues": f"SELECT * FROM microx.slowest_loading_cues({WINDOW})",
@@ -33,8 +34,9 @@ QUERIES = {
     " steps = ['basket', 'address', 'payment', 'done'], window_s = 86400)",
     "peak-end distribution": "SELECT round(peak_end, 1) AS b, count() FROM"
     f" microx.session_peak_end({WINDOW}) GROUP BY b",
-    "loyalty impact": f"SELECT * FROM microx.loyalty_impact({WINDOW})",
-    "experiment comparison": f"SELECT * FROM microx.experiment_comparison({WINDOW})",
+    "loyalty impact": f"SELECT * FROM microx.loyalty_impact({WINDOW}, days = 7)",
+    "goal impact": f"SELECT * FROM microx.goal_impact({WINDOW}, {_PURCHASE})",
+    "experiment results": f"SELECT * FROM microx.experiment_results({WINDOW}, {_PURCHASE})",
     "customer signals": f"SELECT * FROM microx.customer_signals({WINDOW}) LIMIT 100",
     "rage clicks re-derived": f"SELECT * FROM microx.rage_clicks_with({WINDOW}, clicks = 3,"
     " ms = 1000, px = 30)",

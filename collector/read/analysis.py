@@ -144,6 +144,8 @@ def analyse(
             " steps = {steps:Array(String)}, window_s = {window:UInt32})",
             {**params, "funnel": name, "steps": order, "window": FUNNEL_WINDOW_S},
         )
+    # Experiments are judged on the first goal, the site's primary one.
+    judged = goals or default_goals({n: [r["step"] for r in t.dicts()] for n, t in funnels.items()})
     return Analysis(
         site=site,
         since=since,
@@ -179,12 +181,12 @@ def analyse(
             params,
         ),
         loyalty=_view(query, "loyalty_impact", params, days=RETURN_DAYS),
-        experiments=_view(query, "experiment_comparison", params),
-        goals=[
-            _goal(query, goal, params)
-            for goal in goals
-            or default_goals({n: [r["step"] for r in t.dicts()] for n, t in funnels.items()})
-        ],
+        experiments=_table(
+            query,
+            f"SELECT * FROM microx.experiment_results({WINDOW}, {GOAL_PARAMS})",
+            {**params, **judged[0].params()},
+        ),
+        goals=[_goal(query, goal, params) for goal in judged],
     )
 
 
@@ -278,11 +280,31 @@ def summary(a: Analysis) -> str:
                 f"{_points(r['difference'])}, 95 % CI {_points(r['ci_low'])} to "
                 f"{_points(r['ci_high'])})"
             )
-    for e in a.experiments.dicts():
-        verdict = "significant" if e["significant"] else "no significant difference"
-        lines.append(
-            f"Experiment {e['experiment']!r}: {e['variant']} vs {e['control']}: friction per "
-            f"session {e['variant_friction']:.3f} vs {e['control_friction']:.3f} "
-            f"(p = {e['friction_p_value']:.3g}, {verdict})"
-        )
+    results = a.experiments.dicts()
+    if results:
+        goal = a.goals[0].goal.name if a.goals else "goal"
+        lines += ["", f"Experiments (on friction and on {goal!r}; always-valid, Holm-corrected):"]
+    for key in dict.fromkeys((e["experiment"], e["control"], e["variant"]) for e in results):
+        by_metric = {
+            e["metric"]: e for e in results if (e["experiment"], e["control"], e["variant"]) == key
+        }
+        parts = []
+        for metric, label in (("friction", "friction per session"), ("goal", goal)):
+            e = by_metric.get(metric)
+            if e is None:
+                continue
+            shown = _pct if metric == "goal" else "{:.3f}".format
+            parts.append(
+                f"{label} {shown(e['variant_value'])} vs {shown(e['control_value'])}: "
+                f"{e['verdict'].upper() if e['verdict'] == 'harm' else e['verdict']}"
+                + (f" (p = {e['p_holm']:.2g})" if e["p_holm"] is not None else "")
+            )
+        any_row = next(iter(by_metric.values()))
+        if any_row["verdict"] == "sample ratio mismatch":
+            parts = [
+                f"sample ratio mismatch ({any_row['variant_sessions']} against "
+                f"{any_row['control_sessions']} sessions, p = {any_row['srm_p']:.2g}): "
+                "the split is broken, nothing is judged"
+            ]
+        lines.append(f"  {key[0]!r}: {key[2]} vs {key[1]}: " + "; ".join(parts))
     return "\n".join(lines)

@@ -179,20 +179,33 @@ def _goals(a: Analysis) -> str:
     return "".join(parts) or '<p class="empty">No goal.</p>'
 
 
+_VERDICT_COLOURS = {"better": "#2ca02c", "harm": "#d62728", "sample ratio mismatch": "#7f7f7f"}
+
+
 def _experiments(a: Analysis) -> go.Figure:
+    """Every experiment, each metric's difference with its interval, coloured by verdict."""
     rows = a.experiments.dicts()
-    fig = go.Figure(layout={"title": "Friction per session by variant", "barmode": "group"})
-    labels = [_plain(f"{r['experiment']} (p={r['friction_p_value']:.2g})") for r in rows]
-    for arm in ("control", "variant"):
-        fig.add_trace(
-            go.Bar(
-                x=labels,
-                y=[r[f"{arm}_friction"] for r in rows],
-                name=arm,
-                text=[_plain(r[arm]) for r in rows],
-            )
-        )
-    return fig
+    return go.Figure(
+        go.Bar(
+            x=[
+                _plain(f"{r['experiment']}: {r['variant']} vs {r['control']}, {r['metric']}")
+                for r in rows
+            ],
+            y=[r["difference"] for r in rows],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [(r["ci_high"] or 0) - (r["difference"] or 0) for r in rows],
+                "arrayminus": [(r["difference"] or 0) - (r["ci_low"] or 0) for r in rows],
+            },
+            marker_color=[_VERDICT_COLOURS.get(r["verdict"], "#bbb") for r in rows],
+            text=[_plain(r["verdict"]) for r in rows],
+        ),
+        layout={
+            "title": "Experiments: variant minus control (friction: lower is better;"
+            " goal: higher is better), 95 % CI",
+        },
+    )
 
 
 def render_html(a: Analysis) -> str:
@@ -217,7 +230,11 @@ def render_html(a: Analysis) -> str:
         ),
         ("Goals: what friction costs in them", _goals(a)),
         ("Loyalty impact", _chart(_loyalty(a), "loyalty") + _table(a.loyalty)),
-        ("Experiments", _chart(_experiments(a), "experiments") + _table(a.experiments)),
+        (
+            "Experiments",
+            _chart(_experiments(a), "experiments")
+            + _table(a.experiments, limit=len(a.experiments)),
+        ),
     ]
     body = "".join(f"<h2>{html.escape(title)}</h2>{content}" for title, content in sections)
     title = f"microx friction report: {a.site}"

@@ -75,7 +75,7 @@ class Truth:
     # pay_harm more of the visitors on the payment page leave without paying.
     harm_experiment: str = "pay-button"
     pay_exit: float = 0.15
-    pay_harm: float = 0.15
+    pay_harm: float = 0.3
     # An experiment whose assignment is broken: "on" is given to 44 % instead of half.
     srm_experiment: str = "banner"
     srm_share: float = 0.44

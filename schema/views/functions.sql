@@ -114,3 +114,7 @@ CREATE OR REPLACE FUNCTION microx_newcombe_high AS (x1, n1, x2, n2) ->
 -- reached by everyone on its page.
 CREATE OR REPLACE FUNCTION microx_place AS (moment) ->
     if(position(moment, ' @ ') > 0, splitByString(' @ ', moment)[-1], moment);
+
+-- Whether an experiment's variant is named as its control.
+CREATE OR REPLACE FUNCTION microx_is_control AS (arm) ->
+    lower(arm) IN ('control', 'baseline', 'original', 'default', 'current', 'old', 'off', 'a');

@@ -27,7 +27,9 @@ SELECT
         {goal:String} IN ('step', 'moment')) AS judged,
     prior,
     places,
-    hurt
+    hurt,
+    friction,
+    variants
 FROM
 (
     SELECT
@@ -55,7 +57,11 @@ FROM
             maxIf(value, type = 'feedback' AND name = {name:String}) AS best_rating,
             -- The places it reached (microx_place), and the moments that hurt it.
             groupUniqArrayIf(moment, position(moment, ' @ ') = 0) AS places,
-            groupUniqArrayIf(moment, pain > 0) AS hurt
+            groupUniqArrayIf(moment, pain > 0) AS hurt,
+            -- What it met (the sum of its moments' pain), and the experiment variants in
+            -- force at its last moment.
+            sum(pain) AS friction,
+            argMax(variants, event_time) AS variants
         FROM microx.session_moments(site = {site:String}, since = {since:DateTime('UTC')},
             until = {until:DateTime('UTC')})
         GROUP BY session_id
@@ -130,3 +136,114 @@ FROM
 WINDOW holm AS (ORDER BY p_value NULLS LAST, moment
     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ORDER BY significant DESC, difference, sessions_met DESC, moment;
+
+-- Experiments, judged on friction and on a goal. Each variant against the control (the
+-- variant named as one, microx_is_control, else the one whose name sorts first), one row
+-- per metric: `friction` (the sum of a session's
+-- moments' pain; lower is better) and `goal` (the goal's rate among the sessions judged on
+-- it; higher is better). Per row:
+--   difference, ci_low, ci_high   variant - control, 95 % (Welch's normal interval for
+--                                 friction, Newcombe's for the goal)
+--   p_value                       for one look at the end of a fixed plan
+--   p_always_valid                mSPRT (a normal mixture over effects of about 0.1 standard
+--                                 deviation): valid however often it is looked at, daily
+--                                 looks included
+--   p_holm                        Holm's correction of p_always_valid across every row
+--   srm_p                         sample ratio mismatch: chi-square of the two arms' sessions
+--                                 against an even split (1 degree of freedom)
+--   verdict                       'better' or 'harm' when p_holm < 0.05, else 'no difference';
+--                                 'sample ratio mismatch' when srm_p < 0.001 (the split is
+--                                 broken, so nothing is judged)
+CREATE OR REPLACE VIEW microx.experiment_results AS
+SELECT
+    * EXCEPT (scaled),
+    if(isNull(p_always_valid), NULL, max(scaled) OVER holm) AS p_holm,
+    multiIf(
+        srm_p < 0.001, 'sample ratio mismatch',
+        ifNull(p_holm, 1) >= 0.05, 'no difference',
+        (metric = 'friction') = (difference < 0), 'better',
+        'harm') AS verdict
+FROM
+(
+    SELECT
+        *,
+        if(isNull(p_always_valid), NULL, least(1, (countIf(isNotNull(p_always_valid)) OVER ()
+            - row_number() OVER holm + 1) * p_always_valid)) AS scaled
+    FROM
+    (
+        SELECT
+            experiment,
+            control,
+            arm AS variant,
+            m.1 AS metric,
+            control_sessions,
+            sessions AS variant_sessions,
+            m.2 AS control_n,
+            m.3 AS variant_n,
+            round(m.4, 4) AS control_value,
+            round(m.5, 4) AS variant_value,
+            round(variant_value - control_value, 4) AS difference,
+            -- The estimate's variance, and what the mixture assumes of the effect's.
+            m.6 / greatest(variant_n, 1) + m.7 / greatest(control_n, 1) AS v,
+            pow(0.1, 2) * (m.6 + m.7) / 2 AS tau2,
+            round(if(m.1 = 'goal',
+                microx_newcombe_low(m.5 * variant_n, variant_n, m.4 * control_n,
+                    control_n),
+                m.5 - m.4 - 1.959964 * sqrt(v)), 4) AS ci_low,
+            round(if(m.1 = 'goal',
+                microx_newcombe_high(m.5 * variant_n, variant_n, m.4 * control_n,
+                    control_n),
+                m.5 - m.4 + 1.959964 * sqrt(v)), 4) AS ci_high,
+            if(control_n > 0 AND variant_n > 0 AND v > 0,
+                erfc(abs(m.5 - m.4) / sqrt(v) / sqrt(2)), NULL) AS p_value,
+            if(control_n > 0 AND variant_n > 0 AND v > 0,
+                least(1, 1 / (sqrt(v / (v + tau2))
+                    * exp(least(700, tau2 * pow(m.5 - m.4, 2)
+                        / (2 * v * (v + tau2)))))), NULL) AS p_always_valid,
+            erfc(sqrt(pow(variant_sessions - control_sessions, 2)
+                / greatest(variant_sessions + control_sessions, 1)) / sqrt(2)) AS srm_p
+        FROM
+        (
+            SELECT
+                *,
+                first_value(arm) OVER e AS control,
+                first_value(sessions) OVER e AS control_sessions,
+                first_value(friction_mean) OVER e AS control_friction,
+                first_value(friction_var) OVER e AS control_friction_var,
+                first_value(judged_sessions) OVER e AS control_judged,
+                first_value(goal_rate) OVER e AS control_goal_rate
+            FROM
+            (
+                SELECT
+                    experiment,
+                    variants[experiment] AS arm,
+                    microx_is_control(arm) AS is_control,
+                    count() AS sessions,
+                    avg(friction) AS friction_mean,
+                    varSamp(friction) AS friction_var,
+                    countIf(judged) AS judged_sessions,
+                    countIf(judged AND met) / greatest(judged_sessions, 1) AS goal_rate
+                FROM microx.session_goals(site = {site:String},
+                    since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+                    goal = {goal:String}, name = {name:String}, target = {target:String},
+                    days = {days:UInt32}, rating = {rating:Float64})
+                ARRAY JOIN mapKeys(variants) AS experiment
+                GROUP BY experiment, arm
+            )
+            WINDOW e AS (PARTITION BY experiment ORDER BY is_control DESC, arm
+                ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+        )
+        ARRAY JOIN [
+            ('friction', control_sessions, sessions, control_friction, friction_mean,
+                friction_var, control_friction_var),
+            ('goal', control_judged, judged_sessions, control_goal_rate, goal_rate,
+                goal_rate * (1 - goal_rate), control_goal_rate * (1 - control_goal_rate))
+        ] AS m
+        WHERE arm != control
+    )
+    WINDOW holm AS (ORDER BY p_always_valid NULLS LAST, experiment, variant, metric
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+)
+WINDOW holm AS (ORDER BY p_always_valid NULLS LAST, experiment, variant, metric
+    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+ORDER BY experiment, variant, metric;
