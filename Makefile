@@ -48,9 +48,11 @@ format: $(PY_STAMP)
 	$(BIN)/ruff format collector tests loadtests
 	$(BIN)/ruff check --fix collector tests loadtests
 
-# Regenerate the snippet's contract types after changing schema/events.schema.json.
+# Regenerate the contract's types (the snippet's and the collector's) after changing
+# schema/events.schema.json.
 contract: $(PY_STAMP)
 	$(BIN)/python -m collector.tools.tsgen > sdk_js/src/contract.ts
+	$(BIN)/python -m collector.tools.pygen > collector/rows/wire.py
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

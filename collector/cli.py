@@ -20,6 +20,7 @@ from collector.ops import logs
 from collector.read.analysis import analyse, parse_since, summary
 from collector.read.query import load_token
 from collector.read.report import render_html
+from collector.read.through import SqlReader, ThroughCollector
 from collector.rights.tombstones import Tombstones, TombstonesDamaged, TombstonesFull
 from collector.rights.visitors import Visitor, log_request, summary_of, visitor_id
 from collector.settings import Settings, SettingsError
@@ -130,11 +131,11 @@ def _collector_running(settings: Settings) -> bool:
         return False
 
 
-def _reader(settings: Settings) -> Store:
+def _reader(settings: Settings) -> SqlReader:
     """The store to read: while a collector holds the embedded store, through it."""
     if settings.clickhouse_url.startswith("chdb://") and _collector_running(settings):
         token = load_token(settings.query_token, settings.data_dir)
-        return Store.through_collector(settings.host, settings.port, token)
+        return ThroughCollector(settings.host, settings.port, token)
     store = Store(settings.clickhouse_url)
     try:
         store.migrate()

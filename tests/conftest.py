@@ -17,6 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from collector.ingest.validate import judge
+from collector.rows.columns import Row
+from collector.rows.enrich import enrich
 from collector.sink.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +66,19 @@ def make_envelope(*events: dict[str, Any], **fields: Any) -> dict[str, Any]:
         "e": list(events),
         **fields,
     }
+
+
+def rows_of(
+    envelope: dict[str, Any],
+    received_ms: int,
+    user_agent: str = "",
+    events: list[dict[str, Any]] | None = None,
+) -> list[Row]:
+    """The rows the sink makes of ``envelope`` (validated first, as ingest does); with
+    ``events``, of those events under the envelope instead of its own."""
+    verdict = judge({**envelope, "e": events} if events is not None else envelope)
+    assert verdict.rejected == [], verdict.rejected
+    return enrich(verdict.envelope, verdict.accepted, received_ms, user_agent)
 
 
 @contextlib.contextmanager

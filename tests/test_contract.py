@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ from collector.ingest.validate import (
     judge_body,
     parse,
 )
+from collector.rows.wire import Context, Envelope, EventType, WireEvent
+from collector.tools.pygen import OUTPUT as PY_OUTPUT
+from collector.tools.pygen import generate as generate_py
 from collector.tools.tsgen import OUTPUT, generate
 from tests.conftest import make_envelope
 
@@ -39,6 +43,19 @@ def test_schema_is_valid_draft_07() -> None:
 def test_snippet_types_are_generated_from_the_schema() -> None:
     committed = (ROOT / OUTPUT).read_text()
     assert committed == generate(), "schema changed: run `make contract` and commit the result"
+
+
+def test_collector_types_are_generated_from_the_schema() -> None:
+    committed = (ROOT / PY_OUTPUT).read_text()
+    assert committed == generate_py(), "schema changed: run `make contract` and commit the result"
+
+
+def test_collector_types_name_every_field_and_which_are_required() -> None:
+    for cls, node in ((Envelope, SCHEMA), (WireEvent, DEFS["event"]), (Context, DEFS["context"])):
+        required = set(node.get("required", []))
+        assert set(cls.__required_keys__) == required, cls.__name__
+        assert set(cls.__optional_keys__) == set(node["properties"]) - required, cls.__name__
+    assert typing.get_args(EventType) == tuple(event_types())
 
 
 def test_snippet_types_name_every_field_and_event_type() -> None:

@@ -32,6 +32,8 @@ from starlette.responses import PlainTextResponse, Response
 
 from collector.ingest.ratelimit import AddressHasher, RateLimiter, retry_after
 from collector.ops.metrics import Metrics
+from collector.read.params import ParameterError
+from collector.read.params import value as params_value
 from collector.read.sqlguard import DATABASE, READONLY, FunctionCatalogue, QueryRefused, SqlGuard
 from collector.sink.store import Store, StoreUnavailable
 
@@ -371,7 +373,11 @@ class QueryService:
                 self.guard().check_format(fmt)
             # Only the placeholders the parsed query declares are bound (ClickHouse ignores
             # the rest too); nothing else can reach the text that runs.
-            used = {k: v for k, v in bound.items() if k in checked.parameters}
+            used = {
+                name: params_value(text, checked.parameters[name])
+                for name, text in bound.items()
+                if name in checked.parameters
+            }
             data = store.raw(checked.sql, used, None if checked.format else fmt, DATABASE)
             if len(data) > self._limits.max_result_bytes:
                 # The engine checks its limit between blocks; one huge row is one block.
@@ -399,6 +405,9 @@ class QueryService:
             return clickhouse_error(159, "microx: the query took too long (TIMEOUT_EXCEEDED)")
         except StoreUnavailable as exc:
             return clickhouse_error(210, str(exc), 503)
+        except ParameterError as exc:
+            self._metrics.queries["failed"] += 1
+            return clickhouse_error(457, f"microx: a query parameter: {exc} (BAD_QUERY_PARAMETER)")
         except Exception as exc:  # noqa: BLE001 - the engine's own errors go back to the client
             text = str(exc).strip()
             code = _CODE.search(text)

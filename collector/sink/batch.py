@@ -32,8 +32,7 @@ from typing import TypeVar
 
 from collector.ops.metrics import Metrics
 from collector.rights.tombstones import Tombstones
-from collector.rows.enrich import EVENT_COLUMNS, ms_to_datetime
-from collector.rows.record import REJECTED_COLUMNS
+from collector.rows.columns import EVENT_COLUMNS, REJECTED_COLUMNS, ms_to_datetime
 from collector.sink.blocks import Block, Blocks, Erasure
 from collector.sink.store import Store, StoreLost
 from collector.spool.log import Intent, Spool

@@ -33,8 +33,10 @@ from clickhouse_connect.driver.insert import InsertContext
 from clickhouse_connect.driver.transform import NativeTransform
 
 from collector.rights.tombstones import subject
-from collector.rows.enrich import EVENT_COLUMNS, Row
-from collector.rows.record import REJECTED_COLUMNS, decode
+from collector.rows.columns import EVENT_COLUMNS, REJECTED_COLUMNS, Row
+from collector.rows.record import decode
+from collector.sink.migrations import DATABASE
+from collector.sink.store import Store
 
 _LOW_CARDINALITY = re.compile(r"LowCardinality\((.*?)\)")
 _UUID = re.compile(r"\bUUID\b")
@@ -305,3 +307,17 @@ class Blocks:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def insert_rows(
+    store: Store,
+    table: str,
+    column_names: Sequence[str],
+    rows: list[Row],
+    token: str | None = None,
+) -> None:
+    """Insert ``rows`` the way the sink does: one Native block in the columns' wire types,
+    built here rather than in the worker (for tools and tests that have rows at hand)."""
+    types = [wire_type(t) for t in store.column_types(table, column_names)]
+    block = native(f"{DATABASE}.{table}", column_names, types, rows)
+    store.insert_block(table, column_names, block, token=token)

@@ -1,4 +1,4 @@
-// Generated from schema/events.schema.json by `python -m collector.tsgen`.
+// Generated from schema/events.schema.json by `python -m collector.tools.tsgen`.
 // Do not edit: change the schema and regenerate.
 
 export const CONTRACT_VERSION = 1;

@@ -17,7 +17,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from collector.app import create_app
+from collector.ingest.validate import judge
 from collector.ops.metrics import Metrics
+from collector.rows.record import Accepted
 from collector.settings import Settings
 from collector.sink.batch import Batcher
 from collector.sink.store import Store
@@ -196,10 +198,9 @@ def test_batch_interrupted_after_insert_is_replayed_once(tmp_path: Path) -> None
         )
         faults.set("lose_response")  # every insert lands, no answer ever comes back
         await batcher.start()
-        from collector.rows.record import encode
-
-        payload, rows = encode(envelope, envelope["e"], [], 1_800_000_000_000, "", "demo")
-        await spool.append(payload, rows)
+        verdict = judge(envelope)
+        record = Accepted(1_800_000_000_000, verdict.envelope, verdict.accepted, [], "")
+        await spool.append(record.encode(), record.rows)
         while faults.inserts_landed < 1:
             await asyncio.sleep(0.02)
         # "Crash": abandon the batcher without stop(); only release the engine.

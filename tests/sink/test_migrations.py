@@ -30,7 +30,7 @@ def test_unterminated_text_is_an_error_not_a_split(sql: str) -> None:
 
 def test_a_migration_that_cannot_be_split_is_refused_when_loaded(tmp_path: Path) -> None:
     (tmp_path / "0001_broken.sql").write_text("CREATE TABLE t (a String DEFAULT 'x);\n")
-    with pytest.raises(ValueError, match="0001_broken.sql: unterminated"):
+    with pytest.raises(ValueError, match=r"0001_broken\.sql: unterminated"):
         load_migrations(tmp_path)
 
 

@@ -13,10 +13,19 @@ from typing import Any
 import httpx
 import orjson
 
-from collector.rows.enrich import EVENT_COLUMNS, enrich
+from collector.rows.columns import EVENT_COLUMNS
+from collector.sink.blocks import insert_rows
 from collector.sink.migrations import load_migrations
 from collector.sink.store import Store
-from tests.conftest import BROWSER_UA, Collector, make_envelope, make_event, now_ms, open_store
+from tests.conftest import (
+    BROWSER_UA,
+    Collector,
+    make_envelope,
+    make_event,
+    now_ms,
+    open_store,
+    rows_of,
+)
 
 ENVELOPES = 8
 EVENTS_PER_ENVELOPE = 50
@@ -148,24 +157,21 @@ def test_every_table_written_under_a_token_deduplicates(tmp_path: Path) -> None:
 def test_upgrade_recounts_the_hourly_aggregate_from_events(tmp_path: Path) -> None:
     """A store that double counted replays before the view deduplicated is recounted."""
     envelope = make_envelope(*[varied_event(i) for i in range(30)])
-    rows = enrich(envelope, envelope["e"], now_ms(), "")
-    columns = list(zip(*rows, strict=True))
+    rows = rows_of(envelope, now_ms())
     migrations = load_migrations()
     before = [m for m in migrations if m.version < DEDUPLICATING_VIEWS]
     with open_store(f"chdb://{tmp_path / 'ch'}") as store:
         store.migrate(before)
         for _ in range(2):  # a replay under the same token
-            store.insert_columns("events", EVENT_COLUMNS, columns, token="replayed")
+            insert_rows(store, "events", EVENT_COLUMNS, rows, token="replayed")
         assert sum(r[4] for r in store.query(STORED)[1]) == 2 * len(rows)
         store.migrate(migrations)
         assert store.query(STORED)[1] == store.query(RECOUNTED)[1]
         assert sum(r[4] for r in store.query(STORED)[1]) == len(rows)
-        later = enrich(
-            envelope, [{**e, "id": str(uuid.uuid4())} for e in envelope["e"]], now_ms(), ""
+        later = rows_of(
+            envelope, now_ms(), events=[{**e, "id": str(uuid.uuid4())} for e in envelope["e"]]
         )
         for _ in range(2):
-            store.insert_columns(
-                "events", EVENT_COLUMNS, list(zip(*later, strict=True)), token="later"
-            )
+            insert_rows(store, "events", EVENT_COLUMNS, later, token="later")
         assert store.query(STORED)[1] == store.query(RECOUNTED)[1]
         assert sum(r[4] for r in store.query(STORED)[1]) == 2 * len(rows)
