@@ -28,11 +28,11 @@ from collector.ops.logs import RequestId, summarise_periodically, throttle
 from collector.ops.metrics import Metrics
 from collector.read.query import QueryLimits, QueryService, default_query_memory, load_token
 from collector.read.reportpage import ReportPage
-from collector.rights.tombstones import Tombstones
 from collector.rights.visitors import VisitorRequests
 from collector.settings import Settings
 from collector.sink.batch import Batcher, StoreFactory
 from collector.sink.store import Store, describe_url
+from collector.sink.tombstones import Tombstones
 from collector.spool.log import Spool
 from collector.web.pages import DEMO_DIR, VITALS_FILE, Snippet, demo_page, healthz, snippet_path
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from collector.ingest.sites import Site, parse_server_keys, parse_sites
-from collector.rights.tombstones import DEFAULT_MAX_ENTRIES as DEFAULT_TOMBSTONES_MAX
+from collector.sink.tombstones import DEFAULT_MAX_ENTRIES as DEFAULT_TOMBSTONES_MAX
 from collector.spool.log import DEFAULT_SEGMENT_BYTES, MIN_SEGMENT_BYTES
 
 DEFAULT_HOST = "127.0.0.1"

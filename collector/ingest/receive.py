@@ -22,9 +22,10 @@ from starlette.responses import Response
 
 from collector.ingest.policy import NOT_STORED_REASONS, Browser, Policy, Server
 from collector.ingest.ratelimit import AddressHasher, RateLimiter, retry_after
-from collector.ingest.sites import SiteRegistry, holds_secret
+from collector.ingest.sites import SiteRegistry
 from collector.ingest.validate import EnvelopeError, judge_body
 from collector.ops.metrics import Metrics
+from collector.ops.secrets import holds_secret
 from collector.rows.record import Accepted, Refusal
 from collector.rows.rejection import Rejection
 from collector.rows.useragent import classify

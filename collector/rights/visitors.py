@@ -32,12 +32,12 @@ from starlette.responses import Response
 
 from collector.ingest.receive import Ingest, Refused, json_response
 from collector.ops.metrics import Metrics
-from collector.rights.tombstones import Tombstones, TombstonesFull, subject
 from collector.rows.columns import EVENT_COLUMNS, REJECTED_COLUMNS, Row
 from collector.rows.record import decode
 from collector.sink.batch import Batcher
 from collector.sink.migrations import DATABASE
 from collector.sink.store import Store, StoreLost
+from collector.sink.tombstones import Tombstones, TombstonesFull, subject
 from collector.spool.log import QUARANTINE, Position, Spool, spool_end, unstored
 
 log = logging.getLogger("microx.visitors")

@@ -31,10 +31,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from collector.ops.metrics import Metrics
-from collector.rights.tombstones import Tombstones
 from collector.rows.columns import EVENT_COLUMNS, REJECTED_COLUMNS, ms_to_datetime
 from collector.sink.blocks import Block, Blocks, Erasure
 from collector.sink.store import Store, StoreLost
+from collector.sink.tombstones import Tombstones
 from collector.spool.log import Intent, Spool
 
 RETRY_FIRST_S = 0.2

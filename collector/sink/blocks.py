@@ -32,11 +32,11 @@ from clickhouse_connect.datatypes.registry import get_from_name
 from clickhouse_connect.driver.insert import InsertContext
 from clickhouse_connect.driver.transform import NativeTransform
 
-from collector.rights.tombstones import subject
 from collector.rows.columns import EVENT_COLUMNS, REJECTED_COLUMNS, Row
 from collector.rows.record import decode
 from collector.sink.migrations import DATABASE
 from collector.sink.store import Store
+from collector.sink.tombstones import subject
 
 _LOW_CARDINALITY = re.compile(r"LowCardinality\((.*?)\)")
 _UUID = re.compile(r"\bUUID\b")

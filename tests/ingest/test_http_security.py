@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from collector.ingest.sites import new_secret
+from collector.ops.secrets import new_secret
 from tests.conftest import BROWSER_UA, Collector, make_envelope, make_event, open_store
 
 SHOP = "https://shop.example"
