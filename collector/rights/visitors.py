@@ -231,7 +231,7 @@ class Visitor:
                 out += self.store.raw(
                     f"SELECT '{table}' AS table, false AS pending, * FROM {DATABASE}.{table}"
                     f" WHERE {where} ORDER BY received_at",
-                    _text_parameters(params),
+                    params,
                     "JSONEachRow",
                 )
         for table, columns, rows in (
@@ -395,17 +395,6 @@ def _owner(body: dict[str, Any], site: str) -> tuple[str | None, str | None]:
     env = body.get("env") or {}
     sid, vid = env.get("sid", body.get("sid")), env.get("vid", body.get("vid"))
     return (str(sid).lower() if sid else None), (str(vid).lower() if vid else None)
-
-
-def _text_parameters(params: dict[str, Any]) -> dict[str, str]:
-    """Parameters in the text form ``Store.raw`` passes on (all are ids checked here)."""
-
-    def text(value: Any) -> str:
-        if isinstance(value, list):
-            return "[" + ",".join(f"'{v}'" for v in value) + "]"
-        return str(value)
-
-    return {k: text(v) for k, v in params.items()}
 
 
 def _jsonable(columns: tuple[str, ...], row: Row) -> dict[str, Any]:
