@@ -136,20 +136,21 @@ def main() -> None:
         agents, weights=[1 / (i + 1) for i in range(len(agents))], k=args.requests
     )
     started = time.process_time()
+    from collector.rows import useragent
     from collector.rows.useragent import classify
 
     classify("")  # the first call builds whatever the classifier loads lazily
     first_ms = (time.process_time() - started) * 1000
     colds, cached = [], []
     for _ in range(args.runs):
-        classify.cache_clear()
+        useragent._classify.cache_clear()
         colds.append(_per_call_us(classify, agents))
         cached.append(_per_call_us(classify, stream))
     long_ms = {}
     for name, ua in hostile().items():
         runs = []
         for _ in range(args.runs):
-            classify.cache_clear()
+            useragent._classify.cache_clear()
             runs.append(_per_call_us(classify, [ua]) / 1000)
         long_ms[name] = statistics.median(runs)
     bots = sum(classify(ua)[2] == "bot" for ua in agents)
