@@ -128,7 +128,7 @@ class Batcher:
             await self.call(lambda: store.column_types("rejected_events", REJECTED_COLUMNS)),
         )
         await self._blocks.start()
-        self._metrics.store_up = 1
+        self._metrics.store_up.set(1)
         if self._spool.unread_rows:
             log.info("spool: %d rows from an earlier run to store", self._spool.unread_rows)
         if self.tombstones is not None and len(self.tombstones):
@@ -146,7 +146,7 @@ class Batcher:
             self._wake.set()
 
     def _on_quarantine(self) -> None:
-        self._metrics.spool_quarantined += 1
+        self._metrics.spool_quarantined.inc()
 
     @property
     def store(self) -> Store:
@@ -172,7 +172,7 @@ class Batcher:
                 if self.sink_error is None:
                     delay = RESTART_FIRST_S  # it had recovered since the last crash
                 self.sink_error = _first_line(exc)
-                self._metrics.sink_restarts += 1
+                self._metrics.sink_restarts.inc()
                 pause = random.uniform(delay / 2, delay)
                 log.exception(
                     "the sink stopped on an unexpected error; restarting in %.1f s", pause
@@ -254,11 +254,11 @@ class Batcher:
                 written = await self.call(functools.partial(self._write, block, batch))
             except Exception as exc:  # noqa: BLE001 - any failure: keep the batch, retry
                 if block is None:
-                    self._metrics.build_errors += 1
+                    self._metrics.build_errors.inc()
                     log.error("building rows from the spool failed, retrying: %s", _first_line(exc))
                 else:
-                    self._metrics.insert_errors["events"] += 1
-                    self._metrics.store_up = 0
+                    self._metrics.insert_errors.inc("events")
+                    self._metrics.store_up.set(0)
                     self.insert_error = _first_line(exc)
                     if isinstance(exc, StoreLost):
                         self.store_lost = True
@@ -271,11 +271,11 @@ class Batcher:
                         )
             else:
                 self._metrics.insert_seconds.observe(time.perf_counter() - started)
-                self._metrics.store_up = 1
+                self._metrics.store_up.set(1)
                 self.insert_error = None
                 for table, rows in written.items():
-                    self._metrics.insert_batches[table] += 1
-                    self._metrics.insert_rows[table] += rows
+                    self._metrics.insert_batches.inc(table)
+                    self._metrics.insert_rows.inc(table, rows)
                 return True
             # Capped exponential backoff with full jitter, so collectors recovering
             # from one outage do not hit the store in lockstep.
@@ -330,10 +330,10 @@ class Batcher:
         # after it was deleted: only then may the spool let go of them.
         store.verify()
         self._spool.commit(batch.intent.end)
-        self._metrics.events_duplicate += block.duplicates
+        self._metrics.events_duplicate.inc(block.duplicates)
         if erasure:
-            self._metrics.erased_dropped["events"] += block.erased
-            self._metrics.erased_dropped["rejected_events"] += len(erasure.rejected)
+            self._metrics.erased_dropped.inc("events", block.erased)
+            self._metrics.erased_dropped.inc("rejected_events", len(erasure.rejected))
             log.info(
                 "dropped %d events and %d rejected rows of erased visitors before insert",
                 block.erased,

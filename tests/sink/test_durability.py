@@ -24,7 +24,7 @@ from collector.settings import Settings
 from collector.sink.batch import Batcher
 from collector.sink.store import Store
 from collector.spool.log import Position, Spool
-from tests.conftest import make_envelope, make_event, open_store
+from tests.conftest import make_envelope, make_event, open_store, series
 from tests.faults import Faults, FaultyStore
 
 
@@ -60,10 +60,7 @@ def stored_ids(settings: Settings) -> list[str]:
 
 def metric(client: TestClient, name: str) -> float:
     """A series that must exist: a missing one fails, it never reads as 0."""
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith(f"microx_{name} "):
-            return float(line.split()[1])
-    raise AssertionError(f"microx_{name} is not exported")
+    return series(client.get("/metrics").text, name)
 
 
 @pytest.fixture
