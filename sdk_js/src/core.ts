@@ -69,19 +69,22 @@ export const api = {
   step: live(recordStep),
 
   moment: (name: string, props?: Props): Moment => {
-    // NaN once ended, so a second `end` has no duration and records nothing.
-    let t0 = performance.now();
-    const m: Moment = {
-      start: () => ((t0 = performance.now()), m),
+    // Undefined once ended: a second `end` records nothing until `start` again.
+    let startedAt: number | undefined = performance.now();
+    const moment: Moment = {
+      start: () => {
+        startedAt = performance.now();
+        return moment;
+      },
       end: live((more?: Props) => {
-        const d = performance.now() - t0;
-        if (!(d >= 0)) return undefined;
-        t0 = NaN;
-        emit("moment", { n: String(name), d, p: { ...props, ...more } });
-        return d;
+        if (startedAt === undefined) return undefined;
+        const duration = performance.now() - startedAt;
+        startedAt = undefined;
+        emit("moment", { n: String(name), d: duration, p: { ...props, ...more } });
+        return duration;
       }),
     };
-    return m;
+    return moment;
   },
 
   signal: live(recordSignal),

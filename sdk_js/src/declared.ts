@@ -33,7 +33,9 @@ export function watchDeclaredSteps(step: Step): void {
   });
   // DOM changes come in bursts: one scan on the next turn after them. (An observer of its
   // own: this runs in the second file, which cannot share the first one's.)
-  new MutationObserver(() => (scheduled ||= setTimeout(scan))).observe(document, {
+  new MutationObserver(() => {
+    scheduled ||= setTimeout(scan);
+  }).observe(document, {
     childList: true,
     subtree: true,
     attributeFilter: ["data-microx-step"],

@@ -20,7 +20,7 @@ interface Cue extends Fields {
 }
 
 /** An element that may have `checkVisibility` (missing before Safari 17.4). */
-type Checked = Element & { checkVisibility?: (o: object) => boolean };
+type Checked = Element & { checkVisibility?: (options: object) => boolean };
 
 /**
  * How long each loading cue (spinner, skeleton, progress bar) stays visible, and which
@@ -48,7 +48,7 @@ export function captureLoading(): void {
       // Where checkVisibility is missing, a laid-out element counts as visible.
       if (el.checkVisibility?.({ visibilityProperty: true, opacityProperty: true }) ?? el.getClientRects().length) {
         up.push(
-          was.find((c) => c._el == el) || {
+          was.find((cue) => cue._el == el) || {
             ts: Date.now(),
             n: attr(el, "data-microx-loading") || (attr(el, "role") == "progressbar" ? "progressbar" : "busy"),
             // Its wait since that click: this event's time less the click's.

@@ -5,7 +5,7 @@ import type { Fields } from "./tracker";
 import { reportVitals, type VitalsLibrary } from "./vitals";
 
 /** Records an event through the running snippet (consent, sampling and transport apply). */
-export type Recorder = (t: EventType, f?: Fields) => void;
+export type Recorder = (type: EventType, fields?: Fields) => void;
 
 /** The latest click: its target and `performance.now()` time. */
 export interface LastClick {

@@ -23,12 +23,12 @@ export function captureRoutes(): void {
   let url = pageUrl;
   let pending: Pending | undefined;
 
-  const settle = (r: Pending): void => {
-    if (pending != r) return;
+  const settle = (route: Pending): void => {
+    if (pending != route) return;
     pending = undefined;
-    clearTimeout(r._quiet);
-    r.d = r._last! - r._t0;
-    emit("route", r);
+    clearTimeout(route._quiet);
+    route.d = route._last! - route._t0;
+    emit("route", route);
   };
 
   watch((kind) => {

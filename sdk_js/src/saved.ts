@@ -22,11 +22,11 @@ export const RETAKE_MS = 5_000;
  */
 export function sendSaved(resend: Resend): void {
   const take = (): void => {
-    for (const k of storedKeys()) {
-      const s = load<Saved>(k, true);
+    for (const key of storedKeys()) {
+      const saved = load<Saved>(key, true);
       // Kept while it cannot go (the collector asks to wait, no consent); deleted once
       // sent, or if it is not a batch.
-      if (!(Array.isArray(s?.e) && s.sid) || resend(s.e, s.sid)) save(k, undefined, true);
+      if (!(Array.isArray(saved?.e) && saved.sid) || resend(saved.e, saved.sid)) save(key, undefined, true);
     }
   };
   const run = guard(

@@ -15,7 +15,8 @@ export function sessionIdFactory(): () => string {
   return () => {
     const now = Date.now();
     if (!id || now - last > SESSION_IDLE_MS) id = uuid();
-    save(SESSION_KEY, [id, (last = now)]);
+    last = now;
+    save(SESSION_KEY, [id, last]);
     return id;
   };
 }

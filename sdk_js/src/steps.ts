@@ -12,13 +12,13 @@ let last: Record<string, [number, number]>;
 export function recordStep(funnel: string, step: string, props?: Props): void {
   const now = Date.now();
   // Keyed with a prefix: a funnel named "toString" or "__proto__" is a funnel like others.
-  const k = "f" + funnel;
-  // A funnel's first step has no previous one: NaN, so no duration.
-  const [at, count] = last[k] || [NaN, 0];
-  const i = count + 1;
-  last[k] = [now, i];
+  const key = "f" + funnel;
+  // A funnel's first step has no previous one, so no duration.
+  const previous = last[key];
+  const order = (previous?.[1] || 0) + 1;
+  last[key] = [now, order];
   save(KEY, last);
-  emit("step", { n: String(funnel), tg: String(step), d: now - at, p: { ...props, i } });
+  emit("step", { n: String(funnel), tg: String(step), d: previous && now - previous[0], p: { ...props, i: order } });
 }
 
 /**

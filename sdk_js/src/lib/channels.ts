@@ -17,15 +17,15 @@ export const ROUTED = "r";
 const listeners: Record<string, Listener[]> = {};
 
 /** Listen on a channel; each channel's detail has its own type. */
-export function listen<T>(name: string, fn: (detail: T) => void): void {
-  (listeners[name] ||= []).push(fn as Listener);
+export function listen<T>(name: string, listener: (detail: T) => void): void {
+  (listeners[name] ||= []).push(listener as Listener);
 }
 
 /** Tell a channel's listeners; one that throws (a capture's bug, a page's callback) stops no other. */
 export function fire(name: string, detail?: unknown): void {
-  for (const fn of listeners[name] || []) {
+  for (const listener of listeners[name] || []) {
     try {
-      fn(detail as Record<string, unknown>);
+      listener(detail as Record<string, unknown>);
     } catch {
       // Swallowed: measurement must never break the page.
     }

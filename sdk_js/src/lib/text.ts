@@ -18,12 +18,12 @@ export const typed = new Set<Element>();
  * never sent).
  */
 export function scrub(text: unknown, max: number, fromPage?: boolean): string {
-  let s = String(text ?? "");
+  let result = String(text ?? "");
   if (fromPage) {
-    for (const f of typed) {
-      const v = ((f as HTMLInputElement).value ?? f.textContent).trim();
-      if (v[MIN_ECHO - 1]) s = s.replaceAll(v, "…");
+    for (const field of typed) {
+      const value = ((field as HTMLInputElement).value ?? field.textContent).trim();
+      if (value[MIN_ECHO - 1]) result = result.replaceAll(value, "…");
     }
   }
-  return clip(s.replace(/\S+@\S+/g, "[email]").replace(/\d([\s-]*\d){2,}/g, "#"), max);
+  return clip(result.replace(/\S+@\S+/g, "[email]").replace(/\d([\s-]*\d){2,}/g, "#"), max);
 }
