@@ -1,6 +1,7 @@
 import { observeActivity } from "./activity";
 import { captureClicks, lastClick } from "./clicks";
 import { captureErrors } from "./errors";
+import type { Bridge } from "./bridge";
 import { captureForms } from "./forms";
 import { fire, LEAVING, listen, type Listener } from "./lib/channels";
 import { guard } from "./lib/safe";
@@ -9,8 +10,6 @@ import { captureLoading } from "./loading";
 import { captureRoutes } from "./routes";
 import { recordSignal } from "./signals";
 import { captureSteps, recordStep } from "./steps";
-import type { WireEvent } from "./contract";
-import type { LastClick } from "./perf";
 import { allows, emit, setConsent, setVariant, startTracker, type Options, type Props } from "./tracker";
 import { resend as resendNow, flush as send } from "./transport";
 import { VERSION } from "./version";
@@ -21,10 +20,9 @@ export type { Envelope, EventType, WireEvent } from "./contract";
 
 let started = false;
 
-/** Like `guard`, and doing nothing before `init`. */
-function live<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R | undefined {
-  return guard((...args: A) => (started ? fn(...args) : undefined));
-}
+/** Like `guard`, and doing nothing before `init`. (An arrow: 5 B smaller gzipped than a function declaration.) */
+const live = <A extends unknown[], R>(fn: (...args: A) => R): ((...args: A) => R | undefined) =>
+  guard((...args: A) => (started ? fn(...args) : undefined));
 
 export interface Moment {
   /** Start (or restart) the clock; a moment also starts when created. */
@@ -59,12 +57,6 @@ export const api = {
     }));
     return true;
   }),
-
-  record: live(emit),
-
-  resend: live((events: WireEvent[], sid: string): boolean => allows("measure") && resendNow(events, sid)),
-
-  click: (): LastClick => lastClick,
 
   step: live(recordStep),
 
@@ -113,18 +105,6 @@ export const api = {
 /** Start measuring. Later calls are ignored, so a snippet loaded twice measures once. */
 export const init = api.init;
 
-/** Record an event read from the performance timeline (the script build's second file calls this). */
-export const record = api.record;
-
-/**
- * Send an earlier page's unsent events (the second file calls this); false keeps them
- * saved: before `init`, without consent to measure, or while the collector asks to wait.
- */
-export const resend = api.resend;
-
-/** The latest click, which the second file ties long frames to. */
-export const click = api.click;
-
 /** Record that a visitor reached `step` of `funnel` (e.g. `step("checkout", "payment")`). */
 export const step = api.step;
 
@@ -154,3 +134,13 @@ export const flush = api.flush;
 
 /** The snippet's version. */
 export const version = VERSION;
+
+/** What the deferred captures use (`captureDeferred`); not API. */
+export const bridge: Bridge = {
+  record: live(emit),
+  // False or undefined keeps them saved: before `init`, without consent to measure, or
+  // while the collector asks to wait.
+  resend: live((events, sid) => allows("measure") && resendNow(events, sid)),
+  click: () => lastClick,
+  step: api.step,
+};

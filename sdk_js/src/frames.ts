@@ -23,8 +23,8 @@ export function captureLongFrames(record: Recorder, latestClick: () => LastClick
         ts: Math.round(performance.timeOrigin + entry.startTime),
         n: type == "longtask" ? type : "loaf",
         d: entry.duration,
-        // A long task has no blocking duration: NaN, not sent.
-        p: { block: Math.round(entry.blockingDuration!), ia: near ? click.tg : undefined },
+        // A long task has no blocking duration, so no `block`.
+        p: { block: entry.blockingDuration && Math.round(entry.blockingDuration), ia: near ? click.tg : undefined },
       });
     }
   }).observe({ type, buffered: true });

@@ -1,4 +1,5 @@
-import { api, type Options } from "./core";
+import type { BridgeScript } from "./bridge";
+import { api, bridge, type Options } from "./core";
 import { guard } from "./lib/safe";
 
 /**
@@ -36,7 +37,8 @@ guard(() => {
   } as Options;
   if (api.init(options)) {
     // A script element added by script loads without blocking, as if `async`.
-    const second = document.createElement("script");
+    const second: BridgeScript = document.createElement("script");
+    second.microx = bridge;
     // Under a nonce-based CSP the page's nonce lets the second file in as it did this one.
     second.nonce = script.nonce!;
     second.src = data.vitals || beside("microx-vitals.js");

@@ -3,7 +3,7 @@ import { guard } from "./lib/safe";
 import { load, save } from "./lib/store";
 import { storedKeys, type Saved } from "./transport";
 
-/** Sends a saved batch under its session; falsy keeps it saved (see `core.resend`). */
+/** Sends a saved batch under its session; falsy keeps it saved (see `bridge` in `core.ts`). */
 export type Resend = (events: WireEvent[], sid: string) => boolean | undefined;
 
 /** How often saved events are looked for again: ones whose resend failed, or that another tab left. */

