@@ -43,6 +43,7 @@ check: $(PY_STAMP) $(NPM_STAMP)
 	$(BIN)/ruff format --check collector tests loadtests
 	$(BIN)/mypy
 	cd sdk_js && node_modules/.bin/tsc --noEmit -p tsconfig.json
+	cd sdk_js && node_modules/.bin/eslint .
 
 format: $(PY_STAMP)
 	$(BIN)/ruff format collector tests loadtests

@@ -22,10 +22,7 @@ const NO_FEEDBACK = "input:not([type=button]):not([type=submit]):not([type=reset
 const exemption = (el: Element): "field" | "newtab" | undefined =>
   el.matches(NO_FEEDBACK) ? "field" : (el as HTMLAnchorElement).target == "_blank" || el.hasAttribute("download") ? "newtab" : undefined;
 
-/**
- * A click waiting for its feedback; it holds the fields of its `click` event. The first
- * click of a burst on one spot also counts the burst (`_n` clicks, the last at `_last`).
- */
+/** A click waiting for its feedback; it holds the fields of its `click` event. */
 interface Pending extends Fields {
   tg: string;
   l: string;
@@ -33,11 +30,8 @@ interface Pending extends Fields {
   p: EventProps & { x: number; y: number };
   _el: Element;
   t0: number;
-  _fb?: Activity | "none";
+  _fb?: Activity | "none" | undefined;
   _err?: boolean;
-  _n?: number;
-  _last?: number;
-  _timer?: ReturnType<typeof setTimeout>;
 }
 
 /** The latest click (its target and time), for the loading cues and long frames it may cause. */
@@ -57,7 +51,11 @@ export function captureClicks(): void {
   const px = rage.px || RAGE_PX;
   const deadMs = options.deadMs || DEAD_MS;
   const open = new Set<Pending>();
+  // The burst on one spot in progress: its first click, how many, when the last was.
   let burst: Pending | undefined;
+  let burstClicks = 0;
+  let burstLast = 0;
+  let burstTimer: ReturnType<typeof setTimeout> | undefined;
 
   const tell = (type: string, click: Pending, more?: object): void =>
     frustrated({ type, target: click.tg, label: click.l, ...more });
@@ -102,15 +100,15 @@ export function captureClicks(): void {
     }
   };
 
-  const endBurst = (first: Pending): void => {
-    clearTimeout(first._timer);
-    if (burst == first) burst = undefined;
-    if (first._n! >= count) derive("rage_click", first, `rage@1:${count}/${ms}ms/${px}px`, { val: first._n, d: first._last! - first.t0 });
+  const endBurst = (): void => {
+    clearTimeout(burstTimer);
+    if (burst && burstClicks >= count) derive("rage_click", burst, `rage@1:${count}/${ms}ms/${px}px`, { val: burstClicks, d: burstLast - burst.t0 });
+    burst = undefined;
   };
 
   listen(LEAVING, () => {
     open.forEach(close);
-    if (burst) endBurst(burst);
+    endBurst();
   });
 
   addEventListener(
@@ -139,18 +137,17 @@ export function captureClicks(): void {
       fire(CLICKED, el);
 
       if (selected) return;
-      let first = burst;
-      if (first && first._el == el && now - first._last! <= ms && Math.hypot(x - first.p.x, y - first.p.y) <= px) {
-        props["burst"] = ++first._n!;
-        if (first._n == count) tell("rage", click, { clicks: count });
+      if (burst && burst._el == el && now - burstLast <= ms && Math.hypot(x - burst.p.x, y - burst.p.y) <= px) {
+        props["burst"] = ++burstClicks;
+        if (burstClicks == count) tell("rage", click, { clicks: count });
       } else {
-        if (first) endBurst(first);
-        burst = first = click;
-        click._n = 1;
+        endBurst();
+        burst = click;
+        burstClicks = 1;
       }
-      first._last = now;
-      clearTimeout(first._timer);
-      first._timer = setTimeout(guard(endBurst), ms, first);
+      burstLast = now;
+      clearTimeout(burstTimer);
+      burstTimer = setTimeout(guard(endBurst), ms);
     }),
     true,
   );

@@ -10,7 +10,7 @@ import { captureLoading } from "./loading";
 import { captureRoutes } from "./routes";
 import { recordSignal } from "./signals";
 import { captureSteps, recordStep } from "./steps";
-import { allows, emit, setConsent, setVariant, startTracker, type Options, type Props } from "./tracker";
+import { allows, emit, setConsent, setVariant, startTracker, type Category, type Options, type Props } from "./tracker";
 import { resend as resendNow, flush as send } from "./transport";
 import { VERSION } from "./version";
 
@@ -32,12 +32,29 @@ export interface Moment {
 }
 
 /**
+ * The API, documented at the named exports below. Pages call it from plain JavaScript
+ * too, with any value: what it converts or checks, its implementation takes as `unknown`.
+ */
+export interface Api {
+  init: (options: Options) => boolean | undefined;
+  step: (funnel: string, step: string, props?: Props) => void;
+  moment: (name: string, props?: Props) => Moment;
+  signal: (kind: string, item: string, props?: Props & { qty?: number }) => void;
+  feedback: (moment: string, rating: number, comment?: string) => void;
+  variant: (experiment: string, variant: string) => void;
+  consent: (choice: Partial<Record<Category, boolean>>) => void;
+  on: (name: string, callback: Listener) => void;
+  flush: () => void;
+  version: string;
+}
+
+/**
  * The whole API as one object, which the script build exposes as `window.microx`. Defined
  * in it, each name is written once in that build (an object made of the named exports would
  * repeat every name); the named exports below, documented, are the npm build's.
  */
-export const api = {
-  init: guard((options: Options): boolean => {
+export const api: Api = {
+  init: guard((options: Options | undefined): boolean => {
     if (started || !options?.site) return false;
     started = true;
     // Activity first: the transport may send what an earlier page left, with the page's own fetch.
@@ -60,7 +77,7 @@ export const api = {
 
   step: live(recordStep),
 
-  moment: (name: string, props?: Props): Moment => {
+  moment: (name: unknown, props?: Props): Moment => {
     // Undefined once ended: a second `end` records nothing until `start` again.
     let startedAt: number | undefined = performance.now();
     const moment: Moment = {
@@ -81,7 +98,7 @@ export const api = {
 
   signal: live(recordSignal),
 
-  feedback: live((momentName: string, rating: number, comment?: string): void => {
+  feedback: live((momentName: unknown, rating: unknown, comment?: unknown): void => {
     if (typeof rating === "number") {
       emit("feedback", {
         n: clip(String(momentName), 200),

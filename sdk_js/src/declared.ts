@@ -22,7 +22,7 @@ export function declared(el: Element, step: Step): void {
  */
 export function watchDeclaredSteps(step: Step): void {
   const seen = new WeakSet<Element>();
-  let scheduled: ReturnType<typeof setTimeout> | 0 = 0;
+  let scheduled = 0;
   const scan = guard((): void => {
     scheduled = 0;
     document.querySelectorAll(MARKED).forEach((el) => {

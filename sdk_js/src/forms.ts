@@ -61,6 +61,7 @@ export function captureForms(): void {
     if (type == "focusout") focused = undefined;
     // Page text that echoes what is typed here must not carry it out (see `scrub`).
     if (type == "input") typed.add(el);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the target may be the document or the window, which have no `matches`
     const formEl = el.matches?.(FIELDS) && (el.form || el.closest(FORMS));
     if (!formEl) return;
     const form = forms.get(formEl) || {
@@ -72,6 +73,7 @@ export function captureForms(): void {
     const formName = form._name;
     const tg = fieldName(el);
     // Keyed with a prefix: a field named "constructor" is a field like others.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the rule reads the write type of `||=`'s target, which has no undefined
     const field = (form._fields["f" + tg] ||= { _at: 0, _counts: { edits: 0, dels: 0, amends: 0 }, _invalid: 0 });
     const counts = field._counts;
     const now = performance.now();
@@ -82,6 +84,7 @@ export function captureForms(): void {
       field._now = false;
       if (!form._start || !field._at) return;
       // No input during any focus yet: no hesitation (NaN is not sent).
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- Math.round(undefined) is NaN
       emit("form_field", { n: formName, tg, d: now - field._at, p: { ...counts, filled: filled(el), hes: Math.round(field._hes!) } });
       field._at = 0;
     } else if (type == "input") {

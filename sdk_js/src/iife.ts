@@ -40,6 +40,7 @@ guard(() => {
     const second: BridgeScript = document.createElement("script");
     second.microx = bridge;
     // Under a nonce-based CSP the page's nonce lets the second file in as it did this one.
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- optional in the DOM types (SVG's), a string ("" for none) on a <script>
     second.nonce = script.nonce!;
     second.src = data.vitals || beside("microx-vitals.js");
     document.head.append(second);

@@ -23,7 +23,7 @@ export const RETAKE_MS = 5_000;
 export function sendSaved(resend: Resend): void {
   const take = (): void => {
     for (const key of storedKeys()) {
-      const saved = load<Saved>(key, true);
+      const saved = load(key, true) as Partial<Saved> | null | undefined;
       // Kept while it cannot go (the collector asks to wait, no consent); deleted once
       // sent, or if it is not a batch.
       if (!(Array.isArray(saved?.e) && saved.sid) || resend(saved.e, saved.sid)) save(key, undefined, true);
@@ -31,7 +31,7 @@ export function sendSaved(resend: Resend): void {
   };
   const run = guard(
     (): unknown =>
-      (navigator as Navigator & { locks?: LockManager }).locks?.request("microx_q", take).catch(() => undefined) ?? take(),
+      (navigator as { locks?: LockManager }).locks?.request("microx_q", take).catch(() => undefined) ?? take(),
   );
   run();
   setInterval(run, RETAKE_MS);

@@ -81,7 +81,7 @@ export function startTracker(config: Options): void {
   // Known categories only, each once: the contract refuses anything else in the envelope.
   granted = optedOut ? [] : CATEGORIES.filter((category) => asked.includes(category));
   vid = visitorId(allows("visitor"));
-  variants = load<Record<string, string>>(VARIANTS_KEY);
+  variants = load(VARIANTS_KEY) as Record<string, string> | null | undefined;
   // The envelope is serialised as soon as it is built, so it may share the current state.
   startTransport(config.endpoint || "/v1/events", config.site, () => ({
     sid: session(),
@@ -111,7 +111,7 @@ export function setConsent(choice: Partial<Record<Category, boolean>>): void {
 /** A page URL as it may leave the page: without fragment, and only the allowed query. */
 export const cleanPageUrl = (href: string): string => cleanUrl(href, options.query);
 
-export function setVariant(experiment: string, variant: string): void {
+export function setVariant(experiment: unknown, variant: unknown): void {
   // An experiment name the contract admits, and at most 16 experiments: a batch the
   // collector refused would lose every event in it.
   const name = String(experiment).replace(/[^\w.:-]/g, "_").slice(0, 64);
@@ -141,9 +141,12 @@ export const emit = (type: EventType, fields: Fields = {}): void => {
     const value = key == "u" ? (url != pageUrl ? url : "") : fields[key];
     if (value) event[key] = value.slice(0, MAX_LENGTH[key]);
   }
-  // `undefined >= 0` is false: no duration, no field.
+  // `undefined >= 0` and `isFinite(undefined)` are false: no duration or value, no field.
+  // (Checking for undefined, as TypeScript would have it, costs 17 B gzipped.)
+  /* eslint-disable @typescript-eslint/no-non-null-assertion */
   if (fields.d! >= 0) event.d = Math.round(fields.d!);
   if (isFinite(fields.val!)) event.val = fields.val!;
+  /* eslint-enable @typescript-eslint/no-non-null-assertion */
   if (fields.p) event.p = cleanProps(fields.p);
   if (variants) event.x = variants;
   push(event);
@@ -158,6 +161,7 @@ function cleanProps(props: EventProps): Props {
     const type = typeof value;
     if (count < MAX_PROPS && /^[\w.:-]{1,64}$/.test(key) && (type == "string" || type == "boolean" || Number.isFinite(value))) {
       if (type == "string") value = (value as string).slice(0, MAX_PROP_LENGTH);
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- Number.isFinite does not narrow: a string, boolean or finite number
       kept[key] = value!;
       count++;
     }

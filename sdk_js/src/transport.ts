@@ -100,7 +100,7 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
     // for this batch.
     const done = guard((response: Partial<Response>): void => {
       inflight -= held;
-      const status = response.status!;
+      const status = response.status;
       if (status && status < 500 && status != 408 && status != 429) {
         fails = 0;
         return;
@@ -127,10 +127,10 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
     // digits from 2001 to 2286). A batch that crosses the bound keeps its newest events.
     let room = MAX_STORED - events.length;
     for (const key of storedKeys().reverse()) {
-      const saved = load<Saved>(key, true);
-      const count = saved?.e?.length || 0;
-      if (room < count) save(key, room > 0 ? { ...saved, e: saved!.e.slice(-room) } : undefined, true);
-      room -= count;
+      const saved = load(key, true) as Partial<Saved> | null | undefined;
+      const older = saved?.e || [];
+      if (room < older.length) save(key, room > 0 ? { ...saved, e: older.slice(-room) } : undefined, true);
+      room -= older.length;
     }
     const current = envelope();
     // Each event keeps the page it happened on; the batch keeps its session.

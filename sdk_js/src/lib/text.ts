@@ -18,10 +18,12 @@ export const typed = new Set<Element>();
  * never sent).
  */
 export function scrub(text: unknown, max: number, fromPage?: boolean): string {
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a page can throw anything: an object reads "[object Object]", which tells nothing it should not
   let result = String(text ?? "");
   if (fromPage) {
     for (const field of typed) {
-      const value = ((field as HTMLInputElement).value ?? field.textContent).trim();
+      // A field's value, or an editable area's text.
+      const value = ((field as { value?: string }).value ?? field.textContent).trim();
       if (value[MIN_ECHO - 1]) result = result.replaceAll(value, "…");
     }
   }
