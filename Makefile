@@ -44,10 +44,12 @@ check: $(PY_STAMP) $(NPM_STAMP)
 	$(BIN)/mypy
 	cd sdk_js && node_modules/.bin/tsc --noEmit -p tsconfig.json
 	cd sdk_js && node_modules/.bin/eslint .
+	cd sdk_js && node_modules/.bin/prettier --check src test
 
-format: $(PY_STAMP)
+format: $(PY_STAMP) $(NPM_STAMP)
 	$(BIN)/ruff format collector tests loadtests
 	$(BIN)/ruff check --fix collector tests loadtests
+	cd sdk_js && node_modules/.bin/prettier --write src test
 
 # Regenerate the snippet's contract types after changing schema/events.schema.json.
 contract: $(PY_STAMP)

@@ -36,10 +36,12 @@ export function rescan(scan: () => void): void {
   watch((kind) => {
     if (kind == "dom" && !scheduled) {
       scheduled = true;
-      setTimeout(guard(() => {
-        scheduled = false;
-        scan();
-      }));
+      setTimeout(
+        guard(() => {
+          scheduled = false;
+          scan();
+        }),
+      );
     }
   });
   scan();

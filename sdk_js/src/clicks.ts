@@ -14,13 +14,19 @@ export const DEAD_MS = 1000;
 /** Elements whose click calls for a visible answer (unless they are fields, below). */
 const CLICKABLE = "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick]";
 /** What a click is meant for: the nearest of these (CLICKABLE and more) around its target, else the target itself. */
-const ACTIONABLE = "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick],select,textarea,label,[role=checkbox],[data-microx-name]";
+const ACTIONABLE =
+  "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick],select,textarea,label,[role=checkbox],[data-microx-name]";
 /** Fields and other controls whose use needs no visible answer; never dead. */
-const NO_FEEDBACK = "input:not([type=button]):not([type=submit]):not([type=reset]):not([type=image]),select,textarea,label,canvas,[contenteditable]";
+const NO_FEEDBACK =
+  "input:not([type=button]):not([type=submit]):not([type=reset]):not([type=image]),select,textarea,label,canvas,[contenteditable]";
 
 /** Why a click on something clickable cannot be dead: it needs no visible answer, or answers in another tab. */
 const exemption = (el: Element): "field" | "newtab" | undefined =>
-  el.matches(NO_FEEDBACK) ? "field" : (el as HTMLAnchorElement).target == "_blank" || el.hasAttribute("download") ? "newtab" : undefined;
+  el.matches(NO_FEEDBACK)
+    ? "field"
+    : (el as HTMLAnchorElement).target == "_blank" || el.hasAttribute("download")
+      ? "newtab"
+      : undefined;
 
 /** A click waiting for its feedback; it holds the fields of its `click` event. */
 interface Pending extends Fields {
@@ -102,7 +108,8 @@ export function captureClicks(): void {
 
   const endBurst = (): void => {
     clearTimeout(burstTimer);
-    if (burst && burstClicks >= count) derive("rage_click", burst, `rage@1:${count}/${ms}ms/${px}px`, { val: burstClicks, d: burstLast - burst.t0 });
+    if (burst && burstClicks >= count)
+      derive("rage_click", burst, `rage@1:${count}/${ms}ms/${px}px`, { val: burstClicks, d: burstLast - burst.t0 });
     burst = undefined;
   };
 
@@ -124,10 +131,24 @@ export function captureClicks(): void {
       // nothing is clickable: clicks that select a control's text are still a burst.
       const selection = getSelection();
       const plain = !el.matches(CLICKABLE);
-      const selected = plain && event.detail > 1 && selection && !selection.isCollapsed && el.contains(selection.anchorNode);
-      const props: Pending["p"] = { x, y, det: event.detail, ex: selected ? "select" : plain ? "plain" : exemption(el) };
+      const selected =
+        plain && event.detail > 1 && selection && !selection.isCollapsed && el.contains(selection.anchorNode);
+      const props: Pending["p"] = {
+        x,
+        y,
+        det: event.detail,
+        ex: selected ? "select" : plain ? "plain" : exemption(el),
+      };
       // The page it was made on: a click that changes the route is reported after it.
-      const click: Pending = { tg: selector(el), l: label(el), ts: Date.now(), u: cleanPageUrl(location.href), p: props, _el: el, t0: now };
+      const click: Pending = {
+        tg: selector(el),
+        l: label(el),
+        ts: Date.now(),
+        u: cleanPageUrl(location.href),
+        p: props,
+        _el: el,
+        t0: now,
+      };
       // What happens after a new click answers that click, not the ones before it on
       // other elements (a second click on a slow button shares the first one's answer).
       for (const other of open) if (other._el != el) other._fb ||= "none";
@@ -152,5 +173,3 @@ export function captureClicks(): void {
     true,
   );
 }
-
-

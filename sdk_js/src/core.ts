@@ -65,13 +65,19 @@ export const api: Api = {
     }
     // On window and not capturing, so this runs after web-vitals' own listeners have
     // queued their final reports.
-    addEventListener("visibilitychange", guard(() => {
-      if (document.visibilityState == "hidden") send(true);
-    }));
-    addEventListener("pagehide", guard(() => {
-      fire(LEAVING);
-      send(true);
-    }));
+    addEventListener(
+      "visibilitychange",
+      guard(() => {
+        if (document.visibilityState == "hidden") send(true);
+      }),
+    );
+    addEventListener(
+      "pagehide",
+      guard(() => {
+        fire(LEAVING);
+        send(true);
+      }),
+    );
     return true;
   }),
 

@@ -15,12 +15,18 @@ export function captureErrors(): void {
     fire(FAILED, text);
     emit("error", { n: text, p: { kind, src: src && cleanPageUrl(src), line } });
   };
-  addEventListener("error", guard((event: ErrorEvent) => {
-    // Resource load failures reach window listeners too, without a message: not script errors.
-    if (event.message) report("error", event.message, event.filename, event.lineno);
-  }));
-  addEventListener("unhandledrejection", guard((event: PromiseRejectionEvent) => {
-    const reason = event.reason as { message?: unknown } | undefined;
-    report("rejection", reason?.message || reason);
-  }));
+  addEventListener(
+    "error",
+    guard((event: ErrorEvent) => {
+      // Resource load failures reach window listeners too, without a message: not script errors.
+      if (event.message) report("error", event.message, event.filename, event.lineno);
+    }),
+  );
+  addEventListener(
+    "unhandledrejection",
+    guard((event: PromiseRejectionEvent) => {
+      const reason = event.reason as { message?: unknown } | undefined;
+      report("rejection", reason?.message || reason);
+    }),
+  );
 }

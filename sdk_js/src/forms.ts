@@ -65,7 +65,14 @@ export function captureForms(): void {
     const formEl = el.matches?.(FIELDS) && (el.form || el.closest(FORMS));
     if (!formEl) return;
     const form = forms.get(formEl) || {
-      _name: clip(attr(formEl, "data-microx-form") || attr(formEl, "name") || formEl.id || cleanUrl(attr(formEl, "action")) || "form", 200),
+      _name: clip(
+        attr(formEl, "data-microx-form") ||
+          attr(formEl, "name") ||
+          formEl.id ||
+          cleanUrl(attr(formEl, "action")) ||
+          "form",
+        200,
+      ),
       _last: "",
       _fields: {},
     };
@@ -84,8 +91,13 @@ export function captureForms(): void {
       field._now = false;
       if (!form._start || !field._at) return;
       // No input during any focus yet: no hesitation (NaN is not sent).
-      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- Math.round(undefined) is NaN
-      emit("form_field", { n: formName, tg, d: now - field._at, p: { ...counts, filled: filled(el), hes: Math.round(field._hes!) } });
+      emit("form_field", {
+        n: formName,
+        tg,
+        d: now - field._at,
+        // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- Math.round(undefined) is NaN
+        p: { ...counts, filled: filled(el), hes: Math.round(field._hes!) },
+      });
       field._at = 0;
     } else if (type == "input") {
       if (!form._start) {
@@ -102,7 +114,10 @@ export function captureForms(): void {
       if (/^delete/.test((event as InputEvent).inputType)) counts.dels++;
       form._last = tg;
       clearTimeout(form._timer);
-      form._timer = setTimeout(guard(() => document.visibilityState == "visible" && stalled(form, "idle")), stallMs);
+      form._timer = setTimeout(
+        guard(() => document.visibilityState == "visible" && stalled(form, "idle")),
+        stallMs,
+      );
     } else {
       const validity = el.validity;
       let why = "invalid";
@@ -120,7 +135,9 @@ export function captureForms(): void {
     const formName = form._name;
     const duration = performance.now() - form._start;
     if (!how) return emit("form_submit", { n: formName, d: duration });
-    const done = [...el.querySelectorAll(FIELDS)].map((field) => filled(field) && fieldName(field)).filter((name) => name && form._fields["f" + name]);
+    const done = [...el.querySelectorAll(FIELDS)]
+      .map((field) => filled(field) && fieldName(field))
+      .filter((name) => name && form._fields["f" + name]);
     emit("form_abandon", { u: url, n: formName, tg: form._last, d: duration, p: { how, fields: done.join() } });
   };
   const leave = (how: string, url?: string): void => {
@@ -133,7 +150,11 @@ export function captureForms(): void {
   };
 
   for (const type of ["focusin", "focusout", "input", "invalid"]) addEventListener(type, guard(onField), true);
-  addEventListener("submit", guard((event) => submit(event.target as Element)), true);
+  addEventListener(
+    "submit",
+    guard((event) => submit(event.target as Element)),
+    true,
+  );
   // Forms an app sends itself (no submit event) mark their button `data-microx-submit`.
   listen(CLICKED, (clicked: Element) => {
     const el = clicked.closest("[data-microx-submit]");

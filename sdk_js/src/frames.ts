@@ -11,7 +11,9 @@ const NEAR_CLICK_MS = 1000;
  */
 export function captureLongFrames(record: Recorder, latestClick: () => LastClick): void {
   let tasks = 0;
-  const type = ["long-animation-frame", "longtask"].find((kind) => PerformanceObserver.supportedEntryTypes.includes(kind));
+  const type = ["long-animation-frame", "longtask"].find((kind) =>
+    PerformanceObserver.supportedEntryTypes.includes(kind),
+  );
   if (!type) return;
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries() as (PerformanceEntry & { blockingDuration?: number })[]) {

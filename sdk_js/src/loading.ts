@@ -46,7 +46,10 @@ export function captureLoading(): void {
     up = [];
     document.querySelectorAll(CUES).forEach((el) => {
       // Where checkVisibility is missing, a laid-out element counts as visible.
-      if ((el as MaybeChecked).checkVisibility?.({ visibilityProperty: true, opacityProperty: true }) ?? el.getClientRects().length) {
+      if (
+        (el as MaybeChecked).checkVisibility?.({ visibilityProperty: true, opacityProperty: true }) ??
+        el.getClientRects().length
+      ) {
         up.push(
           was.find((cue) => cue._el == el) || {
             ts: Date.now(),

@@ -20,7 +20,11 @@ export interface LastClick {
  * missed while it loads.
  */
 export function capturePerformance(record: Recorder, click: () => LastClick, lib: VitalsLibrary): void {
-  for (const capture of [() => reportVitals(record, lib), () => capturePage(record), () => captureLongFrames(record, click)]) {
+  for (const capture of [
+    () => reportVitals(record, lib),
+    () => capturePage(record),
+    () => captureLongFrames(record, click),
+  ]) {
     try {
       capture();
     } catch {

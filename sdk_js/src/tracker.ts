@@ -114,7 +114,9 @@ export const cleanPageUrl = (href: string): string => cleanUrl(href, options.que
 export function setVariant(experiment: unknown, variant: unknown): void {
   // An experiment name the contract admits, and at most 16 experiments: a batch the
   // collector refused would lose every event in it.
-  const name = String(experiment).replace(/[^\w.:-]/g, "_").slice(0, 64);
+  const name = String(experiment)
+    .replace(/[^\w.:-]/g, "_")
+    .slice(0, 64);
   if (!name || (!(variants && name in variants) && Object.keys(variants || {}).length >= 16)) return;
   // A new object each time: events already queued keep the variants they ran under.
   variants = { ...variants, [name]: String(variant).slice(0, 64) };
@@ -159,7 +161,11 @@ function cleanProps(props: EventProps): Props {
   for (const key in props) {
     let value = props[key];
     const type = typeof value;
-    if (count < MAX_PROPS && /^[\w.:-]{1,64}$/.test(key) && (type == "string" || type == "boolean" || Number.isFinite(value))) {
+    if (
+      count < MAX_PROPS &&
+      /^[\w.:-]{1,64}$/.test(key) &&
+      (type == "string" || type == "boolean" || Number.isFinite(value))
+    ) {
       if (type == "string") value = (value as string).slice(0, MAX_PROP_LENGTH);
       // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- Number.isFinite does not narrow: a string, boolean or finite number
       kept[key] = value!;

@@ -74,7 +74,13 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
       let body: string;
       do {
         // Halved inside the slice: as a statement of its own it costs 4 B gzipped.
-        const batch = { v: CONTRACT_VERSION, s: site, at: Date.now(), ...envelope(), e: events.slice(0, (count = Math.ceil(count / 2))) };
+        const batch = {
+          v: CONTRACT_VERSION,
+          s: site,
+          at: Date.now(),
+          ...envelope(),
+          e: events.slice(0, (count = Math.ceil(count / 2))),
+        };
         if (sid) batch.sid = sid;
         body = JSON.stringify(batch);
       } while (count > 1 && bytes(body) > MAX_BODY_BYTES);

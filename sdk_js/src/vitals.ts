@@ -1,4 +1,10 @@
-import type { CLSMetricWithAttribution, FCPMetricWithAttribution, INPMetricWithAttribution, LCPMetricWithAttribution, TTFBMetricWithAttribution } from "web-vitals/attribution";
+import type {
+  CLSMetricWithAttribution,
+  FCPMetricWithAttribution,
+  INPMetricWithAttribution,
+  LCPMetricWithAttribution,
+  TTFBMetricWithAttribution,
+} from "web-vitals/attribution";
 import type { Recorder } from "./perf";
 import type { Props } from "./tracker";
 
@@ -25,19 +31,52 @@ function explain(metric: Metric): [string, Props] {
   switch (metric.name) {
     case "LCP": {
       const why = metric.attribution;
-      return [why.target || "", { ttfb: ms(why.timeToFirstByte), delay: ms(why.resourceLoadDelay), load: ms(why.resourceLoadDuration), render: ms(why.elementRenderDelay) }];
+      return [
+        why.target || "",
+        {
+          ttfb: ms(why.timeToFirstByte),
+          delay: ms(why.resourceLoadDelay),
+          load: ms(why.resourceLoadDuration),
+          render: ms(why.elementRenderDelay),
+        },
+      ];
     }
     case "INP": {
       const why = metric.attribution;
-      return [why.interactionTarget || "", { type: why.interactionType || "", input: ms(why.inputDelay), proc: ms(why.processingDuration), pres: ms(why.presentationDelay), state: why.loadState }];
+      return [
+        why.interactionTarget || "",
+        {
+          type: why.interactionType || "",
+          input: ms(why.inputDelay),
+          proc: ms(why.processingDuration),
+          pres: ms(why.presentationDelay),
+          state: why.loadState,
+        },
+      ];
     }
     case "CLS":
       return [metric.attribution.largestShiftTarget || "", { state: metric.attribution.loadState || "" }];
     case "FCP":
-      return ["", { ttfb: ms(metric.attribution.timeToFirstByte), rest: ms(metric.attribution.firstByteToFCP), state: metric.attribution.loadState }];
+      return [
+        "",
+        {
+          ttfb: ms(metric.attribution.timeToFirstByte),
+          rest: ms(metric.attribution.firstByteToFCP),
+          state: metric.attribution.loadState,
+        },
+      ];
     default: {
       const why = metric.attribution;
-      return ["", { wait: ms(why.waitingDuration), cache: ms(why.cacheDuration), dns: ms(why.dnsDuration), conn: ms(why.connectionDuration), req: ms(why.requestDuration) }];
+      return [
+        "",
+        {
+          wait: ms(why.waitingDuration),
+          cache: ms(why.cacheDuration),
+          dns: ms(why.dnsDuration),
+          conn: ms(why.connectionDuration),
+          req: ms(why.requestDuration),
+        },
+      ];
     }
   }
 }

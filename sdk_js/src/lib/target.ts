@@ -17,8 +17,7 @@ export const tag = (el: Element): string => el.tagName.toLowerCase();
 export const isPrivate = (el: Element): boolean =>
   !!el.closest("[data-microx-private]") ||
   (el.matches(FIELDS) &&
-    (el.matches("[type=password],[autocomplete^=cc-]") ||
-      SENSITIVE.test(attr(el, "name") + " " + el.id)));
+    (el.matches("[type=password],[autocomplete^=cc-]") || SENSITIVE.test(attr(el, "name") + " " + el.id)));
 
 function part(el: Element): string {
   let text = tag(el);
@@ -33,7 +32,7 @@ function part(el: Element): string {
 export function selector(el: Element): string {
   if (isPrivate(el)) return tag(el) + "[private]";
   let path = part(el);
-  for (let up: Element | null = el, depth = 0; !up.id && depth++ < 4 && (up = up.parentElement); ) {
+  for (let up: Element | null = el, depth = 0; !up.id && depth++ < 4 && (up = up.parentElement);) {
     if (up.id) path = part(up) + " " + path;
   }
   return path.slice(0, MAX_LENGTH.tg);

@@ -18,11 +18,14 @@ export function cleanUrl(href: string, keep: readonly string[] = []): string {
   const kept = [...new URLSearchParams(query)]
     .filter(([name]) => keep.includes(name))
     .map((pair) => pair.map(encodeURIComponent).join("="));
-  return (base + (kept[0] ? "?" + kept.join("&") : "") + route).replace(/^\w+:\/\/[^/]*|[^/?#&=]+/g, (part, at: number) => {
-    // The origin is matched first (at 0) and kept as it is.
-    if (!at) return part;
-    if (/@|%40/i.test(part)) return "[email]";
-    if (part.length >= TOKEN_LENGTH && /[g-z]\d|\d[g-z]|[\da-f]{8}/i.test(part)) return "[token]";
-    return part;
-  });
+  return (base + (kept[0] ? "?" + kept.join("&") : "") + route).replace(
+    /^\w+:\/\/[^/]*|[^/?#&=]+/g,
+    (part, at: number) => {
+      // The origin is matched first (at 0) and kept as it is.
+      if (!at) return part;
+      if (/@|%40/i.test(part)) return "[email]";
+      if (part.length >= TOKEN_LENGTH && /[g-z]\d|\d[g-z]|[\da-f]{8}/i.test(part)) return "[token]";
+      return part;
+    },
+  );
 }
