@@ -29,10 +29,11 @@ export function sendSaved(resend: Resend): void {
       if (!(Array.isArray(saved?.e) && saved.sid) || resend(saved.e, saved.sid)) save(key, undefined, true);
     }
   };
-  const run = guard(
-    (): unknown =>
-      (navigator as { locks?: LockManager }).locks?.request("microx_q", take).catch(() => undefined) ?? take(),
-  );
+  const run = guard((): void => {
+    const locks = (navigator as { locks?: LockManager }).locks;
+    if (locks) locks.request("microx_q", take).catch(() => undefined);
+    else take();
+  });
   run();
   setInterval(run, RETAKE_MS);
 }
