@@ -52,6 +52,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
     batcher = Batcher(
         settings.clickhouse_url,
         spool,
+        directory=settings.data_dir / "sink",
         max_rows=settings.batch_max_rows,
         max_age_ms=settings.batch_max_age_ms,
         metrics=metrics,

@@ -6,10 +6,11 @@ rows as insert blocks (``blocks``), and inserts them. All store and spool-readin
 run on one dedicated thread, so the event loop never blocks on ClickHouse or the disk.
 
 Exactly once: before inserting, the batch's spool range and a content-derived
-deduplication token are written to the checkpoint; a batch retried after a lost
+deduplication token are written to the sink's own record (``intent``), and only after
+the insert does the spool's checkpoint move past the range; a batch retried after a lost
 response, or replayed after a crash, is inserted again under the same token and
 ClickHouse drops the copy. Events the snippet marks as resent are looked up by id first,
-and so is every row of a batch read from where a lost checkpoint was rebuilt.
+and so is every row of a batch read where the spool's checkpoint or that record was lost.
 
 The draining task is supervised: an unexpected error is logged with its traceback,
 counted, shown by ``/readyz``, and the task starts again after a backoff.
@@ -28,14 +29,16 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from collector.ops.metrics import Metrics
 from collector.rows.columns import EVENT_COLUMNS, REJECTED_COLUMNS, ms_to_datetime
 from collector.sink.blocks import Block, Blocks, Erasure
+from collector.sink.intent import Intent, IntentFile
 from collector.sink.store import Store, StoreLost
 from collector.sink.tombstones import Tombstones
-from collector.spool.log import Intent, Spool
+from collector.spool.log import Position, Spool
 
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 10.0
@@ -63,7 +66,8 @@ class _Batch:
     payloads: list[bytes]
     intent: Intent
     block: asyncio.Future[Block] | None = None
-    # Read from where a lost checkpoint was rebuilt: its rows may be stored already.
+    # Read where the spool's checkpoint or the record of the insert in flight was lost:
+    # its rows may be stored already.
     verify: bool = False
 
 
@@ -73,6 +77,7 @@ class Batcher:
         store_url: str,
         spool: Spool,
         *,
+        directory: Path,
         max_rows: int,
         max_age_ms: int,
         metrics: Metrics,
@@ -84,6 +89,10 @@ class Batcher:
         # of a replayed spool included.
         self.tombstones = tombstones
         self._spool = spool
+        # The sink's own directory: its record of the insert in flight.
+        self._intent_file = IntentFile(directory)
+        # The batch a previous run was inserting when it stopped, to insert again as it was.
+        self._replay: Intent | None = None
         self._max_rows = max_rows
         self._max_age = max_age_ms / 1000
         self._metrics = metrics
@@ -118,6 +127,10 @@ class Batcher:
         self._spool.on_quarantine = self._on_quarantine
         await self.call(self._spool.open)
         self._spool.on_durable = self._on_durable
+        spool = self._spool
+        self._replay = await self.call(
+            lambda: self._intent_file.open(spool.checkpoint, spool.durable_end)
+        )
         self._store = await self.call(lambda: self._store_factory(self._store_url))
         store = self._store
         for m in await self.call(store.migrate):
@@ -183,9 +196,8 @@ class Batcher:
                 delay = min(delay * 2, RESTART_MAX_S)
 
     async def _run(self) -> None:
-        intent = self._spool.intent
-        if intent is not None and self._pending is None:
-            await self._replay(intent)
+        if await self._take_replay():
+            await self._drain_once(deadline=None)
         while not self._stopping:
             if self._spool.unread_rows < self._max_rows:
                 with contextlib.suppress(TimeoutError):
@@ -197,12 +209,20 @@ class Batcher:
                 await self._drain_once(deadline=None)
             self.sink_error = None
 
-    async def _replay(self, intent: Intent) -> None:
-        """Insert the batch a previous run was inserting, exactly as it was."""
-        log.info("spool: replaying the batch in flight at the last stop")
+    async def _take_replay(self) -> bool:
+        """Make the batch a previous run was inserting, exactly as it was, the pending one;
+        whether there was one."""
+        intent = self._replay
+        if intent is None or self._pending is not None:
+            return False
+        log.info("sink: replaying the batch in flight at the last stop")
         payloads, _, _ = await self.call(lambda: self._spool.read(self._max_rows, until=intent.end))
-        self._pending = _Batch(payloads, intent, verify=self._spool.needs_verify(intent.start))
-        await self._drain_once(deadline=None)
+        self._pending = _Batch(payloads, intent, verify=self._may_be_stored(intent.start))
+        self._replay = None
+        return True
+
+    def _may_be_stored(self, start: Position) -> bool:
+        return self._spool.needs_verify(start) or self._intent_file.needs_verify(start)
 
     async def _drain_once(self, deadline: float | None) -> bool:
         """Store the pending batch, or the next one from the spool; False if it failed."""
@@ -225,7 +245,7 @@ class Batcher:
         # No payloads but an advance: only quarantined bytes, committed like a batch so
         # that the checkpoint moves past them.
         token = hashlib.blake2b(b"".join(payloads), digest_size=16).hexdigest()
-        batch = _Batch(payloads, Intent(start, end, token), verify=self._spool.needs_verify(start))
+        batch = _Batch(payloads, Intent(start, end, token), verify=self._may_be_stored(start))
         self._build(batch)
         return batch
 
@@ -288,12 +308,13 @@ class Batcher:
             delay = min(delay * 2, RETRY_MAX_S)
 
     def _write(self, block: Block, batch: _Batch) -> dict[str, int]:
-        """On the sink thread: record the intent, insert both tables, commit."""
+        """On the sink thread: record the intent, insert both tables, move the spool's
+        checkpoint. The intent stays on record: the checkpoint past it says it is done."""
         store, blocks = self._store, self._blocks
         if store is None or blocks is None:
             raise RuntimeError("store not open")
         store.verify()
-        self._spool.begin(batch.intent)
+        self._intent_file.record(batch.intent)
         block, erasure = self._erasure(block, batch)
         copies = self._recent_resent.keys() & block.ids
         if block.resent:
@@ -308,8 +329,8 @@ class Batcher:
         )
         if batch.verify:
             log.info(
-                "spool: checking a batch against the store (rebuilt checkpoint): %d of %d "
-                "events and %d of %d rejected rows were stored already and are skipped",
+                "sink: checking a batch against the store (it may be stored already): %d of "
+                "%d events and %d of %d rejected rows were stored already and are skipped",
                 len(copies & set(block.ids)),
                 len(block.ids),
                 len(stored_rejected),
@@ -372,6 +393,9 @@ class Batcher:
                 break
             del recent[oldest_id]
 
+    def _unstored(self) -> bool:
+        return bool(self._replay or self._pending or self._next or self._spool.has_unread)
+
     async def stop(self, timeout_s: float) -> None:
         """Stop draining, store what is pending within ``timeout_s``, close.
 
@@ -382,8 +406,10 @@ class Batcher:
         if self._task is not None:
             await self._task
         deadline = time.monotonic() + timeout_s
-        while (self._pending or self._next or self._spool.has_unread) and self._store is not None:
+        while self._unstored() and self._store is not None:
             try:
+                # Stopped before the task began: the batch in flight goes first, as it was.
+                await self._take_replay()
                 if not await self._drain_once(deadline):
                     break
             except Exception:  # what is left stays in the spool
@@ -394,7 +420,7 @@ class Batcher:
             self._next.block.cancel()
             with contextlib.suppress(BaseException):
                 await self._next.block
-        if self._pending or self._next or self._spool.has_unread:
+        if self._unstored():
             log.warning("stopping with unstored rows kept in the spool for the next start")
         if self._store is not None:
             await self.call(self._store.close)

@@ -6,6 +6,7 @@ import asyncio
 import os
 from pathlib import Path
 
+import orjson
 import pytest
 
 from collector.spool.log import (
@@ -13,7 +14,6 @@ from collector.spool.log import (
     HEADER,
     QUARANTINE,
     SEGMENT_SUFFIX,
-    Intent,
     Position,
     Spool,
     SpoolFull,
@@ -104,19 +104,46 @@ def test_full_spool_refuses_until_it_drains(tmp_path: Path) -> None:
     spool.close()
 
 
-def test_intent_survives_a_restart(tmp_path: Path) -> None:
+def test_read_until_gives_back_exactly_what_was_read_before(tmp_path: Path) -> None:
     spool = opened(tmp_path)
     appended(spool, [b"a", b"b", b"c"])
     _, start, end = spool.read(2)
-    spool.begin(Intent(start, end, "token-1"))
-    spool.close()
+    spool.close()  # never committed
     again = opened(tmp_path)
-    assert again.intent == Intent(start, end, "token-1")
-    replay, s2, e2 = again.read(1000, until=again.intent.end)
-    assert (replay, s2, e2) == ([b"a", b"b"], start, end)
-    again.commit(e2)
+    assert again.checkpoint == start
+    assert again.durable_end > end
+    assert again.read(1000, until=end) == ([b"a", b"b"], start, end)
+    again.commit(end)
     again.close()
-    assert opened(tmp_path).intent is None
+    assert opened(tmp_path).checkpoint == end
+
+
+def test_checkpoint_holds_only_the_spool_position(tmp_path: Path) -> None:
+    spool = opened(tmp_path)
+    appended(spool, [b"a", b"b"])
+    _, _, end = spool.read(1)
+    spool.commit(end)
+    spool.close()
+    assert orjson.loads((tmp_path / CHECKPOINT).read_bytes()) == {"at": end.listed()}
+
+
+def test_checkpoint_of_an_older_release_is_read(tmp_path: Path) -> None:
+    """Older releases kept the sink's insert intent in the checkpoint: its position counts,
+    the intent is the sink's to deal with (it finds its own record missing)."""
+    spool = opened(tmp_path)
+    appended(spool, [b"a", b"b", b"c"])
+    _, _, end = spool.read(1)
+    spool.close()
+    (tmp_path / CHECKPOINT).write_bytes(
+        orjson.dumps(
+            {"at": end.listed(), "intent": {"start": end.listed(), "end": [9, 9], "token": "t"}}
+        )
+    )
+    again = opened(tmp_path)
+    assert again.checkpoint == end
+    got, start, _ = again.read(1000)
+    assert got == [b"b", b"c"] and not again.needs_verify(start)
+    again.close()
 
 
 def test_concurrent_appends_share_fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -236,7 +263,7 @@ def test_damaged_checkpoint_is_rebuilt_from_the_oldest_segment(tmp_path: Path, d
     else:
         checkpoint.write_bytes(b'{"at": [%d, %d]}' % (end.segment, end.offset + 3))
     again = opened(tmp_path)
-    assert again.intent is None
+    assert again.checkpoint == Position(1, 0)
     got, start, end2 = again.read(1000)
     assert got == payloads and again.needs_verify(start)
     again.commit(end2)
