@@ -46,7 +46,10 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
     metrics = Metrics()
     sites = SiteRegistry(settings.sites, settings.public_origins)
     spool = Spool(
-        settings.data_dir / "spool", settings.spool_max_bytes, settings.spool_segment_bytes
+        settings.data_dir / "spool",
+        settings.spool_max_bytes,
+        settings.spool_segment_bytes,
+        metrics,
     )
     tombstones = Tombstones(spool.directory, settings.tombstones_max)
     batcher = Batcher(

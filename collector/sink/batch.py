@@ -97,7 +97,7 @@ class Batcher:
         self._max_age = max_age_ms / 1000
         self._metrics = metrics
         self._store_factory = store_factory
-        self._wake = asyncio.Event()
+        self._stop_asked = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, "microx-sink")
@@ -124,9 +124,7 @@ class Batcher:
     async def start(self, before_drain: Callable[[Store], object] | None = None) -> None:
         """Open the spool and the store, apply migrations, run ``before_drain`` on the
         sink thread (nothing is inserted until it returns), start draining."""
-        self._spool.on_quarantine = self._on_quarantine
         await self.call(self._spool.open)
-        self._spool.on_durable = self._on_durable
         spool = self._spool
         self._replay = await self.call(
             lambda: self._intent_file.open(spool.checkpoint, spool.durable_end)
@@ -153,13 +151,6 @@ class Batcher:
         if before_drain is not None:
             await self.call(lambda: before_drain(store))
         self._task = asyncio.create_task(self._supervise(), name="microx-batcher")
-
-    def _on_durable(self) -> None:
-        if self._spool.unread_rows >= self._max_rows:
-            self._wake.set()
-
-    def _on_quarantine(self) -> None:
-        self._metrics.spool_quarantined.inc()
 
     @property
     def store(self) -> Store:
@@ -191,23 +182,29 @@ class Batcher:
                     "the sink stopped on an unexpected error; restarting in %.1f s", pause
                 )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), pause)
-                self._wake.clear()
+                    await asyncio.wait_for(self._stop_asked.wait(), pause)
                 delay = min(delay * 2, RESTART_MAX_S)
 
     async def _run(self) -> None:
         if await self._take_replay():
             await self._drain_once(deadline=None)
         while not self._stopping:
-            if self._spool.unread_rows < self._max_rows:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._max_age)
-                self._wake.clear()
+            await self._until_rows_or_stop()
             if self._stopping:
                 break
             if self._pending or self._next or self._spool.has_unread:
                 await self._drain_once(deadline=None)
             self.sink_error = None
+
+    async def _until_rows_or_stop(self) -> None:
+        """Until a full batch waits in the spool, ``max_age`` passes or stop is asked."""
+        rows = asyncio.ensure_future(self._spool.wait_for_rows(self._max_rows, self._max_age))
+        stop = asyncio.ensure_future(self._stop_asked.wait())
+        try:
+            await asyncio.wait((rows, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            rows.cancel()
+            stop.cancel()
 
     async def _take_replay(self) -> bool:
         """Make the batch a previous run was inserting, exactly as it was, the pending one;
@@ -402,7 +399,7 @@ class Batcher:
         What cannot be stored in time stays in the spool for the next start.
         """
         self._stopping = True
-        self._wake.set()
+        self._stop_asked.set()
         if self._task is not None:
             await self._task
         deadline = time.monotonic() + timeout_s

@@ -1,8 +1,9 @@
 """spool: the durable append-only log between an accepted request and ClickHouse.
 
 A request is answered 2xx only after its record is on disk (written and fsynced). Many
-concurrent requests share one fsync (group commit). A reader reads records back in order
-and moves the checkpoint only once it is done with them; so after a crash everything past
+concurrent requests share one fsync (group commit). A reader awaits rows
+(:meth:`Spool.wait_for_rows`), reads records back in order and moves the checkpoint only
+once it is done with them; so after a crash everything past
 the checkpoint is read again, and nothing acknowledged is lost. How the reader makes
 reading twice harmless is its own business.
 
@@ -29,11 +30,13 @@ import os
 import re
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import orjson
+
+from collector.ops.metrics import Metrics
 
 HEADER = struct.Struct("<III")
 SEGMENT_SUFFIX = ".spool"
@@ -199,18 +202,23 @@ def spool_end(directory: Path) -> Position:
 
 class Spool:
     def __init__(
-        self, directory: Path, max_bytes: int, segment_bytes: int = DEFAULT_SEGMENT_BYTES
+        self,
+        directory: Path,
+        max_bytes: int,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        metrics: Metrics | None = None,
     ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
-        self.on_durable: Callable[[], None] = lambda: None
-        # Called on the sink thread, once per record moved to the quarantine.
-        self.on_quarantine: Callable[[], None] = lambda: None
+        # Where records moved to the quarantine are counted.
+        self._metrics = metrics
         # The last append's failure (disk full, I/O error), None once one succeeds again.
         self.write_error: str | None = None
         self._writer = concurrent.futures.ThreadPoolExecutor(1, "microx-spool")
         self._waiting: list[tuple[bytes, int, asyncio.Future[None]]] = []
+        # Readers waiting for a number of unread rows (event loop only).
+        self._readers: list[tuple[int, asyncio.Future[None]]] = []
         self._flushing = False
         self._fd = -1
         self._segment = 0
@@ -427,9 +435,25 @@ class Spool:
                 for _, _, future in group:
                     if not future.done():
                         future.set_result(None)
-                self.on_durable()
+                unread = self.unread_rows
+                for wanted, future in self._readers:
+                    if unread >= wanted and not future.done():
+                        future.set_result(None)
         finally:
             self._flushing = False
+
+    async def wait_for_rows(self, rows: int, timeout: float) -> bool:
+        """Wait until at least ``rows`` durable rows are unread, or ``timeout`` seconds
+        pass; whether they are there."""
+        if self.unread_rows < rows:
+            waiter = (rows, asyncio.get_running_loop().create_future())
+            self._readers.append(waiter)
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter[1], timeout)
+            finally:
+                self._readers.remove(waiter)
+        return self.unread_rows >= rows
 
     def _write(self, data: bytes, rows: int) -> None:
         if self._size and self._size + len(data) > self.segment_bytes:
@@ -511,7 +535,8 @@ class Spool:
             kept,
             after,
         )
-        self.on_quarantine()
+        if self._metrics is not None:
+            self._metrics.spool_quarantined.inc()
         return Position(at.segment, after)
 
     def _quarantine(self, data: bytes, at: Position, kind: str) -> Path:

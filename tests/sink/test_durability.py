@@ -169,6 +169,20 @@ def test_resent_events_are_stored_once(tmp_path: Path) -> None:
     assert sorted(stored_ids(settings)) == sorted(expected)
 
 
+def test_a_full_batch_is_inserted_without_waiting_for_its_age(tmp_path: Path) -> None:
+    """The sink wakes when the spool holds a full batch, and a stop wakes it too: with
+    an hour's batch age, neither would happen in the test's time otherwise."""
+    settings = settings_for(tmp_path, MICROX_BATCH_MAX_AGE_MS="3600000", MICROX_BATCH_MAX_ROWS="20")
+    full = make_envelope(*[make_event(q=j) for j in range(20)])
+    rest = make_envelope(*[make_event(q=j) for j in range(5)])
+    with TestClient(create_app(settings)) as client:
+        assert send(client, full).status_code == 202
+        wait_until(lambda: metric(client, 'insert_rows_total{table="events"}') == 20)
+        assert send(client, rest).status_code == 202
+        assert metric(client, "spool_unread_rows") == 5
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in full["e"] + rest["e"])
+
+
 def test_copies_within_one_batch_are_stored_once(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, MICROX_BATCH_MAX_AGE_MS="60000")
     envelope = make_envelope(make_event(), make_event(q=1))

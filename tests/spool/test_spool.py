@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from collector.ops.metrics import Metrics
 from collector.spool.log import (
     CHECKPOINT,
     HEADER,
@@ -18,6 +19,7 @@ from collector.spool.log import (
     Spool,
     SpoolFull,
 )
+from tests.conftest import series
 
 
 def appended(spool: Spool, payloads: list[bytes]) -> None:
@@ -163,6 +165,26 @@ def test_concurrent_appends_share_fsyncs(tmp_path: Path, monkeypatch: pytest.Mon
     spool.close()
 
 
+def test_a_reader_waits_for_rows_until_enough_are_durable(tmp_path: Path) -> None:
+    spool = opened(tmp_path)
+
+    async def go() -> tuple[bool, bool, bool, bool]:
+        waiting = asyncio.ensure_future(spool.wait_for_rows(3, 60))
+        await spool.append(b"one", 1)
+        await spool.append(b"two", 1)
+        early = waiting.done()
+        await spool.append(b"three and four", 2)
+        woken = await asyncio.wait_for(waiting, 10)
+        at_once = await spool.wait_for_rows(4, 0)
+        return early, woken, at_once, await spool.wait_for_rows(5, 0.05)
+
+    early, woken, at_once, too_many = asyncio.run(go())
+    assert not early and woken and at_once and not too_many
+    spool.read(1000)
+    assert not asyncio.run(spool.wait_for_rows(1, 0.05))  # read: nothing unread is left
+    spool.close()
+
+
 def test_positions_order() -> None:
     assert Position(1, 500) < Position(2, 0) < Position(2, 1)
 
@@ -197,17 +219,12 @@ def test_corrupt_record_is_quarantined_and_reading_resumes_after_it(
     segment, offset, size = frames(tmp_path)[4]
     flip(segment, offset + {"payload": HEADER.size + 5, "length": 2, "crc": 5}[where])
     bad = segment.read_bytes()[offset : offset + size]
-    quarantined = 0
-
-    def count() -> None:
-        nonlocal quarantined
-        quarantined += 1
-
-    again = opened(tmp_path)
-    again.on_quarantine = count
+    metrics = Metrics()
+    again = Spool(tmp_path, 10_000_000, 1 << 20, metrics)
+    again.open()
     got, _, end = again.read(1000)
     assert got == payloads[:4] + payloads[5:]
-    assert quarantined == 1
+    assert series(metrics.render().decode(), "spool_quarantined_records_total") == 1
     (kept,) = (tmp_path / QUARANTINE).iterdir()
     assert kept.read_bytes() == bad and kept.name.endswith(f"-{offset:012d}.bad")
     again.commit(end)
