@@ -9,8 +9,8 @@ Exactly once: before inserting, the batch's spool range and a content-derived
 deduplication token are written to the sink's own record (``intent``), and only after
 the insert does the spool's checkpoint move past the range; a batch retried after a lost
 response, or replayed after a crash, is inserted again under the same token and
-ClickHouse drops the copy. Events the snippet marks as resent are looked up by id first,
-and so is every row of a batch read where the spool's checkpoint or that record was lost.
+ClickHouse drops the copy. What a token cannot catch — an event resent, a batch read where
+the spool's checkpoint or that record was lost — is looked up first (``copies``).
 
 The draining task is supervised: an unexpected error is logged with its traceback,
 counted, shown by ``/readyz``, and the task starts again after a backoff.
@@ -22,7 +22,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import datetime as dt
 import functools
 import hashlib
 import logging
@@ -33,8 +32,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from collector.ops.metrics import Metrics
-from collector.rows.columns import EVENT_COLUMNS, REJECTED_COLUMNS, ms_to_datetime
+from collector.rows.columns import EVENT_COLUMNS, REJECTED_COLUMNS
 from collector.sink.blocks import Block, Blocks, Erasure
+from collector.sink.copies import Copies
 from collector.sink.intent import Intent, IntentFile
 from collector.sink.store import Store, StoreLost
 from collector.sink.tombstones import Tombstones
@@ -47,12 +47,6 @@ RESTART_FIRST_S = 0.5
 RESTART_MAX_S = 30.0
 # Full batches waiting in the spool that mean the sink is behind (a backlog to drain).
 BEHIND_BATCHES = 2
-# A resent event is looked for within this distance of its own time.
-RESENT_LOOKBACK = dt.timedelta(days=2)
-# Resent events stored recently, remembered so that their original, if it shows up late
-# (it was still in flight when the resend overtook it), is recognised as a copy.
-RECENT_RESENT_S = 600.0
-RECENT_RESENT_MAX = 100_000
 
 log = logging.getLogger("microx.batch")
 T = TypeVar("T")
@@ -110,7 +104,7 @@ class Batcher:
         # in steady traffic the overlap would take the cores requests are waiting for.
         self._next: _Batch | None = None
         self._blocks: Blocks | None = None
-        self._recent_resent: dict[str, float] = {}  # sink thread only
+        self._copies = Copies()  # sink thread only
         # What /readyz reports: the draining task's last crash (until it drains again),
         # the last failed store write (until one succeeds), a store directory gone.
         self.sink_error: str | None = None
@@ -251,7 +245,7 @@ class Batcher:
             if self._blocks is None:
                 raise RuntimeError("batcher not started")
             batch.block = asyncio.ensure_future(
-                self._blocks.build(batch.payloads, batch.verify, self._owners_wanted())
+                self._blocks.build(batch.payloads, self._owners_wanted())
             )
         return batch.block
 
@@ -313,28 +307,9 @@ class Batcher:
         store.verify()
         self._intent_file.record(batch.intent)
         block, erasure = self._erasure(block, batch)
-        copies = self._recent_resent.keys() & block.ids
-        if block.resent:
-            times = [t for _, t in block.resent]
-            copies |= store.existing_event_ids(
-                [i for i, _ in block.resent],
-                ms_to_datetime(min(times)) - RESENT_LOOKBACK,
-                ms_to_datetime(max(times)) + RESENT_LOOKBACK,
-            )
-        stored_rejected = frozenset(
-            store.existing_rejected(block.rejected_keys) if block.rejected_keys else ()
-        )
-        if batch.verify:
-            log.info(
-                "sink: checking a batch against the store (it may be stored already): %d of "
-                "%d events and %d of %d rejected rows were stored already and are skipped",
-                len(copies & set(block.ids)),
-                len(block.ids),
-                len(stored_rejected),
-                len(block.rejected_keys),
-            )
-        if copies or stored_rejected or erasure:
-            block = blocks.rebuild(batch.payloads, copies, stored_rejected, erasure)
+        stored = self._copies.find(store, block, batch.verify)
+        if stored or erasure:
+            block = blocks.rebuild(batch.payloads, stored, erasure)
         written: dict[str, int] = {}
         if block.ids:
             token = batch.intent.token + "-e"
@@ -357,7 +332,7 @@ class Batcher:
                 block.erased,
                 len(erasure.rejected),
             )
-        self._remember_resent([i for i, _ in block.resent])
+        self._copies.remember(block)
         return written
 
     def _erasure(self, block: Block, batch: _Batch) -> tuple[Block, Erasure]:
@@ -367,7 +342,7 @@ class Batcher:
             return block, Erasure()
         if block.owners is None or block.rejected_owners is None:
             # Built before the first erasure: build it again, saying whose each row is.
-            block = blocks.rebuild(batch.payloads, set(), owners=True)
+            block = blocks.rebuild(batch.payloads, owners=True)
         owners, rejected_owners = block.owners or (), block.rejected_owners or ()
 
         def erased(session: str, visitor: str, at_ms: int) -> bool:
@@ -377,18 +352,6 @@ class Batcher:
             frozenset(i for i, o in zip(block.ids, owners, strict=True) if erased(*o)),
             frozenset(i for i, o in enumerate(rejected_owners) if erased(*o)),
         )
-
-    def _remember_resent(self, ids: list[str]) -> None:
-        now = time.monotonic()
-        recent = self._recent_resent
-        for event_id in ids:
-            recent[event_id] = now
-        # Insertion order is time order: drop from the front while too old or too many.
-        while recent:
-            oldest_id, seen = next(iter(recent.items()))
-            if now - seen < RECENT_RESENT_S and len(recent) <= RECENT_RESENT_MAX:
-                break
-            del recent[oldest_id]
 
     def _unstored(self) -> bool:
         return bool(self._replay or self._pending or self._next or self._spool.has_unread)
