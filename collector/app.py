@@ -46,12 +46,16 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
     metrics = Metrics()
     sites = SiteRegistry(settings.sites, settings.public_origins)
     spool = Spool(
-        settings.data_dir / "spool", settings.spool_max_bytes, settings.spool_segment_bytes
+        settings.data_dir / "spool",
+        settings.spool_max_bytes,
+        settings.spool_segment_bytes,
+        metrics,
     )
     tombstones = Tombstones(spool.directory, settings.tombstones_max)
     batcher = Batcher(
         settings.clickhouse_url,
         spool,
+        directory=settings.data_dir / "sink",
         max_rows=settings.batch_max_rows,
         max_age_ms=settings.batch_max_age_ms,
         metrics=metrics,
