@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import ROOT, Collector, make_envelope, make_event
+from tests.conftest import ROOT, Collector, make_envelope, make_event, wait_for
 
 KEY = "mxsk_" + "a" * 32
 BLOG_KEY = "mxsk_" + "b" * 32
@@ -47,11 +47,8 @@ def session(
     send(c, make_envelope(*events, sid=sid, **extra))
 
 
-def wait_for(c: Collector, query: str, expected: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while (got := c.sql(query)) != expected:
-        assert time.monotonic() < deadline, f"{query}: {got!r}, expected {expected!r}"
-        time.sleep(0.2)
+def wait_for_answer(c: Collector, query: str, expected: str) -> None:
+    wait_for(lambda: c.sql(query) == expected, 30, why=f"{query} answering {expected!r}")
 
 
 def export(c: Collector, visitor: str, key: str = KEY) -> list[dict[str, Any]]:
@@ -113,8 +110,8 @@ def test_a_visitor_is_exported_then_erased_everywhere_and_stays_erased(data_dir:
         session(c, mine_stored, me, 4, name="pay")
         session(c, theirs, other, 5)
         session(c, anonymous, None, 2, name="pay")
-        wait_for(c, "SELECT count() FROM microx.events", "16")
-        wait_for(c, "SELECT count() FROM microx.rejected_events", "1")
+        wait_for_answer(c, "SELECT count() FROM microx.events", "16")
+        wait_for_answer(c, "SELECT count() FROM microx.rejected_events", "1")
     finally:
         assert c.stopped_cleanly()
 
@@ -176,7 +173,7 @@ def test_a_visitor_is_exported_then_erased_everywhere_and_stays_erased(data_dir:
 
     c = Collector(data_dir, MICROX_SERVER_KEYS=KEYS)
     try:
-        wait_for(c, "SELECT count() FROM microx.events", "9")
+        wait_for_answer(c, "SELECT count() FROM microx.events", "9")
         assert in_store(c, [early, mine_stored, mine_spooled]) == 0
         assert in_store(c, [theirs, anonymous, theirs_spooled]) == 9
         # Counted just after the insert that left them out.
@@ -268,7 +265,7 @@ def test_the_commands_work_through_a_running_collector_and_without_one(data_dir:
     try:
         session(c, mine, me, 2)
         session(c, kept, None, 1)
-        wait_for(c, "SELECT count() FROM microx.events", "3")
+        wait_for_answer(c, "SELECT count() FROM microx.events", "3")
         env = {"MICROX_PORT": str(c.port), "MICROX_SERVER_KEYS": KEYS}
         out = microx(data_dir, "export", "--site", "demo", "--visitor", me, **env)
         assert out.returncode == 0, out.stderr

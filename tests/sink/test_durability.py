@@ -8,7 +8,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from collector.sink.intent import FILE as INTENT_FILE
 from collector.sink.intent import Intent, IntentFile
 from collector.sink.store import Store
 from collector.spool.log import CHECKPOINT, Position, Spool, saved_checkpoint
-from tests.conftest import make_envelope, make_event, now_ms, open_store, series
+from tests.conftest import make_envelope, make_event, metric, now_ms, open_store, post, wait_for
 from tests.faults import Faults, FaultyStore
 
 
@@ -42,29 +41,9 @@ def faulty(faults: Faults) -> Callable[[str], Store]:
     return lambda url: FaultyStore(url, faults)
 
 
-def send(client: TestClient, envelope: dict[str, Any]) -> Any:
-    return client.post(
-        "/v1/events", content=orjson.dumps(envelope), headers={"content-type": "text/plain"}
-    )
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def stored_ids(settings: Settings) -> list[str]:
     with open_store(settings.clickhouse_url) as store:
         return [r[0] for r in store.query("SELECT toString(event_id) FROM microx.events")[1]]
-
-
-def metric(client: TestClient, name: str) -> float:
-    """A series that must exist: a missing one fails, it never reads as 0."""
-    return series(client.get("/metrics").text, name)
 
 
 @pytest.fixture
@@ -79,16 +58,16 @@ def test_store_outage_is_ridden_out_and_drained(tmp_path: Path, faults: Faults) 
         faults.set("fail")
         for i in range(30):
             envelope = make_envelope(*[make_event(q=j) for j in range(10)])
-            r = send(client, envelope)
+            r = post(client, envelope)
             assert r.status_code == 202, i
             acked += [e["id"] for e in envelope["e"]]
-        wait_until(lambda: metric(client, 'insert_errors_total{table="events"}') >= 2)
+        wait_for(lambda: metric(client, 'insert_errors_total{table="events"}') >= 2)
         ready = client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["status"] == "degraded" and ready.json()["store"] == "down"
         assert metric(client, "spool_bytes") > 0
         faults.set(None)  # the store is back: the backlog drains by itself
-        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        wait_for(lambda: metric(client, "spool_bytes") == 0)
         assert client.get("/readyz").json()["status"] == "ok"
     ids = stored_ids(settings)
     assert sorted(ids) == sorted(acked)
@@ -102,7 +81,7 @@ def test_full_spool_answers_503_with_retry_after(tmp_path: Path, faults: Faults)
         faults.set("fail")
         for _ in range(40):
             envelope = make_envelope(*[make_event(q=j, l="x" * 50) for j in range(10)])
-            r = send(client, envelope)
+            r = post(client, envelope)
             if r.status_code == 202:
                 acked += [e["id"] for e in envelope["e"]]
             else:
@@ -114,9 +93,9 @@ def test_full_spool_answers_503_with_retry_after(tmp_path: Path, faults: Faults)
         assert ready.status_code == 503 and ready.json()["status"] == "full"
         assert metric(client, 'requests_refused_total{reason="spool_full"}') == refused
         faults.set(None)
-        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        wait_for(lambda: metric(client, "spool_bytes") == 0)
         late = make_envelope(make_event())
-        assert send(client, late).status_code == 202
+        assert post(client, late).status_code == 202
         acked.append(late["e"][0]["id"])
     assert sorted(stored_ids(settings)) == sorted(acked)
 
@@ -128,8 +107,8 @@ def test_lost_insert_response_is_retried_without_double_count(
     envelope = make_envelope(*[make_event(q=j) for j in range(25)])
     with TestClient(create_app(settings, faulty(faults))) as client:
         faults.set("lose_response", times=1)
-        assert send(client, envelope).status_code == 202
-        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert post(client, envelope).status_code == 202
+        wait_for(lambda: metric(client, "spool_bytes") == 0)
         assert metric(client, 'insert_errors_total{table="events"}') == 1
     assert faults.inserts_landed >= 2  # the retry reached ClickHouse and was dropped there
     assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
@@ -140,8 +119,8 @@ def test_hanging_store_is_retried(tmp_path: Path, faults: Faults) -> None:
     envelope = make_envelope(make_event(), make_event(q=1))
     with TestClient(create_app(settings, faulty(faults))) as client:
         faults.set("hang", times=2)
-        assert send(client, envelope).status_code == 202
-        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert post(client, envelope).status_code == 202
+        wait_for(lambda: metric(client, "spool_bytes") == 0)
     assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
 
 
@@ -151,19 +130,19 @@ def test_resent_events_are_stored_once(tmp_path: Path) -> None:
     resent = {**first, "at": first["at"] + 3000, "e": [{**e, "a": 1} for e in first["e"]]}
     fresh = make_event(q=5, a=1)  # marked resent, but its first send never arrived
     with TestClient(create_app(settings)) as client:
-        assert send(client, first).status_code == 202
-        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert post(client, first).status_code == 202
+        wait_for(lambda: metric(client, "spool_bytes") == 0)
         resent["e"].append(fresh)
-        assert send(client, resent).status_code == 202
-        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert post(client, resent).status_code == 202
+        wait_for(lambda: metric(client, "spool_bytes") == 0)
         assert metric(client, "events_duplicate_total") == 5
         # A resend that overtakes its original: the late original is the copy.
         original = make_envelope(make_event(q=0))
         overtaking = {**original, "e": [{**original["e"][0], "a": 1}]}
-        assert send(client, overtaking).status_code == 202
-        wait_until(lambda: metric(client, "spool_bytes") == 0)
-        assert send(client, original).status_code == 202
-        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert post(client, overtaking).status_code == 202
+        wait_for(lambda: metric(client, "spool_bytes") == 0)
+        assert post(client, original).status_code == 202
+        wait_for(lambda: metric(client, "spool_bytes") == 0)
         assert metric(client, "events_duplicate_total") == 6
     expected = [e["id"] for e in first["e"]] + [fresh["id"], original["e"][0]["id"]]
     assert sorted(stored_ids(settings)) == sorted(expected)
@@ -176,9 +155,9 @@ def test_a_full_batch_is_inserted_without_waiting_for_its_age(tmp_path: Path) ->
     full = make_envelope(*[make_event(q=j) for j in range(20)])
     rest = make_envelope(*[make_event(q=j) for j in range(5)])
     with TestClient(create_app(settings)) as client:
-        assert send(client, full).status_code == 202
-        wait_until(lambda: metric(client, 'insert_rows_total{table="events"}') == 20)
-        assert send(client, rest).status_code == 202
+        assert post(client, full).status_code == 202
+        wait_for(lambda: metric(client, 'insert_rows_total{table="events"}') == 20)
+        assert post(client, rest).status_code == 202
         assert metric(client, "spool_unread_rows") == 5
     assert sorted(stored_ids(settings)) == sorted(e["id"] for e in full["e"] + rest["e"])
 
@@ -187,8 +166,8 @@ def test_copies_within_one_batch_are_stored_once(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, MICROX_BATCH_MAX_AGE_MS="60000")
     envelope = make_envelope(make_event(), make_event(q=1))
     with TestClient(create_app(settings)) as client:
-        assert send(client, envelope).status_code == 202
-        assert send(client, envelope).status_code == 202
+        assert post(client, envelope).status_code == 202
+        assert post(client, envelope).status_code == 202
     # Both copies waited for one insert (at shutdown), which kept the first of each.
     assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
 
@@ -258,7 +237,7 @@ def stored_once(
     caplog.clear()
     caplog.set_level(logging.INFO, "microx")
     with TestClient(create_app(settings)) as client:
-        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        wait_for(lambda: metric(client, "spool_bytes") == 0)
     assert sorted(stored_ids(settings)) == sorted(e["id"] for env in sent for e in env["e"])
     with open_store(settings.clickhouse_url) as store:
         _, rejected = store.query("SELECT count() FROM microx.rejected_events")
@@ -353,10 +332,10 @@ def test_shutdown_with_the_store_down_keeps_the_spool_for_next_start(
     envelope = make_envelope(*[make_event(q=j) for j in range(12)])
     with TestClient(create_app(settings, faulty(faults))) as client:
         faults.set("fail")
-        assert send(client, envelope).status_code == 202
+        assert post(client, envelope).status_code == 202
     # Shutdown gave up after its timeout; the events wait in the spool, not lost.
     with TestClient(create_app(settings)) as client:
-        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        wait_for(lambda: metric(client, "spool_bytes") == 0)
     assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
 
 
@@ -374,18 +353,18 @@ def test_killed_row_builder_is_replaced_and_nothing_is_lost(tmp_path: Path) -> N
 
     def send_some() -> None:
         envelope = make_envelope(*[make_event(q=j) for j in range(10)])
-        assert send(client, envelope).status_code == 202
+        assert post(client, envelope).status_code == 202
         acked.extend(e["id"] for e in envelope["e"])
 
     with TestClient(create_app(settings)) as client:
         send_some()
-        wait_until(lambda: metric(client, 'insert_rows_total{table="events"}') >= 10)
+        wait_for(lambda: metric(client, 'insert_rows_total{table="events"}') >= 10)
         (first,) = workers()
         os.kill(first, signal.SIGKILL)
-        wait_until(lambda: first not in workers())
+        wait_for(lambda: first not in workers())
         for _ in range(5):
             send_some()
-        wait_until(lambda: metric(client, 'insert_rows_total{table="events"}') >= 60)
+        wait_for(lambda: metric(client, 'insert_rows_total{table="events"}') >= 60)
         (second,) = workers()
         assert second != first
         assert metric(client, "build_errors_total") >= 1
@@ -411,18 +390,18 @@ def test_sink_task_restarts_after_an_unexpected_error(
     envelope = make_envelope(*[make_event(q=j) for j in range(15)])
     with TestClient(create_app(settings)) as client:
         failing = True
-        assert send(client, envelope).status_code == 202
-        wait_until(lambda: metric(client, "sink_restarts_total") >= 2)
+        assert post(client, envelope).status_code == 202
+        wait_for(lambda: metric(client, "sink_restarts_total") >= 2)
         ready = client.get("/readyz").json()
         assert ready["status"] == "degraded" and "Input/output error" in ready["sink_error"]
         crashes = [r for r in caplog.records if "sink stopped on an unexpected error" in r.message]
         assert crashes and crashes[0].exc_info is not None  # with its traceback, at once
         failing = False
-        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        wait_for(lambda: metric(client, "spool_bytes") == 0)
         assert client.get("/readyz").json()["status"] == "ok"
         later = make_envelope(make_event())
-        assert send(client, later).status_code == 202
-        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        assert post(client, later).status_code == 202
+        wait_for(lambda: metric(client, "spool_bytes") == 0)
     assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"] + later["e"])
 
 
@@ -431,12 +410,12 @@ def test_readyz_shows_a_store_that_answers_but_cannot_store(tmp_path: Path, faul
     envelope = make_envelope(*[make_event(q=j) for j in range(5)])
     with TestClient(create_app(settings, faulty(faults))) as client:
         faults.set("fail_writes")
-        assert send(client, envelope).status_code == 202
-        wait_until(lambda: metric(client, 'insert_errors_total{table="events"}') >= 1)
+        assert post(client, envelope).status_code == 202
+        wait_for(lambda: metric(client, 'insert_errors_total{table="events"}') >= 1)
         ready = client.get("/readyz").json()
         assert ready["status"] == "degraded" and ready["store"] == "failing", ready
         assert metric(client, "store_up") == 0
         faults.set(None)
-        wait_until(lambda: metric(client, "spool_bytes") == 0)
+        wait_for(lambda: metric(client, "spool_bytes") == 0)
         assert client.get("/readyz").json()["status"] == "ok"
     assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])

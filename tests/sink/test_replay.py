@@ -10,8 +10,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
-import orjson
 import pytest
 
 from collector.rows.columns import EVENT_COLUMNS
@@ -19,15 +17,7 @@ from collector.sink.blocks import insert_rows
 from collector.sink.intent import FILE as INTENT_FILE
 from collector.sink.migrations import load_migrations
 from collector.sink.store import Store
-from tests.conftest import (
-    BROWSER_UA,
-    Collector,
-    make_envelope,
-    make_event,
-    now_ms,
-    open_store,
-    rows_of,
-)
+from tests.conftest import Collector, make_envelope, make_event, now_ms, open_store, rows_of
 
 ENVELOPES = 8
 EVENTS_PER_ENVELOPE = 50
@@ -61,19 +51,6 @@ def varied_event(i: int) -> dict[str, Any]:
     return make_event(q=i, t="page", d=1000 + 900 * (i % 4))
 
 
-def post(collector: Collector, envelope: dict[str, Any]) -> int:
-    try:
-        answer = httpx.post(
-            f"{collector.base}/v1/events",
-            content=orjson.dumps(envelope),
-            headers={"content-type": "text/plain", "user-agent": BROWSER_UA},
-            timeout=10,
-        )
-    except httpx.HTTPError:
-        return 0  # the process died while answering: not acknowledged
-    return answer.status_code
-
-
 def wait_drained(collector: Collector) -> None:
     deadline = time.monotonic() + DRAIN_LIMIT_S
     while time.monotonic() < deadline:
@@ -102,8 +79,7 @@ def test_batch_replayed_after_a_crash_counts_once_in_every_view(
         good = [varied_event(n * EVENTS_PER_ENVELOPE + i) for i in range(EVENTS_PER_ENVELOPE)]
         # One invalid event each, so the batch writes microx.rejected_events as well.
         envelope = make_envelope(*good, make_event(q=999, t="click", d="slow"))
-        status = post(crashing, envelope)
-        assert status == 202, status
+        assert crashing.post(envelope).status_code == 202
         acked += [e["id"] for e in good]
     # The batch is inserted into both tables, then the process is killed before the
     # checkpoint moves past it.
