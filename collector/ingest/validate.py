@@ -29,7 +29,7 @@ MAX_EVENT_AGE_MS = 7 * 24 * 3600 * 1000
 MAX_DEPTH = 8
 
 # JSON Schema keywords, as reason codes a person reading rejected_events understands.
-_REASONS = {
+SCHEMA_REASONS = {
     "required": "missing_field",
     "type": "wrong_type",
     "enum": "invalid_value",
@@ -82,7 +82,7 @@ def _rejection(
     for part in path:
         field += f"[{part}]" if part.isdigit() else (f".{part}" if field else part)
     message = str(exc.message).replace("data.", "", 1).replace("data ", "value ", 1)
-    return Rejection(_REASONS.get(str(exc.rule), "invalid"), field, message, index, raw)
+    return Rejection(SCHEMA_REASONS.get(str(exc.rule), "invalid"), field, message, index, raw)
 
 
 _KEY_END = re.compile(rb'"[ \t\r\n]*:')

@@ -114,11 +114,13 @@ def _exit_with(parent: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before prctl took effect
         os._exit(1)
-    threading.Thread(target=_watch, args=(parent,), name="microx-parent", daemon=True).start()
+    threading.Thread(target=watch_parent, args=(parent,), name="microx-parent", daemon=True).start()
 
 
-def _watch(parent: int) -> None:
-    """Where prctl is missing or fails: an orphan is adopted by another process."""
+def watch_parent(parent: int) -> None:
+    """End this process once ``parent`` has ended, by polling: what is left where prctl is
+    missing or fails (an orphan is adopted by another process). Public so a test can run
+    it alone."""
     while os.getppid() == parent:
         time.sleep(PARENT_POLL_S)
     os._exit(1)

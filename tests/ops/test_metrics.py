@@ -83,7 +83,7 @@ def test_fresh_collector_exports_every_documented_metric(collector: Collector) -
 
 
 def test_every_validation_code_is_exported_at_zero() -> None:
-    codes = set(validate._REASONS.values())
+    codes = set(validate.SCHEMA_REASONS.values())
     assert codes <= set(metrics.REJECTION_REASONS) | set(metrics.REFUSAL_REASONS)
 
 

@@ -24,7 +24,7 @@ from tests.rights.test_visitors import (
 RESUMED = 'visitor_requests_total{request="forget_resumed"}'
 
 
-@pytest.mark.parametrize("step", ["_recompute", "_delete"])
+@pytest.mark.parametrize("step", ["aggregates", "rows"])
 def test_an_erasure_cut_by_a_crash_is_finished_at_the_next_start(tmp_path: Path, step: str) -> None:
     data_dir = tmp_path / "var"
     me, other = str(uuid.uuid4()), str(uuid.uuid4())
