@@ -60,8 +60,8 @@ def test_a_page_that_breaks_what_the_snippet_uses_sees_no_error(
     page.click("#spin")
     page.wait_for_timeout(1200)
     page.fill("input[name=fullname]", "Ada")
-    assert page.inner_text("#out").startswith("Done at")  # the page's own handler ran
-    flushed(page, beacons, "form_start")
+    (start,) = flushed(page, beacons, "form_start")
+    assert (start["n"], start["tg"]) == ("signup", "fullname")
     assert page.errors == []  # type: ignore[attr-defined]
     assert beacons.events("error") == []
 
@@ -69,16 +69,15 @@ def test_a_page_that_breaks_what_the_snippet_uses_sees_no_error(
 def test_api_misuse_never_throws(browser: Browser, lab: tuple[str, Beacons]) -> None:
     base, _ = lab
     page = open_lab(browser, base)
-    result = page.evaluate(
+    # Anything thrown here would fail the evaluation.
+    page.evaluate(
         """() => {
         microx.step(); microx.step(null, {}); microx.signal(); microx.feedback();
         microx.feedback('x', 'bad'); microx.variant(); microx.consent(null); microx.on('x');
         microx.moment().end(); microx.init(); microx.init({site: 'other'});
         microx.on('frustration', () => { throw new Error('page bug'); });
-        return 'ok';
       }"""
     )
-    assert result == "ok"
     page.click("#noop", click_count=4, delay=10)
     page.wait_for_timeout(1300)
     assert page.errors == []  # type: ignore[attr-defined]
