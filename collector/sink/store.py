@@ -52,10 +52,18 @@ class Store:
     Not thread-safe: the collector calls it from a single worker thread.
     """
 
-    def __init__(self, url: str, *, analyst_settings: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        analyst_settings: dict[str, Any] | None = None,
+        engine_options: dict[str, str] | None = None,
+    ) -> None:
         """``analyst_settings`` opens an analyst's connection: it can only read, and the
         engine holds every query to those limits. On the embedded engine it shares the data
-        of the collector's own connection in this process."""
+        of the collector's own connection in this process. ``engine_options`` start the
+        embedded engine with options of its own (a ``config-file``, say); the collector
+        uses none, its cluster schema's test starts the engine as a cluster member."""
         self.url = url
         self._identity: tuple[Path, str] | None = None
         if url.startswith("chdb://"):
@@ -65,7 +73,13 @@ class Store:
             # readonly last: once it is on, no setting can be changed, not even by us.
             settings = {**analyst_settings, "readonly": 1}
         try:
-            self._client = clickhouse_connect.get_client(dsn=url, settings=settings)
+            self._client = (
+                clickhouse_connect.get_client(dsn=url, settings=settings)
+                if engine_options is None
+                else clickhouse_connect.get_client(
+                    dsn=url, settings=settings, chdb_options=engine_options
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - the driver raises many kinds; all mean this
             raise StoreUnavailable(self._explain(exc)) from None
 

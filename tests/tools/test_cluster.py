@@ -292,35 +292,23 @@ def test_a_statement_it_cannot_translate_is_refused(tmp_path: Path) -> None:
         cluster_statements(load_migrations(), shard_keys={"nope": "rand()"})
 
 
-class ClusterServer(Store):
-    """The collector's own Store, on the embedded engine started as a cluster member."""
-
-    def __init__(self, path: Path) -> None:
-        path.mkdir(parents=True)
-        config = path.parent / "config.xml"
-        config.write_text(CLUSTER_CONFIG)
-        self.url = f"chdb://{path}"
-        self._client = clickhouse_connect.get_client(
-            interface="chdb", path=str(path), chdb_options={"config-file": str(config)}
-        )
-
-
 @pytest.fixture
-def cluster_server(tmp_path: Path) -> Iterator[ClusterServer]:
-    server = ClusterServer(tmp_path / "node")
+def cluster_server(tmp_path: Path) -> Iterator[Store]:
+    """The collector's own Store, on the embedded engine started as a cluster member."""
+    config = tmp_path / "config.xml"
+    config.write_text(CLUSTER_CONFIG)
+    server = Store(f"chdb://{tmp_path / 'node'}", engine_options={"config-file": str(config)})
     try:
         yield server
     finally:
         server.close()
 
 
-def test_the_schema_works_on_a_one_shard_cluster(
-    cluster_server: ClusterServer, tmp_path: Path
-) -> None:
+def test_the_schema_works_on_a_one_shard_cluster(cluster_server: Store, tmp_path: Path) -> None:
     migrations = with_synthetic(tmp_path / "mig")
     for statement in flat(migrations):
         # What the embedded engine lacks: the distributed DDL queue and Keeper.
-        cluster_server._client.command(_REPLICATED.sub(r"\1(", _ON_CLUSTER.sub("", statement)))
+        cluster_server.command(_REPLICATED.sub(r"\1(", _ON_CLUSTER.sub("", statement)))
     # A collector starting against the cluster finds every migration already applied.
     assert cluster_server.migrate(migrations) == []
 
@@ -340,7 +328,7 @@ def test_the_schema_works_on_a_one_shard_cluster(
     ]
     # As the sink inserts: one Native block, under a deduplication token.
     insert_rows(cluster_server, "events", columns, list(zip(*values, strict=True)), "cluster-test")
-    cluster_server._client.command("SYSTEM FLUSH DISTRIBUTED microx.events")
+    cluster_server.command("SYSTEM FLUSH DISTRIBUTED microx.events")
     count = "SELECT count() FROM microx."
     assert cluster_server.query(count + "events_local")[1] == [(rows,)]
     assert cluster_server.query(count + "events")[1] == [(rows,)]
