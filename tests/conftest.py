@@ -12,19 +12,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import orjson
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from collector.ingest.validate import judge
 from collector.rows.columns import Row
 from collector.rows.enrich import enrich
 from collector.sink.store import Store
-
-if TYPE_CHECKING:
-    from playwright.sync_api import Page
 
 T = TypeVar("T")
 R = TypeVar("R", covariant=True)
@@ -239,6 +237,19 @@ class Collector:
         return self.stop() in (0, -signal.SIGTERM) and "pending rows flushed" in (
             self.log.read_text()
         )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with sync_playwright() as p:
+        # The whole browser must say it is an ordinary Chrome: a per-page override does
+        # not reach sendBeacon, and the collector drops what calls itself HeadlessChrome.
+        args = [*CHROMIUM_ARGS, f"--user-agent={BROWSER_UA}"]
+        b = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield b
+        b.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,12 +176,8 @@ def test_a_visitor_is_exported_then_erased_everywhere_and_stays_erased(data_dir:
         assert in_store(c, [early, mine_stored, mine_spooled]) == 0
         assert in_store(c, [theirs, anonymous, theirs_spooled]) == 9
         # Counted just after the insert that left them out.
-        deadline = time.monotonic() + 10
-        while c.metric('erased_rows_dropped_total{table="events"}') != 4:
-            assert time.monotonic() < deadline, c.metric(
-                'erased_rows_dropped_total{table="events"}'
-            )
-            time.sleep(0.1)
+        dropped = 'erased_rows_dropped_total{table="events"}'
+        wait_for(lambda: c.metric(dropped) == 4, 10, why=f"{dropped} at 4")
         assert c.sql(AGGREGATE) == c.sql(RECOUNT)
         assert set(export(c, me)[-1]["summary"].values()) == {0}
         # The other visitor is all there.

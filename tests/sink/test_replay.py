@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import signal
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,15 @@ from collector.sink.blocks import insert_rows
 from collector.sink.intent import FILE as INTENT_FILE
 from collector.sink.migrations import load_migrations
 from collector.sink.store import Store
-from tests.conftest import Collector, make_envelope, make_event, now_ms, open_store, rows_of
+from tests.conftest import (
+    Collector,
+    make_envelope,
+    make_event,
+    now_ms,
+    open_store,
+    rows_of,
+    wait_for,
+)
 
 ENVELOPES = 8
 EVENTS_PER_ENVELOPE = 50
@@ -52,12 +59,10 @@ def varied_event(i: int) -> dict[str, Any]:
 
 
 def wait_drained(collector: Collector) -> None:
-    deadline = time.monotonic() + DRAIN_LIMIT_S
-    while time.monotonic() < deadline:
-        if collector.metric("spool_bytes") == 0:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"spool not drained:\n{collector.log.read_text()[-3000:]}")
+    try:
+        wait_for(lambda: collector.metric("spool_bytes") == 0, DRAIN_LIMIT_S, why="spool drained")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}:\n{collector.log.read_text()[-3000:]}") from None
 
 
 @pytest.mark.parametrize("record", ["kept", "lost"])
