@@ -24,19 +24,6 @@ from collector.rows.columns import Row
 from collector.rows.enrich import enrich
 from collector.sink.store import Store
 
-T = TypeVar("T")
-R = TypeVar("R", covariant=True)
-
-
-class Client(Protocol[R]):
-    """What the helpers below use of a client: httpx's, or Starlette's TestClient (which
-    is built on a fork of httpx, so it is no ``httpx.Client``)."""
-
-    def get(self, url: str) -> R: ...
-
-    def post(self, url: str, *, content: bytes, headers: dict[str, str]) -> R: ...
-
-
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 # What a real visitor's browser says; headless Chromium's own User-Agent marks it a bot.
@@ -94,6 +81,19 @@ def rows_of(
     verdict = judge({**envelope, "e": events} if events is not None else envelope)
     assert verdict.rejected == [], verdict.rejected
     return enrich(verdict.envelope, verdict.accepted, received_ms, user_agent)
+
+
+T = TypeVar("T")
+R = TypeVar("R", covariant=True)
+
+
+class Client(Protocol[R]):
+    """What the helpers below use of a client: httpx's, or Starlette's TestClient (which
+    is built on a fork of httpx, so it is no ``httpx.Client``)."""
+
+    def get(self, url: str) -> R: ...
+
+    def post(self, url: str, *, content: bytes, headers: dict[str, str]) -> R: ...
 
 
 def series(exposition: str, name: str) -> float:
