@@ -356,6 +356,17 @@ class Batcher:
     def _unstored(self) -> bool:
         return bool(self._replay or self._pending or self._next or self._spool.has_unread)
 
+    async def abandon(self) -> None:
+        """Stop as a crash would: draining ends wherever it is, nothing pending is stored or
+        committed, and the store is closed. The spool and the sink's intent stay as they
+        were, for the next start to recover from; recovery is tested through this."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._store is not None:
+            await self.call(self._store.close)
+
     async def stop(self, timeout_s: float) -> None:
         """Stop draining, store what is pending within ``timeout_s``, close.
 

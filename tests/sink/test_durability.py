@@ -212,10 +212,7 @@ def run_and_crash(
             await asyncio.sleep(0.02)
         if later is not None:
             await append(spool, later)
-        assert batcher._task is not None
-        batcher._task.cancel()
-        await asyncio.sleep(0.05)
-        await batcher.call(batcher._store.close)  # type: ignore[union-attr]
+        await batcher.abandon()
         spool.close()
 
     asyncio.run(first_run())
