@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from tests.beacons import Beacons
+
 T = TypeVar("T")
 
 # The snippet has started on the page.
@@ -112,3 +114,26 @@ def leave(page: Page) -> None:
     """Leave the page for another document: it is hidden, then unloaded (visibilitychange
     then pagehide), as when a visitor follows a link away or closes the tab."""
     page.goto("about:blank")
+
+
+def flushed(page: Page, beacons: Beacons, type_: str, n: int = 1) -> list[dict[str, Any]]:
+    """Flush the snippet until ``n`` events of ``type_`` have arrived; return them."""
+
+    def seen() -> list[dict[str, Any]]:
+        page.evaluate("microx.flush()")
+        got = beacons.events(type_)
+        return got if len(got) >= n else []
+
+    return wait_for(seen)
+
+
+def received(
+    beacons: Beacons, type_: str, n: int = 1, timeout_s: float = 10.0
+) -> list[dict[str, Any]]:
+    """Wait, without flushing, until ``n`` events of ``type_`` have arrived; return them."""
+
+    def seen() -> list[dict[str, Any]]:
+        got = beacons.events(type_)
+        return got if len(got) >= n else []
+
+    return wait_for(seen, timeout_s)
