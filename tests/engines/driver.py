@@ -107,6 +107,11 @@ def open_page(browser: Browser, url: str) -> Page:
 
 def goto(page: Page, url: str) -> None:
     page.goto(url)
+    started(page)
+
+
+def started(page: Page) -> None:
+    """Wait until the snippet has started on the page."""
     wait_for(lambda: page.evaluate(STARTED))
 
 
