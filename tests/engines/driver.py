@@ -33,20 +33,27 @@ def from_json(text: object) -> Any:
     return json.loads(text)
 
 
-def scroll_into_view(selector: str) -> str:
-    """Scrolls the element into the viewport if it is not there, and says whether it
-    did: a scroll is page activity, which must be over before a click it would answer."""
+def scroll_into_view(selector: str, timeout_ms: int = 5000) -> str:
+    """Waits for the element (an app may render it a moment after its URL changed),
+    scrolls it into the viewport if it is not there, and says whether it did: a scroll
+    is page activity, which must be over before the click it would seem to answer."""
     sel = json.dumps(selector)
-    return f"""(() => {{
-      const el = document.querySelector({sel});
-      if (!el) throw new Error('no element ' + {sel});
+    return f"""(async () => {{
+      const frame = () => new Promise((ok) => requestAnimationFrame(ok));
+      const until = performance.now() + {timeout_ms};
+      let el;
+      while (!(el = document.querySelector({sel}))) {{
+        if (performance.now() > until) throw new Error('no element ' + {sel});
+        await new Promise((ok) => setTimeout(ok, 50));
+      }}
       const r = el.getBoundingClientRect();
       if (r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth) {{
         return false;
       }}
       el.scrollIntoView({{block: 'center'}});
-      const frame = () => new Promise((ok) => requestAnimationFrame(ok));
-      return frame().then(frame).then(() => true);
+      await frame();
+      await frame();
+      return true;
     }})()"""
 
 
