@@ -1,10 +1,11 @@
-"""What each engine lets the snippet measure of a page load and a slow interaction.
+"""What each engine lets the snippet measure.
 
 Chromium exposes every API the snippet reads. Firefox and WebKitGTK lack some, and the
 snippet degrades as sdk_js/README.md says ("Engines"): web-vitals reports only the vitals
-whose entries the engine has, and long frames fall back to long tasks, or to nothing
-where neither exists. Each engine's row below is what it has; the test checks both the
-API's absence and that the snippet then sends nothing in its place.
+whose entries the engine has, long frames fall back to long tasks, or to nothing where
+neither exists, and without the Navigation API a click on a link to a slow page has no
+feedback until the page goes. Each engine's row below is what it has; the tests check
+both the API's absence and what the snippet then sends in its place.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ VITALS = {
     "firefox": {"FCP", "TTFB", "LCP", "INP"},
     "webkit": {"FCP", "TTFB"},
 }
+NAVIGATION_API = {"chromium": True, "firefox": True, "webkit": False}
 
 
 def test_vitals_and_long_frames_as_far_as_the_engine_has_them(
@@ -79,3 +81,31 @@ def test_vitals_and_long_frames_as_far_as_the_engine_has_them(
         assert tasks and tasks[0]["n"] == "loaf" and tasks[0]["d"] >= 140
     else:
         assert beacons.events("long_task") == []
+
+
+def test_a_link_to_a_slow_page_is_dead_only_without_the_navigation_api(
+    browser: Browser, lab: tuple[str, Lab]
+) -> None:
+    """The next page takes 2 s to answer. Where the Navigation API tells the snippet the
+    page is going, that is the click's feedback; without it the click has none within
+    the 1 s a dead click is given, and is dead."""
+    base, beacons = lab
+    page = open_page(browser, base + "/lab")
+    has_api = page.evaluate("'navigation' in window")
+    assert has_api == NAVIGATION_API[browser.name]
+    page.evaluate(
+        """(() => {
+        const a = document.createElement('a');
+        a.id = 'away'; a.href = '/slow'; a.textContent = 'Orders';
+        document.getElementById('lab').prepend(a);
+      })()"""
+    )
+    page.click("#away")
+    wait_for(lambda: page.evaluate("location.pathname") == "/slow")
+    (click,) = wait_for(lambda: beacons.events("click"))
+    assert click["tg"] == "a#away"
+    if has_api:
+        assert click["p"]["fb"] == "nav" and beacons.events("dead_click") == []
+    else:
+        assert click["p"]["fb"] == "none"
+        assert [d["tg"] for d in beacons.events("dead_click")] == ["a#away"]
