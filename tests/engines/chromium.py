@@ -34,6 +34,13 @@ class ChromiumPage:
     def press(self, key: str) -> None:
         self._page.keyboard.press(KEYS[key])
 
+    def hide(self) -> bool:
+        # Neither another tab in front nor a minimized window hides a headless page.
+        return False
+
+    def show(self) -> None:
+        pass
+
     def close(self) -> None:
         self._page.context.close()
 

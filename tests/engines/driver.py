@@ -78,6 +78,13 @@ class Page(Protocol):
     def press(self, key: str) -> None:
         """One key: "Backspace", "Enter" or "Tab"."""
 
+    def hide(self) -> bool:
+        """Hide the page without leaving it, as switching to another tab does; False
+        where the engine cannot (headless Chromium keeps every page visible)."""
+
+    def show(self) -> None:
+        """Show the hidden page again."""
+
     def close(self) -> None: ...
 
 

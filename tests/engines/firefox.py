@@ -73,6 +73,7 @@ class FirefoxPage:
         self._bidi = bidi
         self._context = context
         self._user_context = user_context
+        self._other = ""
 
     def goto(self, url: str) -> None:
         self._bidi.call("browsingContext.navigate", context=self._context, url=url, wait="complete")
@@ -135,6 +136,19 @@ class FirefoxPage:
     def _perform(self, source: dict[str, Any]) -> None:
         self._bidi.call("input.performActions", context=self._context, actions=[source])
         self._bidi.call("input.releaseActions", context=self._context)
+
+    def hide(self) -> bool:
+        """Another tab of the same window in front."""
+        other = self._bidi.call(
+            "browsingContext.create", type="tab", userContext=self._user_context
+        )
+        self._bidi.call("browsingContext.activate", context=other["context"])
+        self._other = other["context"]
+        return True
+
+    def show(self) -> None:
+        self._bidi.call("browsingContext.activate", context=self._context)
+        self._bidi.call("browsingContext.close", context=self._other)
 
     def close(self) -> None:
         self._bidi.call("browsingContext.close", context=self._context)

@@ -22,12 +22,17 @@ from tests.engines.driver import Page, as_json, from_json, scroll_into_view, wai
 
 DRIVER = "/usr/bin/WebKitWebDriver"
 XVFB = "/usr/bin/Xvfb"
-MINIBROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
+# Debian's libwebkit2gtk-4.1-0 ships it under the machine's multiarch directory.
+MINIBROWSER = next(
+    (str(p) for p in sorted(Path("/usr/lib").glob("*/webkit2gtk-4.1/MiniBrowser"))),
+    "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser",
+)
 USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/18.0 Safari/605.1.15"
 )
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+WINDOW = {"width": 1280, "height": 900}
 KEYS = {"Backspace": "\ue003", "Enter": "\ue007", "Tab": "\ue004"}
 
 
@@ -108,6 +113,14 @@ class WebKitPage:
         self._call("POST", "/actions", {"actions": [source]})
         self._call("DELETE", "/actions")
 
+    def hide(self) -> bool:
+        self._call("POST", "/window/minimize", {})
+        return True
+
+    def show(self) -> None:
+        # Setting its size restores a minimized window.
+        self._call("POST", "/window/rect", WINDOW)
+
     def close(self) -> None:
         self.goto("about:blank")
 
@@ -150,7 +163,7 @@ class WebKit:
             session = answer.json()["value"]["sessionId"]
             self._http = httpx.Client(base_url=f"{base}/session/{session}", timeout=120)
             self._page = WebKitPage(self._http)
-            self._page._call("POST", "/window/rect", {"width": 1280, "height": 900})
+            self._page._call("POST", "/window/rect", WINDOW)
         except BaseException:
             self._stop()
             raise
