@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.beacons import Answer
+from tests.conftest import Collector, open_store
 from tests.engines.driver import (
     Browser,
     flushed,
@@ -18,13 +20,20 @@ from tests.engines.driver import (
     started,
     wait_for,
 )
-from tests.engines.server import Lab
+from tests.engines.server import Lab, serve
 
 pytestmark = pytest.mark.browser
 
 # Whether the engine refuses beacons past the 64 KiB that fetch(keepalive) and sendBeacon
 # share in flight.
 BEACON_BUDGET = {"chromium": True, "firefox": False, "webkit": True}
+# Seen in 3 runs of 4: the batch saved at pagehide is missing on the next page, while the
+# one saved at the visibilitychange after it (the vitals reported at hide) is there.
+FIREFOX_LOSES_SAVED = (
+    "Firefox, leaving a page, often loses the batch saved to localStorage at pagehide when "
+    "the page saves again at the visibilitychange that follows: not deterministic, so not "
+    "an expected failure either"
+)
 OUTLIVES = (
     "Firefox and WebKitGTK let the keepalive fetch still waiting for its answer outlive "
     "the page: the page never sees it fail (503), so the snippet cannot save its events "
@@ -145,3 +154,70 @@ def test_events_waiting_on_a_failing_collector_survive_leaving(
     except TimeoutError:
         got = []
     assert got == ["first", "second"]
+
+
+def test_events_go_out_on_their_own_after_5_s(browser: Browser, lab: tuple[str, Lab]) -> None:
+    """No flush() here: a batch goes when its oldest event is 5 s old."""
+    base, beacons = lab
+    page = open_page(browser, base + "/lab")
+    page.evaluate("microx.feedback('alone', 1)")
+    started_at = time.monotonic()
+    (fb,) = received(beacons, "feedback", timeout_s=10)
+    assert fb["n"] == "alone" and 4.5 <= time.monotonic() - started_at < 9
+
+
+def test_the_offline_queue_keeps_500_events_and_the_next_page_sends_them(
+    browser: Browser, lab: tuple[str, Lab]
+) -> None:
+    """A page left while the collector fails keeps at most 500 unsent events in
+    localStorage; the next page sends each of them once."""
+    if browser.name == "firefox":
+        pytest.skip(FIREFOX_LOSES_SAVED)
+    base, beacons = lab
+    beacons.plan = [Answer(503)] * 50
+    page = open_page(browser, base + "/lab")
+    page.evaluate("(() => { for (let i = 0; i < 600; i++) microx.feedback('m' + i, 1); })()")
+    # 30 batches of 20 went out at once; each refusal puts its events back in the queue.
+    wait_for(lambda: beacons.answered.count(503) == 30)
+    time.sleep(0.5)
+    leave(page)  # leaving while the collector fails: the queue is stored
+    beacons.plan = []
+    goto(page, base + "/lab")
+
+    def resent() -> list[dict[str, Any]]:
+        page.evaluate("microx.flush()")
+        events = [e for e in beacons.events() if e.get("a")]
+        return events if len(events) >= 500 else []
+
+    events = wait_for(resent, timeout_s=15)
+    assert len(events) == len({e["id"] for e in events}) == 500
+    names = {e["n"] for e in events if e["t"] == "feedback"}
+    assert len(names) >= 490 and "m599" in names
+    assert page.evaluate(SAVED_KEYS) == []
+
+
+def test_failing_collector_then_recovery_stores_each_event_once(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """Through the real collector: refused sends are retried and stored exactly once."""
+    collector = Collector(tmp_path, MICROX_SITES="lab=")
+    try:
+        with serve(upstream=collector.base, user_agent=browser.user_agent) as (base, beacons):
+            beacons.plan = [Answer(503, {"retry-after": "1"}), Answer(503)]
+            page = open_page(browser, base + "/lab")
+            for sel in ("#works", "#fetches", "#noop"):
+                page.click(sel)
+            time.sleep(1.2)
+            page.evaluate("microx.flush()")
+            wait_for(lambda: beacons.answered.count(202) >= 1, timeout_s=20)
+            leave(page)
+            wait_for(lambda: collector.metric("events_accepted_total") >= 5)
+            time.sleep(1)  # what the page sent as it went has arrived
+            sent = {e["id"] for e in beacons.events()}
+        assert collector.stopped_cleanly()
+    finally:
+        collector.stop()
+    with open_store(collector.store_url) as store:
+        _, rows = store.query("SELECT toString(event_id), count() FROM microx.events GROUP BY 1")
+    stored = {r[0]: r[1] for r in rows}
+    assert set(stored) == sent and set(stored.values()) == {1}
