@@ -132,7 +132,6 @@ class WebKit:
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="microx-webkit-")
         log = Path(self._dir.name) / "webkit.log"
-        self._log = log
         self._procs: list[subprocess.Popen[bytes]] = []
         try:
             display = self._xvfb()
@@ -159,7 +158,8 @@ class WebKit:
             options = {"binary": MINIBROWSER, "args": args}
             caps = {"alwaysMatch": {"webkitgtk:browserOptions": options}}
             answer = httpx.post(f"{base}/session", json={"capabilities": caps}, timeout=60)
-            answer.raise_for_status()
+            if answer.status_code != 200:
+                raise RuntimeError(f"no WebKit session: {answer.text}\n{log.read_text()}")
             session = answer.json()["value"]["sessionId"]
             self._http = httpx.Client(base_url=f"{base}/session/{session}", timeout=120)
             self._page = WebKitPage(self._http)
