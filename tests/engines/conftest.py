@@ -25,10 +25,10 @@ ENGINES: dict[str, Callable[[], Browser]] = {
 }
 
 
-@pytest.fixture(scope="session", params=list(ENGINES))
+@pytest.fixture(scope="package", params=list(ENGINES))
 def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
-    """One browser per engine for the whole run: pytest groups the tests by engine, so
-    one runs at a time."""
+    """One browser per engine for these tests: pytest groups them by engine, so one runs
+    at a time, and the last is closed when they are done."""
     name: str = request.param
     files, package = NEEDS[name]
     for file in files:
