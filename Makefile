@@ -53,10 +53,13 @@ check: $(PY_STAMP) $(NPM_STAMP)
 	$(BIN)/ruff format --check collector tests loadtests
 	$(BIN)/mypy
 	cd sdk_js && node_modules/.bin/tsc --noEmit -p tsconfig.json
+	cd sdk_js && node_modules/.bin/eslint .
+	cd sdk_js && node_modules/.bin/prettier --check src test
 
-format: $(PY_STAMP)
+format: $(PY_STAMP) $(NPM_STAMP)
 	$(BIN)/ruff format collector tests loadtests
 	$(BIN)/ruff check --fix collector tests loadtests
+	cd sdk_js && node_modules/.bin/prettier --write src test
 
 # Regenerate the contract's types (the snippet's and the collector's) after changing
 # schema/events.schema.json.

@@ -91,6 +91,15 @@ def open_store(url: str) -> Iterator[Store]:
         store.close()
 
 
+def series(exposition: str, name: str) -> float:
+    """The value of ``microx_<name>`` (labels included, as exported) in a /metrics text;
+    a series missing from it fails."""
+    for line in exposition.splitlines():
+        if line.startswith(f"microx_{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"microx_{name} is not exported")
+
+
 class Collector:
     """``microx serve`` as a real process, the way an SRE runs it."""
 
@@ -155,11 +164,7 @@ class Collector:
     def metric(self, name: str) -> float:
         """A series the collector exports; a missing one fails (every counter is exported
         from start), so a renamed metric cannot read as 0 and pass a wait."""
-        text = httpx.get(f"{self.base}/metrics", timeout=5).text
-        for line in text.splitlines():
-            if line.startswith(f"microx_{name} "):
-                return float(line.split()[1])
-        raise AssertionError(f"microx_{name} is not exported")
+        return series(httpx.get(f"{self.base}/metrics", timeout=5).text, name)
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, as an orchestrator sends it; uvicorn exits by re-raising the signal

@@ -15,9 +15,6 @@ from collections.abc import Callable
 from collector.ingest.ratelimit import RateLimiter
 from collector.ingest.sites import SiteRegistry
 
-# Why a refused browser request was not kept in rejected_events (see Browser.owner).
-NOT_STORED_REASONS = ("unknown_site", "origin_not_allowed", "no_site", "rate_limited_site")
-
 
 @dataclasses.dataclass(frozen=True)
 class Denial:

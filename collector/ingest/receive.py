@@ -10,6 +10,7 @@ only once the accepted events are durable in the spool.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 import time
@@ -20,7 +21,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from collector.ingest.policy import NOT_STORED_REASONS, Browser, Policy, Server
+from collector.ingest.policy import Browser, Policy, Server
 from collector.ingest.ratelimit import AddressHasher, RateLimiter, retry_after
 from collector.ingest.sites import SiteRegistry
 from collector.ingest.validate import EnvelopeError, judge_body
@@ -79,7 +80,6 @@ class Ingest:
         self._per_ip = per_ip
         self._per_site = per_site
         self._hash_address = AddressHasher()
-        metrics.rejections_not_stored.update(dict.fromkeys(NOT_STORED_REASONS, 0))
 
     # -- browsers -----------------------------------------------------------------------
 
@@ -122,7 +122,7 @@ class Ingest:
         user_agent = request.headers.get("user-agent", "")
         if self._limits.drop_bots and classify(user_agent)[2] == "bot":
             count = _count_events(body)
-            self._metrics.events_filtered["bot"] += count
+            self._metrics.events_filtered.inc("bot", count)
             log.debug("dropped %d events from a bot user agent", count, extra={"kind": "bot"})
             return json_response(202, {"accepted": 0, "filtered": count, "reason": "bot"}, cors)
         policy = Browser(self._sites, self._per_site, origin, self._not_stored)
@@ -179,7 +179,7 @@ class Ingest:
             judgement = judge_body(body)
         except EnvelopeError as exc:
             rejection = exc.rejection
-            self._metrics.requests_refused[rejection.reason] += 1
+            self._metrics.requests_refused.inc(rejection.reason)
             log.info(
                 "refused request: %s (400)", rejection.reason, extra={"kind": rejection.reason}
             )
@@ -200,7 +200,7 @@ class Ingest:
         if wait:
             return self._too_many("rate_limited_site", wait, cors)
         accepted, rejected = judgement.accepted, judgement.rejected
-        self._metrics.events_received += len(envelope["e"])
+        self._metrics.events_received.inc(len(envelope["e"]))
         shown = [r.as_json() for r in rejected[:MAX_ERRORS_SHOWN]]
         if not accepted:
             self._count_rejections(rejected)
@@ -221,12 +221,12 @@ class Ingest:
             return self._refuse(reason, 503, "the collector cannot take events right now", headers)
         # Counted only once durable: "accepted" means acknowledged.
         self._count_rejections(rejected)
-        self._metrics.events_accepted += len(accepted)
+        self._metrics.events_accepted.inc(len(accepted))
         body_out = {"accepted": len(accepted), "rejected": len(rejected), "errors": shown}
         return json_response(202, body_out, cors)
 
     def _not_stored(self, reason: str) -> None:
-        self._metrics.rejections_not_stored[reason] += 1
+        self._metrics.rejections_not_stored.inc(reason)
 
     def client_address(self, request: Request) -> str:
         hops = self._limits.trusted_proxy_hops
@@ -259,7 +259,7 @@ class Ingest:
         except zlib.error:
             raise Refused(self._refuse("bad_gzip", 400, "body is not valid gzip", cors)) from None
         except ClientDisconnect:
-            self._metrics.requests_refused["client_disconnected"] += 1
+            self._metrics.requests_refused.inc("client_disconnected")
             raise Refused(Response(status_code=400)) from None
 
     @staticmethod
@@ -285,7 +285,7 @@ class Ingest:
         return out
 
     def _refuse(self, reason: str, status: int, message: str, headers: dict[str, str]) -> Response:
-        self._metrics.requests_refused[reason] += 1
+        self._metrics.requests_refused.inc(reason)
         log.info("refused request: %s (%d)", reason, status, extra={"kind": reason})
         return json_response(status, {"error": message, "reason": reason}, headers)
 
@@ -301,8 +301,9 @@ class Ingest:
         return self._refuse("secret_key_from_browser", 401, message, cors)
 
     def _count_rejections(self, rejected: list[Rejection]) -> None:
-        for r in rejected:
-            self._metrics.events_rejected[r.reason] += 1
+        # One increment per reason, not per event: a batch of junk has hundreds.
+        for reason, n in collections.Counter(r.reason for r in rejected).items():
+            self._metrics.events_rejected.inc(reason, n)
 
     async def _keep(self, refusal: Refusal) -> None:
         """Put refused input in the spool on its way to rejected_events.
@@ -313,7 +314,7 @@ class Ingest:
         try:
             await self._spool.append(refusal.encode(), refusal.rows)
         except (SpoolFull, SpoolError):
-            self._metrics.requests_refused["rejection_not_kept"] += 1
+            self._metrics.requests_refused.inc("rejection_not_kept")
             log.warning(
                 "spool unavailable: %d rejected events only counted",
                 len(refusal.rejected),

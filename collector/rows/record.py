@@ -94,8 +94,8 @@ class Refusal:
 @dataclasses.dataclass
 class Decoded:
     events: list[Row] = dataclasses.field(default_factory=list)
-    # Ids of events the snippet marked as resent: the only ones worth looking up in
-    # ClickHouse before inserting.
+    # Ids of events the snippet marked as resent; what the sink does with them is
+    # ``sink.copies``'s business.
     resent: list[str] = dataclasses.field(default_factory=list)
     rejected: list[Row] = dataclasses.field(default_factory=list)
 

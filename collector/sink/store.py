@@ -18,6 +18,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.binding import bind_query
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from collector.sink.copies import RejectedKey
 from collector.sink.migrations import DATABASE, Migration, load_migrations
 
 # The engine's functions that read a query's text without running it.
@@ -213,10 +214,8 @@ class Store:
         )
         return {row[0] for row in result.result_rows}
 
-    def existing_rejected(
-        self, keys: Sequence[tuple[int, str, str, str, int, str]]
-    ) -> set[tuple[int, str, str, str, int, str]]:
-        """Which rejected rows, by key (``blocks.rejected_key``), are already stored."""
+    def existing_rejected(self, keys: Sequence[RejectedKey]) -> set[RejectedKey]:
+        """Which rejected rows, by key (``copies.rejected_key``), are already stored."""
         times = [k[0] for k in keys]
         result = self._client.query(
             "SELECT toUnixTimestamp64Milli(received_at), toString(site), toString(reason),"

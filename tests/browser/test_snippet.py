@@ -621,6 +621,33 @@ def test_sampled_out_session_sends_nothing_and_query_allowlist(
     assert click["_env"]["c"]["sr"] == 1
 
 
+# What the README documents as `window.microx`.
+API = [
+    "consent",
+    "feedback",
+    "flush",
+    "init",
+    "moment",
+    "on",
+    "signal",
+    "step",
+    "variant",
+    "version",
+]
+
+
+def test_window_microx_is_the_documented_api_and_nothing_more(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    """The second file gets what it uses of the first on the script element that loads it:
+    the page sees the documented API alone, also once the second file has run."""
+    base, beacons = lab
+    page = open_lab(browser, base)
+    flushed(page, beacons, "page")  # recorded by the second file, through the first
+    assert page.evaluate("Object.getOwnPropertyNames(microx).sort()") == API
+    assert page.evaluate("Object.getOwnPropertySymbols(microx).length") == 0
+
+
 def test_retry_after_429_resends_the_same_events(
     browser: Browser, lab: tuple[str, Beacons]
 ) -> None:

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from collector.app import create_app
 from collector.settings import Settings
-from tests.conftest import make_envelope, make_event, open_store
+from tests.conftest import make_envelope, make_event, open_store, series
 
 OWN = "http://127.0.0.1:8000"
 SHOP = "https://shop.example"
@@ -138,10 +138,10 @@ def test_refused_input_no_site_vouches_for_is_counted_not_stored(settings: Setti
         )
         assert post(client, b"{not json", origin=SHOP).status_code == 400
         text = client.get("/metrics").text
-    assert 'microx_rejections_not_stored_total{reason="unknown_site"} 150' in text
-    assert 'microx_rejections_not_stored_total{reason="no_site"} 2' in text
-    assert 'microx_rejections_not_stored_total{reason="origin_not_allowed"} 1' in text
-    assert 'microx_requests_refused_total{reason="unsupported_version"} 152' in text
+    assert series(text, 'rejections_not_stored_total{reason="unknown_site"}') == 150
+    assert series(text, 'rejections_not_stored_total{reason="no_site"}') == 2
+    assert series(text, 'rejections_not_stored_total{reason="origin_not_allowed"}') == 1
+    assert series(text, 'requests_refused_total{reason="unsupported_version"}') == 152
     assert sorted(stored(settings, "SELECT site, reason FROM microx.rejected_events")) == [
         ("shop", "invalid_json"),
         ("shop", "unsupported_version"),
@@ -229,8 +229,10 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["store"] == "up"
-    post(client, make_envelope(make_event(), make_event(t="x")))
-    text = client.get("/metrics").text
-    assert "microx_events_received_total 2" in text
-    assert "microx_events_accepted_total 1" in text
-    assert 'microx_events_rejected_total{reason="invalid_value"} 1' in text
+    post(client, make_envelope(make_event(), *(make_event(t="x") for _ in range(3))))
+    scrape = client.get("/metrics")
+    assert scrape.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert series(scrape.text, "events_received_total") == 4
+    assert series(scrape.text, "events_accepted_total") == 1
+    assert series(scrape.text, 'events_rejected_total{reason="invalid_value"}') == 3
+    assert series(scrape.text, "ingest_seconds_count") == 1

@@ -4,7 +4,6 @@ from typing import Any, cast
 
 from collector.rows.columns import EVENT_COLUMNS
 from collector.rows.enrich import MAX_EPOCH_MS, enrich
-from collector.rows.useragent import classify
 from collector.rows.wire import Envelope
 from tests.conftest import make_envelope, make_event, rows_of
 
@@ -93,31 +92,6 @@ def test_event_without_optional_fields_uses_page_and_defaults() -> None:
     )
     assert row["props"] == {}
     assert isinstance(row["event_time"], int)
-
-
-def test_user_agent_classes() -> None:
-    iphone = (
-        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-        "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
-    )
-    ipad = (
-        "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-        "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
-    )
-    android = (
-        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/130.0.0.0 Mobile Safari/537.36"
-    )
-    edge = CHROME_MAC + " Edg/130.0.0.0"
-    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:131.0) Gecko/20100101 Firefox/131.0"
-    bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
-    assert classify(iphone) == ("Safari", "iOS", "mobile")
-    assert classify(ipad) == ("Safari", "iOS", "tablet")
-    assert classify(android) == ("Chrome", "Android", "mobile")
-    assert classify(edge) == ("Edge", "macOS", "desktop")
-    assert classify(firefox) == ("Firefox", "Windows", "desktop")
-    assert classify(bot)[2] == "bot"
-    assert classify("") == ("", "", "unknown")
 
 
 def test_consent_visitor_sample_rate_variants_and_definition_are_stored() -> None:

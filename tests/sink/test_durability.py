@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import multiprocessing
 import os
 import signal
@@ -20,11 +21,14 @@ from collector.app import create_app
 from collector.ingest.validate import judge
 from collector.ops.metrics import Metrics
 from collector.rows.record import Accepted
+from collector.rows.rejection import Rejection
 from collector.settings import Settings
 from collector.sink.batch import Batcher
+from collector.sink.intent import FILE as INTENT_FILE
+from collector.sink.intent import Intent, IntentFile
 from collector.sink.store import Store
-from collector.spool.log import Position, Spool
-from tests.conftest import make_envelope, make_event, open_store
+from collector.spool.log import CHECKPOINT, Position, Spool, saved_checkpoint
+from tests.conftest import make_envelope, make_event, now_ms, open_store, series
 from tests.faults import Faults, FaultyStore
 
 
@@ -60,10 +64,7 @@ def stored_ids(settings: Settings) -> list[str]:
 
 def metric(client: TestClient, name: str) -> float:
     """A series that must exist: a missing one fails, it never reads as 0."""
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith(f"microx_{name} "):
-            return float(line.split()[1])
-    raise AssertionError(f"microx_{name} is not exported")
+    return series(client.get("/metrics").text, name)
 
 
 @pytest.fixture
@@ -168,6 +169,20 @@ def test_resent_events_are_stored_once(tmp_path: Path) -> None:
     assert sorted(stored_ids(settings)) == sorted(expected)
 
 
+def test_a_full_batch_is_inserted_without_waiting_for_its_age(tmp_path: Path) -> None:
+    """The sink wakes when the spool holds a full batch, and a stop wakes it too: with
+    an hour's batch age, neither would happen in the test's time otherwise."""
+    settings = settings_for(tmp_path, MICROX_BATCH_MAX_AGE_MS="3600000", MICROX_BATCH_MAX_ROWS="20")
+    full = make_envelope(*[make_event(q=j) for j in range(20)])
+    rest = make_envelope(*[make_event(q=j) for j in range(5)])
+    with TestClient(create_app(settings)) as client:
+        assert send(client, full).status_code == 202
+        wait_until(lambda: metric(client, 'insert_rows_total{table="events"}') == 20)
+        assert send(client, rest).status_code == 202
+        assert metric(client, "spool_unread_rows") == 5
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in full["e"] + rest["e"])
+
+
 def test_copies_within_one_batch_are_stored_once(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, MICROX_BATCH_MAX_AGE_MS="60000")
     envelope = make_envelope(make_event(), make_event(q=1))
@@ -178,32 +193,46 @@ def test_copies_within_one_batch_are_stored_once(tmp_path: Path) -> None:
     assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
 
 
-def test_batch_interrupted_after_insert_is_replayed_once(tmp_path: Path) -> None:
-    """A crash between the insert and the checkpoint: the next start inserts the same
-    batch again under the same token, and ClickHouse keeps one copy."""
-    settings = settings_for(tmp_path)
-    spool_dir = settings.data_dir / "spool"
-    envelope = make_envelope(*[make_event(q=j) for j in range(40)])
-    faults = Faults()
+def envelopes(*sizes: int) -> list[dict[str, Any]]:
+    return [make_envelope(*[make_event(q=j) for j in range(n)]) for n in sizes]
+
+
+def run_and_crash(
+    settings: Settings,
+    faults: Faults,
+    until: Callable[[], bool],
+    first: dict[str, Any],
+    later: dict[str, Any] | None = None,
+) -> None:
+    """A first run that stores ``first`` (one batch, with one rejected row) through the
+    faulty store and, once ``until`` holds, appends ``later`` to the spool and is
+    abandoned without its stop: a crash at that moment, as far as the files and the store
+    can tell. ``later`` makes the next start's first read differ from the batch in flight,
+    so that reading it again under a new token would store it twice."""
+
+    async def append(spool: Spool, envelope: dict[str, Any]) -> None:
+        verdict = judge(envelope)
+        refused = [Rejection("bad_type", "e[0].d", "not a number", 0, '{"d": "slow"}')]
+        record = Accepted(now_ms(), verdict.envelope, verdict.accepted, refused, "")
+        await spool.append(record.encode(), record.rows)
 
     async def first_run() -> None:
-        spool = Spool(spool_dir, settings.spool_max_bytes)
+        spool = Spool(settings.data_dir / "spool", settings.spool_max_bytes)
         batcher = Batcher(
             settings.clickhouse_url,
             spool,
+            directory=settings.data_dir / "sink",
             max_rows=1000,
             max_age_ms=20,
             metrics=Metrics(),
             store_factory=faulty(faults),
         )
-        faults.set("lose_response")  # every insert lands, no answer ever comes back
         await batcher.start()
-        verdict = judge(envelope)
-        record = Accepted(1_800_000_000_000, verdict.envelope, verdict.accepted, [], "")
-        await spool.append(record.encode(), record.rows)
-        while faults.inserts_landed < 1:
+        await append(spool, first)
+        while not until():
             await asyncio.sleep(0.02)
-        # "Crash": abandon the batcher without stop(); only release the engine.
+        if later is not None:
+            await append(spool, later)
         assert batcher._task is not None
         batcher._task.cancel()
         await asyncio.sleep(0.05)
@@ -211,15 +240,110 @@ def test_batch_interrupted_after_insert_is_replayed_once(tmp_path: Path) -> None
         spool.close()
 
     asyncio.run(first_run())
-    assert Spool(spool_dir, settings.spool_max_bytes).intent is None  # not opened yet
-    reopened = Spool(spool_dir, settings.spool_max_bytes)
-    reopened.open()
-    assert reopened.intent is not None
-    reopened.close()
 
+
+def left_to_replay(settings: Settings) -> tuple[Spool, Intent | None]:
+    """The spool as the next start finds it, and the batch its sink would replay."""
+    spool = Spool(settings.data_dir / "spool", settings.spool_max_bytes)
+    spool.open()
+    spool.close()
+    return spool, IntentFile(settings.data_dir / "sink").open(spool.checkpoint, spool.durable_end)
+
+
+def stored_once(
+    settings: Settings, sent: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> str:
+    """Start again and store what is left; each event, and each envelope's rejected row,
+    must be stored once. Returns the second run's log."""
+    caplog.clear()
+    caplog.set_level(logging.INFO, "microx")
     with TestClient(create_app(settings)) as client:
         wait_until(lambda: metric(client, "spool_bytes") == 0)
-    assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
+    assert sorted(stored_ids(settings)) == sorted(e["id"] for env in sent for e in env["e"])
+    with open_store(settings.clickhouse_url) as store:
+        _, rejected = store.query("SELECT count() FROM microx.rejected_events")
+    assert rejected == [(len(sent),)]
+    return caplog.text
+
+
+def test_batch_interrupted_after_insert_is_replayed_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A crash between the insert and the checkpoint: the next start inserts the same
+    batch again under the same token, and ClickHouse keeps one copy."""
+    settings = settings_for(tmp_path)
+    sent = envelopes(40, 5)
+    faults = Faults()
+    # Both tables' inserts land; the second's answer never comes back, every time.
+    faults.set("lose_response", table="rejected_events")
+    run_and_crash(settings, faults, lambda: faults.inserts_landed >= 2, *sent)
+    spool, replay = left_to_replay(settings)
+    assert replay is not None and replay.start == spool.checkpoint
+    assert replay.end < spool.durable_end  # the later record is not part of it
+    assert faults.tokens_landed[:2] == [replay.token + "-e", replay.token + "-r"]
+    log = stored_once(settings, sent, caplog)
+    assert "replaying the batch in flight" in log
+    assert "checking a batch against the store" not in log  # the token was enough
+
+
+def test_batch_interrupted_before_its_insert_is_stored_at_the_next_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(tmp_path)
+    sent = envelopes(10, 5)
+    faults = Faults()
+    faults.set("fail")  # the intent is written, no insert gets through
+    run_and_crash(settings, faults, lambda: faults.inserts_attempted >= 2, *sent)
+    assert faults.inserts_landed == 0
+    spool, replay = left_to_replay(settings)
+    assert replay is not None and replay.start == spool.checkpoint
+    assert "replaying the batch in flight" in stored_once(settings, sent, caplog)
+
+
+def test_intent_left_after_the_spool_moved_past_it_is_not_replayed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A crash after the spool's checkpoint moved, before the next batch: the record of
+    the insert names a batch already stored, and nothing is inserted again."""
+    settings = settings_for(tmp_path)
+    sent = envelopes(10, 5)
+    spool_dir = settings.data_dir / "spool"
+    moved = lambda: saved_checkpoint(spool_dir) > Position(1, 0)  # noqa: E731
+    run_and_crash(settings, Faults(), moved, *sent)
+    recorded = orjson.loads((settings.data_dir / "sink" / INTENT_FILE).read_bytes())
+    assert Position.parse(recorded["batch"]["end"]) == saved_checkpoint(spool_dir)
+    _, replay = left_to_replay(settings)
+    assert replay is None
+    log = stored_once(settings, sent, caplog)
+    assert "replaying" not in log and "checking a batch" not in log
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated", "from_an_older_release"])
+def test_lost_intent_after_an_insert_is_made_good_by_looking_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: str
+) -> None:
+    """The insert landed, the crash came before the spool's checkpoint moved, and the
+    sink's record of the insert is gone: the next start cannot know the batch's token, so
+    it looks up every unread row and stores only what is not there yet."""
+    settings = settings_for(tmp_path)
+    sent = envelopes(30, 5)
+    faults = Faults()
+    faults.set("lose_response", table="rejected_events")
+    run_and_crash(settings, faults, lambda: faults.inserts_landed >= 2, *sent)
+    record = settings.data_dir / "sink" / INTENT_FILE
+    if damage == "truncated":
+        record.write_bytes(record.read_bytes()[:12])
+    else:
+        if damage == "from_an_older_release":
+            # Kept in the spool's checkpoint, where nothing reads it now.
+            checkpoint = settings.data_dir / "spool" / CHECKPOINT
+            saved = orjson.loads(checkpoint.read_bytes())
+            saved["intent"] = orjson.loads(record.read_bytes())["batch"]
+            checkpoint.write_bytes(orjson.dumps(saved))
+        record.unlink()
+    log = stored_once(settings, sent, caplog)
+    assert "record of the insert in flight is" in log
+    assert "30 of 35 events and 1 of 2 rejected rows were stored already" in log
 
 
 def test_shutdown_with_the_store_down_keeps_the_spool_for_next_start(

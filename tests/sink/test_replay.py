@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from collector.rows.columns import EVENT_COLUMNS
 from collector.sink.blocks import insert_rows
+from collector.sink.intent import FILE as INTENT_FILE
 from collector.sink.migrations import load_migrations
 from collector.sink.store import Store
 from tests.conftest import (
@@ -81,7 +83,12 @@ def wait_drained(collector: Collector) -> None:
     raise AssertionError(f"spool not drained:\n{collector.log.read_text()[-3000:]}")
 
 
-def test_batch_replayed_after_a_crash_counts_once_in_every_view(tmp_path: Path) -> None:
+@pytest.mark.parametrize("record", ["kept", "lost"])
+def test_batch_replayed_after_a_crash_counts_once_in_every_view(
+    tmp_path: Path, record: str
+) -> None:
+    """The sink's record of the insert in flight kept, the batch is replayed under its
+    token; lost, every row is looked up in the store first."""
     data_dir = tmp_path / "var"
     acked: list[str] = []
     # One batch for everything sent: the crash takes all of it down at once.
@@ -101,12 +108,20 @@ def test_batch_replayed_after_a_crash_counts_once_in_every_view(tmp_path: Path) 
     # The batch is inserted into both tables, then the process is killed before the
     # checkpoint moves past it.
     assert crashing.proc.wait(DRAIN_LIMIT_S) == -signal.SIGKILL
-    assert "spool: replaying" not in crashing.log.read_text()
+    assert "replaying" not in crashing.log.read_text()
+    if record == "lost":
+        (data_dir / "sink" / INTENT_FILE).unlink()
 
     survivor = Collector(data_dir)
     wait_drained(survivor)
     assert survivor.stopped_cleanly()
-    assert "spool: replaying the batch in flight" in survivor.log.read_text()
+    log = survivor.log.read_text()
+    if record == "kept":
+        assert "sink: replaying the batch in flight" in log
+    else:
+        assert "replaying" not in log and "record of the insert in flight is missing" in log
+        found = f"{len(acked)} of {len(acked)} events and {ENVELOPES} of {ENVELOPES} rejected"
+        assert f"{found} rows were stored already" in log
 
     with open_store(survivor.store_url) as store:
         _, ids = store.query("SELECT toString(event_id), count() FROM microx.events GROUP BY 1")

@@ -20,6 +20,7 @@ from typing import Any
 import clickhouse_connect
 import pytest
 
+from collector.sink.blocks import insert_rows
 from collector.sink.migrations import Migration, load_migrations
 from collector.sink.store import Store
 from collector.tools.cluster import ClusterSchemaError, cluster_statements
@@ -307,20 +308,18 @@ def test_the_schema_works_on_a_one_shard_cluster(
     ids = [uuid.uuid4() for _ in range(rows)]
     sessions = ids[:5] * 10
     now = dt.datetime.now(dt.UTC)
-    cluster_server.insert_columns(
-        "events",
-        ["site", "event_id", "session_id", "type", "name", "duration_ms", "event_time"],
-        [
-            ["demo"] * rows,
-            ids,
-            sessions,
-            ["click"] * rows,
-            ["buy"] * rows,
-            [120.0] * rows,
-            [now] * rows,
-        ],
-        token="cluster-test",
-    )
+    columns = ["site", "event_id", "session_id", "type", "name", "duration_ms", "event_time"]
+    values = [
+        ["demo"] * rows,
+        [str(i) for i in ids],
+        [str(s) for s in sessions],
+        ["click"] * rows,
+        ["buy"] * rows,
+        [120.0] * rows,
+        [round(now.timestamp() * 1000)] * rows,
+    ]
+    # As the sink inserts: one Native block, under a deduplication token.
+    insert_rows(cluster_server, "events", columns, list(zip(*values, strict=True)), "cluster-test")
     cluster_server._client.command("SYSTEM FLUSH DISTRIBUTED microx.events")
     count = "SELECT count() FROM microx."
     assert cluster_server.query(count + "events_local")[1] == [(rows,)]
