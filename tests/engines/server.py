@@ -10,6 +10,7 @@ file of it being the app's index, as an SPA's server does.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,8 @@ class Lab(Beacons):
         self.init = ""
         # Lower-cased headers of each request to /v1/events, in the order they came.
         self.headers: list[dict[str, str]] = []
+        # What a test's script in the page posted to /engines/note: [order, text] pairs.
+        self.notes: list[tuple[int, str]] = []
 
 
 def _lab_handler(lab: Lab) -> type:
@@ -73,6 +76,12 @@ def _lab_handler(lab: Lab) -> type:
                 super().do_GET()
 
         def do_POST(self) -> None:
+            if self.path == "/engines/note":
+                order, text = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                with lab.lock:
+                    lab.notes.append((order, text))
+                self._send(204, b"", "text/plain", {})
+                return
             if self.path == "/v1/events":
                 with lab.lock:
                     lab.headers.append({k.lower(): v for k, v in self.headers.items()})
