@@ -14,7 +14,7 @@ import sys
 import textwrap
 from typing import Any
 
-from collector.contract import load_schema
+from collector.contract import event_types, load_schema
 
 OUTPUT = "collector/rows/wire.py"
 _NAMES = {
@@ -37,7 +37,7 @@ def _type(node: dict[str, Any]) -> str:
     if "const" in node:
         return f"Literal[{node['const']!r}]"
     if "enum" in node:
-        if node["enum"] == _event_types():
+        if tuple(node["enum"]) == event_types():
             return "EventType"
         return "Literal[" + ", ".join(f'"{v}"' for v in node["enum"]) + "]"
     kind = node.get("type")
@@ -50,11 +50,6 @@ def _type(node: dict[str, Any]) -> str:
     if kind in _SCALARS:
         return _SCALARS[kind]
     raise ValueError(f"pygen does not support this schema node: {node}")
-
-
-def _event_types() -> list[str]:
-    enum: list[str] = load_schema()["definitions"]["event"]["properties"]["t"]["enum"]
-    return enum
 
 
 def _typed_dict(name: str, node: dict[str, Any]) -> list[str]:
@@ -91,7 +86,7 @@ def generate() -> str:
         "# Milliseconds since the Unix epoch.",
         "EpochMs = float",
         "EventType = Literal[",
-        *[f'    "{t}",' for t in _event_types()],
+        *[f'    "{t}",' for t in event_types()],
         "]",
         "",
         "",
