@@ -45,12 +45,15 @@ def open_lab(browser: Browser, base: str, path: str = "/lab", init: str = "") ->
     return page
 
 
-def flushed(page: Page, beacons: Beacons, type_: str, n: int = 1) -> list[dict[str, Any]]:
-    """Flush the snippet until `n` events of `type_` have arrived; return them."""
+def flushed(
+    page: Page, beacons: Beacons, type_: str, n: int = 1, unique: bool = False
+) -> list[dict[str, Any]]:
+    """Flush the snippet until `n` events of `type_` have arrived; return them (each once
+    if `unique`, however often it was sent)."""
 
     def seen() -> list[dict[str, Any]]:
         page.evaluate("microx.flush()")
-        got = beacons.events(type_)
+        got = beacons.events(type_, unique)
         return got if len(got) >= n else []
 
     return wait_for(seen, page=page)

@@ -26,7 +26,8 @@ def test_the_visitor_id_lasts_when_consent_is_given_on_every_page(
             goto_lab(page, base)
             page.evaluate("microx.consent({visitor: true}); microx.feedback('here', 1)")
             seen = len(ids)
-            (last,) = flushed(page, beacons, "feedback", seen + 1)[seen:]
+            # At-least-once: the first page's feedback may be sent again from the second.
+            (last,) = flushed(page, beacons, "feedback", seen + 1, unique=True)[seen:]
             ids.append(last["_env"]["vid"])
         assert ids[0] == ids[1]
         page.evaluate("microx.consent({visitor: false})")

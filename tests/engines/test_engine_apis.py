@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.engines.driver import Browser, leave, open_page, wait_for
+from tests.engines.driver import Browser, open_page, wait_for
 from tests.engines.server import Lab
 
 pytestmark = pytest.mark.browser
@@ -49,6 +49,13 @@ SLOW_ENTRY = """Promise.race([
   }).observe({type: 'event', buffered: true, durationThreshold: 16})),
   new Promise((ok) => setTimeout(() => ok(false), 10000)),
 ])"""
+# Where the engine cannot hide a page (headless Chromium), the page is told it is hidden as
+# the engine would tell it: visibilityState, then the visibilitychange event.
+HIDDEN = """(() => {
+  Object.defineProperty(document, 'visibilityState', {get: () => 'hidden', configurable: true});
+  Object.defineProperty(document, 'hidden', {get: () => true, configurable: true});
+  document.dispatchEvent(new Event('visibilitychange'));
+})()"""
 NAVIGATION_API = {"chromium": True, "firefox": True, "webkit": False}
 
 
@@ -73,10 +80,22 @@ def test_vitals_and_long_frames_as_far_as_the_engine_has_them(
         assert page.evaluate(SLOW_ENTRY)
         page.evaluate("new Promise((ok) => requestIdleCallback(() => ok(1), {timeout: 2000}))")
         time.sleep(1)
-    page.evaluate("microx.flush()")
-    leave(page)  # hiding the page reports the final vitals
+    # Hiding the page reports the final vitals. It stays open, so what the engine measured
+    # is checked apart from what it delivers as a page goes (tests/engines/test_page_hide.py).
+    hidden = page.hide()
+    if not hidden:
+        page.evaluate(HIDDEN)
     wanted = VITALS[browser.name]
-    wait_for(lambda: {e["n"] for e in beacons.events("vital")} >= wanted)
+
+    def reported() -> bool:
+        page.evaluate("microx.flush()")
+        return {e["n"] for e in beacons.events("vital")} >= wanted
+
+    try:
+        wait_for(reported)
+    finally:
+        if hidden:  # the engine's window is the next test's too
+            page.show()
     time.sleep(0.5)
     by_name = {e["n"]: e for e in beacons.events("vital")}
     assert by_name.keys() == wanted
