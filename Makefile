@@ -8,6 +8,16 @@ NPM_STAMP := sdk_js/node_modules/.installed
 SNIPPET := sdk_js/dist/microx.js
 SDK_SOURCES := $(shell find sdk_js/src -name '*.ts') sdk_js/build.mjs sdk_js/tsconfig.json
 CHROMIUM := /usr/bin/chromium
+# The other engines of the browser tests (tests/engines/): Firefox through WebDriver BiDi,
+# WebKitGTK through WebKitWebDriver under Xvfb.
+FIREFOX := /usr/bin/firefox-esr
+WEBKIT_DRIVER := /usr/bin/WebKitWebDriver
+XVFB := /usr/bin/Xvfb
+# A React Router app the browser tests load with the snippet in it (tests/apps/router/).
+ROUTER_DIR := tests/apps/router
+ROUTER_NPM_STAMP := $(ROUTER_DIR)/node_modules/.installed
+ROUTER_APP := $(ROUTER_DIR)/dist/index.html
+ROUTER_SOURCES := $(wildcard $(ROUTER_DIR)/src/*) $(ROUTER_DIR)/build.mjs
 # For `promtool test rules` of ops/alerts.yml (tests/test_alerts.py).
 PROMTOOL := /usr/bin/promtool
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -17,7 +27,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 run: $(PY_STAMP) $(SNIPPET)
 	$(BIN)/microx serve
 
-test: $(PY_STAMP) $(SNIPPET) $(CHROMIUM) $(PROMTOOL) check
+test: $(PY_STAMP) $(SNIPPET) $(ROUTER_APP) $(CHROMIUM) $(FIREFOX) $(WEBKIT_DRIVER) $(XVFB) $(PROMTOOL) check
 	cd sdk_js && node --test test/*.test.mjs
 	$(BIN)/pytest
 
@@ -43,14 +53,19 @@ check: $(PY_STAMP) $(NPM_STAMP)
 	$(BIN)/ruff format --check collector tests loadtests
 	$(BIN)/mypy
 	cd sdk_js && node_modules/.bin/tsc --noEmit -p tsconfig.json
+	cd sdk_js && node_modules/.bin/eslint .
+	cd sdk_js && node_modules/.bin/prettier --check src test
 
-format: $(PY_STAMP)
+format: $(PY_STAMP) $(NPM_STAMP)
 	$(BIN)/ruff format collector tests loadtests
 	$(BIN)/ruff check --fix collector tests loadtests
+	cd sdk_js && node_modules/.bin/prettier --write src test
 
-# Regenerate the snippet's contract types after changing schema/events.schema.json.
+# Regenerate the contract's types (the snippet's and the collector's) after changing
+# schema/events.schema.json.
 contract: $(PY_STAMP)
 	$(BIN)/python -m collector.tools.tsgen > sdk_js/src/contract.ts
+	$(BIN)/python -m collector.tools.pygen > collector/rows/wire.py
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,13 +88,33 @@ $(NPM_STAMP): sdk_js/package.json sdk_js/package-lock.json
 $(SNIPPET): $(NPM_STAMP) $(SDK_SOURCES)
 	cd sdk_js && node build.mjs
 
+$(ROUTER_NPM_STAMP): $(ROUTER_DIR)/package.json $(ROUTER_DIR)/package-lock.json
+	cd $(ROUTER_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(ROUTER_APP): $(ROUTER_NPM_STAMP) $(ROUTER_SOURCES) $(SNIPPET)
+	cd $(ROUTER_DIR) && node build.mjs
+
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+$(FIREFOX):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq firefox-esr
+
+$(WEBKIT_DRIVER):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq webkit2gtk-driver
+
+$(XVFB):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq xvfb
 
 $(PROMTOOL):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus
 
 clean:
-	rm -rf $(VENV) sdk_js/node_modules sdk_js/dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) sdk_js/node_modules sdk_js/dist $(ROUTER_DIR)/node_modules $(ROUTER_DIR)/dist
+	rm -rf .pytest_cache .mypy_cache .ruff_cache

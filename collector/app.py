@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -25,14 +25,14 @@ from collector.ingest.ratelimit import RateLimiter
 from collector.ingest.receive import Ingest, Limits
 from collector.ingest.sites import SiteRegistry
 from collector.ops.logs import RequestId, summarise_periodically, throttle
-from collector.ops.metrics import Metrics
+from collector.ops.metrics import CONTENT_TYPE, Metrics
 from collector.read.query import QueryLimits, QueryService, default_query_memory, load_token
 from collector.read.reportpage import ReportPage
-from collector.rights.tombstones import Tombstones
 from collector.rights.visitors import VisitorRequests
 from collector.settings import Settings
 from collector.sink.batch import Batcher, StoreFactory
 from collector.sink.store import Store, describe_url
+from collector.sink.tombstones import Tombstones
 from collector.spool.log import Spool
 from collector.web.pages import DEMO_DIR, VITALS_FILE, Snippet, demo_page, healthz, snippet_path
 
@@ -46,12 +46,16 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
     metrics = Metrics()
     sites = SiteRegistry(settings.sites, settings.public_origins)
     spool = Spool(
-        settings.data_dir / "spool", settings.spool_max_bytes, settings.spool_segment_bytes
+        settings.data_dir / "spool",
+        settings.spool_max_bytes,
+        settings.spool_segment_bytes,
+        metrics,
     )
     tombstones = Tombstones(spool.directory, settings.tombstones_max)
     batcher = Batcher(
         settings.clickhouse_url,
         spool,
+        directory=settings.data_dir / "sink",
         max_rows=settings.batch_max_rows,
         max_age_ms=settings.batch_max_age_ms,
         metrics=metrics,
@@ -91,14 +95,16 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
     )
     report = ReportPage(queries, settings.goals)
     visitors = VisitorRequests(ingest, batcher, spool, tombstones, metrics)
-    metrics.gauges["ingest_inflight"] = ("Ingest requests being handled.", lambda: inflight)
-    metrics.gauges["spool_bytes"] = ("Spool bytes not yet stored.", lambda: spool.used_bytes)
-    metrics.gauges["spool_max_bytes"] = ("The spool's bound.", lambda: spool.max_bytes)
-    metrics.gauges["store_lost"] = (
+    metrics.gauge("microx_ingest_inflight", "Ingest requests being handled.", lambda: inflight)
+    metrics.gauge("microx_spool_bytes", "Spool bytes not yet stored.", lambda: spool.used_bytes)
+    metrics.gauge("microx_spool_max_bytes", "The spool's bound.", lambda: spool.max_bytes)
+    metrics.gauge(
+        "microx_store_lost",
         "1 when the embedded store's directory was deleted or replaced while running.",
         lambda: int(batcher.store_lost),
     )
-    metrics.gauges["spool_unread_rows"] = (
+    metrics.gauge(
+        "microx_spool_unread_rows",
         "Rows in the spool not yet read for insert.",
         lambda: spool.unread_rows,
     )
@@ -112,7 +118,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
             up = await asyncio.wait_for(batcher.ping(), READY_TIMEOUT_S)
         except TimeoutError:
             up = False
-        metrics.store_up = int(up and batcher.insert_error is None)
+        metrics.store_up.set(int(up and batcher.insert_error is None))
         room = spool.has_room(settings.max_body_bytes)  # room for the largest request
         unwritable = await asyncio.to_thread(spool.unwritable, settings.max_body_bytes)
         if batcher.store_lost:
@@ -141,9 +147,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         return JSONResponse(body, 200 if room and not unwritable else 503)
 
     async def prometheus(request: Request) -> Response:
-        return PlainTextResponse(
-            metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -181,7 +185,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         async def run(request: Request) -> Response:
             nonlocal inflight
             if inflight >= settings.max_inflight:
-                metrics.requests_refused["overloaded"] += 1
+                metrics.requests_refused.inc("overloaded")
                 return JSONResponse(
                     {"error": "the collector is at capacity; retry later", "reason": "overloaded"},
                     503,

@@ -15,16 +15,17 @@ from typing import Any
 
 import orjson
 
-from collector.ingest.sites import new_secret
 from collector.ops import logs
+from collector.ops.secrets import new_secret
 from collector.read.analysis import analyse, parse_since, summary
 from collector.read.query import load_token
 from collector.read.report import render_html
-from collector.rights.tombstones import Tombstones, TombstonesDamaged, TombstonesFull
+from collector.read.through import SqlReader, ThroughCollector
 from collector.rights.visitors import Visitor, log_request, summary_of, visitor_id
 from collector.settings import Settings, SettingsError
 from collector.sink.migrations import load_migrations
 from collector.sink.store import Store, StoreUnavailable, describe_url
+from collector.sink.tombstones import Tombstones, TombstonesDamaged, TombstonesFull
 from collector.spool.log import saved_checkpoint, spool_end
 from collector.tools.cluster import DEFAULT_CLUSTER, ClusterSchemaError, render
 
@@ -130,11 +131,11 @@ def _collector_running(settings: Settings) -> bool:
         return False
 
 
-def _reader(settings: Settings) -> Store:
+def _reader(settings: Settings) -> SqlReader:
     """The store to read: while a collector holds the embedded store, through it."""
     if settings.clickhouse_url.startswith("chdb://") and _collector_running(settings):
         token = load_token(settings.query_token, settings.data_dir)
-        return Store.through_collector(settings.host, settings.port, token)
+        return ThroughCollector(settings.host, settings.port, token)
     store = Store(settings.clickhouse_url)
     try:
         store.migrate()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from collector.ingest.sites import Site, parse_server_keys, parse_sites
 from collector.read.goals import Goal, parse_goals
-from collector.rights.tombstones import DEFAULT_MAX_ENTRIES as DEFAULT_TOMBSTONES_MAX
+from collector.sink.tombstones import DEFAULT_MAX_ENTRIES as DEFAULT_TOMBSTONES_MAX
 from collector.spool.log import DEFAULT_SEGMENT_BYTES, MIN_SEGMENT_BYTES
 
 DEFAULT_HOST = "127.0.0.1"

@@ -59,11 +59,16 @@ class Beacons:
         with self.lock:
             return [json.loads(b) for b in self.bodies]
 
-    def events(self, type_: str | None = None) -> list[dict[str, Any]]:
-        """Every event received, with the envelope's fields it depends on merged in."""
+    def events(self, type_: str | None = None, unique: bool = False) -> list[dict[str, Any]]:
+        """Every event received, with the envelope's fields it depends on merged in;
+        ``unique``: an event sent again (same id, stored once) only as first received."""
         out = []
+        ids: set[str] = set()
         for env in self.envelopes():
             for e in env["e"]:
+                if unique and e["id"] in ids:
+                    continue
+                ids.add(e["id"])
                 out.append({**e, "_env": env})
         return [e for e in out if type_ is None or e["t"] == type_]
 

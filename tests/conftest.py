@@ -12,11 +12,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
+import orjson
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
+from collector.ingest.validate import judge
+from collector.rows.columns import Row
+from collector.rows.enrich import enrich
 from collector.sink.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +68,77 @@ def make_envelope(*events: dict[str, Any], **fields: Any) -> dict[str, Any]:
         "e": list(events),
         **fields,
     }
+
+
+def rows_of(
+    envelope: dict[str, Any],
+    received_ms: int,
+    user_agent: str = "",
+    events: list[dict[str, Any]] | None = None,
+) -> list[Row]:
+    """The rows the sink makes of ``envelope`` (validated first, as ingest does); with
+    ``events``, of those events under the envelope instead of its own."""
+    verdict = judge({**envelope, "e": events} if events is not None else envelope)
+    assert verdict.rejected == [], verdict.rejected
+    return enrich(verdict.envelope, verdict.accepted, received_ms, user_agent)
+
+
+T = TypeVar("T")
+R = TypeVar("R", covariant=True)
+
+
+class Client(Protocol[R]):
+    """What the helpers below use of a client: httpx's, or Starlette's TestClient (which
+    is built on a fork of httpx, so it is no ``httpx.Client``)."""
+
+    def get(self, url: str) -> R: ...
+
+    def post(self, url: str, *, content: bytes, headers: dict[str, str]) -> R: ...
+
+
+def series(exposition: str, name: str) -> float:
+    """The value of ``microx_<name>`` (labels included, as exported) in a /metrics text;
+    a series missing from it fails."""
+    for line in exposition.splitlines():
+        if line.startswith(f"microx_{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"microx_{name} is not exported")
+
+
+def wait_for(
+    what: Callable[[], T], timeout_s: float = 20.0, *, page: Page | None = None, why: str = ""
+) -> T:
+    """Poll ``what`` until it returns something truthy, and return that. With ``page``, the
+    page runs in between: Playwright's sync API runs its handlers only while it is called."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = what()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not seen in {timeout_s:g} s: {why or what.__doc__ or what}")
+        if page is None:
+            time.sleep(0.1)
+        else:
+            page.wait_for_timeout(100)
+
+
+def metric(client: Client[Any], name: str) -> float:
+    """A series the collector exports (``client`` may be a TestClient); a missing one fails
+    (every counter is exported from start), so a renamed metric cannot read as 0 and pass
+    a wait."""
+    return series(client.get("/metrics").text, name)
+
+
+def post(client: Client[R], body: object, *, path: str = "/v1/events", **headers: str) -> R:
+    """``body`` (bytes as they are, anything else as JSON) sent as the snippet sends it:
+    ``text/plain``, from an ordinary browser's User-Agent; ``headers`` add or override."""
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
+    return client.post(
+        path,
+        content=content,
+        headers={"content-type": "text/plain", "user-agent": BROWSER_UA, **headers},
+    )
 
 
 @contextlib.contextmanager
@@ -139,11 +215,11 @@ class Collector:
     def metric(self, name: str) -> float:
         """A series the collector exports; a missing one fails (every counter is exported
         from start), so a renamed metric cannot read as 0 and pass a wait."""
-        text = httpx.get(f"{self.base}/metrics", timeout=5).text
-        for line in text.splitlines():
-            if line.startswith(f"microx_{name} "):
-                return float(line.split()[1])
-        raise AssertionError(f"microx_{name} is not exported")
+        return series(httpx.get(f"{self.base}/metrics", timeout=5).text, name)
+
+    def post(self, body: object, *, path: str = "/v1/events", **headers: str) -> httpx.Response:
+        with httpx.Client(base_url=self.base, timeout=10) as client:
+            return post(client, body, path=path, **headers)
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, as an orchestrator sends it; uvicorn exits by re-raising the signal
@@ -161,6 +237,19 @@ class Collector:
         return self.stop() in (0, -signal.SIGTERM) and "pending rows flushed" in (
             self.log.read_text()
         )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with sync_playwright() as p:
+        # The whole browser must say it is an ordinary Chrome: a per-page override does
+        # not reach sendBeacon, and the collector drops what calls itself HeadlessChrome.
+        args = [*CHROMIUM_ARGS, f"--user-agent={BROWSER_UA}"]
+        b = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield b
+        b.close()
 
 
 @pytest.fixture

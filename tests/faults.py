@@ -13,22 +13,27 @@ from collector.sink.store import Store
 class Faults:
     """What the next inserts do: ``fail`` before writing, ``hang`` then fail,
     ``lose_response``: write, then fail as if the answer never arrived, or
-    ``fail_writes``: fail while the store still answers pings (a full or read-only disk)."""
+    ``fail_writes``: fail while the store still answers pings (a full or read-only disk);
+    into every table, or into one."""
 
     def __init__(self) -> None:
         self.mode: str | None = None
         self.remaining: int | None = None  # None: until cleared
+        self.table: str | None = None  # None: every table
         self.hang_s = 0.5
         self.inserts_attempted = 0
         self.inserts_landed = 0
+        self.tokens_landed: list[str | None] = []  # each landed insert's token, in order
         self._lock = threading.Lock()
 
-    def set(self, mode: str | None, times: int | None = None) -> None:
+    def set(self, mode: str | None, times: int | None = None, table: str | None = None) -> None:
         with self._lock:
-            self.mode, self.remaining = mode, times
+            self.mode, self.remaining, self.table = mode, times, table
 
-    def take(self) -> str | None:
+    def take(self, table: str) -> str | None:
         with self._lock:
+            if self.table is not None and self.table != table:
+                return None
             mode = self.mode
             if mode is not None and self.remaining is not None:
                 self.remaining -= 1
@@ -42,9 +47,9 @@ class FaultyStore(Store):
         super().__init__(url)
         self.faults = faults
 
-    def _around(self, insert: Callable[[], None]) -> None:
+    def _around(self, table: str, insert: Callable[[], None], token: str | None) -> None:
         self.faults.inserts_attempted += 1
-        mode = self.faults.take()
+        mode = self.faults.take(table)
         if mode == "fail":
             raise ConnectionError("injected: store unavailable")
         if mode == "fail_writes":
@@ -54,6 +59,7 @@ class FaultyStore(Store):
             raise TimeoutError("injected: store did not answer")
         insert()
         self.faults.inserts_landed += 1
+        self.faults.tokens_landed.append(token)
         if mode == "lose_response":
             raise ConnectionError("injected: response lost after the insert")
 
@@ -65,14 +71,18 @@ class FaultyStore(Store):
         token: str | None = None,
     ) -> None:
         self._around(
-            lambda: super(FaultyStore, self).insert_columns(table, column_names, columns, token)
+            table,
+            lambda: super(FaultyStore, self).insert_columns(table, column_names, columns, token),
+            token,
         )
 
     def insert_block(
         self, table: str, column_names: Sequence[str], block: bytes, token: str | None = None
     ) -> None:
         self._around(
-            lambda: super(FaultyStore, self).insert_block(table, column_names, block, token)
+            table,
+            lambda: super(FaultyStore, self).insert_block(table, column_names, block, token),
+            token,
         )
 
     def ping(self) -> bool:

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from collector.cli import main
-from collector.ingest.sites import DEMO_SITE, SiteRegistry, new_secret, parse_sites
+from collector.ingest.sites import DEMO_SITE, SiteRegistry, parse_sites
+from collector.ops.secrets import new_secret
 from collector.read.goals import Goal
 from collector.settings import DEFAULT_PORT, Settings, SettingsError
 

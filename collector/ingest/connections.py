@@ -112,11 +112,11 @@ def protocol(limits: ConnectionLimits, metrics: Metrics) -> type[asyncio.Protoco
     open_connections: set[Guarded] = set()
     # Connections with no request in progress, those waiting longest first.
     waiting: dict[Guarded, None] = {}
-    # Exported from the start, so a rate or an alert has a series before the first event.
-    metrics.requests_refused.update(dict.fromkeys(("headers_too_large", "header_timeout"), 0))
-    metrics.connections_closed.update(dict.fromkeys(("idle", "evicted", "over_limit"), 0))
-    metrics.gauges["connections_open"] = ("Client connections open.", lambda: len(open_connections))
-    metrics.gauges["connections_max"] = (
+    metrics.gauge(
+        "microx_connections_open", "Client connections open.", lambda: len(open_connections)
+    )
+    metrics.gauge(
+        "microx_connections_max",
         "The bound on client connections (MICROX_MAX_CONNECTIONS or the descriptor limit).",
         lambda: limits.max_connections,
     )
@@ -136,7 +136,7 @@ def protocol(limits: ConnectionLimits, metrics: Metrics) -> type[asyncio.Protoco
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             if len(open_connections) >= limits.max_connections and not self._make_room():
-                metrics.connections_closed["over_limit"] += 1
+                metrics.connections_closed.inc("over_limit")
                 log.warning("connection refused: at the bound of %d", limits.max_connections)
                 self.transport.write(_FULL)
                 self.transport.close()
@@ -199,7 +199,7 @@ def protocol(limits: ConnectionLimits, metrics: Metrics) -> type[asyncio.Protoco
             victim = next(iter(waiting), None)
             if victim is None:
                 return False
-            metrics.connections_closed["evicted"] += 1
+            metrics.connections_closed.inc("evicted")
             victim._close()
             return True
 
@@ -218,11 +218,11 @@ def protocol(limits: ConnectionLimits, metrics: Metrics) -> type[asyncio.Protoco
             if self.transport.is_closing():
                 return
             if self._head_bytes or self._head_started():
-                metrics.requests_refused["header_timeout"] += 1
+                metrics.requests_refused.inc("header_timeout")
                 log.info("refused request: header_timeout (408)", extra={"kind": "header_timeout"})
                 self.transport.write(_TIMEOUT)
             else:
-                metrics.connections_closed["idle"] += 1
+                metrics.connections_closed.inc("idle")
             self._close()
 
         def _head_started(self) -> bool:
@@ -230,7 +230,7 @@ def protocol(limits: ConnectionLimits, metrics: Metrics) -> type[asyncio.Protoco
             return self.scope is not None and "method" not in self.scope
 
         def _refuse_head(self) -> None:
-            metrics.requests_refused["headers_too_large"] += 1
+            metrics.requests_refused.inc("headers_too_large")
             log.info(
                 "refused request: headers_too_large (431)", extra={"kind": "headers_too_large"}
             )

@@ -10,6 +10,7 @@ only once the accepted events are durable in the spool.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 import time
@@ -20,12 +21,14 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from collector.ingest.policy import Browser, Policy, Server
 from collector.ingest.ratelimit import AddressHasher, RateLimiter, retry_after
-from collector.ingest.sites import SiteRegistry, holds_secret
-from collector.ingest.validate import EnvelopeError, Rejection, judge_body
+from collector.ingest.sites import SiteRegistry
+from collector.ingest.validate import EnvelopeError, judge_body
 from collector.ops.metrics import Metrics
-from collector.rows.enrich import fill_language
-from collector.rows.record import encode
+from collector.ops.secrets import holds_secret
+from collector.rows.record import Accepted, Refusal
+from collector.rows.rejection import Rejection
 from collector.rows.useragent import classify
 from collector.spool.log import Spool, SpoolError, SpoolFull
 
@@ -35,8 +38,6 @@ MAX_ERRORS_SHOWN = 20
 # How long a client is asked to wait when the spool is full: about the time a recovered
 # store needs to drain a good part of it.
 RETRY_AFTER_S = 5
-# Why a refused browser request was not kept in rejected_events (see _vouching_site).
-NOT_STORED_REASONS = ("unknown_site", "origin_not_allowed", "no_site", "rate_limited_site")
 
 log = logging.getLogger("microx.receive")
 
@@ -79,7 +80,6 @@ class Ingest:
         self._per_ip = per_ip
         self._per_site = per_site
         self._hash_address = AddressHasher()
-        metrics.rejections_not_stored.update(dict.fromkeys(NOT_STORED_REASONS, 0))
 
     # -- browsers -----------------------------------------------------------------------
 
@@ -122,17 +122,12 @@ class Ingest:
         user_agent = request.headers.get("user-agent", "")
         if self._limits.drop_bots and classify(user_agent)[2] == "bot":
             count = _count_events(body)
-            self._metrics.events_filtered["bot"] += count
+            self._metrics.events_filtered.inc("bot", count)
             log.debug("dropped %d events from a bot user agent", count, extra={"kind": "bot"})
             return json_response(202, {"accepted": 0, "filtered": count, "reason": "bot"}, cors)
-        return await self._ingest(
-            body,
-            received_ms,
-            user_agent,
-            cors,
-            origin=origin,
-            language=request.headers.get("accept-language", ""),
-        )
+        policy = Browser(self._sites, self._per_site, origin, self._not_stored)
+        language = request.headers.get("accept-language", "")
+        return await self._ingest(body, received_ms, user_agent, language, cors, policy)
 
     # -- back ends ----------------------------------------------------------------------
 
@@ -144,7 +139,8 @@ class Ingest:
         except Refused as refused:
             return refused.response
         user_agent = request.headers.get("user-agent", "")
-        return await self._ingest(body, received_ms, user_agent, {}, key_site=site)
+        language = request.headers.get("accept-language", "")
+        return await self._ingest(body, received_ms, user_agent, language, {}, Server(site))
 
     def key_site(self, request: Request, from_browser: str) -> str:
         """The site the request's server key is for; :class:`Refused` when a browser sent
@@ -175,43 +171,40 @@ class Ingest:
         body: bytes,
         received_ms: int,
         user_agent: str,
+        language: str,
         cors: dict[str, str],
-        origin: str | None = None,
-        key_site: str | None = None,
-        language: str = "",
+        policy: Policy,
     ) -> Response:
         try:
             judgement = judge_body(body)
         except EnvelopeError as exc:
             rejection = exc.rejection
-            self._metrics.requests_refused[rejection.reason] += 1
+            self._metrics.requests_refused.inc(rejection.reason)
             log.info(
                 "refused request: %s (400)", rejection.reason, extra={"kind": rejection.reason}
             )
-            owner = key_site or self._vouching_site(exc.site, origin)
+            owner = policy.owner(exc.site)
             if owner is not None:
-                await self._keep_rejections([rejection], received_ms, user_agent, owner)
+                await self._keep(Refusal(received_ms, owner, [rejection]))
             return json_response(
                 400, {"error": rejection.message, "rejected": [rejection.as_json()]}, cors
             )
         envelope = judgement.envelope
-        site: str = envelope["s"]
-        if key_site is not None and site != key_site:
-            return self._refuse("key_site_mismatch", 403, f"the key is not for site {site!r}", {})
-        if key_site is None and site not in self._sites:
-            return self._refuse("unknown_site", 403, f"unknown site {site!r}", cors)
-        if key_site is None and not self._sites.origin_allowed(site, origin):
-            message = f"origin not allowed for site {site!r}"
-            return self._refuse("origin_not_allowed", 403, message, cors)
+        site = envelope["s"]
+        denial = policy.admit(site)
+        if denial is not None:
+            # A server's denial carries no CORS headers: no browser may read it.
+            headers = cors if isinstance(policy, Browser) else {}
+            return self._refuse(denial.reason, denial.status, denial.message, headers)
         wait = self._per_site.take(site, len(envelope["e"]))
         if wait:
             return self._too_many("rate_limited_site", wait, cors)
         accepted, rejected = judgement.accepted, judgement.rejected
-        self._metrics.events_received += len(envelope["e"])
+        self._metrics.events_received.inc(len(envelope["e"]))
         shown = [r.as_json() for r in rejected[:MAX_ERRORS_SHOWN]]
         if not accepted:
             self._count_rejections(rejected)
-            await self._keep_rejections(rejected, received_ms, user_agent, site, envelope)
+            await self._keep(Refusal(received_ms, site, rejected, envelope))
             body_out = {
                 "error": "no valid events in the batch",
                 "accepted": 0,
@@ -219,40 +212,21 @@ class Ingest:
                 "errors": shown,
             }
             return json_response(400, body_out, cors)
-        fill_language(envelope, language)
-        payload, rows = encode(envelope, accepted, rejected, received_ms, user_agent, site)
+        record = Accepted(received_ms, envelope, accepted, rejected, user_agent, language)
         try:
-            await self._spool.append(payload, rows)
+            await self._spool.append(record.encode(), record.rows)
         except (SpoolFull, SpoolError) as exc:
             reason = "spool_full" if isinstance(exc, SpoolFull) else "spool_error"
             headers = {**cors, "retry-after": str(RETRY_AFTER_S)}
             return self._refuse(reason, 503, "the collector cannot take events right now", headers)
         # Counted only once durable: "accepted" means acknowledged.
         self._count_rejections(rejected)
-        self._metrics.events_accepted += len(accepted)
+        self._metrics.events_accepted.inc(len(accepted))
         body_out = {"accepted": len(accepted), "rejected": len(rejected), "errors": shown}
         return json_response(202, body_out, cors)
 
-    def _vouching_site(self, named: str | None, origin: str | None) -> str | None:
-        """The configured site an unusable browser request is kept for, or None.
-
-        Anyone can send junk; it is stored only when a site vouches for it: the site it
-        names, from an origin that site allows (or no Origin: not a browser), or for an
-        unreadable body, the site of its page origin. What is kept is charged to that
-        site's rate limit; the rest is only counted."""
-        owner = named if named is not None else self._sites.site_of_origin(origin)
-        if named is not None and named not in self._sites:
-            reason = "unknown_site"
-        elif named is not None and not self._sites.origin_allowed(named, origin):
-            reason = "origin_not_allowed"
-        elif owner is None:
-            reason = "no_site"
-        elif self._per_site.take(owner):
-            reason = "rate_limited_site"
-        else:
-            return owner
-        self._metrics.rejections_not_stored[reason] += 1
-        return None
+    def _not_stored(self, reason: str) -> None:
+        self._metrics.rejections_not_stored.inc(reason)
 
     def client_address(self, request: Request) -> str:
         hops = self._limits.trusted_proxy_hops
@@ -285,7 +259,7 @@ class Ingest:
         except zlib.error:
             raise Refused(self._refuse("bad_gzip", 400, "body is not valid gzip", cors)) from None
         except ClientDisconnect:
-            self._metrics.requests_refused["client_disconnected"] += 1
+            self._metrics.requests_refused.inc("client_disconnected")
             raise Refused(Response(status_code=400)) from None
 
     @staticmethod
@@ -311,7 +285,7 @@ class Ingest:
         return out
 
     def _refuse(self, reason: str, status: int, message: str, headers: dict[str, str]) -> Response:
-        self._metrics.requests_refused[reason] += 1
+        self._metrics.requests_refused.inc(reason)
         log.info("refused request: %s (%d)", reason, status, extra={"kind": reason})
         return json_response(status, {"error": message, "reason": reason}, headers)
 
@@ -327,30 +301,23 @@ class Ingest:
         return self._refuse("secret_key_from_browser", 401, message, cors)
 
     def _count_rejections(self, rejected: list[Rejection]) -> None:
-        for r in rejected:
-            self._metrics.events_rejected[r.reason] += 1
+        # One increment per reason, not per event: a batch of junk has hundreds.
+        for reason, n in collections.Counter(r.reason for r in rejected).items():
+            self._metrics.events_rejected.inc(reason, n)
 
-    async def _keep_rejections(
-        self,
-        rejected: list[Rejection],
-        received_ms: int,
-        user_agent: str,
-        site: str = "",
-        envelope: dict[str, Any] | None = None,
-    ) -> None:
+    async def _keep(self, refusal: Refusal) -> None:
         """Put refused input in the spool on its way to rejected_events.
 
         The client gets its 4xx either way; if even this cannot be written, the refusal
         is still counted and logged.
         """
-        payload, rows = encode(envelope, [], rejected, received_ms, user_agent, site)
         try:
-            await self._spool.append(payload, rows)
+            await self._spool.append(refusal.encode(), refusal.rows)
         except (SpoolFull, SpoolError):
-            self._metrics.requests_refused["rejection_not_kept"] += 1
+            self._metrics.requests_refused.inc("rejection_not_kept")
             log.warning(
                 "spool unavailable: %d rejected events only counted",
-                len(rejected),
+                len(refusal.rejected),
                 extra={"kind": "rejection_not_kept"},
             )
 

@@ -4,34 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import secrets
 from collections.abc import Iterable
+
+from collector.ops.secrets import is_secret
 
 DEMO_SITE = "demo"
 _SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
-# Server keys authenticate back-end senders. The fixed prefix lets the browser endpoint
-# recognise one that leaked into a page, and refuse it.
-SECRET_PREFIX = "mxsk_"
-_SECRET = re.compile(r"^mxsk_[A-Za-z0-9]{24,64}$")
-_SECRET_BYTES = SECRET_PREFIX.encode()
-# The prefix with any of its letters written as a JSON escape (\u006d for m, ...): what a
-# JSON body means, not only what its bytes spell.
-_SECRET_ESCAPED = re.compile(
-    rb"(?:m|\\u006[dD])(?:x|\\u0078)(?:s|\\u0073)(?:k|\\u006[bB])(?:_|\\u005[fF])"
-)
-
-
-def holds_secret(text: bytes) -> bool:
-    """Whether header or body text holds something shaped like a secret server key, as it
-    is or JSON-escaped."""
-    if b"\\u" not in text:
-        return _SECRET_BYTES in text
-    return _SECRET_ESCAPED.search(text) is not None
-
-
-def new_secret() -> str:
-    return SECRET_PREFIX + secrets.token_hex(16)
 
 
 def parse_server_keys(spec: str) -> dict[str, str]:
@@ -44,7 +23,7 @@ def parse_server_keys(spec: str) -> dict[str, str]:
             raise ValueError("an entry is not 'site=key[,key...]' with a lower-case site id")
         for key in filter(None, (v.strip() for v in values.split(","))):
             # Never echo the key itself: this message may reach a log.
-            if not _SECRET.match(key):
+            if not is_secret(key):
                 raise ValueError(f"site {site_id!r}: a key is not mxsk_ and 24-64 letters/digits")
             if key in keys:
                 raise ValueError(f"site {site_id!r}: a key is listed twice")

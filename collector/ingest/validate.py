@@ -16,6 +16,8 @@ import msgspec
 import orjson
 
 from collector.contract import envelope_type, envelope_validator, event_validator
+from collector.rows.rejection import Rejection
+from collector.rows.wire import Envelope, WireEvent
 
 RAW_LIMIT = 2048
 # An event cannot happen after the batch carrying it was sent (a minute of slack for a
@@ -27,7 +29,7 @@ MAX_EVENT_AGE_MS = 7 * 24 * 3600 * 1000
 MAX_DEPTH = 8
 
 # JSON Schema keywords, as reason codes a person reading rejected_events understands.
-_REASONS = {
+SCHEMA_REASONS = {
     "required": "missing_field",
     "type": "wrong_type",
     "enum": "invalid_value",
@@ -45,27 +47,10 @@ _REASONS = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Rejection:
-    reason: str
-    field: str
-    message: str
-    index: int = -1  # the event's index in the batch; -1 when the whole request failed
-    raw: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "reason": self.reason,
-            "field": self.field,
-            "message": self.message,
-        }
-
-
 @dataclasses.dataclass
 class Judgement:
-    envelope: dict[str, Any]
-    accepted: list[dict[str, Any]]
+    envelope: Envelope
+    accepted: list[WireEvent]
     rejected: list[Rejection]
 
 
@@ -97,7 +82,7 @@ def _rejection(
     for part in path:
         field += f"[{part}]" if part.isdigit() else (f".{part}" if field else part)
     message = str(exc.message).replace("data.", "", 1).replace("data ", "value ", 1)
-    return Rejection(_REASONS.get(str(exc.rule), "invalid"), field, message, index, raw)
+    return Rejection(SCHEMA_REASONS.get(str(exc.rule), "invalid"), field, message, index, raw)
 
 
 _KEY_END = re.compile(rb'"[ \t\r\n]*:')
@@ -211,7 +196,7 @@ def accept_whole(body: bytes) -> Judgement | None:
     except (orjson.JSONDecodeError, msgspec.MsgspecError):
         return None
     context = payload.get("c") or {}
-    events: list[dict[str, Any]] = payload["e"]
+    events: list[WireEvent] = payload["e"]
     keys = len(payload) + len(context)
     for e in events:
         keys += len(e) + len(e.get("p") or ()) + len(e.get("x") or ())
@@ -240,7 +225,7 @@ def judge(payload: Any) -> Judgement:
         site = named if isinstance(named, str) else None
         raise EnvelopeError(_rejection(exc, "", -1, raw), site) from None
     check = event_validator()
-    accepted: list[dict[str, Any]] = []
+    accepted: list[WireEvent] = []
     rejected: list[Rejection] = []
     for index, event in enumerate(payload["e"]):
         try:

@@ -3,10 +3,10 @@
 The embedded engine runs inside the collector: whatever an analyst's query made it do, the
 process would do. Queries are checked before they run (``collector.read.sqlguard``); this is
 the floor beneath that check. Once the collector is set up it may read its code, its
-libraries and a few system files, write only its spool and its store, bind only its port
-and, on the embedded engine, open no TCP connection at all (nothing to fetch a URL with);
-with a ClickHouse server, only to its port. Secrets are also wiped from the environment
-that ``/proc/<pid>/environ`` shows, and from what child processes inherit.
+libraries and a few system files, write only its spool, its sink's record and its store,
+bind only its port and, on the embedded engine, open no TCP connection at all (nothing to
+fetch a URL with); with a ClickHouse server, only to its port. Secrets are also wiped from
+the environment that ``/proc/<pid>/environ`` shows, and from what child processes inherit.
 
 Linux only, and only where the kernel has Landlock (5.13+; TCP rules 6.7+): elsewhere the
 collector logs that it runs unconfined.
@@ -104,7 +104,8 @@ class Confinement:
 
 
 def plan(data_dir: Path, store_url: str, port: int, extra_read: Iterable[Path] = ()) -> Confinement:
-    """The collector's needs: its code and libraries, its spool and store, its port."""
+    """The collector's needs: its code and libraries, its spool, sink record and store, its
+    port."""
     # Not the whole checkout: the data directory (and its query token) may lie inside it.
     package = Path(__file__).resolve().parent.parent
     code = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
@@ -116,7 +117,7 @@ def plan(data_dir: Path, store_url: str, port: int, extra_read: Iterable[Path] =
     if main:
         code.add(Path(main).resolve().parent)
     code = {p for p in code if not _holds(p, data_dir)}
-    write = [data_dir / "spool", data_dir / "tmp", Path("/dev/shm")]
+    write = [data_dir / "spool", data_dir / "sink", data_dir / "tmp", Path("/dev/shm")]
     connect: list[int] = []
     if store_url.startswith("chdb://"):
         write.append(Path(store_url.removeprefix("chdb://")))

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from collector.ingest.sites import holds_secret
+from collector.ops.secrets import holds_secret
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

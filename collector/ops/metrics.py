@@ -1,16 +1,30 @@
-"""Prometheus metrics in the text exposition format, without a client library.
+"""Prometheus metrics, on prometheus-client, in one registry per app.
 
-The collector has a couple of dozen series; a small explicit class keeps each one visible
-and typed instead of hiding them in a global registry.
+Each series is a typed attribute of ``Metrics``: a plain library ``Counter``, ``Histogram``
+or ``Gauge``, or a ``Labelled`` counter whose known label values are exported at zero
+from the start. Gauges that belong to another stage are read from it at scrape time.
 """
 
 from __future__ import annotations
 
-import bisect
-from collections import Counter
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+# The text format generate_latest writes. Not the library's CONTENT_TYPE_LATEST: recent
+# releases name a newer format with it.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# The variables that switch prometheus-client to its multiprocess mode when it is imported.
+MULTIPROCESS_VARIABLES = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
 
 # Label values known in advance, exported at zero from the start: a series that appears
 # only with its first error has no increase() to alert on, so a rule combining it with
@@ -19,10 +33,13 @@ TABLES = ("events", "rejected_events")
 # One failed attempt writes neither table; it is counted under the first.
 INSERT_ERROR_TABLES = ("events",)
 QUERY_OUTCOMES = ("ok", "failed", "refused", "throttled", "forbidden", "busy")
-# Broken requests counted but not kept, because no configured site vouches for them.
+# Why a refused browser request was not kept in rejected_events: no configured site
+# vouches for it (collector.ingest.policy, Browser.owner).
 NOT_STORED_REASONS = ("unknown_site", "origin_not_allowed", "no_site", "rate_limited_site")
 CONNECTION_CLOSE_REASONS = ("idle", "evicted", "over_limit")
 FILTER_REASONS = ("bot",)
+VISITOR_REQUESTS = ("export", "forget", "forget_resumed")
+ERASED_TABLES = ("events", "rejected_events", "moment_hourly", "spool")
 # The validation codes (collector.ingest.validate) an event can be refused with.
 REJECTION_REASONS = (
     "bad_format",
@@ -72,176 +89,165 @@ REFUSAL_REASONS = (
     "wrong_type",
 )
 
+# Each counter and histogram would gain a `<name>_created` series the collector never
+# exported; the library keeps this switch per process, not per registry.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated upstream
 
-def zeros(labels: tuple[str, ...]) -> Counter[str]:
-    return Counter(dict.fromkeys(labels, 0))
 
+class Labelled:
+    """A counter by one label. Each value's child is kept in a plain dict: the library's
+    ``labels()`` validates and locks on every call, several times the cost of the
+    increment itself."""
 
-class Histogram:
-    def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS_S) -> None:
-        self.buckets = buckets
-        self.counts = [0] * (len(buckets) + 1)  # the last one is +Inf
-        self.sum = 0.0
-        self.count = 0
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        name: str,
+        help_text: str,
+        label: str,
+        known: Iterable[str],
+    ) -> None:
+        self._counter = Counter(name, help_text, (label,), registry=registry)
+        self._children = {value: self._counter.labels(value) for value in known}
 
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.buckets, value)] += 1
-        self.sum += value
-        self.count += 1
-
-    def render(self, name: str) -> list[str]:
-        lines, running = [], 0
-        for bound, n in zip((*self.buckets, float("inf")), self.counts, strict=True):
-            running += n
-            le = "+Inf" if bound == float("inf") else repr(bound)
-            lines.append(f'{name}_bucket{{le="{le}"}} {running}')
-        lines += [f"{name}_sum {self.sum}", f"{name}_count {self.count}"]
-        return lines
+    def inc(self, value: str, amount: float = 1) -> None:
+        child = self._children.get(value)
+        if child is None:
+            child = self._children.setdefault(value, self._counter.labels(value))
+        child.inc(amount)
 
 
 class Metrics:
     def __init__(self) -> None:
-        self.events_received = 0
-        self.events_accepted = 0
-        self.events_duplicate = 0
-        self.events_rejected = zeros(REJECTION_REASONS)
-        self.events_filtered = zeros(FILTER_REASONS)
-        self.requests_refused = zeros(REFUSAL_REASONS)
-        self.rejections_not_stored = zeros(NOT_STORED_REASONS)
-        self.connections_closed = zeros(CONNECTION_CLOSE_REASONS)
-        self.ingest_seconds = Histogram()
-        self.insert_batches = zeros(TABLES)
-        self.insert_rows = zeros(TABLES)
-        self.insert_errors = zeros(INSERT_ERROR_TABLES)
-        self.build_errors = 0
-        self.sink_restarts = 0
-        self.spool_quarantined = 0
-        self.insert_seconds = Histogram()
-        self.store_up = 0
-        self.queries = zeros(QUERY_OUTCOMES)
-        self.visitor_requests: Counter[str] = Counter(
-            {"export": 0, "forget": 0, "forget_resumed": 0}
+        multiprocess = [v for v in MULTIPROCESS_VARIABLES if v in os.environ]
+        if multiprocess:
+            # Imported with it set, the library keeps each value in a file per process id:
+            # an id that repeats (1, in a container) would carry a previous run's counters
+            # on, and nothing here adds up other processes' files, as the variable promises.
+            raise ValueError(
+                f"{multiprocess[0]} is set: the collector exports its metrics from its one "
+                "serving process and does not use prometheus-client's multiprocess mode; "
+                "unset it (docs/operations.md, Metrics)"
+            )
+        self.registry = r = CollectorRegistry()
+
+        def labelled(name: str, help_text: str, label: str, known: Iterable[str]) -> Labelled:
+            return Labelled(r, name, help_text, label, known)
+
+        self.events_received = Counter(
+            "microx_events_received_total", "Events received in valid envelopes.", registry=r
         )
-        self.visitor_rows_erased: Counter[str] = Counter(
-            {"events": 0, "rejected_events": 0, "moment_hourly": 0, "spool": 0}
-        )
-        self.erased_dropped: Counter[str] = Counter({"events": 0, "rejected_events": 0})
-        # Gauges read from their owner at scrape time, so they can never go stale.
-        self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
-
-    def render(self) -> str:
-        out: list[str] = []
-
-        def head(name: str, kind: str, help_text: str) -> str:
-            out.append(f"# HELP microx_{name} {help_text}")
-            out.append(f"# TYPE microx_{name} {kind}")
-            return f"microx_{name}"
-
-        def counter(name: str, help_text: str, value: float) -> None:
-            out.append(f"{head(name, 'counter', help_text)} {value}")
-
-        def labelled(name: str, help_text: str, values: Counter[str], label: str) -> None:
-            full = head(name, "counter", help_text)
-            out.extend(f'{full}{{{label}="{k}"}} {v}' for k, v in sorted(values.items()))
-
-        def histogram(name: str, help_text: str, h: Histogram) -> None:
-            out.extend(h.render(head(name, "histogram", help_text)))
-
-        counter(
-            "events_received_total", "Events received in valid envelopes.", self.events_received
-        )
-        counter(
-            "events_accepted_total",
+        self.events_accepted = Counter(
+            "microx_events_accepted_total",
             "Events acknowledged (durable in the spool).",
-            self.events_accepted,
+            registry=r,
         )
-        counter(
-            "events_duplicate_total",
+        self.events_duplicate = Counter(
+            "microx_events_duplicate_total",
             "Events not inserted because the same event id was already stored.",
-            self.events_duplicate,
+            registry=r,
         )
-        labelled(
-            "events_rejected_total",
+        self.events_rejected = labelled(
+            "microx_events_rejected_total",
             "Events refused by validation, by reason.",
-            self.events_rejected,
             "reason",
+            REJECTION_REASONS,
         )
-        labelled(
-            "events_filtered_total",
+        self.events_filtered = labelled(
+            "microx_events_filtered_total",
             "Events dropped on purpose, by reason.",
-            self.events_filtered,
             "reason",
+            FILTER_REASONS,
         )
-        labelled(
-            "requests_refused_total",
+        self.requests_refused = labelled(
+            "microx_requests_refused_total",
             "Requests refused whole, by reason.",
-            self.requests_refused,
             "reason",
+            REFUSAL_REASONS,
         )
-        labelled(
-            "rejections_not_stored_total",
+        self.rejections_not_stored = labelled(
+            "microx_rejections_not_stored_total",
             "Refused requests not kept in rejected_events (no configured site vouches for "
             "them), by reason.",
-            self.rejections_not_stored,
             "reason",
+            NOT_STORED_REASONS,
         )
-        labelled(
-            "connections_closed_total",
+        self.connections_closed = labelled(
+            "microx_connections_closed_total",
             "Connections closed or refused by the collector, by reason.",
-            self.connections_closed,
             "reason",
+            CONNECTION_CLOSE_REASONS,
         )
-        histogram("ingest_seconds", "Time to answer an ingest request.", self.ingest_seconds)
-        labelled(
-            "insert_batches_total", "Batches inserted, by table.", self.insert_batches, "table"
+        self.ingest_seconds = Histogram(
+            "microx_ingest_seconds",
+            "Time to answer an ingest request.",
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
         )
-        labelled("insert_rows_total", "Rows inserted, by table.", self.insert_rows, "table")
-        labelled(
-            "insert_errors_total", "Failed insert attempts, by table.", self.insert_errors, "table"
+        self.insert_batches = labelled(
+            "microx_insert_batches_total", "Batches inserted, by table.", "table", TABLES
         )
-        counter(
-            "build_errors_total",
+        self.insert_rows = labelled(
+            "microx_insert_rows_total", "Rows inserted, by table.", "table", TABLES
+        )
+        self.insert_errors = labelled(
+            "microx_insert_errors_total",
+            "Failed insert attempts, by table.",
+            "table",
+            INSERT_ERROR_TABLES,
+        )
+        self.build_errors = Counter(
+            "microx_build_errors_total",
             "Failed attempts to rebuild a batch's rows from the spool (the worker process died).",
-            self.build_errors,
+            registry=r,
         )
-        counter(
-            "sink_restarts_total",
+        self.sink_restarts = Counter(
+            "microx_sink_restarts_total",
             "Restarts of the task draining the spool after an unexpected error (see the log).",
-            self.sink_restarts,
+            registry=r,
         )
-        counter(
-            "spool_quarantined_records_total",
+        self.spool_quarantined = Counter(
+            "microx_spool_quarantined_records_total",
             "Corrupt spool records moved to the quarantine directory instead of being stored.",
-            self.spool_quarantined,
+            registry=r,
         )
-        histogram("insert_seconds", "Time per successful batch insert.", self.insert_seconds)
-        labelled(
-            "queries_total",
+        self.insert_seconds = Histogram(
+            "microx_insert_seconds",
+            "Time per successful batch insert.",
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.queries = labelled(
+            "microx_queries_total",
             "Analysts' read-only queries and reports, by outcome (ok, failed, refused).",
-            self.queries,
             "outcome",
+            QUERY_OUTCOMES,
         )
-        labelled(
-            "visitor_requests_total",
+        self.visitor_requests = labelled(
+            "microx_visitor_requests_total",
             "A visitor's data exported or erased on request, by request.",
-            self.visitor_requests,
             "request",
+            VISITOR_REQUESTS,
         )
-        labelled(
-            "visitor_rows_erased_total",
+        self.visitor_rows_erased = labelled(
+            "microx_visitor_rows_erased_total",
             "Rows erased on a visitor's request, by table (spool: not yet stored).",
-            self.visitor_rows_erased,
             "table",
+            ERASED_TABLES,
         )
-        labelled(
-            "erased_rows_dropped_total",
+        self.erased_dropped = labelled(
+            "microx_erased_rows_dropped_total",
             "Rows of erased visitors dropped before insert (from the spool or resent), by table.",
-            self.erased_dropped,
             "table",
+            TABLES,
         )
-        out.append(
-            f"{head('store_up', 'gauge', 'Whether the store answered last time.')} {self.store_up}"
+        self.store_up = Gauge(
+            "microx_store_up", "Whether the store answered last time.", registry=r
         )
-        for name, (help_text, read) in sorted(self.gauges.items()):
-            out.append(f"{head(name, 'gauge', help_text)} {read()}")
-        return "\n".join(out) + "\n"
+
+    def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
+        """A gauge read from its owner at scrape time, so it can never go stale."""
+        Gauge(name, help_text, registry=self.registry).set_function(read)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

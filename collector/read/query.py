@@ -32,6 +32,8 @@ from starlette.responses import PlainTextResponse, Response
 
 from collector.ingest.ratelimit import AddressHasher, RateLimiter, retry_after
 from collector.ops.metrics import Metrics
+from collector.read.params import ParameterError
+from collector.read.params import value as params_value
 from collector.read.sqlguard import DATABASE, READONLY, FunctionCatalogue, QueryRefused, SqlGuard
 from collector.sink.store import Store, StoreUnavailable
 
@@ -321,7 +323,7 @@ class QueryService:
         key = self._hash_address(self._client_address(request))
         wait = self._failures.wait(key)
         if wait > 0:
-            self._metrics.queries["throttled"] += 1
+            self._metrics.queries.inc("throttled")
             response = clickhouse_error(
                 516, "microx: too many wrong query tokens from this client; wait", 429
             )
@@ -329,7 +331,7 @@ class QueryService:
             return response
         if authorized(request, self.token):
             return None
-        self._metrics.queries["refused"] += 1
+        self._metrics.queries.inc("refused")
         self._failures.take(key)
         return unauthorized()
 
@@ -355,7 +357,7 @@ class QueryService:
             return clickhouse_error(62, "empty query (SYNTAX_ERROR)")
         database = params.get("database", "")
         if database not in _PROTOCOL_DATABASES:
-            self._metrics.queries["forbidden"] += 1
+            self._metrics.queries.inc("forbidden")
             return clickhouse_error(
                 291, f"microx: only database {DATABASE} is read here (DATABASE_ACCESS_DENIED)", 403
             )
@@ -371,7 +373,11 @@ class QueryService:
                 self.guard().check_format(fmt)
             # Only the placeholders the parsed query declares are bound (ClickHouse ignores
             # the rest too); nothing else can reach the text that runs.
-            used = {k: v for k, v in bound.items() if k in checked.parameters}
+            used = {
+                name: params_value(text, checked.parameters[name])
+                for name, text in bound.items()
+                if name in checked.parameters
+            }
             data = store.raw(checked.sql, used, None if checked.format else fmt, DATABASE)
             if len(data) > self._limits.max_result_bytes:
                 # The engine checks its limit between blocks; one huge row is one block.
@@ -381,12 +387,12 @@ class QueryService:
         try:
             fmt, data = await self.call(run)
         except QueryRefused as exc:
-            self._metrics.queries["forbidden"] += 1
+            self._metrics.queries.inc("forbidden")
             log.warning("query refused: %s", exc)
             name = "READONLY" if exc.code == READONLY else "ACCESS_DENIED"
             return clickhouse_error(exc.code, f"microx: {exc} ({name})", 403)
         except ResultTooLarge as exc:
-            self._metrics.queries["failed"] += 1
+            self._metrics.queries.inc("failed")
             return clickhouse_error(
                 396,
                 f"microx: the answer has {exc.args[0]} bytes, more than"
@@ -395,20 +401,23 @@ class QueryService:
         except QueriesBusy:
             return self._busy("too many queries at once")
         except TimeoutError:
-            self._metrics.queries["failed"] += 1
+            self._metrics.queries.inc("failed")
             return clickhouse_error(159, "microx: the query took too long (TIMEOUT_EXCEEDED)")
         except StoreUnavailable as exc:
             return clickhouse_error(210, str(exc), 503)
+        except ParameterError as exc:
+            self._metrics.queries.inc("failed")
+            return clickhouse_error(457, f"microx: a query parameter: {exc} (BAD_QUERY_PARAMETER)")
         except Exception as exc:  # noqa: BLE001 - the engine's own errors go back to the client
             text = str(exc).strip()
             code = _CODE.search(text)
-            self._metrics.queries["failed"] += 1
+            self._metrics.queries.inc("failed")
             return clickhouse_error(int(code[1]) if code else 1001, text)
         if self._answering + len(data) > self._limits.max_result_bytes * self._limits.concurrency:
             # Answers still being sent to slow clients hold memory no slot accounts for.
             return self._busy("too many large answers being sent")
         self._answering += len(data)
-        self._metrics.queries["ok"] += 1
+        self._metrics.queries.inc("ok")
         headers = {
             "x-clickhouse-format": fmt,
             "x-clickhouse-timezone": "UTC",
@@ -432,7 +441,7 @@ class QueryService:
         )
 
     def _busy(self, why: str) -> Response:
-        self._metrics.queries["busy"] += 1
+        self._metrics.queries.inc("busy")
         response = clickhouse_error(
             202, f"microx: {why}; retry (TOO_MANY_SIMULTANEOUS_QUERIES)", 429
         )

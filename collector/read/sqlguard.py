@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -304,8 +304,9 @@ class Checked:
 
     sql: str
     format: str | None
-    # The {name:Type} placeholders of the parsed query: the only parameters passed on.
-    parameters: frozenset[str] = frozenset()
+    # The {name:Type} placeholders of the parsed query, name -> type: the only parameters
+    # passed on, each read as its type's text form.
+    parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -395,12 +396,12 @@ class SqlGuard:
             return self._check_plain(sql, kind[1] if kind else "", parse)
         if not isinstance(tree, dict):
             raise QueryRefused("the query could not be read")
-        names = frozenset(
-            str(n.get("name"))
+        declared = {
+            str(n["name"]): str(n.get("param_type", ""))
             for n in _nodes(tree)
             if n.get("type") == "QueryParameter" and n.get("name")
-        )
-        return Checked(sql, self._check_statement(tree), names)
+        }
+        return Checked(sql, self._check_statement(tree), declared)
 
     def _check_plain(self, sql: str, kind: str, parse: Parse) -> Checked:
         canonical = parse("formatQuerySingleLine", sql)

@@ -1,2 +1,3 @@
-"""rights: a visitor's data on request — export (``visitors``) and erasure, which
-``tombstones`` keeps effective for rows still on their way to the store."""
+"""rights: a visitor's data on request — export and erasure (``visitors``). An erasure
+also leaves tombstones (``collector.sink.tombstones``) so that the sink drops the visitor's
+rows still on their way to the store."""

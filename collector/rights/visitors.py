@@ -32,12 +32,12 @@ from starlette.responses import Response
 
 from collector.ingest.receive import Ingest, Refused, json_response
 from collector.ops.metrics import Metrics
-from collector.rights.tombstones import Tombstones, TombstonesFull, subject
-from collector.rows.enrich import EVENT_COLUMNS, Row
-from collector.rows.record import REJECTED_COLUMNS, decode
+from collector.rows.columns import EVENT_COLUMNS, REJECTED_COLUMNS, Row
+from collector.rows.record import decode
 from collector.sink.batch import Batcher
 from collector.sink.migrations import DATABASE
 from collector.sink.store import Store, StoreLost
+from collector.sink.tombstones import Tombstones, TombstonesFull, subject
 from collector.spool.log import QUARANTINE, Position, Spool, spool_end, unstored
 
 log = logging.getLogger("microx.visitors")
@@ -231,7 +231,7 @@ class Visitor:
                 out += self.store.raw(
                     f"SELECT '{table}' AS table, false AS pending, * FROM {DATABASE}.{table}"
                     f" WHERE {where} ORDER BY received_at",
-                    _text_parameters(params),
+                    params,
                     "JSONEachRow",
                 )
         for table, columns, rows in (
@@ -397,17 +397,6 @@ def _owner(body: dict[str, Any], site: str) -> tuple[str | None, str | None]:
     return (str(sid).lower() if sid else None), (str(vid).lower() if vid else None)
 
 
-def _text_parameters(params: dict[str, Any]) -> dict[str, str]:
-    """Parameters in the text form ``Store.raw`` passes on (all are ids checked here)."""
-
-    def text(value: Any) -> str:
-        if isinstance(value, list):
-            return "[" + ",".join(f"'{v}'" for v in value) + "]"
-        return str(value)
-
-    return {k: text(v) for k, v in params.items()}
-
-
 def _jsonable(columns: tuple[str, ...], row: Row) -> dict[str, Any]:
     """A row rebuilt from the spool, in the form ClickHouse's JSONEachRow gives stored ones."""
     out: dict[str, Any] = {}
@@ -433,11 +422,11 @@ def log_request(request: str, result: dict[str, Any], metrics: Metrics | None) -
         ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing found",
     )
     if metrics is not None:
-        metrics.visitor_requests[request] += 1
+        metrics.visitor_requests.inc(request)
         if request in ("forget", "forget_resumed"):
             for table, n in counts.items():
                 if table != "quarantine_files":
-                    metrics.visitor_rows_erased[table] += n
+                    metrics.visitor_rows_erased.inc(table, n)
 
 
 def _hashed(kind: str) -> str:
@@ -577,7 +566,7 @@ class VisitorRequests:
         except Refused as refused:
             return refused.response
         except TombstonesFull as exc:
-            self._metrics.requests_refused["tombstones_full"] += 1
+            self._metrics.requests_refused.inc("tombstones_full")
             log.error("visitor forget refused: %s", exc)
             return json_response(
                 503, {"error": str(exc), "reason": "tombstones_full"}, {"retry-after": "3600"}
@@ -592,7 +581,7 @@ class VisitorRequests:
         resume(store, self._spool, self._tombstones, self._metrics)
 
     def _unavailable(self, request: str, exc: Exception) -> Response:
-        self._metrics.requests_refused["store_unavailable"] += 1
+        self._metrics.requests_refused.inc("store_unavailable")
         text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         log.error("visitor %s failed, the client may retry: %s", request, text)
         return json_response(

@@ -1,69 +1,27 @@
-"""enrich: turn validated events into ``microx.events`` rows.
+"""enrich: turn validated events into ``microx.events`` rows, in
+:data:`~collector.rows.columns.EVENT_COLUMNS` order. The one place where server-side facts
+are added to what the page sent.
 
 Adds what only the server knows: when the batch arrived, how far the client clock is
-off (``received_at - sent_at``), and the browser, OS and device class from the
-User-Agent. The client's own times are kept beside the corrected one. The client IP is
-not an input here at all, so it cannot end up in a row.
+off (``received_at - sent_at``), the browser, OS and device class from the User-Agent,
+the language from Accept-Language when the page did not say it, and URLs cleaned again.
+The client's own times are kept beside the corrected one. The client IP is not an input
+here at all, so it cannot end up in a row.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import re
-from typing import Any
 from urllib.parse import urlsplit
 
+from collector.rows.columns import Row
 from collector.rows.useragent import classify
+from collector.rows.wire import Context, Envelope, WireEvent
 
-EVENT_COLUMNS = (
-    "site",
-    "event_id",
-    "session_id",
-    "type",
-    "name",
-    "target",
-    "label",
-    "duration_ms",
-    "value",
-    "seq",
-    "url",
-    "path",
-    "referrer",
-    "props",
-    "client_time",
-    "sent_at",
-    "received_at",
-    "event_time",
-    "clock_skew_ms",
-    "browser",
-    "os",
-    "device",
-    "viewport_w",
-    "viewport_h",
-    "lang",
-    "tz",
-    "sdk_version",
-    "contract_version",
-    "visitor_id",
-    "consent",
-    "sample_rate",
-    "variants",
-    "definition",
-)
-
-Row = tuple[Any, ...]
-_UTC = dt.UTC
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
 # The contract's upper bound for client times (2100-01-01); corrected times are held to
 # the same range so a wildly wrong sent-at cannot push a row outside DateTime64.
 MAX_EPOCH_MS = 4_102_444_800_000
-
-
-def ms_to_datetime(ms: int | float) -> dt.datetime:
-    # timedelta arithmetic is exact to the microsecond and, unlike fromtimestamp, has no
-    # platform range limits for the far past or future.
-    return _EPOCH + dt.timedelta(milliseconds=ms)
 
 
 def _prop_value(value: str | int | float | bool) -> str:
@@ -76,16 +34,13 @@ def _prop_value(value: str | int | float | bool) -> str:
 LANG_MAX = 35
 
 
-def fill_language(envelope: dict[str, Any], accept_language: str) -> None:
-    """Take the page's language from the request's Accept-Language when the envelope does
-    not say it: the browser sends its first preference there (navigator.language), so the
-    snippet need not. Kept as an input of the spool record, so replay sees the same."""
-    ctx = envelope.get("c") or {}
-    if "lang" in ctx:
-        return
+def language(context: Context, accept_language: str) -> str:
+    """The page's language: the context's, else the first preference of the request's
+    Accept-Language — the browser sends navigator.language there, so the snippet need not."""
+    if "lang" in context:
+        return context["lang"]
     first = accept_language.split(",", 1)[0].split(";", 1)[0].strip()
-    if first and first != "*":
-        envelope["c"] = {**ctx, "lang": first[:LANG_MAX]}
+    return first[:LANG_MAX] if first != "*" else ""
 
 
 # The snippet's rule for URLs (sdk_js/src/lib/url.ts), applied again to what arrives: after
@@ -120,7 +75,11 @@ def _path(url: str) -> str:
 
 
 def enrich(
-    envelope: dict[str, Any], events: list[dict[str, Any]], received_ms: int, user_agent: str
+    envelope: Envelope,
+    events: list[WireEvent],
+    received_ms: int,
+    user_agent: str,
+    accept_language: str = "",
 ) -> list[Row]:
     """One row per event, in :data:`EVENT_COLUMNS` order. Times are epoch milliseconds, the
     DateTime64(3) columns' own ticks: the driver writes them as they are, where datetime
@@ -129,14 +88,14 @@ def enrich(
     # values become typed rows, or an integer column would refuse the whole batch.
     sent_ms = int(envelope["at"])
     skew = received_ms - sent_ms
-    ctx: dict[str, Any] = envelope.get("c") or {}
+    ctx: Context = envelope.get("c") or {}
     browser, os_name, device = classify(user_agent)
     page_url = scrub_url(envelope["u"])
     page_path = _path(page_url)
     site, session_id = envelope["s"], envelope["sid"]
     referrer = scrub_url(envelope.get("r", ""))
     vw, vh = int(ctx.get("vw", 0)), int(ctx.get("vh", 0))
-    lang, tz, sdk = ctx.get("lang", ""), ctx.get("tz", ""), ctx.get("sdk", "")
+    lang, tz, sdk = language(ctx, accept_language), ctx.get("tz", ""), ctx.get("sdk", "")
     version, visitor = int(envelope["v"]), envelope.get("vid")
     consent, rate = ctx.get("cs", []), float(ctx.get("sr", 1))
     rows: list[Row] = []

@@ -6,10 +6,11 @@ rows as insert blocks (``blocks``), and inserts them. All store and spool-readin
 run on one dedicated thread, so the event loop never blocks on ClickHouse or the disk.
 
 Exactly once: before inserting, the batch's spool range and a content-derived
-deduplication token are written to the checkpoint; a batch retried after a lost
+deduplication token are written to the sink's own record (``intent``), and only after
+the insert does the spool's checkpoint move past the range; a batch retried after a lost
 response, or replayed after a crash, is inserted again under the same token and
-ClickHouse drops the copy. Events the snippet marks as resent are looked up by id first,
-and so is every row of a batch read from where a lost checkpoint was rebuilt.
+ClickHouse drops the copy. What a token cannot catch — an event resent, a batch read where
+the spool's checkpoint or that record was lost — is looked up first (``copies``).
 
 The draining task is supervised: an unexpected error is logged with its traceback,
 counted, shown by ``/readyz``, and the task starts again after a backoff.
@@ -21,22 +22,23 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import datetime as dt
 import functools
 import hashlib
 import logging
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from collector.ops.metrics import Metrics
-from collector.rights.tombstones import Tombstones
-from collector.rows.enrich import EVENT_COLUMNS, ms_to_datetime
-from collector.rows.record import REJECTED_COLUMNS
+from collector.rows.columns import EVENT_COLUMNS, REJECTED_COLUMNS
 from collector.sink.blocks import Block, Blocks, Erasure
+from collector.sink.copies import Copies
+from collector.sink.intent import Intent, IntentFile
 from collector.sink.store import Store, StoreLost
-from collector.spool.log import Intent, Spool
+from collector.sink.tombstones import Tombstones
+from collector.spool.log import Position, Spool
 
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 10.0
@@ -45,12 +47,6 @@ RESTART_FIRST_S = 0.5
 RESTART_MAX_S = 30.0
 # Full batches waiting in the spool that mean the sink is behind (a backlog to drain).
 BEHIND_BATCHES = 2
-# A resent event is looked for within this distance of its own time.
-RESENT_LOOKBACK = dt.timedelta(days=2)
-# Resent events stored recently, remembered so that their original, if it shows up late
-# (it was still in flight when the resend overtook it), is recognised as a copy.
-RECENT_RESENT_S = 600.0
-RECENT_RESENT_MAX = 100_000
 
 log = logging.getLogger("microx.batch")
 T = TypeVar("T")
@@ -64,7 +60,8 @@ class _Batch:
     payloads: list[bytes]
     intent: Intent
     block: asyncio.Future[Block] | None = None
-    # Read from where a lost checkpoint was rebuilt: its rows may be stored already.
+    # Read where the spool's checkpoint or the record of the insert in flight was lost:
+    # its rows may be stored already.
     verify: bool = False
 
 
@@ -74,6 +71,7 @@ class Batcher:
         store_url: str,
         spool: Spool,
         *,
+        directory: Path,
         max_rows: int,
         max_age_ms: int,
         metrics: Metrics,
@@ -85,11 +83,15 @@ class Batcher:
         # of a replayed spool included.
         self.tombstones = tombstones
         self._spool = spool
+        # The sink's own directory: its record of the insert in flight.
+        self._intent_file = IntentFile(directory)
+        # The batch a previous run was inserting when it stopped, to insert again as it was.
+        self._replay: Intent | None = None
         self._max_rows = max_rows
         self._max_age = max_age_ms / 1000
         self._metrics = metrics
         self._store_factory = store_factory
-        self._wake = asyncio.Event()
+        self._stop_asked = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, "microx-sink")
@@ -102,7 +104,7 @@ class Batcher:
         # in steady traffic the overlap would take the cores requests are waiting for.
         self._next: _Batch | None = None
         self._blocks: Blocks | None = None
-        self._recent_resent: dict[str, float] = {}  # sink thread only
+        self._copies = Copies()  # sink thread only
         # What /readyz reports: the draining task's last crash (until it drains again),
         # the last failed store write (until one succeeds), a store directory gone.
         self.sink_error: str | None = None
@@ -116,9 +118,11 @@ class Batcher:
     async def start(self, before_drain: Callable[[Store], object] | None = None) -> None:
         """Open the spool and the store, apply migrations, run ``before_drain`` on the
         sink thread (nothing is inserted until it returns), start draining."""
-        self._spool.on_quarantine = self._on_quarantine
         await self.call(self._spool.open)
-        self._spool.on_durable = self._on_durable
+        spool = self._spool
+        self._replay = await self.call(
+            lambda: self._intent_file.open(spool.checkpoint, spool.durable_end)
+        )
         self._store = await self.call(lambda: self._store_factory(self._store_url))
         store = self._store
         for m in await self.call(store.migrate):
@@ -129,7 +133,7 @@ class Batcher:
             await self.call(lambda: store.column_types("rejected_events", REJECTED_COLUMNS)),
         )
         await self._blocks.start()
-        self._metrics.store_up = 1
+        self._metrics.store_up.set(1)
         if self._spool.unread_rows:
             log.info("spool: %d rows from an earlier run to store", self._spool.unread_rows)
         if self.tombstones is not None and len(self.tombstones):
@@ -141,13 +145,6 @@ class Batcher:
         if before_drain is not None:
             await self.call(lambda: before_drain(store))
         self._task = asyncio.create_task(self._supervise(), name="microx-batcher")
-
-    def _on_durable(self) -> None:
-        if self._spool.unread_rows >= self._max_rows:
-            self._wake.set()
-
-    def _on_quarantine(self) -> None:
-        self._metrics.spool_quarantined += 1
 
     @property
     def store(self) -> Store:
@@ -173,37 +170,50 @@ class Batcher:
                 if self.sink_error is None:
                     delay = RESTART_FIRST_S  # it had recovered since the last crash
                 self.sink_error = _first_line(exc)
-                self._metrics.sink_restarts += 1
+                self._metrics.sink_restarts.inc()
                 pause = random.uniform(delay / 2, delay)
                 log.exception(
                     "the sink stopped on an unexpected error; restarting in %.1f s", pause
                 )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), pause)
-                self._wake.clear()
+                    await asyncio.wait_for(self._stop_asked.wait(), pause)
                 delay = min(delay * 2, RESTART_MAX_S)
 
     async def _run(self) -> None:
-        intent = self._spool.intent
-        if intent is not None and self._pending is None:
-            await self._replay(intent)
+        if await self._take_replay():
+            await self._drain_once(deadline=None)
         while not self._stopping:
-            if self._spool.unread_rows < self._max_rows:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._max_age)
-                self._wake.clear()
+            await self._until_rows_or_stop()
             if self._stopping:
                 break
             if self._pending or self._next or self._spool.has_unread:
                 await self._drain_once(deadline=None)
             self.sink_error = None
 
-    async def _replay(self, intent: Intent) -> None:
-        """Insert the batch a previous run was inserting, exactly as it was."""
-        log.info("spool: replaying the batch in flight at the last stop")
+    async def _until_rows_or_stop(self) -> None:
+        """Until a full batch waits in the spool, ``max_age`` passes or stop is asked."""
+        rows = asyncio.ensure_future(self._spool.wait_for_rows(self._max_rows, self._max_age))
+        stop = asyncio.ensure_future(self._stop_asked.wait())
+        try:
+            await asyncio.wait((rows, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            rows.cancel()
+            stop.cancel()
+
+    async def _take_replay(self) -> bool:
+        """Make the batch a previous run was inserting, exactly as it was, the pending one;
+        whether there was one."""
+        intent = self._replay
+        if intent is None or self._pending is not None:
+            return False
+        log.info("sink: replaying the batch in flight at the last stop")
         payloads, _, _ = await self.call(lambda: self._spool.read(self._max_rows, until=intent.end))
-        self._pending = _Batch(payloads, intent, verify=self._spool.needs_verify(intent.start))
-        await self._drain_once(deadline=None)
+        self._pending = _Batch(payloads, intent, verify=self._may_be_stored(intent.start))
+        self._replay = None
+        return True
+
+    def _may_be_stored(self, start: Position) -> bool:
+        return self._spool.needs_verify(start) or self._intent_file.needs_verify(start)
 
     async def _drain_once(self, deadline: float | None) -> bool:
         """Store the pending batch, or the next one from the spool; False if it failed."""
@@ -226,7 +236,7 @@ class Batcher:
         # No payloads but an advance: only quarantined bytes, committed like a batch so
         # that the checkpoint moves past them.
         token = hashlib.blake2b(b"".join(payloads), digest_size=16).hexdigest()
-        batch = _Batch(payloads, Intent(start, end, token), verify=self._spool.needs_verify(start))
+        batch = _Batch(payloads, Intent(start, end, token), verify=self._may_be_stored(start))
         self._build(batch)
         return batch
 
@@ -235,7 +245,7 @@ class Batcher:
             if self._blocks is None:
                 raise RuntimeError("batcher not started")
             batch.block = asyncio.ensure_future(
-                self._blocks.build(batch.payloads, batch.verify, self._owners_wanted())
+                self._blocks.build(batch.payloads, self._owners_wanted())
             )
         return batch.block
 
@@ -255,11 +265,11 @@ class Batcher:
                 written = await self.call(functools.partial(self._write, block, batch))
             except Exception as exc:  # noqa: BLE001 - any failure: keep the batch, retry
                 if block is None:
-                    self._metrics.build_errors += 1
+                    self._metrics.build_errors.inc()
                     log.error("building rows from the spool failed, retrying: %s", _first_line(exc))
                 else:
-                    self._metrics.insert_errors["events"] += 1
-                    self._metrics.store_up = 0
+                    self._metrics.insert_errors.inc("events")
+                    self._metrics.store_up.set(0)
                     self.insert_error = _first_line(exc)
                     if isinstance(exc, StoreLost):
                         self.store_lost = True
@@ -272,11 +282,11 @@ class Batcher:
                         )
             else:
                 self._metrics.insert_seconds.observe(time.perf_counter() - started)
-                self._metrics.store_up = 1
+                self._metrics.store_up.set(1)
                 self.insert_error = None
                 for table, rows in written.items():
-                    self._metrics.insert_batches[table] += 1
-                    self._metrics.insert_rows[table] += rows
+                    self._metrics.insert_batches.inc(table)
+                    self._metrics.insert_rows.inc(table, rows)
                 return True
             # Capped exponential backoff with full jitter, so collectors recovering
             # from one outage do not hit the store in lockstep.
@@ -289,35 +299,17 @@ class Batcher:
             delay = min(delay * 2, RETRY_MAX_S)
 
     def _write(self, block: Block, batch: _Batch) -> dict[str, int]:
-        """On the sink thread: record the intent, insert both tables, commit."""
+        """On the sink thread: record the intent, insert both tables, move the spool's
+        checkpoint. The intent stays on record: the checkpoint past it says it is done."""
         store, blocks = self._store, self._blocks
         if store is None or blocks is None:
             raise RuntimeError("store not open")
         store.verify()
-        self._spool.begin(batch.intent)
+        self._intent_file.record(batch.intent)
         block, erasure = self._erasure(block, batch)
-        copies = self._recent_resent.keys() & block.ids
-        if block.resent:
-            times = [t for _, t in block.resent]
-            copies |= store.existing_event_ids(
-                [i for i, _ in block.resent],
-                ms_to_datetime(min(times)) - RESENT_LOOKBACK,
-                ms_to_datetime(max(times)) + RESENT_LOOKBACK,
-            )
-        stored_rejected = frozenset(
-            store.existing_rejected(block.rejected_keys) if block.rejected_keys else ()
-        )
-        if batch.verify:
-            log.info(
-                "spool: checking a batch against the store (rebuilt checkpoint): %d of %d "
-                "events and %d of %d rejected rows were stored already and are skipped",
-                len(copies & set(block.ids)),
-                len(block.ids),
-                len(stored_rejected),
-                len(block.rejected_keys),
-            )
-        if copies or stored_rejected or erasure:
-            block = blocks.rebuild(batch.payloads, copies, stored_rejected, erasure)
+        stored = self._copies.find(store, block, batch.verify)
+        if stored or erasure:
+            block = blocks.rebuild(batch.payloads, stored, erasure)
         written: dict[str, int] = {}
         if block.ids:
             token = batch.intent.token + "-e"
@@ -331,16 +323,16 @@ class Batcher:
         # after it was deleted: only then may the spool let go of them.
         store.verify()
         self._spool.commit(batch.intent.end)
-        self._metrics.events_duplicate += block.duplicates
+        self._metrics.events_duplicate.inc(block.duplicates)
         if erasure:
-            self._metrics.erased_dropped["events"] += block.erased
-            self._metrics.erased_dropped["rejected_events"] += len(erasure.rejected)
+            self._metrics.erased_dropped.inc("events", block.erased)
+            self._metrics.erased_dropped.inc("rejected_events", len(erasure.rejected))
             log.info(
                 "dropped %d events and %d rejected rows of erased visitors before insert",
                 block.erased,
                 len(erasure.rejected),
             )
-        self._remember_resent([i for i, _ in block.resent])
+        self._copies.remember(block)
         return written
 
     def _erasure(self, block: Block, batch: _Batch) -> tuple[Block, Erasure]:
@@ -350,7 +342,7 @@ class Batcher:
             return block, Erasure()
         if block.owners is None or block.rejected_owners is None:
             # Built before the first erasure: build it again, saying whose each row is.
-            block = blocks.rebuild(batch.payloads, set(), owners=True)
+            block = blocks.rebuild(batch.payloads, owners=True)
         owners, rejected_owners = block.owners or (), block.rejected_owners or ()
 
         def erased(session: str, visitor: str, at_ms: int) -> bool:
@@ -361,17 +353,19 @@ class Batcher:
             frozenset(i for i, o in enumerate(rejected_owners) if erased(*o)),
         )
 
-    def _remember_resent(self, ids: list[str]) -> None:
-        now = time.monotonic()
-        recent = self._recent_resent
-        for event_id in ids:
-            recent[event_id] = now
-        # Insertion order is time order: drop from the front while too old or too many.
-        while recent:
-            oldest_id, seen = next(iter(recent.items()))
-            if now - seen < RECENT_RESENT_S and len(recent) <= RECENT_RESENT_MAX:
-                break
-            del recent[oldest_id]
+    def _unstored(self) -> bool:
+        return bool(self._replay or self._pending or self._next or self._spool.has_unread)
+
+    async def abandon(self) -> None:
+        """Stop as a crash would: draining ends wherever it is, nothing pending is stored or
+        committed, and the store is closed. The spool and the sink's intent stay as they
+        were, for the next start to recover from; recovery is tested through this."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._store is not None:
+            await self.call(self._store.close)
 
     async def stop(self, timeout_s: float) -> None:
         """Stop draining, store what is pending within ``timeout_s``, close.
@@ -379,12 +373,14 @@ class Batcher:
         What cannot be stored in time stays in the spool for the next start.
         """
         self._stopping = True
-        self._wake.set()
+        self._stop_asked.set()
         if self._task is not None:
             await self._task
         deadline = time.monotonic() + timeout_s
-        while (self._pending or self._next or self._spool.has_unread) and self._store is not None:
+        while self._unstored() and self._store is not None:
             try:
+                # Stopped before the task began: the batch in flight goes first, as it was.
+                await self._take_replay()
                 if not await self._drain_once(deadline):
                     break
             except Exception:  # what is left stays in the spool
@@ -395,7 +391,7 @@ class Batcher:
             self._next.block.cancel()
             with contextlib.suppress(BaseException):
                 await self._next.block
-        if self._pending or self._next or self._spool.has_unread:
+        if self._unstored():
             log.warning("stopping with unstored rows kept in the spool for the next start")
         if self._store is not None:
             await self.call(self._store.close)

@@ -15,9 +15,7 @@ import asyncio
 import concurrent.futures
 import ctypes
 import dataclasses
-import datetime as dt
 import gc
-import hashlib
 import multiprocessing
 import os
 import re
@@ -26,15 +24,17 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from clickhouse_connect.datatypes.registry import get_from_name
 from clickhouse_connect.driver.insert import InsertContext
 from clickhouse_connect.driver.transform import NativeTransform
 
-from collector.rights.tombstones import subject
-from collector.rows.enrich import EVENT_COLUMNS, Row
-from collector.rows.record import REJECTED_COLUMNS, decode
+from collector.rows.columns import EVENT_COLUMNS, REJECTED_COLUMNS, Row
+from collector.rows.record import decode
+from collector.sink.copies import Found, RejectedKey, first_of_each, not_stored, rejected_key
+from collector.sink.migrations import DATABASE
+from collector.sink.store import Store
+from collector.sink.tombstones import subject
 
 _LOW_CARDINALITY = re.compile(r"LowCardinality\((.*?)\)")
 _UUID = re.compile(r"\bUUID\b")
@@ -50,10 +50,6 @@ _VISITOR = EVENT_COLUMNS.index("visitor_id")
 _REJECTED_SESSION = REJECTED_COLUMNS.index("envelope_session_id")
 _REJECTED_VISITOR = REJECTED_COLUMNS.index("envelope_visitor_id")
 
-# A rejected row as it can be found again in the store: received_at (epoch ms), site,
-# reason, field_path, event_index and the MD5 of raw (hex).
-RejectedKey = tuple[int, str, str, str, int, str]
-
 
 @dataclasses.dataclass(frozen=True)
 class Block:
@@ -62,16 +58,15 @@ class Block:
     events: bytes
     rejected: bytes
     rejected_rows: int
-    # Events decoded but left out: repeats within the batch, and those excluded.
+    # Events decoded but left out: repeats within the batch, and those stored already.
     duplicates: int
-    # Every event id in ``events``, in order: one per row.
+    # Per row of ``events``, in order: its event id and its event time (epoch ms).
     ids: tuple[str, ...]
-    # Events in ``events`` that the snippet marked as resent, with their event times
-    # (epoch ms): the only ones worth looking up in ClickHouse before inserting. When
-    # the batch is verified (it may be stored already), every event.
-    resent: tuple[tuple[str, int], ...]
-    # For a verified batch only: the key of each rejected row, to look up the same way.
-    rejected_keys: tuple[RejectedKey, ...] = ()
+    times: tuple[int, ...]
+    # Events in ``events`` that the snippet marked as resent.
+    resent: tuple[str, ...]
+    # Per row of ``rejected``: the key it is found by in the store (``copies``).
+    rejected_keys: tuple[RejectedKey, ...]
     # Asked for while tombstones exist: per event row and per rejected row as decoded, the
     # hashes of its session and visitor ("" for none) and its time (epoch ms), to look
     # up in the tombstones (``tombstones.subject``).
@@ -119,11 +114,13 @@ def _exit_with(parent: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before prctl took effect
         os._exit(1)
-    threading.Thread(target=_watch, args=(parent,), name="microx-parent", daemon=True).start()
+    threading.Thread(target=watch_parent, args=(parent,), name="microx-parent", daemon=True).start()
 
 
-def _watch(parent: int) -> None:
-    """Where prctl is missing or fails: an orphan is adopted by another process."""
+def watch_parent(parent: int) -> None:
+    """End this process once ``parent`` has ended, by polling: what is left where prctl is
+    missing or fails (an orphan is adopted by another process). Public so a test can run
+    it alone."""
     while os.getppid() == parent:
         time.sleep(PARENT_POLL_S)
     os._exit(1)
@@ -136,20 +133,6 @@ def _start(parent: int, event_types: list[str], rejected_types: list[str]) -> No
     # What was made while importing lives as long as the process: keep it out of the
     # collector's way.
     gc.freeze()
-
-
-def rejected_key(row: Sequence[Any]) -> RejectedKey:
-    received_at: dt.datetime = row[0]
-    raw: str = row[7]
-    digest = hashlib.md5(raw.encode("utf-8", "surrogatepass"), usedforsecurity=False)
-    return (
-        round(received_at.timestamp() * 1000),
-        row[1],
-        row[2],
-        row[3],
-        row[5],
-        digest.hexdigest(),
-    )
 
 
 def _owners(site: str, session: str | None, visitor: str | None, at_ms: int) -> Owner:
@@ -172,31 +155,25 @@ class Erasure:
         return bool(self.events or self.rejected)
 
 
+_NOTHING_STORED = Found()
+
+
 def _build(
     payloads: list[bytes],
-    exclude: frozenset[str],
-    verify: bool = False,
-    exclude_rejected: frozenset[RejectedKey] = frozenset(),
+    stored: Found = _NOTHING_STORED,
     erasure: Erasure = Erasure(),
     owners: bool = False,
 ) -> Block:
-    """In the worker: the block for ``payloads``, without the events in ``exclude`` and
-    the rejected rows in ``exclude_rejected``, nor what ``erasure`` names."""
+    """In the worker: the block for ``payloads``, without what is ``stored`` already,
+    repeats, nor what ``erasure`` names."""
     decoded = decode(payloads)
-    seen: set[str] = set()
-    rows: list[Row] = []
-    erased = 0
-    for r in decoded.events:
-        event_id = r[_ID]
-        if event_id in erasure.events:
-            erased += 1
-        elif event_id not in seen and event_id not in exclude:
-            seen.add(event_id)
-            rows.append(r)
+    kept = [r for r in decoded.events if r[_ID] not in erasure.events]
+    erased = len(decoded.events) - len(kept)
+    rows = first_of_each(kept, stored.events)
     resent = set(decoded.resent)
-    rejected = [r for i, r in enumerate(decoded.rejected) if i not in erasure.rejected]
-    if exclude_rejected:
-        rejected = [r for r in rejected if rejected_key(r) not in exclude_rejected]
+    rejected = not_stored(
+        (r for i, r in enumerate(decoded.rejected) if i not in erasure.rejected), stored.rejected
+    )
     event_owners = rejected_owners = None
     if owners:
         event_owners = tuple(
@@ -218,8 +195,9 @@ def _build(
         rejected_rows=len(rejected),
         duplicates=len(decoded.events) - len(rows) - erased,
         ids=tuple(r[_ID] for r in rows),
-        resent=tuple((r[_ID], r[_TIME]) for r in rows if verify or r[_ID] in resent),
-        rejected_keys=tuple(rejected_key(r) for r in rejected) if verify else (),
+        times=tuple(r[_TIME] for r in rows),
+        resent=tuple(r[_ID] for r in rows if r[_ID] in resent),
+        rejected_keys=tuple(rejected_key(r) for r in rejected),
         owners=event_owners,
         rejected_owners=rejected_owners,
         erased=erased,
@@ -257,16 +235,12 @@ class Blocks:
         second: a new interpreter importing the driver)."""
         await self.build([])
 
-    async def build(
-        self, payloads: list[bytes], verify: bool = False, owners: bool = False
-    ) -> Block:
-        """The block for ``payloads``; with ``verify``, listing every row for a look-up,
-        with ``owners``, every row's session and visitor hashes."""
+    async def build(self, payloads: list[bytes], owners: bool = False) -> Block:
+        """The block for ``payloads``; with ``owners``, every row's session and visitor
+        hashes."""
         try:
             return await asyncio.wrap_future(
-                self._executor().submit(
-                    _build, payloads, frozenset(), verify, frozenset(), Erasure(), owners
-                )
+                self._executor().submit(_build, payloads, _NOTHING_STORED, Erasure(), owners)
             )
         except concurrent.futures.BrokenExecutor:
             self.close()
@@ -275,27 +249,14 @@ class Blocks:
     def rebuild(
         self,
         payloads: list[bytes],
-        exclude: set[str],
-        exclude_rejected: frozenset[RejectedKey] = frozenset(),
+        stored: Found = _NOTHING_STORED,
         erasure: Erasure = Erasure(),
         owners: bool = False,
     ) -> Block:
-        """From the sink thread: the block for ``payloads`` without the events in ``exclude``
-        and the rejected rows in ``exclude_rejected``, nor what ``erasure`` names."""
+        """From the sink thread: the block for ``payloads`` without what is ``stored``
+        already, nor what ``erasure`` names."""
         try:
-            return (
-                self._executor()
-                .submit(
-                    _build,
-                    payloads,
-                    frozenset(exclude),
-                    False,
-                    exclude_rejected,
-                    erasure,
-                    owners,
-                )
-                .result()
-            )
+            return self._executor().submit(_build, payloads, stored, erasure, owners).result()
         except concurrent.futures.BrokenExecutor:
             self.close()
             raise
@@ -305,3 +266,17 @@ class Blocks:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def insert_rows(
+    store: Store,
+    table: str,
+    column_names: Sequence[str],
+    rows: list[Row],
+    token: str | None = None,
+) -> None:
+    """Insert ``rows`` the way the sink does: one Native block in the columns' wire types,
+    built here rather than in the worker (for tools and tests that have rows at hand)."""
+    types = [wire_type(t) for t in store.column_types(table, column_names)]
+    block = native(f"{DATABASE}.{table}", column_names, types, rows)
+    store.insert_block(table, column_names, block, token=token)

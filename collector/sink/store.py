@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
-from clickhouse_connect.driver.binding import DT64Param, bind_query
+from clickhouse_connect.driver.binding import bind_query
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from collector.sink.copies import RejectedKey
 from collector.sink.migrations import (
     DATABASE,
     FUNCTION_PREFIX,
@@ -37,18 +38,6 @@ IDENTITY_FILE = "microx-store-id"
 # only in the table inserted into (the default since ClickHouse 24, stated for older
 # servers); each of those tables needs its own deduplication window for it to work.
 _DEDUPLICATE = {"deduplicate_blocks_in_dependent_materialized_views": 1}
-
-
-class _Verbatim(DT64Param):
-    """A query parameter already in ClickHouse's text form, as an HTTP client sent it. The
-    driver would escape a string again; both the embedded engine and a server read the
-    text form themselves, so it must reach them untouched."""
-
-    def __init__(self, text: str) -> None:
-        self.value = text  # type: ignore[assignment]
-
-    def format(self, tz: object, top_level: bool) -> str:
-        return str(self.value)
 
 
 class StoreUnavailable(RuntimeError):
@@ -74,10 +63,18 @@ class Store:
     Not thread-safe: the collector calls it from a single worker thread.
     """
 
-    def __init__(self, url: str, *, analyst_settings: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        analyst_settings: dict[str, Any] | None = None,
+        engine_options: dict[str, str] | None = None,
+    ) -> None:
         """``analyst_settings`` opens an analyst's connection: it can only read, and the
         engine holds every query to those limits. On the embedded engine it shares the data
-        of the collector's own connection in this process."""
+        of the collector's own connection in this process. ``engine_options`` start the
+        embedded engine with options of its own (a ``config-file``, say); the collector
+        uses none, its cluster schema's test starts the engine as a cluster member."""
         self.url = url
         self._identity: tuple[Path, str] | None = None
         if url.startswith("chdb://"):
@@ -87,24 +84,15 @@ class Store:
             # readonly last: once it is on, no setting can be changed, not even by us.
             settings = {**analyst_settings, "readonly": 1}
         try:
-            self._client = clickhouse_connect.get_client(dsn=url, settings=settings)
-        except Exception as exc:  # noqa: BLE001 - the driver raises many kinds; all mean this
-            raise StoreUnavailable(self._explain(exc)) from None
-
-    @classmethod
-    def through_collector(cls, host: str, port: int, token: str) -> Store:
-        """Read-only SQL through a running collector's ``/clickhouse`` endpoint: the way in
-        while the collector holds the embedded store."""
-        store = cls.__new__(cls)
-        store.url = f"http://{host}:{port}/clickhouse"
-        store._identity = None
-        try:
-            store._client = clickhouse_connect.get_client(
-                host=host, port=port, proxy_path="/clickhouse", username="microx", password=token
+            self._client = (
+                clickhouse_connect.get_client(dsn=url, settings=settings)
+                if engine_options is None
+                else clickhouse_connect.get_client(
+                    dsn=url, settings=settings, chdb_options=engine_options
+                )
             )
         except Exception as exc:  # noqa: BLE001 - the driver raises many kinds; all mean this
-            raise StoreUnavailable(store._explain(exc)) from None
-        return store
+            raise StoreUnavailable(self._explain(exc)) from None
 
     def _explain(self, exc: BaseException) -> str:
         where = describe_url(self.url)
@@ -293,10 +281,8 @@ class Store:
         )
         return {row[0] for row in result.result_rows}
 
-    def existing_rejected(
-        self, keys: Sequence[tuple[int, str, str, str, int, str]]
-    ) -> set[tuple[int, str, str, str, int, str]]:
-        """Which rejected rows, by key (``blocks.rejected_key``), are already stored."""
+    def existing_rejected(self, keys: Sequence[RejectedKey]) -> set[RejectedKey]:
+        """Which rejected rows, by key (``copies.rejected_key``), are already stored."""
         times = [k[0] for k in keys]
         result = self._client.query(
             "SELECT toUnixTimestamp64Milli(received_at), toString(site), toString(reason),"
@@ -327,15 +313,13 @@ class Store:
         return str(result.result_rows[0][0])
 
     def raw(
-        self, sql: str, parameters: dict[str, str], fmt: str | None, database: str | None = None
+        self, sql: str, parameters: dict[str, Any], fmt: str | None, database: str | None = None
     ) -> bytes:
-        """The result as ClickHouse formats it: in ``fmt``, for SQL without a FORMAT clause.
-        ``parameters`` are in the text form ClickHouse's HTTP interface takes (strings with
-        backslash escapes, arrays as ``['a\\'b']``), and reach the engine as they are."""
+        """The result as ClickHouse formats it: in ``fmt``, for SQL without a FORMAT clause,
+        with ``parameters`` bound to the query's ``{name:Type}`` placeholders."""
         self._client.database = database or "default"
-        bound = {k: _Verbatim(v) for k, v in parameters.items()}
         # The driver fills ``%(name)s`` into the text itself when it finds no {name:Type}
         # placeholder: text that was checked as SQL must never be rewritten that way.
-        if bound and bind_query(sql, bound)[0] != sql.rstrip(";"):
+        if parameters and bind_query(sql, parameters)[0] != sql.rstrip(";"):
             raise ValueError("query parameters must be bound as {name:Type} placeholders")
-        return bytes(self._client.raw_query(sql, parameters=bound or None, fmt=fmt))
+        return bytes(self._client.raw_query(sql, parameters=parameters or None, fmt=fmt))

@@ -1,13 +1,14 @@
 """spool: the durable append-only log between an accepted request and ClickHouse.
 
 A request is answered 2xx only after its record is on disk (written and fsynced). Many
-concurrent requests share one fsync (group commit). The batcher reads records back in
-order, inserts them, and only then moves the checkpoint; so after a crash everything past
-the checkpoint is read again, and nothing acknowledged is lost.
+concurrent requests share one fsync (group commit). A reader awaits rows
+(:meth:`Spool.wait_for_rows`), reads records back in order and moves the checkpoint only
+once it is done with them; so after a crash everything past
+the checkpoint is read again, and nothing acknowledged is lost. How the reader makes
+reading twice harmless is its own business.
 
 On disk: numbered segment files of framed records, ``<len u32><crc32 u32><rows u32>``
-then the payload, plus a ``checkpoint`` file naming the first record not yet stored and
-the batch being inserted (its token makes a replayed insert idempotent).
+then the payload, plus a ``checkpoint`` file naming the first record not yet done with.
 
 A record that fails its check is moved to ``quarantine/`` and reading resumes at the next
 valid frame: one bad byte costs one record, never the records after it. Only an incomplete
@@ -29,11 +30,13 @@ import os
 import re
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import orjson
+
+from collector.ops.metrics import Metrics
 
 HEADER = struct.Struct("<III")
 SEGMENT_SUFFIX = ".spool"
@@ -59,29 +62,27 @@ class Position:
     segment: int
     offset: int
 
+    def __str__(self) -> str:
+        return f"segment {self.segment} offset {self.offset}"
 
-@dataclasses.dataclass(frozen=True)
-class Intent:
-    """A batch read from ``start`` to ``end`` that is being inserted under ``token``."""
+    def listed(self) -> list[int]:
+        """The position as it is saved in a file (JSON)."""
+        return [self.segment, self.offset]
 
-    start: Position
-    end: Position
-    token: str
+    @classmethod
+    def parse(cls, value: object) -> Position:
+        """A position as saved (:meth:`listed`); ValueError unless it is two counts."""
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)
+        ):
+            raise ValueError(f"position {value!r}")
+        return cls(value[0], value[1])
 
 
 def _segment_name(n: int) -> str:
     return f"{n:012d}{SEGMENT_SUFFIX}"
-
-
-def _position(value: object) -> Position:
-    """A position as saved in the checkpoint; ValueError unless it is two counts."""
-    if (
-        not isinstance(value, list)
-        or len(value) != 2
-        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)
-    ):
-        raise ValueError(f"position {value!r}")
-    return Position(value[0], value[1])
 
 
 def _fsync_dir(path: Path) -> None:
@@ -166,7 +167,7 @@ def saved_checkpoint(directory: Path) -> Position:
     """Where the checkpoint says unstored records begin (the oldest segment when it
     cannot be read: then everything may be unstored)."""
     try:
-        return _position(orjson.loads((directory / CHECKPOINT).read_bytes())["at"])
+        return Position.parse(orjson.loads((directory / CHECKPOINT).read_bytes())["at"])
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return Position(0, 0)
 
@@ -201,18 +202,23 @@ def spool_end(directory: Path) -> Position:
 
 class Spool:
     def __init__(
-        self, directory: Path, max_bytes: int, segment_bytes: int = DEFAULT_SEGMENT_BYTES
+        self,
+        directory: Path,
+        max_bytes: int,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        metrics: Metrics | None = None,
     ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
-        self.on_durable: Callable[[], None] = lambda: None
-        # Called on the sink thread, once per record moved to the quarantine.
-        self.on_quarantine: Callable[[], None] = lambda: None
+        # Where records moved to the quarantine are counted.
+        self._metrics = metrics
         # The last append's failure (disk full, I/O error), None once one succeeds again.
         self.write_error: str | None = None
         self._writer = concurrent.futures.ThreadPoolExecutor(1, "microx-spool")
         self._waiting: list[tuple[bytes, int, asyncio.Future[None]]] = []
+        # Readers waiting for a number of unread rows (event loop only).
+        self._readers: list[tuple[int, asyncio.Future[None]]] = []
         self._flushing = False
         self._fd = -1
         self._segment = 0
@@ -221,7 +227,6 @@ class Spool:
         # writer thread replaces it, the sink thread reads both halves consistently.
         self._appended = (Position(0, 0), 0)
         self._checkpoint = Position(0, 0)
-        self._intent: Intent | None = None
         # Records before this position may already be stored (the checkpoint was lost).
         self._verify_until = Position(0, 0)
         # Each counter is written by one thread only: the event loop reserves bytes, the
@@ -245,8 +250,8 @@ class Spool:
             (self.directory / _segment_name(segments[0])).touch()
             _fsync_dir(self.directory)
             # A new spool starts with a checkpoint, so that a missing one later means lost.
-            self._checkpoint, self._intent = Position(segments[0], 0), None
-            self._save(self._checkpoint, None)
+            self._checkpoint = Position(segments[0], 0)
+            self._save(self._checkpoint)
         if self._checkpoint.segment < segments[0]:
             self._checkpoint = Position(segments[0], 0)
         last = self.directory / _segment_name(segments[-1])
@@ -273,7 +278,7 @@ class Spool:
             )
         if not trusted:
             self._verify_until = durable
-            self._save(self._checkpoint, None)
+            self._save(self._checkpoint)
         self._cursor = self._checkpoint
         self._reserved = self._bytes_between(self._checkpoint, durable)
         self._appended = (durable, self._count_rows(self._checkpoint))
@@ -290,14 +295,9 @@ class Spool:
         path = self.directory / CHECKPOINT
         try:
             saved = orjson.loads(path.read_bytes())
-            self._checkpoint = _position(saved["at"])
-            if saved.get("intent"):
-                i = saved["intent"]
-                if not isinstance(i["token"], str):
-                    raise ValueError(f"token {i['token']!r}")
-                self._intent = Intent(_position(i["start"]), _position(i["end"]), i["token"])
+            self._checkpoint = Position.parse(saved["at"])
             if saved.get("verify_until"):
-                self._verify_until = _position(saved["verify_until"])
+                self._verify_until = Position.parse(saved["verify_until"])
             return True
         except FileNotFoundError:
             problem = "missing"
@@ -309,7 +309,6 @@ class Spool:
 
     def _distrust(self, problem: str, first_segment: int) -> bool:
         self._checkpoint = Position(first_segment, 0)
-        self._intent = None
         log.error(
             "spool: checkpoint %s; rebuilding it from the spool: records from %s on are "
             "checked against the store before insert, so that none is stored twice",
@@ -345,14 +344,14 @@ class Spool:
         return rows
 
     @property
-    def intent(self) -> Intent | None:
-        """The batch that was being inserted when the last process stopped, if any."""
-        return self._intent
-
-    @property
     def checkpoint(self) -> Position:
         """The first record not yet stored."""
         return self._checkpoint
+
+    @property
+    def durable_end(self) -> Position:
+        """The end of what is durable: every record acknowledged so far lies before it."""
+        return self._appended[0]
 
     @property
     def used_bytes(self) -> int:
@@ -370,8 +369,8 @@ class Spool:
         return self._cursor < self._appended[0]
 
     def needs_verify(self, start: Position) -> bool:
-        """Whether records read from ``start`` may already be in the store (the checkpoint
-        was rebuilt) and must be looked up before insert."""
+        """Whether records read from ``start`` may have been done with already (the
+        checkpoint was rebuilt): the reader must check before it uses them again."""
         return start < self._verify_until
 
     def has_room(self, needed: int = 1) -> bool:
@@ -436,9 +435,25 @@ class Spool:
                 for _, _, future in group:
                     if not future.done():
                         future.set_result(None)
-                self.on_durable()
+                unread = self.unread_rows
+                for wanted, future in self._readers:
+                    if unread >= wanted and not future.done():
+                        future.set_result(None)
         finally:
             self._flushing = False
+
+    async def wait_for_rows(self, rows: int, timeout: float) -> bool:
+        """Wait until at least ``rows`` durable rows are unread, or ``timeout`` seconds
+        pass; whether they are there."""
+        if self.unread_rows < rows:
+            waiter = (rows, asyncio.get_running_loop().create_future())
+            self._readers.append(waiter)
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter[1], timeout)
+            finally:
+                self._readers.remove(waiter)
+        return self.unread_rows >= rows
 
     def _write(self, data: bytes, rows: int) -> None:
         if self._size and self._size + len(data) > self.segment_bytes:
@@ -520,7 +535,8 @@ class Spool:
             kept,
             after,
         )
-        self.on_quarantine()
+        if self._metrics is not None:
+            self._metrics.spool_quarantined.inc()
         return Position(at.segment, after)
 
     def _quarantine(self, data: bytes, at: Position, kind: str) -> Path:
@@ -545,31 +561,19 @@ class Spool:
             self._reader = (segment, (self.directory / _segment_name(segment)).open("rb"))
         return self._reader[1]
 
-    def begin(self, intent: Intent) -> None:
-        """Record, durably, the batch about to be inserted."""
-        self._save(self._checkpoint, intent)
-        self._intent = intent
-
     def commit(self, end: Position) -> None:
         """Everything before ``end`` is stored: move the checkpoint, drop old segments."""
-        self._save(end, None)
+        self._save(end)
         self._released += self._bytes_between(self._checkpoint, end)
         self._checkpoint = end
-        self._intent = None
         for n in self._segments():
             if n < end.segment:
                 (self.directory / _segment_name(n)).unlink()
 
-    def _save(self, at: Position, intent: Intent | None) -> None:
-        body: dict[str, object] = {"at": [at.segment, at.offset]}
+    def _save(self, at: Position) -> None:
+        body: dict[str, object] = {"at": at.listed()}
         if at < self._verify_until:
-            body["verify_until"] = [self._verify_until.segment, self._verify_until.offset]
-        if intent is not None:
-            body["intent"] = {
-                "start": [intent.start.segment, intent.start.offset],
-                "end": [intent.end.segment, intent.end.offset],
-                "token": intent.token,
-            }
+            body["verify_until"] = self._verify_until.listed()
         tmp = self.directory / (CHECKPOINT + ".tmp")
         with tmp.open("wb") as f:
             f.write(orjson.dumps(body))

@@ -41,7 +41,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from collector.ingest.validate import judge
-from collector.rows.enrich import EVENT_COLUMNS, Row, enrich
+from collector.rows.columns import EVENT_COLUMNS, Row
+from collector.rows.enrich import enrich
+from collector.sink.blocks import insert_rows
 from collector.sink.store import Store
 
 SITE = "shop"
@@ -548,7 +550,7 @@ def rows(envelope: Envelope, received_ms: int | None = None) -> list[Row]:
     if verdict.rejected:
         raise ValueError(f"generated an invalid event: {verdict.rejected[0]}")
     received = envelope["at"] + 40 if received_ms is None else received_ms
-    return enrich(envelope, verdict.accepted, received, USER_AGENT)
+    return enrich(verdict.envelope, verdict.accepted, received, USER_AGENT)
 
 
 def store_envelopes(store: Store, batch: Iterator[Envelope] | list[Envelope]) -> int:
@@ -558,7 +560,7 @@ def store_envelopes(store: Store, batch: Iterator[Envelope] | list[Envelope]) ->
 
     def insert() -> None:
         nonlocal pending, total
-        store.insert_columns("events", EVENT_COLUMNS, list(zip(*pending, strict=True)))
+        insert_rows(store, "events", EVENT_COLUMNS, pending)
         total += len(pending)
         pending = []
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from collector.contract import load_schema
+from collector.contract import event_types, load_schema
 
 OUTPUT = "sdk_js/src/contract.ts"
 _NAMES = {
@@ -32,7 +32,7 @@ def _type(node: dict[str, Any]) -> str:
     if "enum" in node:
         return (
             "EventType"
-            if node["enum"] == _event_types()
+            if tuple(node["enum"]) == event_types()
             else " | ".join(f'"{v}"' for v in node["enum"])
         )
     kind = node.get("type")
@@ -46,11 +46,6 @@ def _type(node: dict[str, Any]) -> str:
     if kind in _SCALARS:
         return _SCALARS[kind]
     raise ValueError(f"tsgen does not support this schema node: {node}")
-
-
-def _event_types() -> list[str]:
-    enum: list[str] = load_schema()["definitions"]["event"]["properties"]["t"]["enum"]
-    return enum
 
 
 def _interface(name: str, node: dict[str, Any]) -> list[str]:
@@ -101,7 +96,7 @@ def generate() -> str:
         "/** Milliseconds since the Unix epoch. */",
         "export type EpochMs = number;",
         "export type EventType =",
-        *[f'  | "{t}"' for t in _event_types()],
+        *[f'  | "{t}"' for t in event_types()],
         ";",
         "",
     ]

@@ -15,15 +15,15 @@ export let rawFetch: typeof fetch;
 
 const watchers: ((kind: Activity) => void)[] = [];
 
-/** Call `fn` with each kind of activity as it happens. */
-export function watch(fn: (kind: Activity) => void): void {
-  watchers.push(fn);
+/** Call `watcher` with each kind of activity as it happens. */
+export function watch(watcher: (kind: Activity) => void): void {
+  watchers.push(watcher);
 }
 
 function notify(kind: Activity): void {
-  for (const fn of watchers) {
+  for (const watcher of watchers) {
     try {
-      fn(kind);
+      watcher(kind);
     } catch {
       // One capture's bug must not silence the others.
     }
@@ -36,25 +36,27 @@ export function rescan(scan: () => void): void {
   watch((kind) => {
     if (kind == "dom" && !scheduled) {
       scheduled = true;
-      setTimeout(guard(() => {
-        scheduled = false;
-        scan();
-      }));
+      setTimeout(
+        guard(() => {
+          scheduled = false;
+          scan();
+        }),
+      );
     }
   });
   scan();
 }
 
 /**
- * Make `o[m]` report `kind` each time the page calls it, after the call (a history change
- * must have updated `location` before routes read it), even when it throws.
+ * Make `owner[method]` report `kind` each time the page calls it, after the call (a history
+ * change must have updated `location` before routes read it), even when it throws.
  */
-function wrap<T extends object>(o: T, m: keyof T & string, kind: Activity): void {
-  const orig = o[m] as unknown as ((...args: unknown[]) => unknown) | undefined;
-  if (orig) {
-    (o as Record<string, unknown>)[m] = function (this: unknown, ...args: unknown[]) {
+function wrap<T extends object>(owner: T, method: keyof T & string, kind: Activity): void {
+  const original = owner[method] as unknown as ((...args: unknown[]) => unknown) | undefined;
+  if (original) {
+    (owner as Record<string, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
       try {
-        return orig.apply(this, args);
+        return original.apply(this, args);
       } finally {
         notify(kind);
       }

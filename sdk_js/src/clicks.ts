@@ -14,14 +14,21 @@ export const DEAD_MS = 1000;
 /** Elements whose click calls for a visible answer (unless they are fields, below). */
 const CLICKABLE = "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick]";
 /** What a click is meant for: the nearest of these (CLICKABLE and more) around its target, else the target itself. */
-const ACTIONABLE = "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick],select,textarea,label,[role=checkbox],[data-microx-name]";
+const ACTIONABLE =
+  "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick],select,textarea,label,[role=checkbox],[data-microx-name]";
 /** Fields and other controls whose use needs no visible answer; never dead. */
-const NO_FEEDBACK = "input:not([type=button]):not([type=submit]):not([type=reset]):not([type=image]),select,textarea,label,canvas,[contenteditable]";
+const NO_FEEDBACK =
+  "input:not([type=button]):not([type=submit]):not([type=reset]):not([type=image]),select,textarea,label,canvas,[contenteditable]";
 
-/**
- * A click waiting for its feedback; it holds the fields of its `click` event. The first
- * click of a burst on one spot also counts the burst (`_n` clicks, the last at `_last`).
- */
+/** Why a click on something clickable cannot be dead: it needs no visible answer, or answers in another tab. */
+const exemption = (el: Element): "field" | "newtab" | undefined =>
+  el.matches(NO_FEEDBACK)
+    ? "field"
+    : (el as HTMLAnchorElement).target == "_blank" || el.hasAttribute("download")
+      ? "newtab"
+      : undefined;
+
+/** A click waiting for its feedback; it holds the fields of its `click` event. */
 interface Pending extends Fields {
   tg: string;
   l: string;
@@ -29,11 +36,8 @@ interface Pending extends Fields {
   p: EventProps & { x: number; y: number };
   _el: Element;
   t0: number;
-  _fb?: Activity | "none";
+  _fb?: Activity | "none" | undefined;
   _err?: boolean;
-  _n?: number;
-  _last?: number;
-  _timer?: ReturnType<typeof setTimeout>;
 }
 
 /** The latest click (its target and time), for the loading cues and long frames it may cause. */
@@ -47,110 +51,124 @@ export let lastClick: LastClick = { tg: "", t0: -1e9 };
  * recomputed later with other thresholds.
  */
 export function captureClicks(): void {
-  const r = options.rage || {};
-  const count = r.count || RAGE_COUNT;
-  const ms = r.ms || RAGE_MS;
-  const px = r.px || RAGE_PX;
+  const rage = options.rage || {};
+  const count = rage.count || RAGE_COUNT;
+  const ms = rage.ms || RAGE_MS;
+  const px = rage.px || RAGE_PX;
   const deadMs = options.deadMs || DEAD_MS;
   const open = new Set<Pending>();
+  // The burst on one spot in progress: its first click, how many, when the last was.
   let burst: Pending | undefined;
+  let burstClicks = 0;
+  let burstLast = 0;
+  let burstTimer: ReturnType<typeof setTimeout> | undefined;
 
-  const tell = (type: string, c: Pending, more?: object): void =>
-    frustrated({ type, target: c.tg, label: c.l, ...more });
+  const tell = (type: string, click: Pending, more?: object): void =>
+    frustrated({ type, target: click.tg, label: click.l, ...more });
   /**
-   * A signal derived from click `c`: where and when it was (the click's fields, but only
+   * A signal derived from `click`: where and when it was (the click's fields, but only
    * its position of its props; a dead click has no duration, a burst gives its own), and
    * the definition that made it.
    */
-  const derive = (type: "dead_click" | "rage_click", c: Pending, df: string, more?: Fields): void =>
-    emit(type, { ...c, p: { x: c.p.x, y: c.p.y }, df, ...more });
+  const derive = (type: "dead_click" | "rage_click", click: Pending, df: string, more?: Fields): void =>
+    emit(type, { ...click, p: { x: click.p.x, y: click.p.y }, df, ...more });
 
   watch((kind) => {
-    for (const c of open) if (!c._fb) (c._fb = kind), (c.d = performance.now() - c.t0);
-  });
-
-  listen(FAILED, (n: string) => {
-    for (const c of open) {
-      if (!c._err) {
-        c._err = true;
-        emit("error_click", { tg: c.tg, l: c.l, n, df: `error_click@1:${deadMs}ms` });
-        tell("error", c, { error: n });
+    for (const click of open) {
+      if (!click._fb) {
+        click._fb = kind;
+        click.d = performance.now() - click.t0;
       }
     }
   });
 
-  const close = (c: Pending): void => {
+  listen(FAILED, (message: string) => {
+    for (const click of open) {
+      if (!click._err) {
+        click._err = true;
+        emit("error_click", { tg: click.tg, l: click.l, n: message, df: `error_click@1:${deadMs}ms` });
+        tell("error", click, { error: message });
+      }
+    }
+  });
+
+  const close = (click: Pending): void => {
     // Closed once: by its timer, or earlier when the page is left (a page restored from
     // the back/forward cache runs the timers of clicks already reported).
-    if (!open.delete(c)) return;
-    const p = c.p;
-    p["fb"] = c._fb || "none";
-    emit("click", c);
-    if (p["fb"] == "none" && !p["ex"]) {
-      derive("dead_click", c, `dead@1:${deadMs}ms`);
+    if (!open.delete(click)) return;
+    const props = click.p;
+    props["fb"] = click._fb || "none";
+    emit("click", click);
+    if (props["fb"] == "none" && !props["ex"]) {
+      derive("dead_click", click, `dead@1:${deadMs}ms`);
       // Once per burst: the page hears "rage" for the rest.
-      if (!p["burst"]) tell("dead", c);
+      if (!props["burst"]) tell("dead", click);
     }
   };
 
-  const endBurst = (b: Pending): void => {
-    clearTimeout(b._timer);
-    if (burst == b) burst = undefined;
-    if (b._n! >= count) derive("rage_click", b, `rage@1:${count}/${ms}ms/${px}px`, { val: b._n, d: b._last! - b.t0 });
+  const endBurst = (): void => {
+    clearTimeout(burstTimer);
+    if (burst && burstClicks >= count)
+      derive("rage_click", burst, `rage@1:${count}/${ms}ms/${px}px`, { val: burstClicks, d: burstLast - burst.t0 });
+    burst = undefined;
   };
 
   listen(LEAVING, () => {
     open.forEach(close);
-    if (burst) endBurst(burst);
+    endBurst();
   });
 
   addEventListener(
     "click",
-    guard((ev: MouseEvent) => {
-      if (!(ev.target instanceof Element)) return;
-      const el = ev.target.closest(ACTIONABLE) || ev.target;
+    guard((event: MouseEvent) => {
+      if (!(event.target instanceof Element)) return;
+      const el = event.target.closest(ACTIONABLE) || event.target;
       if (el.closest("[data-microx-ignore]")) return;
       const now = performance.now();
-      const x = ev.pageX | 0; // whole pixels
-      const y = ev.pageY | 0;
+      const x = event.pageX | 0; // whole pixels
+      const y = event.pageY | 0;
       // A double or triple click that selected text is reading, not rage. Only where
       // nothing is clickable: clicks that select a control's text are still a burst.
-      const s = getSelection();
+      const selection = getSelection();
       const plain = !el.matches(CLICKABLE);
-      const sel = plain && ev.detail > 1 && s && !s.isCollapsed && el.contains(s.anchorNode);
-      const ex = sel
-        ? "select"
-        : plain
-          ? "plain"
-          : el.matches(NO_FEEDBACK)
-            ? "field"
-            : (el as HTMLAnchorElement).target == "_blank" || el.hasAttribute("download")
-              ? "newtab"
-              : undefined;
-      const p: Pending["p"] = { x, y, det: ev.detail, ex };
+      const selected =
+        plain && event.detail > 1 && selection && !selection.isCollapsed && el.contains(selection.anchorNode);
+      const props: Pending["p"] = {
+        x,
+        y,
+        det: event.detail,
+        ex: selected ? "select" : plain ? "plain" : exemption(el),
+      };
       // The page it was made on: a click that changes the route is reported after it.
-      const c: Pending = { tg: selector(el), l: label(el), ts: Date.now(), u: cleanPageUrl(location.href), p, _el: el, t0: now };
+      const click: Pending = {
+        tg: selector(el),
+        l: label(el),
+        ts: Date.now(),
+        u: cleanPageUrl(location.href),
+        p: props,
+        _el: el,
+        t0: now,
+      };
       // What happens after a new click answers that click, not the ones before it on
       // other elements (a second click on a slow button shares the first one's answer).
-      for (const o of open) if (o._el != el) o._fb ||= "none";
-      open.add(c);
-      setTimeout(guard(close), deadMs, c);
-      lastClick = c;
+      for (const other of open) if (other._el != el) other._fb ||= "none";
+      open.add(click);
+      setTimeout(guard(close), deadMs, click);
+      lastClick = click;
       fire(CLICKED, el);
 
-      if (sel) return;
-      let b = burst;
-      if (b && b._el == el && now - b._last! <= ms && Math.hypot(x - b.p.x, y - b.p.y) <= px) {
-        p["burst"] = ++b._n!;
-        if (b._n == count) tell("rage", c, { clicks: count });
+      if (selected) return;
+      if (burst && burst._el == el && now - burstLast <= ms && Math.hypot(x - burst.p.x, y - burst.p.y) <= px) {
+        props["burst"] = ++burstClicks;
+        if (burstClicks == count) tell("rage", click, { clicks: count });
       } else {
-        if (b) endBurst(b);
-        burst = b = c;
-        c._n = 1;
+        endBurst();
+        burst = click;
+        burstClicks = 1;
       }
-      b._last = now;
-      clearTimeout(b._timer);
-      b._timer = setTimeout(guard(endBurst), ms, b);
+      burstLast = now;
+      clearTimeout(burstTimer);
+      burstTimer = setTimeout(guard(endBurst), ms);
     }),
     true,
   );

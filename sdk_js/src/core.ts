@@ -1,6 +1,7 @@
 import { observeActivity } from "./activity";
 import { captureClicks, lastClick } from "./clicks";
 import { captureErrors } from "./errors";
+import type { Bridge } from "./bridge";
 import { captureForms } from "./forms";
 import { fire, LEAVING, listen, type Listener } from "./lib/channels";
 import { guard } from "./lib/safe";
@@ -9,9 +10,7 @@ import { captureLoading } from "./loading";
 import { captureRoutes } from "./routes";
 import { recordSignal } from "./signals";
 import { captureSteps, recordStep } from "./steps";
-import type { WireEvent } from "./contract";
-import type { LastClick } from "./perf";
-import { allows, emit, setConsent, setVariant, startTracker, type Options, type Props } from "./tracker";
+import { allows, emit, setConsent, setVariant, startTracker, type Category, type Options, type Props } from "./tracker";
 import { resend as resendNow, flush as send } from "./transport";
 import { VERSION } from "./version";
 
@@ -21,10 +20,9 @@ export type { Envelope, EventType, WireEvent } from "./contract";
 
 let started = false;
 
-/** Like `guard`, and doing nothing before `init`. */
-function live<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R | undefined {
-  return guard((...args: A) => (started ? fn(...args) : undefined));
-}
+/** Like `guard`, and doing nothing before `init`. (An arrow: 5 B smaller gzipped than a function declaration.) */
+const live = <A extends unknown[], R>(fn: (...args: A) => R): ((...args: A) => R | undefined) =>
+  guard((...args: A) => (started ? fn(...args) : undefined));
 
 export interface Moment {
   /** Start (or restart) the clock; a moment also starts when created. */
@@ -34,12 +32,29 @@ export interface Moment {
 }
 
 /**
+ * The API, documented at the named exports below. Pages call it from plain JavaScript
+ * too, with any value: what it converts or checks, its implementation takes as `unknown`.
+ */
+export interface Api {
+  init: (options: Options) => boolean | undefined;
+  step: (funnel: string, step: string, props?: Props) => void;
+  moment: (name: string, props?: Props) => Moment;
+  signal: (kind: string, item: string, props?: Props & { qty?: number }) => void;
+  feedback: (moment: string, rating: number, comment?: string) => void;
+  variant: (experiment: string, variant: string) => void;
+  consent: (choice: Partial<Record<Category, boolean>>) => void;
+  on: (name: string, callback: Listener) => void;
+  flush: () => void;
+  version: string;
+}
+
+/**
  * The whole API as one object, which the script build exposes as `window.microx`. Defined
  * in it, each name is written once in that build (an object made of the named exports would
  * repeat every name); the named exports below, documented, are the npm build's.
  */
-export const api = {
-  init: guard((options: Options): boolean => {
+export const api: Api = {
+  init: guard((options: Options | undefined): boolean => {
     if (started || !options?.site) return false;
     started = true;
     // Activity first: the transport may send what an earlier page left, with the page's own fetch.
@@ -50,43 +65,46 @@ export const api = {
     }
     // On window and not capturing, so this runs after web-vitals' own listeners have
     // queued their final reports.
-    addEventListener("visibilitychange", guard(() => {
-      if (document.visibilityState == "hidden") send(true);
-    }));
-    addEventListener("pagehide", guard(() => {
-      fire(LEAVING);
-      send(true);
-    }));
+    addEventListener(
+      "visibilitychange",
+      guard(() => {
+        if (document.visibilityState == "hidden") send(true);
+      }),
+    );
+    addEventListener(
+      "pagehide",
+      guard(() => {
+        fire(LEAVING);
+        send(true);
+      }),
+    );
     return true;
   }),
 
-  record: live(emit),
-
-  resend: live((events: WireEvent[], sid: string): boolean => allows("measure") && resendNow(events, sid)),
-
-  click: (): LastClick => lastClick,
-
   step: live(recordStep),
 
-  moment: (name: string, props?: Props): Moment => {
-    // NaN once ended, so a second `end` has no duration and records nothing.
-    let t0 = performance.now();
-    const m: Moment = {
-      start: () => ((t0 = performance.now()), m),
+  moment: (name: unknown, props?: Props): Moment => {
+    // Undefined once ended: a second `end` records nothing until `start` again.
+    let startedAt: number | undefined = performance.now();
+    const moment: Moment = {
+      start: () => {
+        startedAt = performance.now();
+        return moment;
+      },
       end: live((more?: Props) => {
-        const d = performance.now() - t0;
-        if (!(d >= 0)) return undefined;
-        t0 = NaN;
-        emit("moment", { n: String(name), d, p: { ...props, ...more } });
-        return d;
+        if (startedAt === undefined) return undefined;
+        const duration = performance.now() - startedAt;
+        startedAt = undefined;
+        emit("moment", { n: String(name), d: duration, p: { ...props, ...more } });
+        return duration;
       }),
     };
-    return m;
+    return moment;
   },
 
   signal: live(recordSignal),
 
-  feedback: live((momentName: string, rating: number, comment?: string): void => {
+  feedback: live((momentName: unknown, rating: unknown, comment?: unknown): void => {
     if (typeof rating === "number") {
       emit("feedback", {
         n: clip(String(momentName), 200),
@@ -109,18 +127,6 @@ export const api = {
 
 /** Start measuring. Later calls are ignored, so a snippet loaded twice measures once. */
 export const init = api.init;
-
-/** Record an event read from the performance timeline (the script build's second file calls this). */
-export const record = api.record;
-
-/**
- * Send an earlier page's unsent events (the second file calls this); false keeps them
- * saved: before `init`, without consent to measure, or while the collector asks to wait.
- */
-export const resend = api.resend;
-
-/** The latest click, which the second file ties long frames to. */
-export const click = api.click;
 
 /** Record that a visitor reached `step` of `funnel` (e.g. `step("checkout", "payment")`). */
 export const step = api.step;
@@ -151,3 +157,13 @@ export const flush = api.flush;
 
 /** The snippet's version. */
 export const version = VERSION;
+
+/** What the deferred captures use (`captureDeferred`); not API. */
+export const bridge: Bridge = {
+  record: live(emit),
+  // False or undefined keeps them saved: before `init`, without consent to measure, or
+  // while the collector asks to wait.
+  resend: live((events, sid) => allows("measure") && resendNow(events, sid)),
+  click: () => lastClick,
+  step: api.step,
+};

@@ -22,7 +22,7 @@ export function declared(el: Element, step: Step): void {
  */
 export function watchDeclaredSteps(step: Step): void {
   const seen = new WeakSet<Element>();
-  let scheduled: ReturnType<typeof setTimeout> | 0 = 0;
+  let scheduled = 0;
   const scan = guard((): void => {
     scheduled = 0;
     document.querySelectorAll(MARKED).forEach((el) => {
@@ -33,7 +33,9 @@ export function watchDeclaredSteps(step: Step): void {
   });
   // DOM changes come in bursts: one scan on the next turn after them. (An observer of its
   // own: this runs in the second file, which cannot share the first one's.)
-  new MutationObserver(() => (scheduled ||= setTimeout(scan))).observe(document, {
+  new MutationObserver(() => {
+    scheduled ||= setTimeout(scan);
+  }).observe(document, {
     childList: true,
     subtree: true,
     attributeFilter: ["data-microx-step"],

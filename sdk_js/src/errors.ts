@@ -11,16 +11,22 @@ export function captureErrors(): void {
   let errors = 0;
   const report = (kind: string, message: unknown, src?: string, line?: number): void => {
     if (errors++ >= MAX_ERRORS) return;
-    const n = scrub(message || kind, 200, true);
-    fire(FAILED, n);
-    emit("error", { n, p: { kind, src: src && cleanPageUrl(src), line } });
+    const text = scrub(message || kind, 200, true);
+    fire(FAILED, text);
+    emit("error", { n: text, p: { kind, src: src && cleanPageUrl(src), line } });
   };
-  addEventListener("error", guard((e: ErrorEvent) => {
-    // Resource load failures reach window listeners too, without a message: not script errors.
-    if (e.message) report("error", e.message, e.filename, e.lineno);
-  }));
-  addEventListener("unhandledrejection", guard((e: PromiseRejectionEvent) => {
-    const r = e.reason as { message?: unknown } | undefined;
-    report("rejection", r?.message || r);
-  }));
+  addEventListener(
+    "error",
+    guard((event: ErrorEvent) => {
+      // Resource load failures reach window listeners too, without a message: not script errors.
+      if (event.message) report("error", event.message, event.filename, event.lineno);
+    }),
+  );
+  addEventListener(
+    "unhandledrejection",
+    guard((event: PromiseRejectionEvent) => {
+      const reason = event.reason as { message?: unknown } | undefined;
+      report("rejection", reason?.message || reason);
+    }),
+  );
 }

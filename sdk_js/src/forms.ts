@@ -55,23 +55,32 @@ export function captureForms(): void {
     frustrated({ type: "stalled_form", form: form._name, field: form._last, why });
 
   /** A field's focus, blur, input or refusal, and what it means for its form. */
-  const onField = (e: Event): void => {
-    const el = e.target as HTMLInputElement;
-    const type = e.type;
+  const onField = (event: Event): void => {
+    const el = event.target as HTMLInputElement;
+    const type = event.type;
     if (type == "focusout") focused = undefined;
     // Page text that echoes what is typed here must not carry it out (see `scrub`).
     if (type == "input") typed.add(el);
-    const f = el.matches?.(FIELDS) && (el.form || el.closest(FORMS));
-    if (!f) return;
-    const form = forms.get(f) || {
-      _name: clip(attr(f, "data-microx-form") || attr(f, "name") || f.id || cleanUrl(attr(f, "action")) || "form", 200),
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the target may be the document or the window, which have no `matches`
+    const formEl = el.matches?.(FIELDS) && (el.form || el.closest(FORMS));
+    if (!formEl) return;
+    const form = forms.get(formEl) || {
+      _name: clip(
+        attr(formEl, "data-microx-form") ||
+          attr(formEl, "name") ||
+          formEl.id ||
+          cleanUrl(attr(formEl, "action")) ||
+          "form",
+        200,
+      ),
       _last: "",
       _fields: {},
     };
-    forms.set(f, form);
-    const n = form._name;
+    forms.set(formEl, form);
+    const formName = form._name;
     const tg = fieldName(el);
     // Keyed with a prefix: a field named "constructor" is a field like others.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the rule reads the write type of `||=`'s target, which has no undefined
     const field = (form._fields["f" + tg] ||= { _at: 0, _counts: { edits: 0, dels: 0, amends: 0 }, _invalid: 0 });
     const counts = field._counts;
     const now = performance.now();
@@ -83,12 +92,18 @@ export function captureForms(): void {
       field._now = false;
       if (!form._start || !field._at) return;
       // No input during any focus yet: no hesitation (NaN is not sent).
-      emit("form_field", { n, tg, d: now - field._at, p: { ...counts, filled: filled(el), hes: Math.round(field._hes!) } });
+      emit("form_field", {
+        n: formName,
+        tg,
+        d: now - field._at,
+        // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- Math.round(undefined) is NaN
+        p: { ...counts, filled: filled(el), hes: Math.round(field._hes!) },
+      });
       field._at = 0;
     } else if (type == "input") {
       if (!form._start) {
         form._start = now;
-        emit("form_start", { n, tg });
+        emit("form_start", { n: formName, tg });
       }
       if (field._at) field._hes ??= now - field._at;
       // The first change of a focus amends the field if an earlier focus changed it.
@@ -97,15 +112,18 @@ export function captureForms(): void {
         field._now = field._ever = true;
       }
       counts.edits++;
-      if (/^delete/.test((e as InputEvent).inputType)) counts.dels++;
+      if (/^delete/.test((event as InputEvent).inputType)) counts.dels++;
       form._last = tg;
       clearTimeout(form._timer);
-      form._timer = setTimeout(guard(() => document.visibilityState == "visible" && stalled(form, "idle")), stallMs);
+      form._timer = setTimeout(
+        guard(() => document.visibilityState == "visible" && stalled(form, "idle")),
+        stallMs,
+      );
     } else {
-      const v = el.validity;
+      const validity = el.validity;
       let why = "invalid";
-      for (const k in v) if (k != "valid" && v[k as keyof ValidityState]) why = k;
-      emit("form_invalid", { n, tg, p: { why } });
+      for (const key in validity) if (key != "valid" && validity[key as keyof ValidityState]) why = key;
+      emit("form_invalid", { n: formName, tg, p: { why } });
       if (++field._invalid == STALL_INVALID) stalled(form, "invalid");
     }
   };
@@ -115,21 +133,24 @@ export function captureForms(): void {
    * abandoned too, without a duration (it never started): balking at the first field is
    * leaving the form.
    */
-  const end = (el: Element, form: Form, how?: string, u?: string): void => {
+  const end = (el: Element, form: Form, how?: string, url?: string): void => {
     forms.delete(el);
     clearTimeout(form._timer);
-    const n = form._name;
-    const d = form._start && performance.now() - form._start;
+    const formName = form._name;
+    const duration = form._start && performance.now() - form._start;
     if (!how) {
-      if (d) emit("form_submit", { n, d });
+      if (duration) emit("form_submit", { n: formName, d: duration });
       return;
     }
-    const done = [...el.querySelectorAll(FIELDS)].map((c) => filled(c) && fieldName(c)).filter((name) => name && form._fields["f" + name]);
-    if (form._last) emit("form_abandon", { u, n, tg: form._last, d, p: { how, fields: done.join() } });
+    const done = [...el.querySelectorAll(FIELDS)]
+      .map((field) => filled(field) && fieldName(field))
+      .filter((name) => name && form._fields["f" + name]);
+    if (form._last)
+      emit("form_abandon", { u: url, n: formName, tg: form._last, d: duration, p: { how, fields: done.join() } });
   };
-  const leave = (how: string, u?: string): void => {
+  const leave = (how: string, url?: string): void => {
     if (focused) onField({ type: "focusout", target: focused } as unknown as Event);
-    forms.forEach((form, el) => end(el, form, how, u));
+    forms.forEach((form, el) => end(el, form, how, url));
   };
   const submit = (el: Element | null): void => {
     const form = el && forms.get(el);
@@ -137,7 +158,11 @@ export function captureForms(): void {
   };
 
   for (const type of ["focusin", "focusout", "input", "invalid"]) addEventListener(type, guard(onField), true);
-  addEventListener("submit", guard((e) => submit(e.target as Element)), true);
+  addEventListener(
+    "submit",
+    guard((event) => submit(event.target as Element)),
+    true,
+  );
   // Forms an app sends itself (no submit event) mark their button `data-microx-submit`.
   listen(CLICKED, (clicked: Element) => {
     const el = clicked.closest("[data-microx-submit]");

@@ -9,22 +9,24 @@ const NEAR_CLICK_MS = 1000;
  * in progress when there is one. The browser buffers them, so this runs in the script
  * build's second file.
  */
-export function captureLongFrames(record: Recorder, click: () => LastClick): void {
+export function captureLongFrames(record: Recorder, latestClick: () => LastClick): void {
   let tasks = 0;
-  const type = ["long-animation-frame", "longtask"].find((t) => PerformanceObserver.supportedEntryTypes.includes(t));
+  const type = ["long-animation-frame", "longtask"].find((kind) =>
+    PerformanceObserver.supportedEntryTypes.includes(kind),
+  );
   if (!type) return;
   new PerformanceObserver((list) => {
-    for (const e of list.getEntries() as (PerformanceEntry & { blockingDuration?: number })[]) {
+    for (const entry of list.getEntries() as (PerformanceEntry & { blockingDuration?: number })[]) {
       if (tasks++ >= MAX_LONG_TASKS) return;
       // The frame that ran the click's handler started before the click was seen.
-      const c = click();
-      const near = e.startTime + e.duration >= c.t0 && e.startTime < c.t0 + NEAR_CLICK_MS;
+      const click = latestClick();
+      const near = entry.startTime + entry.duration >= click.t0 && entry.startTime < click.t0 + NEAR_CLICK_MS;
       record("long_task", {
-        ts: Math.round(performance.timeOrigin + e.startTime),
+        ts: Math.round(performance.timeOrigin + entry.startTime),
         n: type == "longtask" ? type : "loaf",
-        d: e.duration,
-        // A long task has no blocking duration: NaN, not sent.
-        p: { block: Math.round(e.blockingDuration!), ia: near ? c.tg : undefined },
+        d: entry.duration,
+        // A long task has no blocking duration, so no `block`.
+        p: { block: entry.blockingDuration && Math.round(entry.blockingDuration), ia: near ? click.tg : undefined },
       });
     }
   }).observe({ type, buffered: true });

@@ -1,4 +1,5 @@
-import { api, type Options } from "./core";
+import type { BridgeScript } from "./bridge";
+import { api, bridge, type Options } from "./core";
 import { guard } from "./lib/safe";
 
 /**
@@ -20,13 +21,13 @@ guard(() => {
   const script = document.currentScript as HTMLScriptElement | null;
   if (!script) return;
   const data = script.dataset;
-  const list = (s = ""): string[] => s.match(/[^\s,]+/g) || [];
-  const at = (path: string): string => new URL(path, script.src).href;
+  const list = (value = ""): string[] => value.match(/[^\s,]+/g) || [];
+  const beside = (path: string): string => new URL(path, script.src).href;
   // Unset (or empty) attributes leave their defaults: no consent list, all sessions.
   // What data-options sets wins over the attributes.
-  const o = {
+  const options = {
     site: data.site,
-    endpoint: data.endpoint || at("/v1/events"),
+    endpoint: data.endpoint || beside("/v1/events"),
     query: list(data.query),
     signals: list(data.signals),
     consent: data.consent && list(data.consent),
@@ -34,12 +35,14 @@ guard(() => {
     sample: +(data.sample || 1),
     ...(JSON.parse(data.options || "{}") as object),
   } as Options;
-  if (api.init(o)) {
+  if (api.init(options)) {
     // A script element added by script loads without blocking, as if `async`.
-    const s = document.createElement("script");
+    const second: BridgeScript = document.createElement("script");
+    second.microx = bridge;
     // Under a nonce-based CSP the page's nonce lets the second file in as it did this one.
-    s.nonce = script.nonce!;
-    s.src = data.vitals || at("microx-vitals.js");
-    document.head.append(s);
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- optional in the DOM types (SVG's), a string ("" for none) on a <script>
+    second.nonce = script.nonce!;
+    second.src = data.vitals || beside("microx-vitals.js");
+    document.head.append(second);
   }
 })();

@@ -19,8 +19,8 @@ interface Cue extends Fields {
   _start: number;
 }
 
-/** An element that may have `checkVisibility` (missing before Safari 17.4). */
-type Checked = Element & { checkVisibility?: (o: object) => boolean };
+/** `checkVisibility` is missing before Safari 17.4. */
+type MaybeChecked = Partial<Pick<Element, "checkVisibility">>;
 
 /**
  * How long each loading cue (spinner, skeleton, progress bar) stays visible, and which
@@ -44,11 +44,14 @@ export function captureLoading(): void {
     const was = up;
     const wait = now - lastClick.t0;
     up = [];
-    document.querySelectorAll<Checked>(CUES).forEach((el) => {
+    document.querySelectorAll(CUES).forEach((el) => {
       // Where checkVisibility is missing, a laid-out element counts as visible.
-      if (el.checkVisibility?.({ visibilityProperty: true, opacityProperty: true }) ?? el.getClientRects().length) {
+      if (
+        (el as MaybeChecked).checkVisibility?.({ visibilityProperty: true, opacityProperty: true }) ??
+        el.getClientRects().length
+      ) {
         up.push(
-          was.find((c) => c._el == el) || {
+          was.find((cue) => cue._el == el) || {
             ts: Date.now(),
             n: attr(el, "data-microx-loading") || (attr(el, "role") == "progressbar" ? "progressbar" : "busy"),
             // Its wait since that click: this event's time less the click's.

@@ -7,7 +7,7 @@ import type { Recorder } from "./perf";
  */
 export function capturePage(record: Recorder): void {
   const report = (): void => {
-    const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
+    const nav = performance.getEntriesByType("navigation")[0];
     record(
       "page",
       nav && {

@@ -5,7 +5,7 @@ import type { Fields } from "./tracker";
 import { reportVitals, type VitalsLibrary } from "./vitals";
 
 /** Records an event through the running snippet (consent, sampling and transport apply). */
-export type Recorder = (t: EventType, f?: Fields) => void;
+export type Recorder = (type: EventType, fields?: Fields) => void;
 
 /** The latest click: its target and `performance.now()` time. */
 export interface LastClick {
@@ -20,7 +20,11 @@ export interface LastClick {
  * missed while it loads.
  */
 export function capturePerformance(record: Recorder, click: () => LastClick, lib: VitalsLibrary): void {
-  for (const capture of [() => reportVitals(record, lib), () => capturePage(record), () => captureLongFrames(record, click)]) {
+  for (const capture of [
+    () => reportVitals(record, lib),
+    () => capturePage(record),
+    () => captureLongFrames(record, click),
+  ]) {
     try {
       capture();
     } catch {

@@ -8,10 +8,9 @@ const SETTLE_QUIET_MS = 100;
 /** ...or this long has passed, whichever comes first. */
 const SETTLE_MAX_MS = 10_000;
 
-/** A route being rendered; it holds the fields of its `route` event. */
+/** A route being rendered; it holds the fields of its `route` event, its duration up to its latest change. */
 interface Pending extends Fields {
   _t0: number;
-  _last?: number;
   _quiet?: ReturnType<typeof setTimeout>;
 }
 
@@ -23,12 +22,11 @@ export function captureRoutes(): void {
   let url = pageUrl;
   let pending: Pending | undefined;
 
-  const settle = (r: Pending): void => {
-    if (pending != r) return;
+  const settle = (route: Pending): void => {
+    if (pending != route) return;
     pending = undefined;
-    clearTimeout(r._quiet);
-    r.d = r._last! - r._t0;
-    emit("route", r);
+    clearTimeout(route._quiet);
+    emit("route", route);
   };
 
   watch((kind) => {
@@ -44,7 +42,7 @@ export function captureRoutes(): void {
       setTimeout(guard(settle), SETTLE_MAX_MS, pending);
     }
     if (pending) {
-      pending._last = now;
+      pending.d = now - pending._t0;
       clearTimeout(pending._quiet);
       pending._quiet = setTimeout(guard(settle), SETTLE_QUIET_MS, pending);
     }

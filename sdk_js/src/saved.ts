@@ -3,7 +3,7 @@ import { guard } from "./lib/safe";
 import { load, save } from "./lib/store";
 import { storedKeys, type Saved } from "./transport";
 
-/** Sends a saved batch under its session; falsy keeps it saved (see `core.resend`). */
+/** Sends a saved batch under its session; falsy keeps it saved (see `bridge` in `core.ts`). */
 export type Resend = (events: WireEvent[], sid: string) => boolean | undefined;
 
 /** How often saved events are looked for again: ones whose resend failed, or that another tab left. */
@@ -22,17 +22,18 @@ export const RETAKE_MS = 5_000;
  */
 export function sendSaved(resend: Resend): void {
   const take = (): void => {
-    for (const k of storedKeys()) {
-      const s = load<Saved>(k, true);
+    for (const key of storedKeys()) {
+      const saved = load(key, true) as Partial<Saved> | null | undefined;
       // Kept while it cannot go (the collector asks to wait, no consent); deleted once
       // sent, or if it is not a batch.
-      if (!(Array.isArray(s?.e) && s.sid) || resend(s.e, s.sid)) save(k, undefined, true);
+      if (!(Array.isArray(saved?.e) && saved.sid) || resend(saved.e, saved.sid)) save(key, undefined, true);
     }
   };
-  const run = guard(
-    (): unknown =>
-      (navigator as Navigator & { locks?: LockManager }).locks?.request("microx_q", take).catch(() => undefined) ?? take(),
-  );
+  const run = guard((): void => {
+    const locks = (navigator as { locks?: LockManager }).locks;
+    if (locks) locks.request("microx_q", take).catch(() => undefined);
+    else take();
+  });
   run();
   setInterval(run, RETAKE_MS);
 }

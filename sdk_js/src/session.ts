@@ -11,11 +11,12 @@ const VISITOR_KEY = "microx_vid";
  * When storage is blocked the id lives in memory for the page.
  */
 export function sessionIdFactory(): () => string {
-  let [id, last] = load<[string, number]>(SESSION_KEY) || ["", 0];
+  let [id, last] = (load(SESSION_KEY) as [string, number] | null | undefined) || ["", 0];
   return () => {
     const now = Date.now();
     if (!id || now - last > SESSION_IDLE_MS) id = uuid();
-    save(SESSION_KEY, [id, (last = now)]);
+    last = now;
+    save(SESSION_KEY, [id, last]);
     return id;
   };
 }
@@ -27,7 +28,7 @@ export function sessionIdFactory(): () => string {
  * consent manager grants it again after each page starts, and it must be the same id.
  */
 export function visitorId(allowed: boolean, decided?: boolean): string | undefined {
-  const id = allowed ? load<string>(VISITOR_KEY, true) || uuid() : undefined;
+  const id = allowed ? (load(VISITOR_KEY, true) as string | null | undefined) || uuid() : undefined;
   if (allowed || decided) save(VISITOR_KEY, id, true);
   return id;
 }

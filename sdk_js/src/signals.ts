@@ -9,12 +9,12 @@ export const MAX_SEARCH = 64;
  * `microx.customer_signals` view counts repeats per visit), `basket` (an item and the change in quantity) and `search` (a term, cut and
  * with emails and numbers removed). Other kinds the site lists are recorded as given.
  */
-export function recordSignal(kind: string, item: string, props: Props & { qty?: number } = {}): void {
+export function recordSignal(kind: string, item: unknown, props: Props = {}): void {
   if (!allows("signals") || !options.signals?.includes(kind)) return;
   emit("signal", {
     n: kind,
     tg: kind == "search" ? scrub(item, MAX_SEARCH) : clip(String(item), 300),
-    val: kind == "basket" ? +(props.qty as number) || 1 : undefined,
+    val: kind == "basket" ? Number(props.qty) || 1 : undefined,
     p: props,
   });
 }

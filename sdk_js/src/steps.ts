@@ -9,16 +9,16 @@ const KEY = "microx_steps";
 let last: Record<string, [number, number]>;
 
 /** Record a funnel step, with the time since the funnel's previous step and its order. */
-export function recordStep(funnel: string, step: string, props?: Props): void {
+export function recordStep(funnel: unknown, step: unknown, props?: Props): void {
   const now = Date.now();
   // Keyed with a prefix: a funnel named "toString" or "__proto__" is a funnel like others.
-  const k = "f" + funnel;
-  // A funnel's first step has no previous one: NaN, so no duration.
-  const [at, count] = last[k] || [NaN, 0];
-  const i = count + 1;
-  last[k] = [now, i];
+  const key = "f" + String(funnel);
+  // A funnel's first step has no previous one, so no duration.
+  const previous = last[key];
+  const order = (previous?.[1] || 0) + 1;
+  last[key] = [now, order];
   save(KEY, last);
-  emit("step", { n: String(funnel), tg: String(step), d: now - at, p: { ...props, i } });
+  emit("step", { n: String(funnel), tg: String(step), d: previous && now - previous[0], p: { ...props, i: order } });
 }
 
 /**
@@ -29,7 +29,7 @@ export function recordStep(funnel: string, step: string, props?: Props): void {
  * timed whole.
  */
 export function captureSteps(): void {
-  last = load<Record<string, [number, number]>>(KEY) || {};
+  last = (load(KEY) as Record<string, [number, number]> | null | undefined) || {};
   listen(CLICKED, (clicked: Element) => {
     const el = clicked.closest(MARKED);
     if (el?.matches(ACTIONS)) declared(el, recordStep);

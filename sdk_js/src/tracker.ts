@@ -69,21 +69,21 @@ let session: () => string;
 /** Share of sessions measured, 0–1. */
 let rate: number;
 
-export function startTracker(o: Options): void {
-  options = o;
+export function startTracker(config: Options): void {
+  options = config;
   session = sessionIdFactory();
-  const r = o.sample;
-  rate = typeof r == "number" && r >= 0 && r < 1 ? r : 1;
+  const sample = config.sample;
+  rate = typeof sample == "number" && sample >= 0 && sample < 1 ? sample : 1;
   pageUrl = cleanPageUrl(location.href);
   const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
-  const optedOut = o.privacySignals != false && (nav.globalPrivacyControl || nav.doNotTrack == "1");
-  const asked = o.consent || ["measure"];
+  const optedOut = config.privacySignals != false && (nav.globalPrivacyControl || nav.doNotTrack == "1");
+  const asked = config.consent || ["measure"];
   // Known categories only, each once: the contract refuses anything else in the envelope.
-  granted = optedOut ? [] : CATEGORIES.filter((c) => asked.includes(c));
+  granted = optedOut ? [] : CATEGORIES.filter((category) => asked.includes(category));
   vid = visitorId(allows("visitor"));
-  variants = load<Record<string, string>>(VARIANTS_KEY);
+  variants = load(VARIANTS_KEY) as Record<string, string> | null | undefined;
   // The envelope is serialised as soon as it is built, so it may share the current state.
-  startTransport(o.endpoint || "/v1/events", o.site, () => ({
+  startTransport(config.endpoint || "/v1/events", config.site, () => ({
     sid: session(),
     u: pageUrl,
     c: {
@@ -99,10 +99,10 @@ export function startTracker(o: Options): void {
   }));
 }
 
-export const allows = (c: Category): boolean => granted.includes(c);
+export const allows = (category: Category): boolean => granted.includes(category);
 
 export function setConsent(choice: Partial<Record<Category, boolean>>): void {
-  granted = CATEGORIES.filter((c) => (c in choice ? choice[c] : allows(c)));
+  granted = CATEGORIES.filter((category) => (category in choice ? choice[category] : allows(category)));
   vid = visitorId(allows("visitor"), "visitor" in choice);
   // Withdrawn consent also covers what is still waiting to be sent.
   if (!allows("measure")) drop();
@@ -111,13 +111,15 @@ export function setConsent(choice: Partial<Record<Category, boolean>>): void {
 /** A page URL as it may leave the page: without fragment, and only the allowed query. */
 export const cleanPageUrl = (href: string): string => cleanUrl(href, options.query);
 
-export function setVariant(experiment: string, variant: string): void {
+export function setVariant(experiment: unknown, variant: unknown): void {
   // An experiment name the contract admits, and at most 16 experiments: a batch the
   // collector refused would lose every event in it.
-  const k = String(experiment).replace(/[^\w.:-]/g, "_").slice(0, 64);
-  if (!k || (!(variants && k in variants) && Object.keys(variants || {}).length >= 16)) return;
+  const name = String(experiment)
+    .replace(/[^\w.:-]/g, "_")
+    .slice(0, 64);
+  if (!name || (!(variants && name in variants) && Object.keys(variants || {}).length >= 16)) return;
   // A new object each time: events already queued keep the variants they ran under.
-  variants = { ...variants, [k]: String(variant).slice(0, 64) };
+  variants = { ...variants, [name]: String(variant).slice(0, 64) };
   save(VARIANTS_KEY, variants);
 }
 
@@ -127,39 +129,48 @@ export function frustrated(detail: Record<string, unknown>): void {
   document.dispatchEvent(new CustomEvent("microx:frustration", { detail }));
 }
 
-export function emit(t: EventType, f: Fields = {}): void {
+/** Queue an event of `type`, if measuring. (An arrow: 8 B smaller gzipped than a function declaration.) */
+export const emit = (type: EventType, fields: Fields = {}): void => {
   // Sampled per session, so a session is measured whole or not at all.
   if (!allows("measure") || (rate < 1 && parseInt(session().slice(0, 8), 16) / 2 ** 32 >= rate)) return;
-  const e: WireEvent = { id: uuid(), t, ts: f.ts || Date.now(), q: seq++ };
+  const event: WireEvent = { id: uuid(), t: type, ts: fields.ts || Date.now(), q: seq++ };
   // An empty `u` means the page as loaded (the envelope's URL), whatever route the app
   // shows now: vitals measure the page load.
-  const u = f.u ?? cleanPageUrl(location.href);
+  const url = fields.u ?? cleanPageUrl(location.href);
   // The string fields, cut to the contract's limits; the page URL only once it changed.
-  for (const k in MAX_LENGTH) {
-    const key = k as keyof typeof MAX_LENGTH;
-    const v = key == "u" ? (u != pageUrl ? u : "") : f[key];
-    if (v) e[key] = v.slice(0, MAX_LENGTH[key]);
+  for (const field in MAX_LENGTH) {
+    const key = field as keyof typeof MAX_LENGTH;
+    const value = key == "u" ? (url != pageUrl ? url : "") : fields[key];
+    if (value) event[key] = value.slice(0, MAX_LENGTH[key]);
   }
-  // `undefined >= 0` is false: no duration, no field.
-  if (f.d! >= 0) e.d = Math.round(f.d!);
-  if (isFinite(f.val!)) e.val = f.val!;
-  if (f.p) e.p = cleanProps(f.p);
-  if (variants) e.x = variants;
-  push(e);
-}
+  // `undefined >= 0` and `isFinite(undefined)` are false: no duration or value, no field.
+  // (Checking for undefined, as TypeScript would have it, costs 16 B gzipped.)
+  /* eslint-disable @typescript-eslint/no-non-null-assertion */
+  if (fields.d! >= 0) event.d = Math.round(fields.d!);
+  if (isFinite(fields.val!)) event.val = fields.val!;
+  /* eslint-enable @typescript-eslint/no-non-null-assertion */
+  if (fields.p) event.p = cleanProps(fields.p);
+  if (variants) event.x = variants;
+  push(event);
+};
 
 /** Keep props inside the contract: valid keys, scalar values, bounded sizes. */
-function cleanProps(p: EventProps): Props {
-  const out: Props = {};
-  let n = 0;
-  for (const k in p) {
-    let v = p[k];
-    const t = typeof v;
-    if (n < MAX_PROPS && /^[\w.:-]{1,64}$/.test(k) && (t == "string" || t == "boolean" || Number.isFinite(v))) {
-      if (t == "string") v = (v as string).slice(0, MAX_PROP_LENGTH);
-      out[k] = v!;
-      n++;
+function cleanProps(props: EventProps): Props {
+  const kept: Props = {};
+  let count = 0;
+  for (const key in props) {
+    let value = props[key];
+    const type = typeof value;
+    if (
+      count < MAX_PROPS &&
+      /^[\w.:-]{1,64}$/.test(key) &&
+      (type == "string" || type == "boolean" || Number.isFinite(value))
+    ) {
+      if (type == "string") value = (value as string).slice(0, MAX_PROP_LENGTH);
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- Number.isFinite does not narrow: a string, boolean or finite number
+      kept[key] = value!;
+      count++;
     }
   }
-  return out;
+  return kept;
 }

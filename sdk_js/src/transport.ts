@@ -30,7 +30,7 @@ const bytes = (s: string): number => new Blob([s]).size;
 
 /** Another try for events whose earlier send may have arrived after all: the collector checks. */
 function again(events: WireEvent[]): WireEvent[] {
-  for (const e of events) e.a = Math.min((e.a || 0) + 1, 1000);
+  for (const event of events) event.a = Math.min((event.a || 0) + 1, 1000);
   return events;
 }
 
@@ -73,9 +73,16 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
       let count = Math.min(events.length, MAX_EVENTS_PER_BATCH) * 2;
       let body: string;
       do {
-        const env = { v: CONTRACT_VERSION, s: site, at: Date.now(), ...envelope(), e: events.slice(0, (count = Math.ceil(count / 2))) };
-        if (sid) env.sid = sid;
-        body = JSON.stringify(env);
+        // Halved inside the slice: as a statement of its own it costs 2 B gzipped.
+        const batch = {
+          v: CONTRACT_VERSION,
+          s: site,
+          at: Date.now(),
+          ...envelope(),
+          e: events.slice(0, (count = Math.ceil(count / 2))),
+        };
+        if (sid) batch.sid = sid;
+        body = JSON.stringify(batch);
       } while (count > 1 && bytes(body) > MAX_BODY_BYTES);
       const sent = events.splice(0, count);
       // A beacon's string body goes as text/plain, a "simple" request: no CORS preflight,
@@ -97,11 +104,14 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
     // A string body goes as text/plain: a "simple" request, like the beacon's. No answer
     // (a network error), 408, 429 and 5xx are worth another try; any other answer is final
     // for this batch.
-    const done = guard((r: Partial<Response>): void => {
+    const done = guard((response: Partial<Response>): void => {
       inflight -= held;
-      const s = r.status!;
-      if (s && s < 500 && s != 408 && s != 429) return void (fails = 0);
-      const after = +(r.headers?.get("retry-after") as string) * 1000;
+      const status = response.status;
+      if (status && status < 500 && status != 408 && status != 429) {
+        fails = 0;
+        return;
+      }
+      const after = +(response.headers?.get("retry-after") as string) * 1000;
       const backoff = Math.min(RETRY_MIN_MS * 2 ** fails++, RETRY_MAX_MS);
       // Jitter spreads the retries of many pages that failed at the same moment; a missing,
       // past or unreadable Retry-After leaves the backoff alone.
@@ -122,17 +132,17 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
     // Bounded: the oldest saved events make room (keys sort by time: Date.now() has 13
     // digits from 2001 to 2286). A batch that crosses the bound keeps its newest events.
     let room = MAX_STORED - events.length;
-    for (const k of storedKeys().reverse()) {
-      const s = load<Saved>(k, true);
-      const n = s?.e?.length || 0;
-      if (room < n) save(k, room > 0 ? { ...s, e: s!.e.slice(-room) } : undefined, true);
-      room -= n;
+    for (const key of storedKeys().reverse()) {
+      const saved = load(key, true) as Partial<Saved> | null | undefined;
+      const older = saved?.e || [];
+      if (room < older.length) save(key, room > 0 ? { ...saved, e: older.slice(-room) } : undefined, true);
+      room -= older.length;
     }
-    const now = envelope();
+    const current = envelope();
     // Each event keeps the page it happened on; the batch keeps its session.
-    const e = again(events.slice(-MAX_STORED));
-    for (const ev of e) ev.u ||= now.u;
-    save(STORED_PREFIX + Date.now() + "." + uuid().slice(0, 8), { sid: sid || now.sid, e }, true);
+    const kept = again(events.slice(-MAX_STORED));
+    for (const event of kept) event.u ||= current.u;
+    save(STORED_PREFIX + Date.now() + "." + uuid().slice(0, 8), { sid: sid || current.sid, e: kept }, true);
   };
 
   push = (event) => {
@@ -154,7 +164,7 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
 
   drop = () => {
     queue = [];
-    for (const k of storedKeys()) save(k, undefined, true);
+    for (const key of storedKeys()) save(key, undefined, true);
   };
 
   // While the collector is backing off, an earlier page's events stay saved for later.
@@ -169,7 +179,7 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
 export function storedKeys(): string[] {
   try {
     return Object.keys(localStorage)
-      .filter((k) => k.startsWith(STORED_PREFIX))
+      .filter((key) => key.startsWith(STORED_PREFIX))
       .sort();
   } catch {
     return []; // Blocked storage: nothing was saved.

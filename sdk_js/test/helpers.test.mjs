@@ -56,10 +56,17 @@ test("cleanUrl replaces emails and tokens after the origin, and keeps slugs", ()
     "https://shop2-eu.example.com/account/[email]/orders#/reset/[token]",
   );
   assert.equal(cleanUrl("https://s.example/u/123e4567-e89b-12d3-a456-426614174000"), "https://s.example/u/[token]");
-  assert.equal(cleanUrl("https://s.example/login/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc"), "https://s.example/login/[token]");
+  assert.equal(
+    cleanUrl("https://s.example/login/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc"),
+    "https://s.example/login/[token]",
+  );
   assert.equal(cleanUrl("https://s.example/p?ref=ada%40example.com&u=1", ["ref"]), "https://s.example/p?ref=[email]");
   assert.equal(cleanUrl("/account/ada@example.com/save"), "/account/[email]/save");
-  for (const kept of ["https://s.example/summer-sale-2024/iphone15-pro", "https://s.example/%D0%BA%D0%B0%D1%82%D0%B0%D0%BB%D0%BE%D0%B3", "https://s.example/api/v2/items"]) {
+  for (const kept of [
+    "https://s.example/summer-sale-2024/iphone15-pro",
+    "https://s.example/%D0%BA%D0%B0%D1%82%D0%B0%D0%BB%D0%BE%D0%B3",
+    "https://s.example/api/v2/items",
+  ]) {
     assert.equal(cleanUrl(kept), kept);
   }
 });

@@ -2,53 +2,17 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser
 
-from tests.conftest import (
-    BROWSER_UA,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    Collector,
-    free_port,
-    now_ms,
-    open_store,
-)
+from tests.conftest import Collector, free_port, now_ms, open_store, wait_for
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    with sync_playwright() as p:
-        # The whole browser must say it is an ordinary Chrome: a per-page override does
-        # not reach sendBeacon, and the collector drops what calls itself HeadlessChrome.
-        args = [*CHROMIUM_ARGS, f"--user-agent={BROWSER_UA}"]
-        b = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        yield b
-        b.close()
-
-
-def wait_for(predicate: Any, timeout: float = 15.0, page: Page | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        # Playwright's sync API runs route and event handlers only while it is called.
-        if page is not None:
-            page.wait_for_timeout(100)
-        else:
-            time.sleep(0.1)
-    raise AssertionError(f"condition not met in time: {predicate.__doc__ or predicate}")
 
 
 def test_demo_journey_lands_in_events(
@@ -73,7 +37,7 @@ def test_demo_journey_lands_in_events(
     # The clicks still open when the page is left go out in its last beacon: wait until
     # the last of them is stored, however long a loaded machine takes to send it.
     last = "SELECT count() FROM microx.events WHERE type = 'click' AND target = 'button#pay'"
-    wait_for(lambda: collector.sql(last) == "1", timeout=30)
+    wait_for(lambda: collector.sql(last) == "1", 30)
     page.close()
     assert collector.stopped_cleanly()
     finished = now_ms()

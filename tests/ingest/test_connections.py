@@ -7,7 +7,6 @@ import contextlib
 import re
 import resource
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import orjson
 import pytest
 
 from collector.ingest.connections import DescriptorLimitError, connection_bound
-from tests.conftest import BROWSER_UA, Collector, make_envelope, make_event
+from tests.conftest import BROWSER_UA, Collector, make_envelope, make_event, wait_for
 
 MAX_HEADER_BYTES = 4096
 LOW_NOFILE = 1024
@@ -34,11 +33,6 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
         yield c
     finally:
         c.stop()
-
-
-def metric(c: Collector, series: str) -> float:
-    """A series' value; a series the collector does not export fails the test."""
-    return c.metric(series)
 
 
 def request_head(path: str = "/v1/events", extra: bytes = b"", length: int = 0) -> bytes:
@@ -95,7 +89,7 @@ def test_a_head_over_the_limit_gets_431(running: Collector) -> None:
             reply = answer(s)
         assert reply.startswith(b"HTTP/1.1 431"), reply[:100]
         assert b"headers_too_large" in reply
-    assert metric(running, 'requests_refused_total{reason="headers_too_large"}') >= 3
+    assert running.metric('requests_refused_total{reason="headers_too_large"}') >= 3
 
 
 def test_a_huge_header_is_cut_off_while_it_is_sent(running: Collector) -> None:
@@ -132,8 +126,8 @@ def test_a_slow_head_gets_408_and_an_idle_connection_is_closed(running: Collecto
         slow.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n")
         assert answer(slow).startswith(b"HTTP/1.1 408")
         assert answer(silent) == b""  # closed without a word: it never asked anything
-    assert metric(running, 'requests_refused_total{reason="header_timeout"}') >= 1
-    assert metric(running, 'connections_closed_total{reason="idle"}') >= 1
+    assert running.metric('requests_refused_total{reason="header_timeout"}') >= 1
+    assert running.metric('connections_closed_total{reason="idle"}') >= 1
 
 
 def test_a_kept_alive_connection_is_closed_after_its_timeout(running: Collector) -> None:
@@ -169,20 +163,11 @@ def test_idle_and_half_open_sockets_cannot_use_up_descriptors(tmp_path: Path) ->
                 s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n")
             held.append(s)
         assert httpx.get(f"{c.base}/healthz", timeout=10).status_code == 200
-        r = httpx.post(
-            f"{c.base}/v1/events",
-            content=orjson.dumps(make_envelope(make_event())),
-            headers={"content-type": "text/plain", "user-agent": BROWSER_UA},
-            timeout=10,
-        )
-        assert r.status_code == 202
-        assert metric(c, "connections_open") <= metric(c, "connections_max") == 768
-        assert metric(c, 'connections_closed_total{reason="evicted"}') >= LOW_NOFILE
+        assert c.post(make_envelope(make_event())).status_code == 202
+        assert c.metric("connections_open") <= c.metric("connections_max") == 768
+        assert c.metric('connections_closed_total{reason="evicted"}') >= LOW_NOFILE
         # Whatever was not pushed out is closed once its head is overdue.
-        deadline = time.monotonic() + 30
-        while not all(closed_by_server(s) for s in held):
-            assert time.monotonic() < deadline, "idle sockets were left open"
-            time.sleep(0.2)
+        wait_for(lambda: all(closed_by_server(s) for s in held), 30, why="idle sockets closed")
         assert "Too many open files" not in c.log.read_text()
         assert c.stopped_cleanly()
     finally:

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from collector.app import create_app
 from collector.contract import event_types, load_schema
 from collector.settings import Settings
-from tests.conftest import BROWSER_UA, make_envelope, make_event, now_ms, open_store
+from tests.conftest import make_envelope, make_event, now_ms, open_store, post
 
 HOSTILE = Path(__file__).resolve().parent.parent / "hostile"
 EXPECTED = {
@@ -61,14 +61,6 @@ def materialise(raw: bytes) -> bytes:
     now = str(now_ms()).encode()
     raw = raw.replace(b"__AT__", now).replace(b"__TS__", now)
     return re.sub(rb"__ID__", lambda _: str(uuid.uuid4()).encode(), raw)
-
-
-def post(client: TestClient, body: bytes, **headers: str) -> Any:
-    return client.post(
-        "/v1/events",
-        content=body,
-        headers={"content-type": "text/plain", "user-agent": BROWSER_UA, **headers},
-    )
 
 
 def check_answer(r: Any) -> None:

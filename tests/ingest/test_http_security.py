@@ -13,8 +13,8 @@ import httpx
 import orjson
 import pytest
 
-from collector.ingest.sites import new_secret
-from tests.conftest import BROWSER_UA, Collector, make_envelope, make_event, open_store
+from collector.ops.secrets import new_secret
+from tests.conftest import BROWSER_UA, Collector, make_envelope, make_event, open_store, wait_for
 
 SHOP = "https://shop.example"
 SHOP_KEY = new_secret()
@@ -51,17 +51,11 @@ def client_address() -> str:
     return f"198.51.100.{_client_no}"
 
 
-def post(
+def proxied(
     c: Collector, body: Any, *, path: str = "/v1/events", addr: str | None = None, **headers: str
 ) -> httpx.Response:
-    content = body if isinstance(body, bytes) else orjson.dumps(body)
-    hdrs = {
-        "content-type": "text/plain",
-        "user-agent": BROWSER_UA,
-        "x-forwarded-for": addr or client_address(),
-        **headers,
-    }
-    return httpx.post(c.base + path, content=content, headers=hdrs, timeout=10)
+    """``body`` posted from ``addr`` (by default a fresh address) through the trusted proxy."""
+    return c.post(body, path=path, **{"x-forwarded-for": addr or client_address(), **headers})
 
 
 def test_cors_for_allowed_origins_only(running: Collector) -> None:
@@ -77,16 +71,18 @@ def test_cors_for_allowed_origins_only(running: Collector) -> None:
         running.base + "/v1/events", headers={**ask, "origin": "https://evil.example"}
     )
     assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
-    r = post(running, make_envelope(make_event(), s="shop"), origin=SHOP)
+    r = proxied(running, make_envelope(make_event(), s="shop"), origin=SHOP)
     assert r.status_code == 202 and r.headers["access-control-allow-origin"] == SHOP
-    r = post(running, make_envelope(make_event(), s="shop"), origin="https://blog.example")
+    r = proxied(running, make_envelope(make_event(), s="shop"), origin="https://blog.example")
     assert r.status_code == 403 and r.json()["reason"] == "origin_not_allowed"
 
 
 def test_secret_key_sent_from_a_browser_is_refused_and_never_logged(running: Collector) -> None:
-    r = post(running, make_envelope(make_event(), s="shop", u=f"{SHOP}/?k={SHOP_KEY}"), origin=SHOP)
+    r = proxied(
+        running, make_envelope(make_event(), s="shop", u=f"{SHOP}/?k={SHOP_KEY}"), origin=SHOP
+    )
     assert r.status_code == 401 and r.json()["reason"] == "secret_key_from_browser"
-    r = post(
+    r = proxied(
         running,
         make_envelope(make_event(), s="shop"),
         origin=SHOP,
@@ -98,15 +94,15 @@ def test_secret_key_sent_from_a_browser_is_refused_and_never_logged(running: Col
 
 def test_server_events_need_a_key_and_no_browser(running: Collector) -> None:
     envelope = make_envelope(make_event(t="moment", n="support_reply", d=3_600_000), s="shop")
-    r = post(running, envelope, path="/v1/server-events", authorization=f"Bearer {SHOP_KEY}")
+    r = proxied(running, envelope, path="/v1/server-events", authorization=f"Bearer {SHOP_KEY}")
     assert r.status_code == 202 and r.json()["accepted"] == 1
-    r = post(running, envelope, path="/v1/server-events", authorization="Bearer mxsk_wrong")
+    r = proxied(running, envelope, path="/v1/server-events", authorization="Bearer mxsk_wrong")
     assert r.status_code == 401 and r.json()["reason"] == "bad_server_key"
-    r = post(running, envelope, path="/v1/server-events")
+    r = proxied(running, envelope, path="/v1/server-events")
     assert r.status_code == 401
-    r = post(running, envelope, path="/v1/server-events", authorization=f"Bearer {BLOG_KEY}")
+    r = proxied(running, envelope, path="/v1/server-events", authorization=f"Bearer {BLOG_KEY}")
     assert r.status_code == 403 and r.json()["reason"] == "key_site_mismatch"
-    r = post(
+    r = proxied(
         running, envelope, path="/v1/server-events", authorization=f"Bearer {SHOP_KEY}", origin=SHOP
     )
     assert r.status_code == 403 and r.json()["reason"] == "server_endpoint_from_browser"
@@ -116,7 +112,7 @@ def test_server_events_need_a_key_and_no_browser(running: Collector) -> None:
 def test_noisy_client_is_limited_and_others_are_not(running: Collector) -> None:
     noisy, quiet = client_address(), client_address()
     replies = [
-        post(
+        proxied(
             running,
             make_envelope(make_event(), s="blog"),
             addr=noisy,
@@ -129,7 +125,7 @@ def test_noisy_client_is_limited_and_others_are_not(running: Collector) -> None:
     limited = [r for r in replies if r.status_code == 429]
     assert len(limited) >= 15  # refills at 1 request/s
     assert all(int(r.headers["retry-after"]) >= 1 for r in limited)
-    ok = post(
+    ok = proxied(
         running, make_envelope(make_event(), s="blog"), addr=quiet, origin="https://blog.example"
     )
     assert ok.status_code == 202
@@ -138,16 +134,18 @@ def test_noisy_client_is_limited_and_others_are_not(running: Collector) -> None:
 
 def test_site_limit_counts_events(running: Collector) -> None:
     big = make_envelope(*[make_event(q=i) for i in range(150)], s="shop")
-    assert post(running, big, origin=SHOP).status_code == 202
-    r = post(running, make_envelope(*[make_event(q=i) for i in range(150)], s="shop"), origin=SHOP)
+    assert proxied(running, big, origin=SHOP).status_code == 202
+    r = proxied(
+        running, make_envelope(*[make_event(q=i) for i in range(150)], s="shop"), origin=SHOP
+    )
     assert r.status_code == 429 and r.json()["reason"] == "rate_limited_site"
     time.sleep(2.5)  # the bucket refills at 50 events/s
-    assert post(running, make_envelope(make_event(), s="shop"), origin=SHOP).status_code == 202
+    assert proxied(running, make_envelope(make_event(), s="shop"), origin=SHOP).status_code == 202
 
 
 def test_bots_are_dropped_and_counted(running: Collector) -> None:
     before = running.metric('events_filtered_total{reason="bot"}')
-    r = post(
+    r = proxied(
         running,
         make_envelope(make_event(), make_event(q=1)),
         **{"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"},
@@ -201,11 +199,8 @@ def test_overload_is_refused_at_once_and_recovers(running: Collector) -> None:
     before = running.metric('requests_refused_total{reason="overloaded"}')
     held = [hold() for _ in range(3)]
     try:
-        deadline = time.monotonic() + 5
-        while running.metric("ingest_inflight") < 3:
-            assert time.monotonic() < deadline, "the held requests never got in"
-            time.sleep(0.02)
-        refused = post(running, make_envelope(make_event()))
+        wait_for(lambda: running.metric("ingest_inflight") >= 3, 5, why="the held requests in")
+        refused = proxied(running, make_envelope(make_event()))
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "1"
         assert refused.json()["reason"] == "overloaded"
@@ -215,11 +210,11 @@ def test_overload_is_refused_at_once_and_recovers(running: Collector) -> None:
         for s in held:
             s.close()
     assert all(r.startswith("HTTP/1.1 408") for r in replies)
-    assert post(running, make_envelope(make_event())).status_code == 202
+    assert proxied(running, make_envelope(make_event())).status_code == 202
 
 
 def test_every_response_has_a_request_id(running: Collector) -> None:
-    r = post(running, b"not json", **{"x-request-id": "trace-123"})
+    r = proxied(running, b"not json", **{"x-request-id": "trace-123"})
     assert r.status_code == 400 and r.headers["x-request-id"] == "trace-123"
     r = httpx.get(running.base + "/healthz")
     assert len(r.headers["x-request-id"]) == 16
@@ -227,12 +222,12 @@ def test_every_response_has_a_request_id(running: Collector) -> None:
 
 def test_logs_are_json_without_payloads_or_client_addresses(running: Collector) -> None:
     marker = "very-private-label-text"
-    post(
+    proxied(
         running,
         make_envelope(make_event(l=marker), make_event(t="bogus", l=marker)),
         addr="203.0.113.77",
     )
-    post(running, b'{"broken": ' + marker.encode(), addr="203.0.113.77")
+    proxied(running, b'{"broken": ' + marker.encode(), addr="203.0.113.77")
     time.sleep(0.3)
     lines = running.log.read_text().splitlines()
     entries = [orjson.loads(line) for line in lines]
@@ -252,27 +247,25 @@ def test_secret_key_json_escaped_or_in_headers_is_refused(running: Collector) ->
         b'{"v":1,"s":"shop","l":"' + escaped.encode(),  # not even valid JSON
     ]
     for body in bodies:
-        r = post(running, body, origin=SHOP)
+        r = proxied(running, body, origin=SHOP)
         assert r.status_code == 401 and r.json()["reason"] == "secret_key_from_browser"
     for header in ("accept-language", "user-agent", "x-request-id"):
-        r = post(running, make_envelope(make_event(), s="shop"), origin=SHOP, **{header: SHOP_KEY})
+        r = proxied(
+            running, make_envelope(make_event(), s="shop"), origin=SHOP, **{header: SHOP_KEY}
+        )
         assert r.status_code == 401 and r.json()["reason"] == "secret_key_from_browser"
         assert SHOP_KEY not in r.headers["x-request-id"]
     # A key as the request id of a request refused for another reason, and of another
     # endpoint: never kept as the id, so never logged or echoed.
-    r = post(running, make_envelope(make_event(), s="nosuchsite"), **{"x-request-id": BLOG_KEY})
+    r = proxied(running, make_envelope(make_event(), s="nosuchsite"), **{"x-request-id": BLOG_KEY})
     assert r.status_code in (401, 403) and BLOG_KEY not in r.headers["x-request-id"]
     r = httpx.get(running.base + "/healthz", headers={"x-request-id": BLOG_KEY})
     assert BLOG_KEY not in r.headers["x-request-id"]
     # What was refused never reached a row: a good event sent after them is stored first.
     marker = make_event(l="after-the-keys")
-    assert post(running, make_envelope(marker, s="shop"), origin=SHOP).status_code == 202
-    deadline = time.monotonic() + 10
-    while (
-        running.sql(f"SELECT count() FROM microx.events WHERE event_id = '{marker['id']}'") == "0"
-    ):
-        assert time.monotonic() < deadline, "the marker event was not stored"
-        time.sleep(0.1)
+    assert proxied(running, make_envelope(marker, s="shop"), origin=SHOP).status_code == 202
+    marked = f"SELECT count() FROM microx.events WHERE event_id = '{marker['id']}'"
+    wait_for(lambda: running.sql(marked) != "0", 10, why="the marker event stored")
     for table in ("events", "rejected_events"):
         hits = running.sql(
             f"SELECT count() FROM microx.{table} WHERE position(toString(tuple(*)), 'xsk_') > 0"
@@ -283,7 +276,7 @@ def test_secret_key_json_escaped_or_in_headers_is_refused(running: Collector) ->
 
 
 def test_no_raw_ip_reaches_the_store(running: Collector, tmp_path: Path) -> None:
-    post(running, make_envelope(make_event()), addr="203.0.113.99")
+    proxied(running, make_envelope(make_event()), addr="203.0.113.99")
     running.stop()
     with open_store(running.store_url) as store:
         for table in ("events", "rejected_events"):
@@ -309,7 +302,8 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(tmp_path: Path) -> Non
     try:
         # A proxy on the same host passing on whatever its clients claim.
         codes = [
-            post(c, make_envelope(make_event()), addr=f"192.0.2.{i}").status_code for i in range(20)
+            proxied(c, make_envelope(make_event()), addr=f"192.0.2.{i}").status_code
+            for i in range(20)
         ]
     finally:
         c.stop()

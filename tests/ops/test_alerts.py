@@ -14,11 +14,11 @@ RULE_TESTS = ROOT / "ops" / "alerts.test.yml"
 OPERATIONS = ROOT / "docs" / "operations.md"
 
 
-def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+def promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     path = shutil.which("promtool")
     assert path, "promtool is missing: `make test` installs it (Debian package prometheus)"
     return subprocess.run(
-        [path, *args], capture_output=True, text=True, timeout=120, cwd=RULES.parent
+        [path, *args], input=stdin, capture_output=True, text=True, timeout=120, cwd=RULES.parent
     )
 
 

@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from collector.ops.confine import abi_version
+from collector.ops.confine import abi_version, plan
 from tests.conftest import ROOT, Collector, listening
 from tests.processes import descendants
 
@@ -99,3 +99,18 @@ def test_the_collector_keeps_no_secret_in_its_environment(tmp_path: Path) -> Non
             assert "confined (Landlock" in log and "no TCP connections" in log, log
     finally:
         c.stop()
+
+
+def test_the_collector_may_write_its_spool_sink_record_tmp_and_store_only(tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    store = tmp_path / "elsewhere" / "clickhouse"
+    planned = plan(data, f"chdb://{store}", 9)
+    assert set(planned.write) == {
+        data / "spool",
+        data / "sink",
+        data / "tmp",
+        store,
+        Path("/dev/shm"),
+    }
+    on_a_server = plan(data, "http://u:p@db.example:8123/", 9)
+    assert store not in on_a_server.write and on_a_server.connect_ports == (8123,)

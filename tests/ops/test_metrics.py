@@ -4,14 +4,19 @@ event."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
+import orjson
 
 from collector.ingest import validate
 from collector.ops import metrics
-from tests.conftest import ROOT, Collector
+from tests.conftest import ROOT, Collector, free_port, make_envelope, make_event, series
+from tests.ops.test_alerts import promtool
 
 DOCUMENTED_IN = (ROOT / "README.md", ROOT / "docs" / "operations.md")
 _SAMPLE = re.compile(r"^(\w+)(?:\{(\w+)=\"([^\"]*)\"\})? (\S+)$")
@@ -78,5 +83,54 @@ def test_fresh_collector_exports_every_documented_metric(collector: Collector) -
 
 
 def test_every_validation_code_is_exported_at_zero() -> None:
-    codes = set(validate._REASONS.values())
+    codes = set(validate.SCHEMA_REASONS.values())
     assert codes <= set(metrics.REJECTION_REASONS) | set(metrics.REFUSAL_REASONS)
+
+
+def test_a_real_collectors_exposition_passes_promtool(collector: Collector) -> None:
+    body = make_envelope(make_event(), make_event(t="x"))
+    sent = httpx.post(f"{collector.base}/v1/events", content=orjson.dumps(body), timeout=10)
+    assert sent.status_code == 202
+    scrape = httpx.get(f"{collector.base}/metrics", timeout=10)
+    assert scrape.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert series(scrape.text, "ingest_seconds_count") == 1
+    done = promtool("check", "metrics", stdin=scrape.text)
+    # Lint findings (exit 3) are printed as well as errors: none of either.
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
+
+
+def test_each_app_counts_in_a_registry_of_its_own() -> None:
+    first, second = metrics.Metrics(), metrics.Metrics()
+    first.events_accepted.inc(3)
+    first.requests_refused.inc("spool_full")
+    assert series(first.render().decode(), "events_accepted_total") == 3
+    assert series(second.render().decode(), "events_accepted_total") == 0
+    assert series(second.render().decode(), 'requests_refused_total{reason="spool_full"}') == 0
+
+
+def test_a_label_value_not_known_in_advance_gets_a_series_of_its_own() -> None:
+    m = metrics.Metrics()
+    m.requests_refused.inc("not_listed", 2)
+    m.requests_refused.inc("not_listed")
+    text = m.render().decode()
+    assert series(text, 'requests_refused_total{reason="not_listed"}') == 3
+    assert series(text, 'requests_refused_total{reason="spool_full"}') == 0
+
+
+def test_prometheus_multiprocess_mode_is_refused_at_start(tmp_path: Path) -> None:
+    """The variable switches prometheus-client to per-process files when it is imported;
+    the collector says so and stops before it writes any."""
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    env = {**os.environ, "MICROX_DATA_DIR": str(tmp_path / "var"), "MICROX_PORT": str(free_port())}
+    done = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "serve"],
+        env={**env, "PROMETHEUS_MULTIPROC_DIR": str(shared)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "microx: PROMETHEUS_MULTIPROC_DIR is set" in done.stderr
+    assert list(shared.iterdir()) == []

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import clickhouse_connect
 import httpx
-import orjson
 import pytest
 
 from collector.read.query import memory_limit_bytes
 from collector.tools import journeys
-from tests.conftest import BROWSER_UA, ROOT, Collector, Listener, listening
+from tests.conftest import ROOT, Collector, Listener, listening, post, wait_for
 
 TOKEN = "guard-query-token-0123456789"
 SECRET_KEY = "mxsk_" + "s3cr3t" * 6
@@ -279,23 +278,11 @@ def test_the_report_runs_through_the_collector_with_a_quoted_step(
             for event in envelope["e"]:
                 if event["t"] == "step" and event.get("tg") == "address":
                     event["tg"] = "customer's \\details"
-            answer = client.post(
-                "/v1/events",
-                content=orjson.dumps(envelope),
-                headers={
-                    "content-type": "text/plain",
-                    "user-agent": BROWSER_UA,
-                    "origin": running.base,
-                },
-            )
+            answer = post(client, envelope, origin=running.base)
             assert answer.status_code == 202, answer.text
             sent += answer.json()["accepted"]
-    deadline = time.monotonic() + 30
-    while (
-        _post(running, "SELECT count() FROM microx.events WHERE site = 'demo'").text != f"{sent}\n"
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    demo = "SELECT count() FROM microx.events WHERE site = 'demo'"
+    wait_for(lambda: _post(running, demo).text == f"{sent}\n", 30, why="the events stored")
     report = subprocess.run(
         [
             sys.executable,

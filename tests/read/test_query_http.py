@@ -15,10 +15,10 @@ import clickhouse_connect
 import httpx
 import orjson
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser
 
 from collector.tools import journeys
-from tests.conftest import BROWSER_UA, CHROMIUM, CHROMIUM_ARGS, ROOT, Collector
+from tests.conftest import ROOT, Collector, post, wait_for
 
 TOKEN = "test-query-token-0123456789"
 VISITORS = 150
@@ -39,21 +39,11 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Collecto
         with httpx.Client(base_url=c.base, timeout=10) as client:
             for envelope in journeys.envelopes(VISITORS, seed=5):
                 envelope["at"] = int(time.time() * 1000)  # sent now, for the collector's clock
-                answer = client.post(
-                    "/v1/events",
-                    content=orjson.dumps(envelope),
-                    headers={
-                        "content-type": "text/plain",
-                        "origin": journeys.ORIGIN,
-                        "user-agent": BROWSER_UA,
-                    },
-                )
+                answer = post(client, envelope, origin=journeys.ORIGIN)
                 assert answer.status_code == 202, answer.text
                 sent += len(envelope["e"])
-        deadline = time.monotonic() + 30
-        while c.metric('insert_rows_total{table="events"}') < sent:
-            assert time.monotonic() < deadline, "the events were not stored in time"
-            time.sleep(0.2)
+        stored = 'insert_rows_total{table="events"}'
+        wait_for(lambda: c.metric(stored) >= sent, 30, why="the events stored")
         yield c, sent
     finally:
         c.stop()
@@ -150,7 +140,9 @@ def test_microx_sql_and_report_while_it_runs(
     assert out.stat().st_size > 1_000_000  # plotly.js is inside: the file stands alone
 
 
-def test_the_report_page_renders_its_charts(running: tuple[Collector, int]) -> None:
+def test_the_report_page_renders_its_charts(
+    running: tuple[Collector, int], browser: Browser
+) -> None:
     c, _ = running
     assert httpx.get(f"{c.base}/report").status_code == 401
     assert (
@@ -159,12 +151,11 @@ def test_the_report_page_renders_its_charts(running: tuple[Collector, int]) -> N
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            http_credentials={"username": "analyst", "password": TOKEN},
-            viewport={"width": 1200, "height": 900},
-        )
+    context = browser.new_context(
+        http_credentials={"username": "analyst", "password": TOKEN},
+        viewport={"width": 1200, "height": 900},
+    )
+    try:
         page = context.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.extend([m.text] if m.type == "error" else []))
@@ -186,7 +177,8 @@ def test_the_report_page_renders_its_charts(running: tuple[Collector, int]) -> N
             }))"""
         )
         page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
-        browser.close()
+    finally:
+        context.close()
     assert errors == []
     for chart in drawn:
         # Events can be at most 7 days old when sent: no 7-day follow-up has ended yet.

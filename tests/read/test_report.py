@@ -7,15 +7,13 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser
 
-from tests.conftest import BROWSER_UA, CHROMIUM, CHROMIUM_ARGS, Collector
+from tests.conftest import Collector, wait_for
 
 TOKEN = "test-report-token-0123456789"
 ORIGIN = "https://shop.example"
@@ -54,16 +52,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Collector
         events = _events(now - 5000)
         envelope = {"v": 1, "s": "shop", "sid": str(uuid.uuid4()), "at": now}
         envelope |= {"u": f"{ORIGIN}/checkout", "e": events}
-        answer = httpx.post(
-            f"{c.base}/v1/events",
-            content=orjson.dumps(envelope),
-            headers={"content-type": "text/plain", "origin": ORIGIN, "user-agent": BROWSER_UA},
-        )
+        answer = c.post(envelope, origin=ORIGIN)
         assert answer.status_code == 202, answer.text
-        deadline = time.monotonic() + 30
-        while c.metric('insert_rows_total{table="events"}') < len(events):
-            assert time.monotonic() < deadline, "the events were not stored in time"
-            time.sleep(0.2)
+        stored = 'insert_rows_total{table="events"}'
+        wait_for(lambda: c.metric(stored) >= len(events), 30, why="the events stored")
         page = httpx.get(
             f"{c.base}/report", params={"site": "shop", "since": "1d"}, auth=("a", TOKEN)
         )
@@ -115,12 +107,11 @@ def test_page_text_in_figures_is_escaped_for_plotly(served: tuple[Collector, str
 
 
 def test_the_drawn_report_has_no_page_link_and_reads_the_text(
-    served: tuple[Collector, str], tmp_path: Path
+    served: tuple[Collector, str], browser: Browser
 ) -> None:
     c, _ = served
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(http_credentials={"username": "a", "password": TOKEN})
+    context = browser.new_context(http_credentials={"username": "a", "password": TOKEN})
+    try:
         page = context.new_page()
         page.goto(f"{c.base}/report?site=shop&since=1d")
         page.wait_for_function(
@@ -136,7 +127,8 @@ def test_the_drawn_report_has_no_page_link_and_reads_the_text(
         text = page.evaluate(
             "[...document.querySelectorAll('div.chart svg text')].map(t => t.textContent)"
         )
-        browser.close()
+    finally:
+        context.close()
     assert not [h for h in links if h and "evil.example" in h]
     assert bold == 0
     # A person reads the characters the page sent (ticks may cut long labels).

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.rights.tombstones import (
+from collector.sink.tombstones import (
     KEEP_S,
     Tombstones,
     TombstonesDamaged,

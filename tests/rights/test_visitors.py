@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import ROOT, Collector, make_envelope, make_event
+from tests.conftest import ROOT, Collector, make_envelope, make_event, wait_for
 
 KEY = "mxsk_" + "a" * 32
 BLOG_KEY = "mxsk_" + "b" * 32
@@ -47,11 +46,8 @@ def session(
     send(c, make_envelope(*events, sid=sid, **extra))
 
 
-def wait_for(c: Collector, query: str, expected: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while (got := c.sql(query)) != expected:
-        assert time.monotonic() < deadline, f"{query}: {got!r}, expected {expected!r}"
-        time.sleep(0.2)
+def wait_for_answer(c: Collector, query: str, expected: str) -> None:
+    wait_for(lambda: c.sql(query) == expected, 30, why=f"{query} answering {expected!r}")
 
 
 def export(c: Collector, visitor: str, key: str = KEY) -> list[dict[str, Any]]:
@@ -113,8 +109,8 @@ def test_a_visitor_is_exported_then_erased_everywhere_and_stays_erased(data_dir:
         session(c, mine_stored, me, 4, name="pay")
         session(c, theirs, other, 5)
         session(c, anonymous, None, 2, name="pay")
-        wait_for(c, "SELECT count() FROM microx.events", "16")
-        wait_for(c, "SELECT count() FROM microx.rejected_events", "1")
+        wait_for_answer(c, "SELECT count() FROM microx.events", "16")
+        wait_for_answer(c, "SELECT count() FROM microx.rejected_events", "1")
     finally:
         assert c.stopped_cleanly()
 
@@ -176,16 +172,12 @@ def test_a_visitor_is_exported_then_erased_everywhere_and_stays_erased(data_dir:
 
     c = Collector(data_dir, MICROX_SERVER_KEYS=KEYS)
     try:
-        wait_for(c, "SELECT count() FROM microx.events", "9")
+        wait_for_answer(c, "SELECT count() FROM microx.events", "9")
         assert in_store(c, [early, mine_stored, mine_spooled]) == 0
         assert in_store(c, [theirs, anonymous, theirs_spooled]) == 9
         # Counted just after the insert that left them out.
-        deadline = time.monotonic() + 10
-        while c.metric('erased_rows_dropped_total{table="events"}') != 4:
-            assert time.monotonic() < deadline, c.metric(
-                'erased_rows_dropped_total{table="events"}'
-            )
-            time.sleep(0.1)
+        dropped = 'erased_rows_dropped_total{table="events"}'
+        wait_for(lambda: c.metric(dropped) == 4, 10, why=f"{dropped} at 4")
         assert c.sql(AGGREGATE) == c.sql(RECOUNT)
         assert set(export(c, me)[-1]["summary"].values()) == {0}
         # The other visitor is all there.
@@ -268,7 +260,7 @@ def test_the_commands_work_through_a_running_collector_and_without_one(data_dir:
     try:
         session(c, mine, me, 2)
         session(c, kept, None, 1)
-        wait_for(c, "SELECT count() FROM microx.events", "3")
+        wait_for_answer(c, "SELECT count() FROM microx.events", "3")
         env = {"MICROX_PORT": str(c.port), "MICROX_SERVER_KEYS": KEYS}
         out = microx(data_dir, "export", "--site", "demo", "--visitor", me, **env)
         assert out.returncode == 0, out.stderr

@@ -51,7 +51,7 @@ WATCHED = """
 import os, sys, threading, time
 from collector.sink import blocks
 if os.fork() == 0:
-    threading.Thread(target=blocks._watch, args=(os.getppid(),)).start()
+    threading.Thread(target=blocks.watch_parent, args=(os.getppid(),)).start()
     print(os.getpid(), flush=True)
 else:
     os.close(sys.stdout.fileno())

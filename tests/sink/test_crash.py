@@ -7,9 +7,15 @@ import time
 from pathlib import Path
 
 import httpx
-import orjson
 
-from tests.conftest import BROWSER_UA, Collector, make_envelope, make_event, open_store
+from tests.conftest import (
+    Collector,
+    make_envelope,
+    make_event,
+    open_store,
+    post,
+    wait_for,
+)
 
 KILLS = 3
 EVENTS_PER_BATCH = 20
@@ -30,11 +36,7 @@ def load_until_killed(collector: Collector, acked: list[str], sent: set[str], ta
                 with lock:
                     sent.update(ids)
                 try:
-                    r = client.post(
-                        "/v1/events",
-                        content=orjson.dumps(envelope),
-                        headers={"content-type": "text/plain", "user-agent": BROWSER_UA},
-                    )
+                    r = post(client, envelope)
                 except httpx.HTTPError:
                     continue  # the collector is gone: this batch was never acknowledged
                 if r.status_code == 202:
@@ -62,9 +64,7 @@ def test_every_acknowledged_event_is_stored_exactly_once(tmp_path: Path) -> None
         collector = Collector(data_dir)
         load_until_killed(collector, acked, sent, ACKED_PER_ROUND * round_no)
     survivor = Collector(data_dir)  # replays the spool left by the last kill
-    deadline = time.monotonic() + 60
-    while survivor.metric("spool_bytes") > 0 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: survivor.metric("spool_bytes") == 0, 60, why="the spool drained")
     assert survivor.stopped_cleanly()
 
     with open_store(survivor.store_url) as store:

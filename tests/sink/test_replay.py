@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import re
 import signal
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
-import orjson
+import pytest
 
-from collector.rows.enrich import EVENT_COLUMNS, enrich
+from collector.rows.columns import EVENT_COLUMNS
+from collector.sink.blocks import insert_rows
+from collector.sink.intent import FILE as INTENT_FILE
 from collector.sink.migrations import load_migrations
 from collector.sink.store import Store
-from tests.conftest import BROWSER_UA, Collector, make_envelope, make_event, now_ms, open_store
+from tests.conftest import (
+    Collector,
+    make_envelope,
+    make_event,
+    now_ms,
+    open_store,
+    rows_of,
+    wait_for,
+)
 
 ENVELOPES = 8
 EVENTS_PER_ENVELOPE = 50
@@ -50,29 +58,19 @@ def varied_event(i: int) -> dict[str, Any]:
     return make_event(q=i, t="page", d=1000 + 900 * (i % 4))
 
 
-def post(collector: Collector, envelope: dict[str, Any]) -> int:
-    try:
-        answer = httpx.post(
-            f"{collector.base}/v1/events",
-            content=orjson.dumps(envelope),
-            headers={"content-type": "text/plain", "user-agent": BROWSER_UA},
-            timeout=10,
-        )
-    except httpx.HTTPError:
-        return 0  # the process died while answering: not acknowledged
-    return answer.status_code
-
-
 def wait_drained(collector: Collector) -> None:
-    deadline = time.monotonic() + DRAIN_LIMIT_S
-    while time.monotonic() < deadline:
-        if collector.metric("spool_bytes") == 0:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"spool not drained:\n{collector.log.read_text()[-3000:]}")
+    try:
+        wait_for(lambda: collector.metric("spool_bytes") == 0, DRAIN_LIMIT_S, why="spool drained")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}:\n{collector.log.read_text()[-3000:]}") from None
 
 
-def test_batch_replayed_after_a_crash_counts_once_in_every_view(tmp_path: Path) -> None:
+@pytest.mark.parametrize("record", ["kept", "lost"])
+def test_batch_replayed_after_a_crash_counts_once_in_every_view(
+    tmp_path: Path, record: str
+) -> None:
+    """The sink's record of the insert in flight kept, the batch is replayed under its
+    token; lost, every row is looked up in the store first."""
     data_dir = tmp_path / "var"
     acked: list[str] = []
     # One batch for everything sent: the crash takes all of it down at once.
@@ -86,18 +84,25 @@ def test_batch_replayed_after_a_crash_counts_once_in_every_view(tmp_path: Path) 
         good = [varied_event(n * EVENTS_PER_ENVELOPE + i) for i in range(EVENTS_PER_ENVELOPE)]
         # One invalid event each, so the batch writes microx.rejected_events as well.
         envelope = make_envelope(*good, make_event(q=999, t="click", d="slow"))
-        status = post(crashing, envelope)
-        assert status == 202, status
+        assert crashing.post(envelope).status_code == 202
         acked += [e["id"] for e in good]
     # The batch is inserted into both tables, then the process is killed before the
     # checkpoint moves past it.
     assert crashing.proc.wait(DRAIN_LIMIT_S) == -signal.SIGKILL
-    assert "spool: replaying" not in crashing.log.read_text()
+    assert "replaying" not in crashing.log.read_text()
+    if record == "lost":
+        (data_dir / "sink" / INTENT_FILE).unlink()
 
     survivor = Collector(data_dir)
     wait_drained(survivor)
     assert survivor.stopped_cleanly()
-    assert "spool: replaying the batch in flight" in survivor.log.read_text()
+    log = survivor.log.read_text()
+    if record == "kept":
+        assert "sink: replaying the batch in flight" in log
+    else:
+        assert "replaying" not in log and "record of the insert in flight is missing" in log
+        found = f"{len(acked)} of {len(acked)} events and {ENVELOPES} of {ENVELOPES} rejected"
+        assert f"{found} rows were stored already" in log
 
     with open_store(survivor.store_url) as store:
         _, ids = store.query("SELECT toString(event_id), count() FROM microx.events GROUP BY 1")
@@ -148,24 +153,21 @@ def test_every_table_written_under_a_token_deduplicates(tmp_path: Path) -> None:
 def test_upgrade_recounts_the_hourly_aggregate_from_events(tmp_path: Path) -> None:
     """A store that double counted replays before the view deduplicated is recounted."""
     envelope = make_envelope(*[varied_event(i) for i in range(30)])
-    rows = enrich(envelope, envelope["e"], now_ms(), "")
-    columns = list(zip(*rows, strict=True))
+    rows = rows_of(envelope, now_ms())
     migrations = load_migrations()
     before = [m for m in migrations if m.version < DEDUPLICATING_VIEWS]
     with open_store(f"chdb://{tmp_path / 'ch'}") as store:
         store.migrate(before)
         for _ in range(2):  # a replay under the same token
-            store.insert_columns("events", EVENT_COLUMNS, columns, token="replayed")
+            insert_rows(store, "events", EVENT_COLUMNS, rows, token="replayed")
         assert sum(r[4] for r in store.query(STORED)[1]) == 2 * len(rows)
         store.migrate(migrations)
         assert store.query(STORED)[1] == store.query(RECOUNTED)[1]
         assert sum(r[4] for r in store.query(STORED)[1]) == len(rows)
-        later = enrich(
-            envelope, [{**e, "id": str(uuid.uuid4())} for e in envelope["e"]], now_ms(), ""
+        later = rows_of(
+            envelope, now_ms(), events=[{**e, "id": str(uuid.uuid4())} for e in envelope["e"]]
         )
         for _ in range(2):
-            store.insert_columns(
-                "events", EVENT_COLUMNS, list(zip(*later, strict=True)), token="later"
-            )
+            insert_rows(store, "events", EVENT_COLUMNS, later, token="later")
         assert store.query(STORED)[1] == store.query(RECOUNTED)[1]
         assert sum(r[4] for r in store.query(STORED)[1]) == 2 * len(rows)

@@ -6,18 +6,20 @@ import asyncio
 import os
 from pathlib import Path
 
+import orjson
 import pytest
 
+from collector.ops.metrics import Metrics
 from collector.spool.log import (
     CHECKPOINT,
     HEADER,
     QUARANTINE,
     SEGMENT_SUFFIX,
-    Intent,
     Position,
     Spool,
     SpoolFull,
 )
+from tests.conftest import series
 
 
 def appended(spool: Spool, payloads: list[bytes]) -> None:
@@ -104,19 +106,46 @@ def test_full_spool_refuses_until_it_drains(tmp_path: Path) -> None:
     spool.close()
 
 
-def test_intent_survives_a_restart(tmp_path: Path) -> None:
+def test_read_until_gives_back_exactly_what_was_read_before(tmp_path: Path) -> None:
     spool = opened(tmp_path)
     appended(spool, [b"a", b"b", b"c"])
     _, start, end = spool.read(2)
-    spool.begin(Intent(start, end, "token-1"))
-    spool.close()
+    spool.close()  # never committed
     again = opened(tmp_path)
-    assert again.intent == Intent(start, end, "token-1")
-    replay, s2, e2 = again.read(1000, until=again.intent.end)
-    assert (replay, s2, e2) == ([b"a", b"b"], start, end)
-    again.commit(e2)
+    assert again.checkpoint == start
+    assert again.durable_end > end
+    assert again.read(1000, until=end) == ([b"a", b"b"], start, end)
+    again.commit(end)
     again.close()
-    assert opened(tmp_path).intent is None
+    assert opened(tmp_path).checkpoint == end
+
+
+def test_checkpoint_holds_only_the_spool_position(tmp_path: Path) -> None:
+    spool = opened(tmp_path)
+    appended(spool, [b"a", b"b"])
+    _, _, end = spool.read(1)
+    spool.commit(end)
+    spool.close()
+    assert orjson.loads((tmp_path / CHECKPOINT).read_bytes()) == {"at": end.listed()}
+
+
+def test_checkpoint_of_an_older_release_is_read(tmp_path: Path) -> None:
+    """Older releases kept the sink's insert intent in the checkpoint: its position counts,
+    the intent is the sink's to deal with (it finds its own record missing)."""
+    spool = opened(tmp_path)
+    appended(spool, [b"a", b"b", b"c"])
+    _, _, end = spool.read(1)
+    spool.close()
+    (tmp_path / CHECKPOINT).write_bytes(
+        orjson.dumps(
+            {"at": end.listed(), "intent": {"start": end.listed(), "end": [9, 9], "token": "t"}}
+        )
+    )
+    again = opened(tmp_path)
+    assert again.checkpoint == end
+    got, start, _ = again.read(1000)
+    assert got == [b"b", b"c"] and not again.needs_verify(start)
+    again.close()
 
 
 def test_concurrent_appends_share_fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,6 +162,26 @@ def test_concurrent_appends_share_fsyncs(tmp_path: Path, monkeypatch: pytest.Mon
     appended(spool, [f"{i}".encode() for i in range(200)])
     assert spool.unread_rows == 200
     assert calls < 200  # group commit: one fsync covers every request waiting for it
+    spool.close()
+
+
+def test_a_reader_waits_for_rows_until_enough_are_durable(tmp_path: Path) -> None:
+    spool = opened(tmp_path)
+
+    async def go() -> tuple[bool, bool, bool, bool]:
+        waiting = asyncio.ensure_future(spool.wait_for_rows(3, 60))
+        await spool.append(b"one", 1)
+        await spool.append(b"two", 1)
+        early = waiting.done()
+        await spool.append(b"three and four", 2)
+        woken = await asyncio.wait_for(waiting, 10)
+        at_once = await spool.wait_for_rows(4, 0)
+        return early, woken, at_once, await spool.wait_for_rows(5, 0.05)
+
+    early, woken, at_once, too_many = asyncio.run(go())
+    assert not early and woken and at_once and not too_many
+    spool.read(1000)
+    assert not asyncio.run(spool.wait_for_rows(1, 0.05))  # read: nothing unread is left
     spool.close()
 
 
@@ -170,17 +219,12 @@ def test_corrupt_record_is_quarantined_and_reading_resumes_after_it(
     segment, offset, size = frames(tmp_path)[4]
     flip(segment, offset + {"payload": HEADER.size + 5, "length": 2, "crc": 5}[where])
     bad = segment.read_bytes()[offset : offset + size]
-    quarantined = 0
-
-    def count() -> None:
-        nonlocal quarantined
-        quarantined += 1
-
-    again = opened(tmp_path)
-    again.on_quarantine = count
+    metrics = Metrics()
+    again = Spool(tmp_path, 10_000_000, 1 << 20, metrics)
+    again.open()
     got, _, end = again.read(1000)
     assert got == payloads[:4] + payloads[5:]
-    assert quarantined == 1
+    assert series(metrics.render().decode(), "spool_quarantined_records_total") == 1
     (kept,) = (tmp_path / QUARANTINE).iterdir()
     assert kept.read_bytes() == bad and kept.name.endswith(f"-{offset:012d}.bad")
     again.commit(end)
@@ -236,7 +280,7 @@ def test_damaged_checkpoint_is_rebuilt_from_the_oldest_segment(tmp_path: Path, d
     else:
         checkpoint.write_bytes(b'{"at": [%d, %d]}' % (end.segment, end.offset + 3))
     again = opened(tmp_path)
-    assert again.intent is None
+    assert again.checkpoint == Position(1, 0)
     got, start, end2 = again.read(1000)
     assert got == payloads and again.needs_verify(start)
     again.commit(end2)

@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
 import pytest
 
 from collector.spool.log import CHECKPOINT, HEADER, QUARANTINE, SEGMENT_SUFFIX
-from tests.conftest import BROWSER_UA, Collector, make_envelope, make_event, open_store
+from tests.conftest import Collector, make_envelope, make_event, open_store, wait_for
 
 SEGMENT_BYTES = "65536"
 # Batching that never fires on its own: what is posted stays in the spool.
 HOLD = {"MICROX_BATCH_MAX_ROWS": "1000000", "MICROX_BATCH_MAX_AGE_MS": "3600000"}
 EVENTS_PER_POST = 20
+# How long a restarted collector may take to drain what it was left, on a loaded machine.
+WAIT_S = 60.0
 
 
 Spawn = Callable[..., Collector]
@@ -40,29 +40,6 @@ def spawn() -> Iterator[Spawn]:
         collector.stop()
 
 
-def metric(collector: Collector, name: str) -> float:
-    """A series that must exist: a missing one fails, it never reads as 0."""
-    return collector.metric(name)
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not reached in {timeout:g} s: {what}")
-
-
-def post(collector: Collector, envelope: dict[str, Any]) -> httpx.Response:
-    return httpx.post(
-        f"{collector.base}/v1/events",
-        content=orjson.dumps(envelope),
-        headers={"content-type": "text/plain", "user-agent": BROWSER_UA},
-        timeout=10,
-    )
-
-
 def post_acked(collector: Collector, posts: int, invalid: bool = False) -> list[str]:
     """Event ids acknowledged by ``posts`` requests; with ``invalid``, each request also
     carries one event that goes to rejected_events."""
@@ -70,7 +47,7 @@ def post_acked(collector: Collector, posts: int, invalid: bool = False) -> list[
     for _ in range(posts):
         events = [make_event(q=j) for j in range(EVENTS_PER_POST)]
         envelope = make_envelope(*events, *([make_event(ts="later")] if invalid else []))
-        assert post(collector, envelope).status_code == 202
+        assert collector.post(envelope).status_code == 202
         acked += [e["id"] for e in events]
     return acked
 
@@ -81,7 +58,7 @@ def kill(collector: Collector) -> None:
 
 
 def drained(collector: Collector) -> bool:
-    return metric(collector, "spool_bytes") == 0
+    return collector.metric("spool_bytes") == 0
 
 
 def stored(data_dir: Path) -> dict[str, int]:
@@ -140,11 +117,11 @@ def test_flipped_bytes_in_a_two_segment_backlog_cost_only_their_records(
     }
 
     second = spawn(data_dir, MICROX_SPOOL_SEGMENT_BYTES=SEGMENT_BYTES)
-    wait_for(lambda: drained(second), "the backlog drained")
+    wait_for(lambda: drained(second), WAIT_S, why="the backlog drained")
     late = post_acked(second, 1)
-    wait_for(lambda: drained(second), "a new post stored")
+    wait_for(lambda: drained(second), WAIT_S, why="a new post stored")
     assert httpx.get(f"{second.base}/readyz").json()["status"] == "ok"
-    assert metric(second, "spool_quarantined_records_total") == 2
+    assert second.metric("spool_quarantined_records_total") == 2
     assert second.stopped_cleanly()
 
     counts = stored(data_dir)
@@ -168,7 +145,7 @@ def test_lost_checkpoint_is_rebuilt_without_duplicates(
     # checkpoint goes.
     first = spawn(data_dir)
     acked = post_acked(first, 30, invalid=True)
-    wait_for(lambda: drained(first), "first posts stored")
+    wait_for(lambda: drained(first), WAIT_S, why="first posts stored")
     kill(first)
     second = spawn(data_dir, **HOLD)
     acked += post_acked(second, 20, invalid=True)
@@ -180,7 +157,7 @@ def test_lost_checkpoint_is_rebuilt_without_duplicates(
         checkpoint.unlink()
 
     third = spawn(data_dir)
-    wait_for(lambda: drained(third), "the spool drained")
+    wait_for(lambda: drained(third), WAIT_S, why="the spool drained")
     assert third.stopped_cleanly()
 
     counts = stored(data_dir)
@@ -198,18 +175,18 @@ def test_store_directory_deleted_while_running_keeps_the_spool(
     data_dir = tmp_path / "var"
     first = spawn(data_dir, MICROX_SHUTDOWN_TIMEOUT_S="1")
     post_acked(first, 3)
-    wait_for(lambda: drained(first), "first posts stored")
+    wait_for(lambda: drained(first), WAIT_S, why="first posts stored")
     shutil.rmtree(data_dir / "clickhouse")
     after = post_acked(first, 10)
-    wait_for(lambda: metric(first, "store_lost") == 1, "the lost store noticed")
+    wait_for(lambda: first.metric("store_lost") == 1, WAIT_S, why="the lost store noticed")
     ready = httpx.get(f"{first.base}/readyz").json()
     assert ready["status"] == "degraded" and ready["store"] == "lost", ready
-    assert metric(first, "spool_bytes") > 0  # kept: the store never really had them
+    assert first.metric("spool_bytes") > 0  # kept: the store never really had them
     assert "was deleted or replaced while the collector ran" in first.log.read_text()
     first.stop()
 
     second = spawn(data_dir)  # a new, empty store: the spool fills it again
-    wait_for(lambda: drained(second), "the spool drained into the new store")
+    wait_for(lambda: drained(second), WAIT_S, why="the spool drained into the new store")
     assert second.stopped_cleanly()
     counts = stored(data_dir)
     assert [i for i in after if i not in counts] == [], "events acknowledged after the loss"
@@ -249,17 +226,18 @@ def test_readyz_says_a_full_spool_disk_is_not_ready(small_spool_disk: Path, spaw
     data_dir = small_spool_disk.parent
     collector = spawn(data_dir, MICROX_MAX_BODY_BYTES="65536")
     fill(small_spool_disk / "filler")
-    refused = post(collector, make_envelope(make_event()))
+    refused = collector.post(make_envelope(make_event()))
     assert refused.status_code == 503 and refused.json()["reason"] == "spool_error"
     ready = httpx.get(f"{collector.base}/readyz")
     assert ready.status_code == 503 and ready.json()["status"] == "spool_error", ready.text
     (small_spool_disk / "filler").unlink()
     wait_for(
         lambda: httpx.get(f"{collector.base}/readyz").json()["status"] == "ok",
-        "ready again once the disk has room",
+        WAIT_S,
+        why="ready again once the disk has room",
     )
     acked = post_acked(collector, 2)
-    wait_for(lambda: drained(collector), "stored")
+    wait_for(lambda: drained(collector), WAIT_S, why="stored")
     assert collector.stopped_cleanly()
     counts = stored(data_dir)
     assert sorted(counts) == sorted(acked) and set(counts.values()) == {1}

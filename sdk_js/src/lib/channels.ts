@@ -14,18 +14,32 @@ export const LEAVING = "l";
 /** A route changed; detail: the URL left. */
 export const ROUTED = "r";
 
-const listeners: Record<string, Listener[]> = {};
+/** Each channel's detail. */
+interface Details {
+  [CLICKED]: Element;
+  [FAILED]: string;
+  [LEAVING]: undefined;
+  [ROUTED]: string;
+  frustration: Record<string, unknown>;
+}
 
-/** Listen on a channel; each channel's detail has its own type. */
-export function listen<T>(name: string, fn: (detail: T) => void): void {
-  (listeners[name] ||= []).push(fn as Listener);
+type Channel = keyof Details;
+
+/** Each channel's listeners, which take that channel's detail. */
+const listeners: { [name: string]: ((detail: never) => void)[] | undefined } = {};
+
+/** Listen on a channel. */
+export function listen<Name extends Channel>(name: Name, listener: (detail: Details[Name]) => void): void {
+  (listeners[name] ||= []).push(listener);
 }
 
 /** Tell a channel's listeners; one that throws (a capture's bug, a page's callback) stops no other. */
-export function fire(name: string, detail?: unknown): void {
-  for (const fn of listeners[name] || []) {
+export function fire(name: typeof LEAVING): void;
+export function fire<Name extends Channel>(name: Name, detail: Details[Name]): void;
+export function fire<Name extends Channel>(name: Name, detail?: Details[Name]): void {
+  for (const listener of listeners[name] || []) {
     try {
-      fn(detail as Record<string, unknown>);
+      (listener as (detail?: Details[Name]) => void)(detail);
     } catch {
       // Swallowed: measurement must never break the page.
     }

@@ -5,13 +5,13 @@
  * an error in the page or its error monitoring.
  */
 
-/** `fn`, swallowing anything it throws. */
-export function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R | undefined {
-  return (...args) => {
+/** `fn`, swallowing anything it throws. (An arrow: 3 B smaller gzipped than a function declaration.) */
+export const guard =
+  <A extends unknown[], R>(fn: (...args: A) => R): ((...args: A) => R | undefined) =>
+  (...args) => {
     try {
       return fn(...args);
     } catch {
       return undefined;
     }
   };
-}

@@ -7,10 +7,14 @@ import { guard } from "./safe";
  */
 const area = (lasting?: boolean): Storage => (lasting ? localStorage : sessionStorage);
 
-/** The value stored under `key`; null or undefined when there is none or storage cannot be read. */
-export const load: <T>(key: string, lasting?: boolean) => T | null | undefined = guard(
+/**
+ * The value stored under `key`, as the snippet saved it (or a page, or an older version);
+ * null or undefined when there is none or storage cannot be read.
+ */
+export const load = guard(
   // A missing key reads as null, which parses as null.
-  (key: string, lasting?: boolean) => JSON.parse(area(lasting).getItem(key)!),
+  // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- JSON.parse(null) is null
+  (key: string, lasting?: boolean): unknown => JSON.parse(area(lasting).getItem(key)!),
 );
 
 /** Store `value` under `key`, or remove the key when it is undefined (blocked or full: it goes on without). */

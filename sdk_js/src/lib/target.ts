@@ -17,26 +17,25 @@ export const tag = (el: Element): string => el.tagName.toLowerCase();
 export const isPrivate = (el: Element): boolean =>
   !!el.closest("[data-microx-private]") ||
   (el.matches(FIELDS) &&
-    (el.matches("[type=password],[autocomplete^=cc-]") ||
-      SENSITIVE.test(attr(el, "name") + " " + el.id)));
+    (el.matches("[type=password],[autocomplete^=cc-]") || SENSITIVE.test(attr(el, "name") + " " + el.id)));
 
 function part(el: Element): string {
-  let s = tag(el);
-  if (el.id) return s + "#" + el.id;
+  let text = tag(el);
+  if (el.id) return text + "#" + el.id;
   const name = attr(el, "name");
-  if (name) s += `[name="${name}"]`;
-  for (const c of [...el.classList].slice(0, 2)) s += "." + c;
-  return s;
+  if (name) text += `[name="${name}"]`;
+  for (const className of [...el.classList].slice(0, 2)) text += "." + className;
+  return text;
 }
 
 /** A short CSS-like selector: the element, anchored at its nearest ancestor with an id (up to 4 levels up). */
 export function selector(el: Element): string {
   if (isPrivate(el)) return tag(el) + "[private]";
-  let s = part(el);
-  for (let up: Element | null = el, depth = 0; !up.id && depth++ < 4 && (up = up.parentElement); ) {
-    if (up.id) s = part(up) + " " + s;
+  let path = part(el);
+  for (let up: Element | null = el, depth = 0; !up.id && depth++ < 4 && (up = up.parentElement);) {
+    if (up.id) path = part(up) + " " + path;
   }
-  return s.slice(0, MAX_LENGTH.tg);
+  return path.slice(0, MAX_LENGTH.tg);
 }
 
 /**

@@ -18,12 +18,14 @@ export const typed = new Set<Element>();
  * never sent).
  */
 export function scrub(text: unknown, max: number, fromPage?: boolean): string {
-  let s = String(text ?? "");
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a page can throw anything: an object reads "[object Object]", which tells nothing it should not
+  let result = String(text ?? "");
   if (fromPage) {
-    for (const f of typed) {
-      const v = ((f as HTMLInputElement).value ?? f.textContent).trim();
-      if (v[MIN_ECHO - 1]) s = s.replaceAll(v, "…");
+    for (const field of typed) {
+      // A field's value, or an editable area's text.
+      const value = ((field as { value?: string }).value ?? field.textContent).trim();
+      if (value[MIN_ECHO - 1]) result = result.replaceAll(value, "…");
     }
   }
-  return clip(s.replace(/\S+@\S+/g, "[email]").replace(/\d([\s-]*\d){2,}/g, "#"), max);
+  return clip(result.replace(/\S+@\S+/g, "[email]").replace(/\d([\s-]*\d){2,}/g, "#"), max);
 }

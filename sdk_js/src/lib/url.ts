@@ -13,12 +13,19 @@ const TOKEN_LENGTH = 16;
 export function cleanUrl(href: string, keep: readonly string[] = []): string {
   // base, query (without "?", up to a second one), and the fragment when it is a route
   // (without its own query; else "")
+  // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- every part may be empty: it matches any string
   const [, base, query, route] = /^([^?#]*)(?:\?([^?#]*))?[^#]*(#!?\/[^?]*|)/.exec(href)!;
   const kept = [...new URLSearchParams(query)]
-    .filter(([k]) => keep.includes(k))
-    .map((kv) => kv.map(encodeURIComponent).join("="));
-  // The origin is matched first (at 0) and kept as it is.
-  return (base + (kept[0] ? "?" + kept.join("&") : "") + route).replace(/^\w+:\/\/[^/]*|[^/?#&=]+/g, (s, at: number) =>
-    !at ? s : /@|%40/i.test(s) ? "[email]" : s.length >= TOKEN_LENGTH && /[g-z]\d|\d[g-z]|[\da-f]{8}/i.test(s) ? "[token]" : s,
+    .filter(([name]) => keep.includes(name))
+    .map((pair) => pair.map(encodeURIComponent).join("="));
+  return (base + (kept[0] ? "?" + kept.join("&") : "") + route).replace(
+    /^\w+:\/\/[^/]*|[^/?#&=]+/g,
+    (part, at: number) => {
+      // The origin is matched first (at 0) and kept as it is.
+      if (!at) return part;
+      if (/@|%40/i.test(part)) return "[email]";
+      if (part.length >= TOKEN_LENGTH && /[g-z]\d|\d[g-z]|[\da-f]{8}/i.test(part)) return "[token]";
+      return part;
+    },
   );
 }

@@ -1,0 +1,18 @@
+import type { Bridge } from "./bridge";
+import { watchDeclaredSteps } from "./declared";
+import { capturePerformance } from "./perf";
+import { sendSaved } from "./saved";
+import type { VitalsLibrary } from "./vitals";
+
+/**
+ * What can wait until after the page has started, because the browser keeps it: from the
+ * performance timeline, web vitals, page-load timing and long animation frames; from
+ * storage, events an earlier page left unsent; from the DOM, funnel steps declared on
+ * elements that appear. The script build runs this in its second file, the npm build
+ * at `init`.
+ */
+export function captureDeferred(bridge: Bridge, vitals: VitalsLibrary): void {
+  sendSaved(bridge.resend);
+  watchDeclaredSteps(bridge.step);
+  capturePerformance(bridge.record, bridge.click, vitals);
+}
