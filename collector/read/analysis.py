@@ -276,9 +276,15 @@ def summary(a: Analysis) -> str:
         for r in returning:
             lines.append(
                 f"  after friction at {r['moment']} {_pct(r['return_rate_met'])} came back, "
-                f"otherwise {_pct(r['return_rate_not_met'])} (difference "
-                f"{_points(r['difference'])}, 95 % CI {_points(r['ci_low'])} to "
+                f"otherwise {_pct(r['return_rate_not_met'])}; among visitors of the same "
+                f"prior visits {_points(r['difference'])} (95 % CI {_points(r['ci_low'])} to "
                 f"{_points(r['ci_high'])})"
+                + (
+                    f": the crude {_points(r['crude_difference'])} is who meets it, not what"
+                    " it does"
+                    if r["confounded"]
+                    else ""
+                )
             )
     results = a.experiments.dicts()
     if results:

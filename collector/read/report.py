@@ -157,7 +157,11 @@ def _loyalty(a: Analysis) -> go.Figure:
         go.Bar(
             x=[_plain(r["moment"]) for r in rows],
             y=[r["difference"] for r in rows],
-            error_y={"type": "data", "array": [r["margin"] for r in rows]},
+            error_y={
+                "type": "data",
+                "array": [r["ci_high"] - r["difference"] for r in rows],
+                "arrayminus": [r["difference"] - r["ci_low"] for r in rows],
+            },
             marker_color=["#d62728" if r["significant"] else "#bbb" for r in rows],
         ),
         layout={
