@@ -150,8 +150,8 @@ def test_the_report_page_renders_its_charts(
         {"until": "soon"},
         {"since": "2026-03-05", "until": "2026-03-01"},
     ):
-        answer = httpx.get(f"{c.base}/report", params=bad, auth=("a", TOKEN), timeout=120)
-        assert answer.status_code == 400, answer.text
+        refused = httpx.get(f"{c.base}/report", params=bad, auth=("a", TOKEN), timeout=120)
+        assert refused.status_code == 400, refused.text
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     context = browser.new_context(
