@@ -33,6 +33,8 @@ TOP = 10
 # the trend follows besides.
 NEWS = ("regression", "improvement", "new")
 TREND_TOP = 5
+# Each side of an annotated change the report compares.
+ANNOTATION_SPAN = dt.timedelta(days=7)
 LOADING_SAMPLE = 2_000
 
 
@@ -58,6 +60,20 @@ class GoalResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class Annotated:
+    """A change recorded in the window, and its moments before it against after it."""
+
+    at: dt.datetime
+    text: str
+    moment: str
+    # How long each side of it is: up to a week, no further than the window's end.
+    span: dt.timedelta
+    # microx.moment_changes of [at, at + span) against [at - span, at), for the moment it
+    # names or else the costliest ones.
+    changes: Table
+
+
+@dataclasses.dataclass(frozen=True)
 class Analysis:
     site: str
     since: dt.datetime
@@ -80,6 +96,7 @@ class Analysis:
     changes: Table
     trend: Table
     goals: list[GoalResult] = dataclasses.field(default_factory=list)
+    annotations: list[Annotated] = dataclasses.field(default_factory=list)
 
     @property
     def before(self) -> dt.datetime:
@@ -141,6 +158,35 @@ def _goal(query: Query, goal: Goal, params: dict[str, Any]) -> GoalResult:
     )
     impact = _table(query, f"SELECT * FROM microx.goal_impact({WINDOW}, {GOAL_PARAMS})", p)
     return GoalResult(goal, int(judged), int(met), impact)
+
+
+def _annotated(query: Query, params: dict[str, Any], costliest: list[str]) -> list[Annotated]:
+    _, notes = query(
+        "SELECT at, text, moment FROM microx.annotations FINAL WHERE site = {site:String}"
+        " AND at >= {since:DateTime('UTC')} AND at < {until:DateTime('UTC')} ORDER BY at, id",
+        params,
+    )
+    until: dt.datetime = params["until"]
+    found = []
+    for at, text, moment in notes:
+        # The views take whole seconds.
+        at = at.replace(tzinfo=None, microsecond=0)
+        span = min(ANNOTATION_SPAN, until - at)
+        changes = _table(
+            query,
+            "SELECT * FROM microx.moment_changes(site = {site:String},"
+            " since = {at:DateTime('UTC')}, until = {after:DateTime('UTC')},"
+            " before = {before:DateTime('UTC')}) WHERE moment IN {moments:Array(String)}",
+            {
+                "site": params["site"],
+                "at": at,
+                "after": at + span,
+                "before": at - span,
+                "moments": [moment] if moment else costliest,
+            },
+        )
+        found.append(Annotated(at.replace(tzinfo=dt.UTC), text, moment, span, changes))
+    return found
 
 
 def analyse(
@@ -233,6 +279,9 @@ def analyse(
         changes=changes,
         trend=trend,
         goals=[_goal(query, goal, params) for goal in judged],
+        annotations=_annotated(
+            query, params, [m["moment"] for m in moments.dicts() if m["score"] > 0][:TREND_TOP]
+        ),
     )
 
 
@@ -249,9 +298,10 @@ def _changed(a: Analysis) -> list[str]:
     """What changed since the period before, regressions first."""
     before = f"{a.before:%Y-%m-%d %H:%M} to {a.since:%Y-%m-%d %H:%M}"
     lines = ["", f"What changed since the period before ({before}):"]
-    if not any(r["sessions_before"] for r in a.changes.dicts()):
-        return [*lines, "  nothing to compare: no visits in the period before"]
-    rows = [r for r in a.changes.dicts() if r["verdict"] in ("regression", "improvement")]
+    compared = any(r["sessions_before"] for r in a.changes.dicts())
+    if not compared:
+        lines.append("  nothing to compare: no visits in the period before")
+    rows = [r for r in a.changes.dicts() if compared and r["verdict"] in NEWS[:2]]
     for r in rows[:TOP]:
         lines.append(
             f"  {r['verdict'].upper() if r['verdict'] == 'regression' else r['verdict']}:"
@@ -260,14 +310,33 @@ def _changed(a: Analysis) -> list[str]:
             f"{r['sessions_before']} ({_points(r['change'])}, 95 % CI "
             f"{_points(r['ci_low'])} to {_points(r['ci_high'])})"
         )
-    new = [r for r in a.changes.dicts() if r["verdict"] == "new" and r["hurt_sessions"] > 0]
+    new = [
+        r for r in a.changes.dicts() if compared and r["verdict"] == "new" and r["hurt_sessions"]
+    ]
     for r in new[:TOP]:
         lines.append(
             f"  new: [{r['kind']}] {r['moment']} (not reached before) hurt "
             f"{_pct(r['hurt_rate'])} of {r['sessions']} sessions"
         )
-    if not rows and not new:
+    if compared and not rows and not new:
         lines.append("  nothing: no moment got significantly better or worse")
+    for note in a.annotations:
+        days = note.span.total_seconds() / 86_400
+        lines.append(
+            f"  change recorded {note.at:%Y-%m-%d %H:%M}: {note.text!r}"
+            f" ({days:.1f} days before it against {days:.1f} days after)"
+        )
+        for r in note.changes.dicts():
+            if r["sessions"] and r["sessions_before"]:
+                lines.append(
+                    f"    {r['moment']}: hurt {_pct(r['hurt_rate_before'])} before,"
+                    f" {_pct(r['hurt_rate'])} after ({_points(r['change'])}, 95 % CI"
+                    f" {_points(r['ci_low'])} to {_points(r['ci_high'])}): {r['verdict']}"
+                )
+            else:
+                lines.append(f"    {r['moment']}: not reached on both sides")
+        if not note.changes.rows:
+            lines.append(f"    {note.moment or 'no moment'}: not reached on either side")
     return lines
 
 

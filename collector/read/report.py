@@ -87,13 +87,30 @@ def _trend(a: Analysis) -> go.Figure:
             )
         )
     fig.add_vline(x=a.since.timestamp() * 1000, line_dash="dot")
+    for note in a.annotations:
+        fig.add_vline(
+            x=note.at.timestamp() * 1000,
+            line_color="#9467bd",
+            annotation_text=_plain(note.text[:60]),
+            annotation_textangle=-90,
+        )
     return fig
 
 
 def _changes(a: Analysis) -> str:
     verdict = a.changes.columns.index("verdict")
     news = Table(a.changes.columns, [r for r in a.changes.rows if r[verdict] in NEWS])
-    return _chart(_trend(a), "trend") + _table(news, limit=len(news))
+    parts = [_chart(_trend(a), "trend"), _table(news, limit=len(news))]
+    for note in a.annotations:
+        days = note.span.total_seconds() / 86_400
+        parts.append(
+            f"<h3>Change recorded {note.at:%Y-%m-%d %H:%M} UTC: {html.escape(note.text)}</h3>"
+            f"<p>{days:.1f} days before it against {days:.1f} days after it"
+            + (f", for {html.escape(note.moment)}" if note.moment else ", the costliest moments")
+            + "</p>"
+            + _table(note.changes, limit=len(note.changes))
+        )
+    return "".join(parts)
 
 
 def _ranked(a: Analysis) -> go.Figure:
