@@ -4,6 +4,7 @@ them. plotly.js is inlined once, so the file opens anywhere, offline included.""
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 import plotly.graph_objects as go
@@ -30,6 +31,7 @@ pre.summary { background: #f6f6f6; padding: 1rem; white-space: pre-wrap; }
 table { border-collapse: collapse; font-size: 12px; margin: .5rem 0 1rem; }
 td, th { border-bottom: 1px solid #eee; padding: 3px 8px; text-align: right; }
 td:first-child, th:first-child { text-align: left; } p.empty { color: #888; }
+th { font-weight: 600; vertical-align: bottom; } div.scroll { overflow-x: auto; }
 """
 
 
@@ -48,22 +50,224 @@ def _chart(fig: go.Figure, chart_id: str) -> str:
     return f'<div class="chart" data-chart="{chart_id}">{body}</div>'
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return "" if value != value else f"{value:,.4g}"
+# What a column is called in the report, where its name alone does not say it well.
+_HEADERS = {
+    "hurt_sessions": "sessions hurt",
+    "hurt_sessions_before": "sessions hurt before",
+    "hurt_rate": "share hurt",
+    "hurt_rate_before": "share hurt before",
+    "change": "change",
+    "ci_low": "95 % CI from",
+    "ci_high": "95 % CI to",
+    "p_holm": "p (Holm)",
+    "p_value": "p",
+    "p_always_valid": "p (always valid)",
+    "srm_p": "p (sample ratio)",
+    "score": "cost (s)",
+    "score_before": "cost before (s)",
+    "cost_per_session_s": "cost per session (s)",
+    "cost_per_session_s_before": "cost per session before (s)",
+    "seconds_lost": "time lost (s)",
+    "frustrated_sessions": "sessions frustrated",
+    "avg_rating": "rating",
+    "sessions_met": "sessions with friction",
+    "sessions_not_met": "sessions without",
+    "return_rate_met": "came back, with friction",
+    "return_rate_not_met": "came back, without",
+    "goal_rate_met": "goal met, with friction",
+    "goal_rate_not_met": "goal met, without",
+    "crude_difference": "crude difference",
+    "feedback_p75_ms": "feedback p75 (ms)",
+    "median_time_ms": "median time (ms)",
+    "median_hesitation_ms": "median hesitation (ms)",
+    "median_ms": "median since previous (ms)",
+    "p75_ms": "p75 since previous (ms)",
+    "last_share": "left after it",
+    "share_of_abandons": "share of abandons",
+    "focus_only": "left without typing",
+    "form_focus_only": "form focused only",
+    "avg_peak": "mean peak pain",
+    "peak_end": "peak-end score",
+}
+# Shares of sessions (0-1), shown as percentages; differences of them, in points.
+_RATES = {
+    "hurt_rate",
+    "hurt_rate_before",
+    "return_rate_met",
+    "return_rate_not_met",
+    "goal_rate_met",
+    "goal_rate_not_met",
+    "frustration_rate",
+    "abandon_rate",
+    "conversion",
+    "strict_conversion",
+    "last_share",
+    "share_of_abandons",
+    "leave_rate",
+}
+_POINTS = {"change", "difference", "crude_difference", "ci_low", "ci_high"}
+_P_VALUES = {"p_value", "p_holm", "p_always_valid", "srm_p"}
+_MS = {
+    "p50",
+    "p75",
+    "p95",
+    "p75_before",
+    "feedback_p75_ms",
+    "median_time_ms",
+    "median_hesitation_ms",
+    "median_ms",
+    "p75_ms",
+    "duration_ms",
+}
+_SECONDS = {"score", "score_before", "seconds_lost"}
+_YES_NO = {"significant", "confounded"}
+# What each section's table shows (every column stays in the view, for SQL).
+_SHOWN = {
+    "moments": (
+        "kind",
+        "moment",
+        "sessions",
+        "hurt_sessions",
+        "p75",
+        "seconds_lost",
+        "frustrated_sessions",
+        "rage_clicks",
+        "dead_clicks",
+        "abandon_rate",
+        "avg_rating",
+        "score",
+        "cost_per_session_s",
+    ),
+    "loading": ("cue", "sessions", "p50", "p75", "p95", "slow", "seconds_lost", "started_by"),
+    "forms": (
+        "form",
+        "field",
+        "abandons",
+        "focus_only",
+        "share_of_abandons",
+        "reached",
+        "leave_rate",
+        "median_time_ms",
+        "median_hesitation_ms",
+        "invalid",
+    ),
+    "loyalty": (
+        "moment",
+        "sessions_met",
+        "return_rate_met",
+        "sessions_not_met",
+        "return_rate_not_met",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "crude_difference",
+        "confounded",
+        "p_holm",
+        "significant",
+    ),
+    "goal": (
+        "moment",
+        "sessions_met",
+        "goal_rate_met",
+        "sessions_not_met",
+        "goal_rate_not_met",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "p_holm",
+        "significant",
+    ),
+    "experiments": (
+        "experiment",
+        "variant",
+        "control",
+        "metric",
+        "variant_sessions",
+        "control_sessions",
+        "control_value",
+        "variant_value",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "p_always_valid",
+        "p_holm",
+        "srm_p",
+        "verdict",
+    ),
+    "changes": (
+        "kind",
+        "moment",
+        "sessions",
+        "hurt_rate_before",
+        "hurt_rate",
+        "change",
+        "ci_low",
+        "ci_high",
+        "p_holm",
+        "p75_before",
+        "p75",
+        "verdict",
+    ),
+}
+
+
+def _header(column: str) -> str:
+    return _HEADERS.get(column, column.replace("_", " "))
+
+
+def _number(x: float) -> str:
+    """A number without exponent or trailing zeros: 24,920, 0.512, 3.5."""
+    text = f"{x:,.3f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _value(column: str, value: Any, row: dict[str, Any]) -> str:
+    """One cell as a reader takes it: units, percentages, no nan or None."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if column in _YES_NO:
+        return "yes" if value else "no"
     if isinstance(value, list | tuple):
-        return html.escape(", ".join(map(str, value)))
-    return html.escape(str(value))
+        return ", ".join(map(str, value)) or "—"
+    if hasattr(value, "strftime"):
+        return str(value.strftime("%Y-%m-%d %H:%M"))
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return str(value)
+    # An experiment's friction is a sum of pain, its goal a rate.
+    rate_like = row.get("metric", "goal") == "goal"
+    if column in _RATES or (
+        column in ("control_value", "variant_value") and row.get("metric") == "goal"
+    ):
+        return f"{100 * value:.1f} %"
+    if column in _POINTS and rate_like:
+        return f"{100 * value:+.1f} pts"
+    if column in _P_VALUES:
+        return "< 0.001" if value < 0.001 else f"{value:.3f}"
+    if column in _MS:
+        # A layout shift is a score, not a wait.
+        return (
+            f"{value:.3f}" if str(row.get("moment", "")).startswith("CLS") else f"{value:,.0f} ms"
+        )
+    if column in _SECONDS:
+        return f"{value:,.1f} s"
+    if column.startswith("cost_per_session_s"):
+        return f"{value:,.2f} s"
+    return f"{value:,}" if isinstance(value, int) else _number(value)
 
 
-def _table(t: Table, limit: int = 15) -> str:
+def _table(t: Table, limit: int = 15, shown: str = "") -> str:
     if not t.rows:
         return '<p class="empty">No data in this window.</p>'
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in t.columns)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>" for r in t.rows[:limit]
+    columns = [c for c in _SHOWN[shown] if c in t.columns] if shown else t.columns
+    head = "".join(f"<th>{html.escape(_header(c))}</th>" for c in columns)
+    body = []
+    for row in t.dicts()[:limit]:
+        cells = "".join(f"<td>{html.escape(_value(c, row[c], row))}</td>" for c in columns)
+        body.append(f"<tr>{cells}</tr>")
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def _trend(a: Analysis) -> go.Figure:
@@ -100,7 +304,7 @@ def _trend(a: Analysis) -> go.Figure:
 def _changes(a: Analysis) -> str:
     verdict = a.changes.columns.index("verdict")
     news = Table(a.changes.columns, [r for r in a.changes.rows if r[verdict] in NEWS])
-    parts = [_chart(_trend(a), "trend"), _table(news, limit=len(news))]
+    parts = [_chart(_trend(a), "trend"), _table(news, limit=len(news), shown="changes")]
     for note in a.annotations:
         days = note.span.total_seconds() / 86_400
         parts.append(
@@ -108,7 +312,7 @@ def _changes(a: Analysis) -> str:
             f"<p>{days:.1f} days before it against {days:.1f} days after it"
             + (f", for {html.escape(note.moment)}" if note.moment else ", the costliest moments")
             + "</p>"
-            + _table(note.changes, limit=len(note.changes))
+            + _table(note.changes, limit=len(note.changes), shown="changes")
         )
     return "".join(parts)
 
@@ -225,7 +429,7 @@ def _goals(a: Analysis) -> str:
         rate = f"{100 * g.met / g.judged:.1f} %" if g.judged else "no session judged"
         parts.append(
             f"<h3>{html.escape(g.goal.name)}: {html.escape(g.goal.describe())} — {rate}"
-            f" of {g.judged} sessions</h3>" + _table(g.impact)
+            f" of {g.judged} sessions</h3>" + _table(g.impact, shown="goal")
         )
     return "".join(parts) or '<p class="empty">No goal.</p>'
 
@@ -261,34 +465,68 @@ def _experiments(a: Analysis) -> go.Figure:
 
 def render_html(a: Analysis) -> str:
     """The whole report; charts are drawn by plotly.js in the browser."""
-    sections: list[tuple[str, str]] = [
-        ("What changed since the period before", _changes(a)),
-        ("Moments to fix first", _chart(_ranked(a), "ranked") + _table(a.moments)),
+    # A section with nothing in this window is left out; loyalty stays, saying why it is
+    # empty (no follow-up has ended yet).
+    sections: list[tuple[str, bool, Callable[[], str]]] = [
+        ("What changed since the period before", bool(a.changes.rows), lambda: _changes(a)),
+        (
+            "Moments to fix first",
+            bool(a.moments.rows),
+            lambda: _chart(_ranked(a), "ranked") + _table(a.moments, shown="moments"),
+        ),
         (
             "Checkout funnels",
-            "".join(
-                _chart(_funnel(n, t), f"funnel-{i}") for i, (n, t) in enumerate(a.funnels.items())
-            )
-            + _table(a.funnel_steps),
+            bool(a.funnels),
+            lambda: (
+                "".join(
+                    _chart(_funnel(n, t), f"funnel-{i}")
+                    for i, (n, t) in enumerate(a.funnels.items())
+                )
+                + _table(a.funnel_steps)
+            ),
         ),
-        ("Form abandonment by field", _chart(_forms(a), "forms") + _table(a.forms)),
-        ("Loading cues", _chart(_loading(a), "loading") + _table(a.loading)),
-        ("Rage, dead and error clicks", _table(a.clicks)),
+        (
+            "Form abandonment by field",
+            bool(a.forms.rows),
+            lambda: _chart(_forms(a), "forms") + _table(a.forms, shown="forms"),
+        ),
+        (
+            "Loading cues",
+            bool(a.loading.rows),
+            lambda: _chart(_loading(a), "loading") + _table(a.loading, shown="loading"),
+        ),
+        ("Rage, dead and error clicks", bool(a.clicks.rows), lambda: _table(a.clicks)),
         (
             "Peak-end",
-            _chart(_peak_end(a), "peak-end")
-            + "<h3>Moments that were a session's peak</h3>"
-            + _table(a.peak_moments),
+            bool(a.peak_end.rows),
+            lambda: (
+                _chart(_peak_end(a), "peak-end")
+                + "<h3>Moments that were a session's peak</h3>"
+                + _table(a.peak_moments)
+            ),
         ),
-        ("Goals: what friction costs in them", _goals(a)),
-        ("Loyalty impact", _chart(_loyalty(a), "loyalty") + _table(a.loyalty)),
+        (
+            "Goals: what friction costs in them",
+            any(g.judged for g in a.goals),
+            lambda: _goals(a),
+        ),
+        (
+            "Loyalty impact",
+            a.events > 0,
+            lambda: _chart(_loyalty(a), "loyalty") + _table(a.loyalty, shown="loyalty"),
+        ),
         (
             "Experiments",
-            _chart(_experiments(a), "experiments")
-            + _table(a.experiments, limit=len(a.experiments)),
+            bool(a.experiments.rows),
+            lambda: (
+                _chart(_experiments(a), "experiments")
+                + _table(a.experiments, limit=len(a.experiments), shown="experiments")
+            ),
         ),
     ]
-    body = "".join(f"<h2>{html.escape(title)}</h2>{content}" for title, content in sections)
+    body = "".join(
+        f"<h2>{html.escape(title)}</h2>{content()}" for title, shown, content in sections if shown
+    )
     title = f"microx friction report: {a.site}"
     return (
         '<!doctype html><html lang=en><head><meta charset=utf-8><link rel=icon href="data:,">'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -134,6 +135,16 @@ def test_the_report_opens_with_what_changed(shops: Shops) -> None:
     assert {r["moment"] for r in analysis.trend.dicts()} >= {TRUTH.spinner}
     page = render_html(analysis)
     assert page.index("What changed since the period before") < page.index("Moments to fix first")
+    # Tables a reader takes as they are: headers in words, values with units, no nan,
+    # None or exponents.
+    body = page[page.index("</pre>") :]
+    headers = re.findall(r"<th>(.*?)</th>", body)
+    cells = re.findall(r"<td>(.*?)</td>", body)
+    assert len(headers) > 50 and len(cells) > 500
+    assert not [h for h in headers if "_" in h]
+    assert not [c for c in cells if c in ("nan", "None", "NaN", "") or re.search(r"\de[+-]\d", c)]
+    assert any(c.endswith(" ms") for c in cells) and any(c.endswith(" %") for c in cells)
+    assert any(c.endswith(" pts") for c in cells) and "sessions hurt" in headers
     first = summary(analyse(shops.store.query, "worse", BEFORE, SINCE))
     assert "nothing to compare: no visits in the period before" in first
 
