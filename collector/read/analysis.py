@@ -33,6 +33,7 @@ TOP = 10
 # the trend follows besides.
 NEWS = ("regression", "improvement", "new")
 TREND_TOP = 5
+PATHS_TOP = 5
 # Each side of an annotated change the report compares.
 ANNOTATION_SPAN = dt.timedelta(days=7)
 LOADING_SAMPLE = 2_000
@@ -95,6 +96,10 @@ class Analysis:
     # microx.moment_trend per day over both, for the moments that changed or rank first.
     changes: Table
     trend: Table
+    # microx.paths: the actions around each abandonment and frustrated click; per funnel,
+    # microx.funnel_exit_paths: where the sessions that never finished it went last.
+    paths: Table
+    funnel_exits: dict[str, Table]
     goals: list[GoalResult] = dataclasses.field(default_factory=list)
     annotations: list[Annotated] = dataclasses.field(default_factory=list)
 
@@ -278,6 +283,17 @@ def analyse(
         ),
         changes=changes,
         trend=trend,
+        paths=_view(query, "paths", params),
+        funnel_exits={
+            name: _table(
+                query,
+                f"SELECT * FROM microx.funnel_exit_paths({WINDOW}, funnel = {{funnel:String}},"
+                f" last_step = {{last:String}}) LIMIT {PATHS_TOP}",
+                {**params, "funnel": name, "last": table.dicts()[-1]["step"]},
+            )
+            for name, table in funnels.items()
+            if table.rows
+        },
         goals=[_goal(query, goal, params) for goal in judged],
         annotations=_annotated(
             query, params, [m["moment"] for m in moments.dicts() if m["score"] > 0][:TREND_TOP]
@@ -340,6 +356,31 @@ def _changed(a: Analysis) -> list[str]:
     return lines
 
 
+def _paths(a: Analysis) -> list[str]:
+    """What came of frustrated clicks, and where leavers were before they left."""
+    lines: list[str] = []
+    outcomes: dict[tuple[str, str], dict[str, int]] = {}
+    for r in a.paths.dicts():
+        if r["trigger"] in ("rage_click", "dead_click"):
+            tally = outcomes.setdefault((r["trigger"], r["subject"]), {})
+            tally[r["outcome"]] = tally.get(r["outcome"], 0) + r["times"]
+    for (trigger, subject), tally in list(outcomes.items())[:PATHS_TOP]:
+        total = sum(tally.values())
+        parts = ", ".join(
+            f"{_pct(n / total)} {outcome}"
+            for outcome, n in sorted(tally.items(), key=lambda x: -x[1])
+        )
+        lines.append(f"  after a {trigger.replace('_', ' ')} on {subject}: {parts}")
+    for name, exits in a.funnel_exits.items():
+        if exits.rows:
+            path, sessions, share = exits.rows[0]
+            lines.append(
+                f"  left funnel {name!r} most after {' > '.join(path)}"
+                f" ({sessions} sessions, {_pct(share)} of those that did not finish)"
+            )
+    return ["", "Paths:", *lines] if lines else []
+
+
 def summary(a: Analysis) -> str:
     """The report's findings as text, most important first."""
     when = f"{a.since:%Y-%m-%d %H:%M} to {a.until:%Y-%m-%d %H:%M} UTC"
@@ -395,6 +436,7 @@ def summary(a: Analysis) -> str:
                 f"Funnel {name!r} (reached by any path): {path}",
                 f"  {last['step']} in strict order: {_pct(last['strict_conversion'])}",
             ]
+    lines += _paths(a)
     for g in a.goals:
         if not g.judged:
             continue

@@ -88,6 +88,8 @@ _HEADERS = {
     "form_focus_only": "form focused only",
     "avg_peak": "mean peak pain",
     "peak_end": "peak-end score",
+    "times": "times",
+    "share": "share",
 }
 # Shares of sessions (0-1), shown as percentages; differences of them, in points.
 _RATES = {
@@ -228,7 +230,7 @@ def _value(column: str, value: Any, row: dict[str, Any]) -> str:
     if column in _YES_NO:
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
-        return ", ".join(map(str, value)) or "—"
+        return (" › " if column == "path" else ", ").join(map(str, value)) or "—"
     if hasattr(value, "strftime"):
         return str(value.strftime("%Y-%m-%d %H:%M"))
     if not isinstance(value, int | float) or isinstance(value, bool):
@@ -314,6 +316,25 @@ def _changes(a: Analysis) -> str:
             + "</p>"
             + _table(note.changes, limit=len(note.changes), shown="changes")
         )
+    return "".join(parts)
+
+
+def _paths(a: Analysis) -> str:
+    parts = []
+    for trigger, title in (
+        ("form_abandon", "Before leaving a form"),
+        ("dead_click", "After a dead click"),
+        ("rage_click", "After a rage click"),
+    ):
+        rows = [r for r in a.paths.rows if r[0] == trigger]
+        if rows:
+            parts.append(f"<h3>{title}</h3>" + _table(Table(a.paths.columns, rows), limit=10))
+    for name, exits in a.funnel_exits.items():
+        if exits.rows:
+            parts.append(
+                f"<h3>Last actions of sessions that did not finish {html.escape(name)}</h3>"
+                + _table(exits)
+            )
     return "".join(parts)
 
 
@@ -496,6 +517,11 @@ def render_html(a: Analysis) -> str:
             lambda: _chart(_loading(a), "loading") + _table(a.loading, shown="loading"),
         ),
         ("Rage, dead and error clicks", bool(a.clicks.rows), lambda: _table(a.clicks)),
+        (
+            "Paths: before leaving, after a frustrated click",
+            bool(a.paths.rows) or any(t.rows for t in a.funnel_exits.values()),
+            lambda: _paths(a),
+        ),
         (
             "Peak-end",
             bool(a.peak_end.rows),
