@@ -230,7 +230,7 @@ def _value(column: str, value: Any, row: dict[str, Any]) -> str:
     if column in _YES_NO:
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
-        return (" › " if column == "path" else ", ").join(map(str, value)) or "—"
+        return (" → " if column == "path" else ", ").join(map(str, value)) or "—"
     if hasattr(value, "strftime"):
         return str(value.strftime("%Y-%m-%d %H:%M"))
     if not isinstance(value, int | float) or isinstance(value, bool):
