@@ -172,8 +172,15 @@ def _running_collector(settings: Settings) -> listening.Listening | None:
     configured host and port."""
     at = listening.recorded(settings.data_dir)
     if at is not None:
-        # A record whose collector is gone says nothing of whoever listens there now.
-        return at if at.process_runs() and _answers(at) else None
+        if not at.process_runs():
+            # A record whose collector is gone says nothing of whoever listens there now.
+            return None
+        if not _answers(at):
+            raise StoreUnavailable(
+                f"the collector of {settings.data_dir} (process {at.pid}) runs but does not "
+                f"answer on {at.url()} (starting, or stopping): retry in a moment"
+            )
+        return at
     configured = listening.Listening(settings.host, settings.port, settings.query_port, 0)
     return configured if _answers(configured) else None
 

@@ -36,13 +36,19 @@ class Listening:
         return f"http://{f'[{host}]' if ':' in host else host}:{port or self.port}"
 
     def process_runs(self) -> bool:
+        """Whether the recorded process still runs ``serve`` (not a later process that was
+        given the same id)."""
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:
-            return True  # another user's process: it runs
-        return True
+            pass  # another user's process: it runs
+        try:
+            arguments = Path(f"/proc/{self.pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return True  # no /proc to ask: the id is all there is
+        return b"serve" in arguments
 
 
 def record(data_dir: Path, host: str, port: int, query_port: int) -> Listening:

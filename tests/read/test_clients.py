@@ -157,10 +157,8 @@ def _curl(*args: str) -> tuple[str, str]:
 def test_curl_on_the_query_port_and_nothing_else_served_there(shop: Shop) -> None:
     base = f"http://127.0.0.1:{shop.query_port}"
     auth = f"analyst:{shop.token}"
-    assert _curl("-u", auth, "--data-binary", "SELECT count() FROM microx.events", f"{base}/") == (
-        str(shop.total),
-        "200",
-    )
+    counted = _curl("-u", auth, "--data-binary", "SELECT count() FROM microx.events", f"{base}/")
+    assert counted == (str(shop.total), "200")
     body, status = _curl("-u", auth, "-G", "--data-urlencode", "query=SELECT 6 * 7", f"{base}/")
     assert (body, status) == ("42", "200")
     assert _curl(f"{base}/ping") == ("Ok.", "200")
@@ -208,10 +206,8 @@ def test_the_command_line_finds_the_collector_from_its_data_directory(
     (written,) = tmp_path.iterdir()
     assert written.name == "reports"
     (html,) = written.glob("microx-report-shop-*.html")
-    assert (
-        html.stat().st_size > 1_000_000
-        and f"report written to {html.relative_to(tmp_path)}" in (report.stdout)
-    )
+    assert html.stat().st_size > 1_000_000  # the whole report, plotly.js inside
+    assert f"report written to {html.relative_to(tmp_path)}" in report.stdout
     exported = c.metric('visitor_requests_total{request="export"}')
     out = _microx(
         c.data_dir,
@@ -227,23 +223,47 @@ def test_the_command_line_finds_the_collector_from_its_data_directory(
     assert c.metric('visitor_requests_total{request="export"}') == exported + 1
 
 
+def _record(data: Path, port: int, pid: int) -> None:
+    (data / listening.RECORD_FILE).write_bytes(
+        orjson.dumps({"host": "127.0.0.1", "port": port, "query_port": 0, "pid": pid})
+    )
+
+
 def test_a_stale_record_does_not_mislead(shop: Shop, tmp_path: Path) -> None:
-    """A record left by a collector that is gone, naming a port where another collector now
+    """Records left by a collector that is gone, naming a port where another collector now
     answers with the same token: the command opens its own directory's store instead."""
     data = tmp_path / "var"
     data.mkdir()
     shutil.copy(shop.collector.data_dir / "query_token", data / "query_token")
     gone = subprocess.Popen(["true"])
     gone.wait()
-    (data / listening.RECORD_FILE).write_bytes(
-        orjson.dumps(
-            {"host": "127.0.0.1", "port": shop.collector.port, "query_port": 0, "pid": gone.pid}
-        )
-    )
-    answer = _microx(data, "sql", "SELECT count() FROM microx.events", "--format", "tsv")
-    assert answer.returncode == 0, answer.stderr
-    assert answer.stdout.split()[-1] == "0"
+    # Its process id given to another program since.
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        for pid in (gone.pid, other.pid):
+            _record(data, shop.collector.port, pid)
+            answer = _microx(data, "sql", "SELECT count() FROM microx.events", "--format", "tsv")
+            assert answer.returncode == 0, answer.stderr
+            assert answer.stdout.split()[-1] == "0", pid
+    finally:
+        other.kill()
+        other.wait()
     assert (data / "clickhouse").is_dir()  # its own store, opened here
+
+
+def test_a_collector_that_runs_but_does_not_answer_is_said_so(tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    data.mkdir()
+    silent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "serve"])
+    try:
+        _record(data, free_port(), silent.pid)
+        answer = _microx(data, "sql", "SELECT 1")
+    finally:
+        silent.kill()
+        silent.wait()
+    assert answer.returncode == 2
+    assert f"(process {silent.pid}) runs but does not answer" in answer.stderr
+    assert not (data / "clickhouse").exists()  # the store it holds is left alone
 
 
 def test_both_ports_share_one_bound_on_connections(tmp_path: Path) -> None:
