@@ -199,8 +199,8 @@ def test_the_report_page_is_compressed_for_clients_that_accept_it(
     packed = httpx.get(url, auth=("a", TOKEN), headers={"accept-encoding": "gzip"}, timeout=60)
     assert packed.status_code == 200 and packed.headers["content-encoding"] == "gzip"
     assert packed.headers["vary"] == "Accept-Encoding"
-    # plotly.js compresses about fivefold; an answer sent as it is would not be a third.
-    assert packed.num_bytes_downloaded < len(plain.content) / 3
+    # About 30 % of the page once compressed (plotly.js is most of it); sent as it is, all.
+    assert packed.num_bytes_downloaded < len(plain.content) / 2
     for page in (plain, packed):
         assert page.text.count("data-chart=") == 7 and page.text.rstrip().endswith("</html>")
 
