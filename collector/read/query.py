@@ -338,6 +338,9 @@ class QueryService:
 
     async def clickhouse(self, request: Request) -> Response:
         """``GET|POST /clickhouse/``: ClickHouse's HTTP query interface, read-only."""
+        if request.method in ("GET", "HEAD") and not request.url.query:
+            # As ClickHouse answers its bare root: what health checks and clients probe.
+            return PlainTextResponse("Ok.\n")
         refused = self.door(request)
         if refused is not None:
             return refused

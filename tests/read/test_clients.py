@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from collector.ops import listening
+from collector.ops.confine import abi_version
 from collector.ops.secrets import new_secret
 from collector.tools import journeys
 from tests.conftest import ROOT, Collector, free_port, post, series, wait_for
@@ -162,6 +163,7 @@ def test_curl_on_the_query_port_and_nothing_else_served_there(shop: Shop) -> Non
     body, status = _curl("-u", auth, "-G", "--data-urlencode", "query=SELECT 6 * 7", f"{base}/")
     assert (body, status) == ("42", "200")
     assert _curl(f"{base}/ping") == ("Ok.", "200")
+    assert _curl(f"{base}/") == ("Ok.", "200")  # the bare root, as ClickHouse answers it
     body, status = _curl("-u", auth, "--data-binary", "TRUNCATE TABLE microx.events", base)
     assert status == "403" and "Code: 164" in body
     assert _curl("--data-binary", "SELECT 1", f"{base}/")[1] == "401"
@@ -173,6 +175,9 @@ def test_curl_on_the_query_port_and_nothing_else_served_there(shop: Shop) -> Non
         assert post(client, envelope, path="/v1/server-events").status_code == 404
     # The collector's own port still serves all of it.
     assert _curl(f"{shop.collector.base}/healthz")[1] == "200"
+    if abi_version() >= 4:
+        ports = f"listening only on port(s) {shop.collector.port}, {shop.query_port}"
+        assert ports in shop.collector.log.read_text()
 
 
 def _microx(
