@@ -29,6 +29,7 @@ from collector.ingest.receive import Ingest, Limits
 from collector.ingest.sites import SiteRegistry
 from collector.ops.logs import RequestId, summarise_periodically, throttle
 from collector.ops.metrics import CONTENT_TYPE, Metrics
+from collector.read.annotations import Annotations
 from collector.read.query import QueryLimits, QueryService, default_query_memory, load_token
 from collector.read.reportpage import ReportPage
 from collector.rights.visitors import VisitorRequests
@@ -113,6 +114,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
     )
     report = ReportPage(queries, settings.goals)
     visitors = VisitorRequests(ingest, batcher, spool, tombstones, metrics)
+    annotations = Annotations(ingest, batcher)
     metrics.gauge("microx_ingest_inflight", "Ingest requests being handled.", lambda: inflight)
     metrics.gauge("microx_spool_bytes", "Spool bytes not yet stored.", lambda: spool.used_bytes)
     metrics.gauge("microx_spool_max_bytes", "The spool's bound.", lambda: spool.max_bytes)
@@ -223,6 +225,7 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         Route("/v1/events", admitted(ingest.browser), methods=["POST"]),
         Route("/v1/events", ingest.preflight, methods=["OPTIONS"]),
         Route("/v1/server-events", admitted(ingest.server), methods=["POST"]),
+        Route("/v1/annotations", annotations.post, methods=["POST"]),
         Route("/v1/visitors/{visitor}", visitors.export, methods=["GET"]),
         Route("/v1/visitors/{visitor}/forget", visitors.forget, methods=["POST"]),
         Route("/sdk.js", Snippet(snippet_path()).serve, methods=["GET", "HEAD"]),

@@ -1,11 +1,10 @@
-"""The ``microx`` command: ``serve``, ``sql``, ``report``, ``migrate``, ``keygen``,
+"""The ``microx`` command: ``serve``, ``sql``, ``report``, ``annotate``, ``migrate``, ``keygen``,
 ``cluster-schema``, and ``export`` and ``forget`` for a visitor's data."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import logging
 import socket
 import sys
@@ -19,7 +18,8 @@ import orjson
 
 from collector.ops import listening, logs
 from collector.ops.secrets import new_secret
-from collector.read.analysis import analyse, parse_since, summary
+from collector.read.analysis import analyse, parse_since, parse_window, summary
+from collector.read.annotations import BadAnnotation, annotation, store_annotation
 from collector.read.query import load_token
 from collector.read.report import render_html
 from collector.read.through import SqlReader, ThroughCollector
@@ -212,8 +212,7 @@ def _sql(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
-    until = dt.datetime.now(dt.UTC)
-    since = parse_since(args.since, until)
+    since, until = parse_window(args.since, args.until)
     store = _reader(settings)
     try:
         analysis = analyse(store.query, args.site, since, until, settings.goals.get(args.site, ()))
@@ -224,6 +223,43 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     out.write_text(render_html(analysis), encoding="utf-8")
     print(summary(analysis))
     print(f"\nreport written to {out}")
+    return 0
+
+
+def _annotate(settings: Settings, args: argparse.Namespace) -> int:
+    """Record a change: through the running collector when there is one (it holds the
+    embedded store), else into the store here."""
+    try:
+        at = parse_since(args.at, option="--at") if args.at else None
+        note = annotation(args.site, args.text, at.isoformat() if at else None, args.moment)
+    except (BadAnnotation, ValueError) as exc:
+        raise SettingsError(str(exc)) from None
+    found = _running_collector(settings) if settings.clickhouse_url.startswith("chdb://") else None
+    if found is not None:
+        key = _server_key(settings, args.site, found)
+        body = {"text": note.text, "at": note.at.isoformat(), "moment": note.moment}
+        request = urllib.request.Request(
+            f"{found.url()}/v1/annotations",
+            data=orjson.dumps(body),
+            method="POST",
+            headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                answer.read()
+        except urllib.error.HTTPError as exc:
+            print(
+                f"microx: the collector answered {exc.code}: {exc.read().decode()}", file=sys.stderr
+            )
+            return 1
+    else:
+        store = Store(settings.clickhouse_url)
+        try:
+            store.migrate()
+            store_annotation(store, note)
+        finally:
+            store.close()
+    print(f"annotated {note.site!r} at {note.at:%Y-%m-%d %H:%M:%S} UTC: {note.text} ({note.id})")
     return 0
 
 
@@ -275,15 +311,20 @@ def _visitor(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _visitor_through_collector(
-    settings: Settings, args: argparse.Namespace, visitor: str, at: listening.Listening
-) -> int:
-    key = next((k for k, site in settings.server_keys.items() if site == args.site), None)
+def _server_key(settings: Settings, site: str, at: listening.Listening) -> str:
+    key = next((k for k, s in settings.server_keys.items() if s == site), None)
     if key is None:
         raise SettingsError(
             f"a collector runs on {at.url()}: asking it needs a server "
-            f"key for site {args.site!r} in MICROX_SERVER_KEYS"
+            f"key for site {site!r} in MICROX_SERVER_KEYS"
         )
+    return key
+
+
+def _visitor_through_collector(
+    settings: Settings, args: argparse.Namespace, visitor: str, at: listening.Listening
+) -> int:
+    key = _server_key(settings, args.site, at)
     path = f"/v1/visitors/{visitor}" + ("/forget" if args.command == "forget" else "")
     request = urllib.request.Request(
         f"{at.url()}{path}?site={args.site}",
@@ -322,11 +363,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     report.add_argument("--site", required=True)
     report.add_argument(
-        "--since", default="7d", help="a span before now (7d, 24h, 30m) or an ISO date"
+        "--since", default="7d", help="a span before --until (7d, 24h, 30m) or an ISO date"
+    )
+    report.add_argument(
+        "--until", default="", help="the window's end: now, or a span before now, or an ISO date"
     )
     report.add_argument(
         "--out", help=f"the HTML file (default {REPORTS_DIR}/microx-report-SITE-TIME.html)"
     )
+    annotate = commands.add_parser(
+        "annotate", help="record a change (a deploy, a fix) for the report to set against"
+    )
+    annotate.add_argument("--site", required=True)
+    annotate.add_argument("text", help="what changed")
+    annotate.add_argument("--at", help="when: an ISO date or time, or a span before now (2h)")
+    annotate.add_argument("--moment", default="", help="the moment it is about (default: none)")
     commands.add_parser("migrate", help="apply pending schema migrations and exit")
     commands.add_parser("keygen", help="print a new secret server key for MICROX_SERVER_KEYS")
     cluster = commands.add_parser(
@@ -368,6 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "serve": _serve,
             "sql": _sql,
             "report": _report,
+            "annotate": _annotate,
             "migrate": _migrate,
             "keygen": _keygen,
             "cluster-schema": _cluster_schema,

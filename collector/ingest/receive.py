@@ -160,6 +160,23 @@ class Ingest:
             )
         return site
 
+    async def small_body(self, request: Request, limit: int) -> bytes:
+        """The body of a request to a back-end endpoint, at most ``limit`` bytes;
+        :class:`Refused` past that or when it does not arrive in time."""
+        try:
+            async with asyncio.timeout(self._limits.body_timeout_s):
+                return await self._read_body(request, limit)
+        except _TooLarge:
+            raise Refused(self.refuse("body_too_large", 413, f"body over {limit} bytes")) from None
+        except TimeoutError:
+            message = f"body not received within {self._limits.body_timeout_s:g}s"
+            raise Refused(self.refuse("body_timeout", 408, message)) from None
+        except zlib.error:
+            raise Refused(self.refuse("bad_gzip", 400, "body is not valid gzip")) from None
+        except ClientDisconnect:
+            self._metrics.requests_refused.inc("client_disconnected")
+            raise Refused(Response(status_code=400)) from None
+
     def refuse(self, reason: str, status: int, message: str) -> Response:
         """An error answer, counted in ``requests_refused`` and logged (throttled)."""
         return self._refuse(reason, status, message, {})

@@ -59,6 +59,7 @@ REJECTION_REASONS = (
 REFUSAL_REASONS = (
     "bad_gzip",
     "bad_server_key",
+    "bad_annotation",
     "bad_visitor_id",
     "tombstones_full",
     "store_unavailable",

@@ -29,6 +29,12 @@ FUNNEL_WINDOW_S = 86_400
 # The follow-up horizon of loyalty: another session within this many days.
 RETURN_DAYS = 7
 TOP = 10
+# The verdicts of microx.moment_changes a review opens with, and how many ranked moments
+# the trend follows besides.
+NEWS = ("regression", "improvement", "new")
+TREND_TOP = 5
+# Each side of an annotated change the report compares.
+ANNOTATION_SPAN = dt.timedelta(days=7)
 LOADING_SAMPLE = 2_000
 
 
@@ -54,6 +60,20 @@ class GoalResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class Annotated:
+    """A change recorded in the window, and its moments before it against after it."""
+
+    at: dt.datetime
+    text: str
+    moment: str
+    # How long each side of it is: up to a week, no further than the window's end.
+    span: dt.timedelta
+    # microx.moment_changes of [at, at + span) against [at - span, at), for the moment it
+    # names or else the costliest ones.
+    changes: Table
+
+
+@dataclasses.dataclass(frozen=True)
 class Analysis:
     site: str
     since: dt.datetime
@@ -71,10 +91,20 @@ class Analysis:
     peak_moments: Table
     loyalty: Table
     experiments: Table
+    # microx.moment_changes against the period of the same length before ``since``, and
+    # microx.moment_trend per day over both, for the moments that changed or rank first.
+    changes: Table
+    trend: Table
     goals: list[GoalResult] = dataclasses.field(default_factory=list)
+    annotations: list[Annotated] = dataclasses.field(default_factory=list)
+
+    @property
+    def before(self) -> dt.datetime:
+        """Where the period compared with this one starts (it ends at ``since``)."""
+        return self.since - (self.until - self.since)
 
 
-def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
+def parse_since(text: str, now: dt.datetime | None = None, option: str = "--since") -> dt.datetime:
     """``7d``, ``24h``, ``30m``, ``2w`` before now, or an ISO date or time (UTC)."""
     now = now or dt.datetime.now(dt.UTC)
     match = _SPAN.match(text.strip().lower())
@@ -84,9 +114,24 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
         when = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(
-            f"--since: expected a span like 7d, 24h or 30m, or an ISO date, got {text!r}"
+            f"{option}: expected a span like 7d, 24h or 30m, or an ISO date, got {text!r}"
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def parse_window(
+    since: str, until: str = "", now: dt.datetime | None = None
+) -> tuple[dt.datetime, dt.datetime]:
+    """The window [since, until): ``until`` is now when empty, else as ``since`` reads
+    (a span before now or an ISO date), and ``since`` a span before ``until``."""
+    now = now or dt.datetime.now(dt.UTC)
+    end = parse_since(until, now, "--until") if until.strip() else now
+    start = parse_since(since, end)
+    if start >= end:
+        raise ValueError(
+            f"--since ({start:%Y-%m-%d %H:%M}) must come before --until ({end:%Y-%m-%d %H:%M})"
+        )
+    return start, end
 
 
 def _table(query: Query, sql: str, params: dict[str, Any]) -> Table:
@@ -113,6 +158,35 @@ def _goal(query: Query, goal: Goal, params: dict[str, Any]) -> GoalResult:
     )
     impact = _table(query, f"SELECT * FROM microx.goal_impact({WINDOW}, {GOAL_PARAMS})", p)
     return GoalResult(goal, int(judged), int(met), impact)
+
+
+def _annotated(query: Query, params: dict[str, Any], costliest: list[str]) -> list[Annotated]:
+    _, notes = query(
+        "SELECT at, text, moment FROM microx.annotations FINAL WHERE site = {site:String}"
+        " AND at >= {since:DateTime('UTC')} AND at < {until:DateTime('UTC')} ORDER BY at, id",
+        params,
+    )
+    until: dt.datetime = params["until"]
+    found = []
+    for at, text, moment in notes:
+        # The views take whole seconds.
+        at = at.replace(tzinfo=None, microsecond=0)
+        span = min(ANNOTATION_SPAN, until - at)
+        changes = _table(
+            query,
+            "SELECT * FROM microx.moment_changes(site = {site:String},"
+            " since = {at:DateTime('UTC')}, until = {after:DateTime('UTC')},"
+            " before = {before:DateTime('UTC')}) WHERE moment IN {moments:Array(String)}",
+            {
+                "site": params["site"],
+                "at": at,
+                "after": at + span,
+                "before": at - span,
+                "moments": [moment] if moment else costliest,
+            },
+        )
+        found.append(Annotated(at.replace(tzinfo=dt.UTC), text, moment, span, changes))
+    return found
 
 
 def analyse(
@@ -144,6 +218,22 @@ def analyse(
             " steps = {steps:Array(String)}, window_s = {window:UInt32})",
             {**params, "funnel": name, "steps": order, "window": FUNNEL_WINDOW_S},
         )
+    before = params["since"] - (params["until"] - params["since"])
+    changes = _table(
+        query,
+        f"SELECT * FROM microx.moment_changes({WINDOW}, before = {{before:DateTime('UTC')}})",
+        {**params, "before": before},
+    )
+    moments = _view(query, "friction_by_moment", params)
+    followed = [r["moment"] for r in changes.dicts() if r["verdict"] in NEWS]
+    followed += [m["moment"] for m in moments.dicts() if m["score"] > 0][:TREND_TOP]
+    trend = _table(
+        query,
+        "SELECT * FROM microx.moment_trend(site = {site:String},"
+        " since = {before:DateTime('UTC')}, until = {until:DateTime('UTC')}, bucket = 'day')"
+        " WHERE moment IN {followed:Array(String)}",
+        {**params, "before": before, "followed": list(dict.fromkeys(followed))},
+    )
     # Experiments are judged on the first goal, the site's primary one.
     judged = goals or default_goals({n: [r["step"] for r in t.dicts()] for n, t in funnels.items()})
     return Analysis(
@@ -152,7 +242,7 @@ def analyse(
         until=until,
         sessions=int(sessions),
         events=int(events),
-        moments=_view(query, "friction_by_moment", params),
+        moments=moments,
         loading=_view(query, "slowest_loading_cues", params),
         loading_samples=_table(
             query,
@@ -186,7 +276,12 @@ def analyse(
             f"SELECT * FROM microx.experiment_results({WINDOW}, {GOAL_PARAMS})",
             {**params, **judged[0].params()},
         ),
+        changes=changes,
+        trend=trend,
         goals=[_goal(query, goal, params) for goal in judged],
+        annotations=_annotated(
+            query, params, [m["moment"] for m in moments.dicts() if m["score"] > 0][:TREND_TOP]
+        ),
     )
 
 
@@ -199,12 +294,59 @@ def _points(x: float) -> str:
     return f"{100 * x:+.1f} pts"
 
 
+def _changed(a: Analysis) -> list[str]:
+    """What changed since the period before, regressions first."""
+    before = f"{a.before:%Y-%m-%d %H:%M} to {a.since:%Y-%m-%d %H:%M}"
+    lines = ["", f"What changed since the period before ({before}):"]
+    compared = any(r["sessions_before"] for r in a.changes.dicts())
+    if not compared:
+        lines.append("  nothing to compare: no visits in the period before")
+    rows = [r for r in a.changes.dicts() if compared and r["verdict"] in NEWS[:2]]
+    for r in rows[:TOP]:
+        lines.append(
+            f"  {r['verdict'].upper() if r['verdict'] == 'regression' else r['verdict']}:"
+            f" [{r['kind']}] {r['moment']} hurt {_pct(r['hurt_rate'])} of "
+            f"{r['sessions']} sessions, before {_pct(r['hurt_rate_before'])} of "
+            f"{r['sessions_before']} ({_points(r['change'])}, 95 % CI "
+            f"{_points(r['ci_low'])} to {_points(r['ci_high'])})"
+        )
+    new = [
+        r for r in a.changes.dicts() if compared and r["verdict"] == "new" and r["hurt_sessions"]
+    ]
+    for r in new[:TOP]:
+        lines.append(
+            f"  new: [{r['kind']}] {r['moment']} (not reached before) hurt "
+            f"{_pct(r['hurt_rate'])} of {r['sessions']} sessions"
+        )
+    if compared and not rows and not new:
+        lines.append("  nothing: no moment got significantly better or worse")
+    for note in a.annotations:
+        days = note.span.total_seconds() / 86_400
+        lines.append(
+            f"  change recorded {note.at:%Y-%m-%d %H:%M}: {note.text!r}"
+            f" ({days:.1f} days before it against {days:.1f} days after)"
+        )
+        for r in note.changes.dicts():
+            if r["sessions"] and r["sessions_before"]:
+                lines.append(
+                    f"    {r['moment']}: hurt {_pct(r['hurt_rate_before'])} before,"
+                    f" {_pct(r['hurt_rate'])} after ({_points(r['change'])}, 95 % CI"
+                    f" {_points(r['ci_low'])} to {_points(r['ci_high'])}): {r['verdict']}"
+                )
+            else:
+                lines.append(f"    {r['moment']}: not reached on both sides")
+        if not note.changes.rows:
+            lines.append(f"    {note.moment or 'no moment'}: not reached on either side")
+    return lines
+
+
 def summary(a: Analysis) -> str:
     """The report's findings as text, most important first."""
     when = f"{a.since:%Y-%m-%d %H:%M} to {a.until:%Y-%m-%d %H:%M} UTC"
     lines = [f"microx report for {a.site!r}, {when}: {a.sessions} sessions, {a.events} events"]
     if not a.events:
         return lines[0] + "\nNo events in this window."
+    lines += _changed(a)
     lines += [
         "",
         "Moments to fix first (cost = seconds lost beyond budget"

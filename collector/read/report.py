@@ -9,7 +9,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from collector.read.analysis import RETURN_DAYS, Analysis, Table, summary
+from collector.read.analysis import NEWS, RETURN_DAYS, Analysis, Table, summary
 
 LOADING_BUDGET_MS = 1000.0
 _KIND_COLOURS = {
@@ -64,6 +64,53 @@ def _table(t: Table, limit: int = 15) -> str:
         "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>" for r in t.rows[:limit]
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _trend(a: Analysis) -> go.Figure:
+    """Each followed moment's share of sessions hurt, per day, over both periods."""
+    fig = go.Figure(
+        layout={
+            "title": "Share of sessions hurt per day, this period and the one before",
+            "yaxis_title": "sessions hurt",
+            "yaxis_tickformat": ".0%",
+        }
+    )
+    rows = a.trend.dicts()
+    for moment in dict.fromkeys(r["moment"] for r in rows):
+        mine = [r for r in rows if r["moment"] == moment]
+        fig.add_trace(
+            go.Scatter(
+                x=[r["bucket"] for r in mine],
+                y=[r["hurt_rate"] for r in mine],
+                mode="lines+markers",
+                name=_plain(moment),
+            )
+        )
+    fig.add_vline(x=a.since.timestamp() * 1000, line_dash="dot")
+    for note in a.annotations:
+        fig.add_vline(
+            x=note.at.timestamp() * 1000,
+            line_color="#9467bd",
+            annotation_text=_plain(note.text[:60]),
+            annotation_textangle=-90,
+        )
+    return fig
+
+
+def _changes(a: Analysis) -> str:
+    verdict = a.changes.columns.index("verdict")
+    news = Table(a.changes.columns, [r for r in a.changes.rows if r[verdict] in NEWS])
+    parts = [_chart(_trend(a), "trend"), _table(news, limit=len(news))]
+    for note in a.annotations:
+        days = note.span.total_seconds() / 86_400
+        parts.append(
+            f"<h3>Change recorded {note.at:%Y-%m-%d %H:%M} UTC: {html.escape(note.text)}</h3>"
+            f"<p>{days:.1f} days before it against {days:.1f} days after it"
+            + (f", for {html.escape(note.moment)}" if note.moment else ", the costliest moments")
+            + "</p>"
+            + _table(note.changes, limit=len(note.changes))
+        )
+    return "".join(parts)
 
 
 def _ranked(a: Analysis) -> go.Figure:
@@ -215,6 +262,7 @@ def _experiments(a: Analysis) -> go.Figure:
 def render_html(a: Analysis) -> str:
     """The whole report; charts are drawn by plotly.js in the browser."""
     sections: list[tuple[str, str]] = [
+        ("What changed since the period before", _changes(a)),
         ("Moments to fix first", _chart(_ranked(a), "ranked") + _table(a.moments)),
         (
             "Checkout funnels",
