@@ -204,8 +204,9 @@ def test_the_report_page_is_compressed_for_clients_that_accept_it(
     assert packed.headers["vary"] == "Accept-Encoding"
     # About 30 % of the page once compressed (plotly.js is most of it); sent as it is, all.
     assert packed.num_bytes_downloaded < len(plain.content) / 2
-    for page in (plain, packed):
-        assert page.text.count("data-chart=") == 7 and page.text.rstrip().endswith("</html>")
+    # The same whole page either way (the browser test above counts its charts).
+    assert packed.text.count("data-chart=") == plain.text.count("data-chart=") > 0
+    assert packed.text.rstrip().endswith("</html>")
 
 
 def test_microx_sql_after_it_stopped(running: tuple[Collector, int]) -> None:
