@@ -18,6 +18,9 @@ ROUTER_DIR := tests/apps/router
 ROUTER_NPM_STAMP := $(ROUTER_DIR)/node_modules/.installed
 ROUTER_APP := $(ROUTER_DIR)/dist/index.html
 ROUTER_SOURCES := $(wildcard $(ROUTER_DIR)/src/*) $(ROUTER_DIR)/build.mjs
+# The official Node.js ClickHouse client, run against the collector (tests/read/test_clients.py).
+NODE_CLIENT_DIR := tests/clients/node
+NODE_CLIENT_STAMP := $(NODE_CLIENT_DIR)/node_modules/.installed
 # For `promtool test rules` of ops/alerts.yml (tests/test_alerts.py).
 PROMTOOL := /usr/bin/promtool
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -27,7 +30,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 run: $(PY_STAMP) $(SNIPPET)
 	$(BIN)/microx serve
 
-test: $(PY_STAMP) $(SNIPPET) $(ROUTER_APP) $(CHROMIUM) $(FIREFOX) $(WEBKIT_DRIVER) $(XVFB) $(PROMTOOL) check
+test: $(PY_STAMP) $(SNIPPET) $(ROUTER_APP) $(NODE_CLIENT_STAMP) $(CHROMIUM) $(FIREFOX) $(WEBKIT_DRIVER) $(XVFB) $(PROMTOOL) check
 	cd sdk_js && node --test test/*.test.mjs
 	$(BIN)/pytest
 
@@ -95,6 +98,10 @@ $(ROUTER_NPM_STAMP): $(ROUTER_DIR)/package.json $(ROUTER_DIR)/package-lock.json
 $(ROUTER_APP): $(ROUTER_NPM_STAMP) $(ROUTER_SOURCES) $(SNIPPET)
 	cd $(ROUTER_DIR) && node build.mjs
 
+$(NODE_CLIENT_STAMP): $(NODE_CLIENT_DIR)/package.json $(NODE_CLIENT_DIR)/package-lock.json
+	cd $(NODE_CLIENT_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
@@ -117,4 +124,5 @@ $(PROMTOOL):
 
 clean:
 	rm -rf $(VENV) sdk_js/node_modules sdk_js/dist $(ROUTER_DIR)/node_modules $(ROUTER_DIR)/dist
+	rm -rf $(NODE_CLIENT_DIR)/node_modules
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,8 @@
 
 receive -> validate -> spool (durable, then 202) -> batch (enrich) -> ClickHouse.
 Health, readiness, metrics, the snippet, the demo page and the analysts' read-only SQL
-and report sit beside the pipeline.
+and report sit beside the pipeline. With ``MICROX_QUERY_PORT`` the read-only SQL also
+answers at ``/`` on a port of its own, where nothing else is served.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.ingest.ratelimit import RateLimiter
 from collector.ingest.receive import Ingest, Limits
@@ -40,6 +43,21 @@ from collector.web.pages import DEMO_DIR, VITALS_FILE, Snippet, demo_page, healt
 READY_TIMEOUT_S = 2.0
 OVERLOAD_RETRY_AFTER_S = 1
 log = logging.getLogger("microx")
+
+
+class ByPort:
+    """Requests that arrived on one of ``ports`` go to its app, the rest (and the lifespan)
+    to ``app``: one server, one event loop and one set of connection limits for every
+    socket it listens on."""
+
+    def __init__(self, app: ASGIApp, ports: dict[int, ASGIApp]) -> None:
+        self.app = app
+        self.ports = ports
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server") if scope["type"] in ("http", "websocket") else None
+        target = self.ports.get(server[1], self.app) if server else self.app
+        await target(scope, receive, send)
 
 
 def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starlette:
@@ -218,10 +236,21 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         Route("/clickhouse", queries.clickhouse, methods=["GET", "POST"]),
         Route("/clickhouse/", queries.clickhouse, methods=["GET", "POST"]),
         Route("/clickhouse/ping", queries.ping),
-        Route("/report", report.serve),
+        # The report inlines plotly.js: a few hundred KiB once compressed, megabytes if not.
+        Route("/report", report.serve, middleware=[Middleware(GZipMiddleware)]),
         Route("/", demo_page),
         Mount("/demo", StaticFiles(directory=DEMO_DIR), name="demo"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestId)])
+    middleware = [Middleware(RequestId)]
+    if settings.query_port:
+        sql_only = Starlette(
+            routes=[
+                Route("/", queries.clickhouse, methods=["GET", "POST"]),
+                Route("/ping", queries.ping),
+            ],
+            middleware=[Middleware(RequestId)],
+        )
+        middleware.insert(0, Middleware(ByPort, ports={settings.query_port: sql_only}))
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.metrics = metrics  # the server's connection guard counts into it too
     return app

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import socket
 import sys
 import urllib.error
 import urllib.request
@@ -14,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from collector.ops import logs
+from collector.ops import listening, logs
 from collector.ops.secrets import new_secret
 from collector.read.analysis import analyse, parse_since, parse_window, summary
 from collector.read.annotations import BadAnnotation, annotation, store_annotation
@@ -30,6 +32,9 @@ from collector.spool.log import saved_checkpoint, spool_end
 from collector.tools.cluster import DEFAULT_CLUSTER, ClusterSchemaError, render
 
 log = logging.getLogger("microx")
+# Where `microx report` writes when not told: a directory of its own (git ignores it in the
+# checkout), so reports do not pile up wherever the command runs.
+REPORTS_DIR = Path("reports")
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -58,6 +63,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     base = f"http://{settings.host}:{settings.port}"
+    query_port = (
+        f"              http://{settings.host}:{settings.query_port}/ (its own port: SQL only)\n"
+        if settings.query_port
+        else ""
+    )
     print(
         f"microx collector on {base}\n"
         f"  demo shop:  {base}/\n"
@@ -67,15 +77,19 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         f"  report:     {base}/report (token in {settings.data_dir / 'query_token'} "
         "unless MICROX_QUERY_TOKEN is set)\n"
         f"  SQL:        {base}/clickhouse/ (ClickHouse HTTP, read-only), or\n"
+        f"{query_port}"
         '              microx sql "SELECT type, count() FROM microx.events GROUP BY type"',
         flush=True,
     )
     app = create_app(settings)
     # Confined before the server and the engine start their threads (which would stay free).
     use_private_tmp(settings.data_dir)
+    # Before the confinement, which leaves the data directory's top read-only.
+    listening.record(settings.data_dir, settings.host, settings.port, settings.query_port)
     wiped = wipe_secrets()
+    ports = (settings.port, settings.query_port) if settings.query_port else (settings.port,)
     if settings.confine:
-        log.info(confine(plan(settings.data_dir, settings.clickhouse_url, settings.port)))
+        log.info(confine(plan(settings.data_dir, settings.clickhouse_url, ports)))
     else:
         log.warning("unconfined: MICROX_CONFINE=false")
     if wiped:
@@ -92,7 +106,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         settings.header_timeout_s,
         settings.keepalive_timeout_s,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         http=protocol(limits, app.state.metrics),
         # X-Forwarded-For is read by the collector alone, as MICROX_TRUSTED_PROXY_HOPS says;
@@ -106,7 +120,30 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,  # keep the handlers logs.configure installed
         server_header=False,
     )
+    # One server on every socket: one event loop, and the same connection limits for all.
+    sockets = [_listen(settings.host, settings.port, "MICROX_PORT")]
+    if settings.query_port:
+        sockets.append(_listen(settings.host, settings.query_port, "MICROX_QUERY_PORT"))
+    server = uvicorn.Server(config)
+    # uvicorn raises Ctrl-C's KeyboardInterrupt again once it has shut down cleanly.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=sockets)
+    if not server.started:
+        return 3  # the lifespan failed; its error is logged
     return 0
+
+
+def _listen(host: str, port: int, variable: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SettingsError(
+            f"cannot listen on {host}:{port} ({variable}): {exc.strerror or exc}"
+        ) from None
+    return sock
 
 
 def _format(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
@@ -121,21 +158,39 @@ def _format(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
     return "\n".join(lines)
 
 
-def _collector_running(settings: Settings) -> bool:
+def _answers(at: listening.Listening) -> bool:
     try:
-        with urllib.request.urlopen(
-            f"http://{settings.host}:{settings.port}/clickhouse/ping", timeout=1
-        ) as answer:
+        with urllib.request.urlopen(f"{at.url()}/clickhouse/ping", timeout=1) as answer:
             return bool(answer.status == 200)
     except OSError:
         return False
 
 
+def _running_collector(settings: Settings) -> listening.Listening | None:
+    """The collector serving this data directory, if one runs: where its record says (its
+    process alive and its port answering), else, for a directory with no record, on the
+    configured host and port."""
+    at = listening.recorded(settings.data_dir)
+    if at is not None:
+        if not at.process_runs():
+            # A record whose collector is gone says nothing of whoever listens there now.
+            return None
+        if not _answers(at):
+            raise StoreUnavailable(
+                f"the collector of {settings.data_dir} (process {at.pid}) runs but does not "
+                f"answer on {at.url()} (starting, or stopping): retry in a moment"
+            )
+        return at
+    configured = listening.Listening(settings.host, settings.port, settings.query_port, 0)
+    return configured if _answers(configured) else None
+
+
 def _reader(settings: Settings) -> SqlReader:
     """The store to read: while a collector holds the embedded store, through it."""
-    if settings.clickhouse_url.startswith("chdb://") and _collector_running(settings):
+    at = _running_collector(settings) if settings.clickhouse_url.startswith("chdb://") else None
+    if at is not None:
         token = load_token(settings.query_token, settings.data_dir)
-        return ThroughCollector(settings.host, settings.port, token)
+        return ThroughCollector(at.reachable_host, at.port, token)
     store = Store(settings.clickhouse_url)
     try:
         store.migrate()
@@ -163,7 +218,8 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
         analysis = analyse(store.query, args.site, since, until, settings.goals.get(args.site, ()))
     finally:
         store.close()
-    out = Path(args.out or f"microx-report-{args.site}-{until:%Y%m%d-%H%M}.html")
+    out = Path(args.out or REPORTS_DIR / f"microx-report-{args.site}-{until:%Y%m%d-%H%M}.html")
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_html(analysis), encoding="utf-8")
     print(summary(analysis))
     print(f"\nreport written to {out}")
@@ -178,11 +234,12 @@ def _annotate(settings: Settings, args: argparse.Namespace) -> int:
         note = annotation(args.site, args.text, at.isoformat() if at else None, args.moment)
     except (BadAnnotation, ValueError) as exc:
         raise SettingsError(str(exc)) from None
-    if settings.clickhouse_url.startswith("chdb://") and _collector_running(settings):
-        key = _server_key(settings, args.site)
+    found = _running_collector(settings) if settings.clickhouse_url.startswith("chdb://") else None
+    if found is not None:
+        key = _server_key(settings, args.site, found)
         body = {"text": note.text, "at": note.at.isoformat(), "moment": note.moment}
         request = urllib.request.Request(
-            f"http://{settings.host}:{settings.port}/v1/annotations",
+            f"{found.url()}/v1/annotations",
             data=orjson.dumps(body),
             method="POST",
             headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
@@ -232,8 +289,9 @@ def _visitor(settings: Settings, args: argparse.Namespace) -> int:
     """Export or erase one visitor's data: through the running collector when there is
     one (it holds the spool, and the embedded store), else on the store and spool here."""
     visitor = visitor_id(args.visitor)
-    if _collector_running(settings):
-        return _visitor_through_collector(settings, args, visitor)
+    at = _running_collector(settings)
+    if at is not None:
+        return _visitor_through_collector(settings, args, visitor, at)
     spool_dir = settings.data_dir / "spool"
     store = Store(settings.clickhouse_url)
     try:
@@ -253,21 +311,23 @@ def _visitor(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _server_key(settings: Settings, site: str) -> str:
+def _server_key(settings: Settings, site: str, at: listening.Listening) -> str:
     key = next((k for k, s in settings.server_keys.items() if s == site), None)
     if key is None:
         raise SettingsError(
-            f"a collector runs on {settings.host}:{settings.port}: asking it needs a server "
+            f"a collector runs on {at.url()}: asking it needs a server "
             f"key for site {site!r} in MICROX_SERVER_KEYS"
         )
     return key
 
 
-def _visitor_through_collector(settings: Settings, args: argparse.Namespace, visitor: str) -> int:
-    key = _server_key(settings, args.site)
+def _visitor_through_collector(
+    settings: Settings, args: argparse.Namespace, visitor: str, at: listening.Listening
+) -> int:
+    key = _server_key(settings, args.site, at)
     path = f"/v1/visitors/{visitor}" + ("/forget" if args.command == "forget" else "")
     request = urllib.request.Request(
-        f"http://{settings.host}:{settings.port}{path}?site={args.site}",
+        f"{at.url()}{path}?site={args.site}",
         method="POST" if args.command == "forget" else "GET",
         headers={"authorization": f"Bearer {key}"},
     )
@@ -308,7 +368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument(
         "--until", default="", help="the window's end: now, or a span before now, or an ISO date"
     )
-    report.add_argument("--out", help="the HTML file (default microx-report-SITE-TIME.html)")
+    report.add_argument(
+        "--out", help=f"the HTML file (default {REPORTS_DIR}/microx-report-SITE-TIME.html)"
+    )
     annotate = commands.add_parser(
         "annotate", help="record a change (a deploy, a fix) for the report to set against"
     )

@@ -68,6 +68,9 @@ class SettingsError(ValueError):
 class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    # 0: off. Else a port serving only the read-only SQL interface, at ``/``, for clients
+    # that cannot add a path to a server's address.
+    query_port: int = 0
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     clickhouse_url: str = ""
     sites: tuple[Site, ...] = ()
@@ -110,6 +113,15 @@ class Settings:
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise SettingsError(f"MICROX_PORT must be 1-65535, got {self.port}")
+        if not 0 <= self.query_port < 65536:
+            raise SettingsError(
+                f"MICROX_QUERY_PORT must be 0 (off) or 1-65535, got {self.query_port}"
+            )
+        if self.query_port == self.port:
+            raise SettingsError(
+                f"MICROX_QUERY_PORT must differ from MICROX_PORT ({self.port}): it is a port "
+                "of its own for the read-only SQL interface"
+            )
         if self.max_body_bytes < 1024:
             raise SettingsError("MICROX_MAX_BODY_BYTES must be at least 1024")
         if self.batch_max_rows < 1:
@@ -222,6 +234,7 @@ class Settings:
         return cls(
             host=get("HOST", DEFAULT_HOST),
             port=get_int("PORT", DEFAULT_PORT),
+            query_port=get_int("QUERY_PORT", 0),
             data_dir=Path(get("DATA_DIR", DEFAULT_DATA_DIR)),
             clickhouse_url=get("CLICKHOUSE_URL", ""),
             sites=sites,

@@ -21,13 +21,15 @@ def test_variables_are_read() -> None:
     s = Settings.from_env(
         {
             "MICROX_PORT": "9000",
+            "MICROX_QUERY_PORT": "9001",
             "MICROX_DATA_DIR": "/srv/microx",
             "MICROX_CLICKHOUSE_URL": "https://u:p@ch.example:8443/microx",
             "MICROX_SITES": "shop=https://shop.example",
             "MICROX_BATCH_MAX_ROWS": "50",
         }
     )
-    assert s.port == 9000
+    assert (s.port, s.query_port) == (9000, 9001)
+    assert Settings.from_env({}).query_port == 0  # off unless asked for
     assert s.data_dir == Path("/srv/microx")
     assert s.clickhouse_url == "https://u:p@ch.example:8443/microx"
     assert s.batch_max_rows == 50
@@ -39,6 +41,13 @@ def test_variables_are_read() -> None:
     [
         ({"MICROX_PORT": "eighty"}, "MICROX_PORT must be an integer"),
         ({"MICROX_PORT": "70000"}, "MICROX_PORT must be 1-65535"),
+        ({"MICROX_QUERY_PORT": "8000"}, r"MICROX_QUERY_PORT must differ from MICROX_PORT \(8000\)"),
+        (
+            {"MICROX_PORT": "9000", "MICROX_QUERY_PORT": "9000"},
+            r"MICROX_QUERY_PORT must differ from MICROX_PORT \(9000\)",
+        ),
+        ({"MICROX_QUERY_PORT": "-1"}, r"MICROX_QUERY_PORT must be 0 \(off\) or 1-65535"),
+        ({"MICROX_QUERY_PORT": "sql"}, "MICROX_QUERY_PORT must be an integer"),
         ({"MICROX_CLICKHOUSE_URL": "postgres://x"}, "MICROX_CLICKHOUSE_URL must start with"),
         ({"MICROX_SITES": "Shop=https://a.example"}, "MICROX_SITES"),
         ({"MICROX_SITES": "shop=ftp://a.example"}, "is not an origin"),

@@ -4,7 +4,7 @@ The embedded engine runs inside the collector: whatever an analyst's query made 
 process would do. Queries are checked before they run (``collector.read.sqlguard``); this is
 the floor beneath that check. Once the collector is set up it may read its code, its
 libraries and a few system files, write only its spool, its sink's record and its store,
-bind only its port and, on the embedded engine, open no TCP connection at all (nothing to
+bind only its ports and, on the embedded engine, open no TCP connection at all (nothing to
 fetch a URL with); with a ClickHouse server, only to its port. Secrets are also wiped from
 the environment that ``/proc/<pid>/environ`` shows, and from what child processes inherit.
 
@@ -103,9 +103,11 @@ class Confinement:
     connect_ports: tuple[int, ...]
 
 
-def plan(data_dir: Path, store_url: str, port: int, extra_read: Iterable[Path] = ()) -> Confinement:
+def plan(
+    data_dir: Path, store_url: str, ports: Iterable[int], extra_read: Iterable[Path] = ()
+) -> Confinement:
     """The collector's needs: its code and libraries, its spool, sink record and store, its
-    port."""
+    ports (the collector's, and the query port when there is one)."""
     # Not the whole checkout: the data directory (and its query token) may lie inside it.
     package = Path(__file__).resolve().parent.parent
     code = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
@@ -131,7 +133,7 @@ def plan(data_dir: Path, store_url: str, port: int, extra_read: Iterable[Path] =
         list_only=(package.parent,),
         write=tuple(sorted(set(write))),
         # Port 0: the engine probes for IPv6 by binding ::1 to an ephemeral port.
-        bind_ports=(port, 0),
+        bind_ports=(*ports, 0),
         connect_ports=tuple(connect),
     )
 
@@ -235,7 +237,8 @@ def confine(confinement: Confinement) -> str:
         f"confined (Landlock ABI {abi}): writes only under "
         f"{', '.join(map(str, confinement.write))}; "
         + (
-            f"{tcp}, listening only on port {confinement.bind_ports[0]}"
+            f"{tcp}, listening only on port(s) "
+            f"{', '.join(str(p) for p in confinement.bind_ports if p)}"
             if net
             else "network unrestricted"
         )

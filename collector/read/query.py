@@ -3,7 +3,8 @@
 The embedded engine belongs to the collector's process, so no other process can open it.
 Instead the collector answers ClickHouse's HTTP interface under ``/clickhouse``: curl, the
 ``clickhouse-connect`` client (``proxy_path="/clickhouse"``) and ``microx sql`` talk to
-it as to a ClickHouse server. Every request needs the query token; wrong tokens are
+it as to a ClickHouse server; with ``MICROX_QUERY_PORT`` it also answers at ``/`` of that
+port, for clients that take no path. Every request needs the query token; wrong tokens are
 throttled per client. Each query is checked on the engine's own parse of it
 (``collector.read.sqlguard``) and runs on a read-only connection whose limits the engine
 enforces (time, memory, result size), on one of a few threads of its own, so an analyst's
@@ -337,6 +338,9 @@ class QueryService:
 
     async def clickhouse(self, request: Request) -> Response:
         """``GET|POST /clickhouse/``: ClickHouse's HTTP query interface, read-only."""
+        if request.method in ("GET", "HEAD") and not request.url.query:
+            # As ClickHouse answers its bare root: what health checks and clients probe.
+            return PlainTextResponse("Ok.\n")
         refused = self.door(request)
         if refused is not None:
             return refused

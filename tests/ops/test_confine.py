@@ -32,7 +32,7 @@ _PROBE = textwrap.dedent(
     from collector.ops import confine as c
     data, url, outside = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
     c.use_private_tmp(data)
-    note = c.confine(c.plan(data, f"chdb://{data / 'clickhouse'}", 9))
+    note = c.confine(c.plan(data, f"chdb://{data / 'clickhouse'}", [9]))
     from collector.sink.store import Store
     store = Store(f"chdb://{data / 'clickhouse'}")
     store.migrate()
@@ -104,7 +104,9 @@ def test_the_collector_keeps_no_secret_in_its_environment(tmp_path: Path) -> Non
 def test_the_collector_may_write_its_spool_sink_record_tmp_and_store_only(tmp_path: Path) -> None:
     data = tmp_path / "var"
     store = tmp_path / "elsewhere" / "clickhouse"
-    planned = plan(data, f"chdb://{store}", 9)
+    planned = plan(data, f"chdb://{store}", [9, 10])
+    # Its port and the query port; 0 is the engine's probe for IPv6 (an ephemeral port).
+    assert sorted(planned.bind_ports) == [0, 9, 10]
     assert set(planned.write) == {
         data / "spool",
         data / "sink",
@@ -112,5 +114,6 @@ def test_the_collector_may_write_its_spool_sink_record_tmp_and_store_only(tmp_pa
         store,
         Path("/dev/shm"),
     }
-    on_a_server = plan(data, "http://u:p@db.example:8123/", 9)
+    on_a_server = plan(data, "http://u:p@db.example:8123/", [9])
     assert store not in on_a_server.write and on_a_server.connect_ports == (8123,)
+    assert sorted(on_a_server.bind_ports) == [0, 9]

@@ -194,6 +194,23 @@ def test_the_report_page_renders_its_charts(
     assert os.path.getsize(ARTIFACTS / "report.png") > 50_000
 
 
+def test_the_report_page_is_compressed_for_clients_that_accept_it(
+    running: tuple[Collector, int],
+) -> None:
+    c, _ = running
+    url = f"{c.base}/report?site=shop&since=30d"
+    plain = httpx.get(url, auth=("a", TOKEN), headers={"accept-encoding": "identity"}, timeout=60)
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    packed = httpx.get(url, auth=("a", TOKEN), headers={"accept-encoding": "gzip"}, timeout=60)
+    assert packed.status_code == 200 and packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["vary"] == "Accept-Encoding"
+    # About 30 % of the page once compressed (plotly.js is most of it); sent as it is, all.
+    assert packed.num_bytes_downloaded < len(plain.content) / 2
+    # The same whole page either way (the browser test above counts its charts).
+    assert packed.text.count("data-chart=") == plain.text.count("data-chart=") > 0
+    assert packed.text.rstrip().endswith("</html>")
+
+
 def test_microx_sql_after_it_stopped(running: tuple[Collector, int]) -> None:
     c, sent = running
     assert c.stopped_cleanly()
