@@ -238,6 +238,8 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         Route("/clickhouse/ping", queries.ping),
         # The report inlines plotly.js: a few hundred KiB once compressed, megabytes if not.
         Route("/report", report.serve, middleware=[Middleware(GZipMiddleware)]),
+        Route("/report/examples", report.examples, middleware=[Middleware(GZipMiddleware)]),
+        Route("/report/session", report.session, middleware=[Middleware(GZipMiddleware)]),
         Route("/", demo_page),
         Mount("/demo", StaticFiles(directory=DEMO_DIR), name="demo"),
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
@@ -13,6 +14,8 @@ from plotly.offline import get_plotlyjs
 from collector.read.analysis import NEWS, RETURN_DAYS, Analysis, Table, summary
 
 LOADING_BUDGET_MS = 1000.0
+# Ranked moments the served report links to example sessions of.
+TOP_EXAMPLES = 10
 _KIND_COLOURS = {
     "loading": "#d62728",
     "click": "#ff7f0e",
@@ -32,6 +35,7 @@ table { border-collapse: collapse; font-size: 12px; margin: .5rem 0 1rem; }
 td, th { border-bottom: 1px solid #eee; padding: 3px 8px; text-align: right; }
 td:first-child, th:first-child { text-align: left; } p.empty { color: #888; }
 th { font-weight: 600; vertical-align: bottom; } div.scroll { overflow-x: auto; }
+form.window { margin: 1rem 0; } form.window input { width: 11rem; }
 """
 
 
@@ -88,6 +92,7 @@ _HEADERS = {
     "form_focus_only": "form focused only",
     "avg_peak": "mean peak pain",
     "peak_end": "peak-end score",
+    "worst_pain": "worst pain",
     "times": "times",
     "share": "share",
 }
@@ -484,8 +489,99 @@ def _experiments(a: Analysis) -> go.Figure:
     )
 
 
-def render_html(a: Analysis) -> str:
-    """The whole report; charts are drawn by plotly.js in the browser."""
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html><html lang=en><head><meta charset=utf-8><link rel=icon href="data:,">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
+        f"<script>{get_plotlyjs()}</script></head><body>"
+        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+
+
+def _window_form(a: Analysis) -> str:
+    """The served report's own controls: another site or window is another GET."""
+    fields = (
+        ("site", a.site),
+        ("since", f"{a.since:%Y-%m-%dT%H:%M}"),
+        ("until", f"{a.until:%Y-%m-%dT%H:%M}"),
+    )
+    inputs = "".join(
+        f'<label>{name} <input name="{name}" value="{html.escape(value)}"></label> '
+        for name, value in fields
+    )
+    return f'<form class="window" method="get" action="report">{inputs}<button>Show</button></form>'
+
+
+def _examples_links(a: Analysis) -> str:
+    items = []
+    for m in [m for m in a.moments.dicts() if m["score"] > 0][:TOP_EXAMPLES]:
+        query = urlencode(
+            {
+                "site": a.site,
+                "moment": m["moment"],
+                "since": f"{a.since:%Y-%m-%dT%H:%M:%S}",
+                "until": f"{a.until:%Y-%m-%dT%H:%M:%S}",
+            }
+        )
+        items.append(
+            f'<li><a class="examples" href="report/examples?{html.escape(query)}">'
+            f"{html.escape(m['moment'])}</a> ({m['hurt_sessions']} sessions hurt)</li>"
+        )
+    return f"<h3>Example sessions</h3><ul>{''.join(items)}</ul>" if items else ""
+
+
+def render_examples(site: str, moment: str, since: str, until: str, found: Table) -> str:
+    """The sessions a moment hurt, each a link to its timeline."""
+    rows = []
+    for r in found.dicts():
+        query = urlencode({"site": site, "session": str(r["session_id"])})
+        rows.append(
+            f'<tr><td><a class="session" href="session?{html.escape(query)}">'
+            f"{html.escape(str(r['session_id']))}</a></td>"
+            f"<td>{_value('first_at', r['first_at'], r)}</td>"
+            f"<td>{_value('worst_pain', r['worst_pain'], r)}</td>"
+            f"<td>{r['occurrences']:,}</td></tr>"
+        )
+    table = (
+        "<table><thead><tr><th>session</th><th>first at</th><th>worst pain</th>"
+        f"<th>occurrences</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        if rows
+        else '<p class="empty">No session was hurt there in this window.</p>'
+    )
+    note = f"<p>{html.escape(since)} to {html.escape(until)} UTC, site {html.escape(site)}</p>"
+    return _page(f"Sessions hurt at {moment}", note + table)
+
+
+def render_session(site: str, session: str, timeline: Table) -> str:
+    """One session's moments in order, with their pain, as a chart and a table."""
+    rows = timeline.dicts()
+    fig = go.Figure(
+        go.Scatter(
+            x=[r["second"] for r in rows],
+            y=[r["pain"] for r in rows],
+            mode="markers",
+            text=[_plain(f"{r['type']}: {r['moment']}") for r in rows],
+            marker={"color": [_KIND_COLOURS.get(r["kind"], "#999") for r in rows], "size": 10},
+            hovertemplate="%{text}<br>%{x} s, pain %{y}<extra></extra>",
+        ),
+        layout={
+            "title": "The session's moments: seconds since its start, and how much each hurt",
+            "xaxis_title": "seconds",
+            "yaxis_title": "pain",
+        },
+    )
+    shown = Table(timeline.columns[1:], [r[1:] for r in timeline.rows])
+    body = (
+        f"<p>site {html.escape(site)}, {len(rows)} moments</p>"
+        + (_chart(fig, "timeline") if rows else "")
+        + _table(shown, limit=len(shown))
+    )
+    return _page(f"Session {session}", body)
+
+
+def render_html(a: Analysis, served: bool = False) -> str:
+    """The whole report; charts are drawn by plotly.js in the browser. ``served``: the
+    collector's page, with its window form and links to example sessions."""
     # A section with nothing in this window is left out; loyalty stays, saying why it is
     # empty (no follow-up has ended yet).
     sections: list[tuple[str, bool, Callable[[], str]]] = [
@@ -493,7 +589,11 @@ def render_html(a: Analysis) -> str:
         (
             "Moments to fix first",
             bool(a.moments.rows),
-            lambda: _chart(_ranked(a), "ranked") + _table(a.moments, shown="moments"),
+            lambda: (
+                _chart(_ranked(a), "ranked")
+                + _table(a.moments, shown="moments")
+                + (_examples_links(a) if served else "")
+            ),
         ),
         (
             "Checkout funnels",
@@ -554,10 +654,5 @@ def render_html(a: Analysis) -> str:
         f"<h2>{html.escape(title)}</h2>{content()}" for title, shown, content in sections if shown
     )
     title = f"microx friction report: {a.site}"
-    return (
-        '<!doctype html><html lang=en><head><meta charset=utf-8><link rel=icon href="data:,">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
-        f"<script>{get_plotlyjs()}</script></head><body>"
-        f"<h1>{html.escape(title)}</h1>"
-        f'<pre class="summary">{html.escape(summary(a))}</pre>{body}</body></html>'
-    )
+    form = _window_form(a) if served else ""
+    return _page(title, f'{form}<pre class="summary">{html.escape(summary(a))}</pre>{body}')

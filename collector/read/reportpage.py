@@ -1,23 +1,27 @@
 """``GET /report``: the friction report of a running collector, behind the query token.
 
-``?site=shop&since=7d`` (both optional: the busiest site, the last 7 days). A browser
-asks for the token with its own password prompt (any user name).
+``?site=shop&since=7d&until=…`` (each optional: the busiest site, the last 7 days, until
+now). A browser asks for the token with its own password prompt (any user name).
+``/report/examples?site=&moment=&since=&until=`` lists the sessions a moment hurt, and
+``/report/session?site=&session=`` shows one session's timeline.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from collector.ingest.sites import DEMO_SITE
-from collector.read.analysis import analyse, parse_window
+from collector.read.analysis import Table, analyse, parse_window
 from collector.read.goals import Goal
 from collector.read.query import QueriesBusy, QueryService
-from collector.read.report import render_html
+from collector.read.report import render_examples, render_html, render_session
 
 DEFAULT_SINCE = "7d"
+NO_STORE = {"cache-control": "no-store"}
 
 
 class ReportPage:
@@ -56,5 +60,66 @@ class ReportPage:
             site = str(rows[0][0]) if rows else DEMO_SITE
         goals = self._goals.get(site, ())
         return await self._queries.call(
-            lambda: render_html(analyse(self._queries.open().query, site, since, until, goals))
+            lambda: render_html(
+                analyse(self._queries.open().query, site, since, until, goals), served=True
+            )
         )
+
+    async def examples(self, request: Request) -> Response:
+        refused = self._queries.door(request)
+        if refused is not None:
+            return refused
+        given = request.query_params
+        site, moment = given.get("site", ""), given.get("moment", "")
+        try:
+            since, until = parse_window(given.get("since", DEFAULT_SINCE), given.get("until", ""))
+        except ValueError as exc:
+            return PlainTextResponse(str(exc), 400)
+        if not site or not moment:
+            return PlainTextResponse("give the site and the moment: ?site=…&moment=…", 400)
+        params = {
+            "site": site,
+            "moment": moment,
+            "since": since.astimezone(dt.UTC).replace(tzinfo=None),
+            "until": until.astimezone(dt.UTC).replace(tzinfo=None),
+        }
+        found = await self._answer(
+            "SELECT * FROM microx.moment_examples(site = {site:String},"
+            " since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},"
+            " moment = {moment:String})",
+            params,
+        )
+        if isinstance(found, Response):
+            return found
+        window = (f"{since:%Y-%m-%d %H:%M}", f"{until:%Y-%m-%d %H:%M}")
+        return HTMLResponse(render_examples(site, moment, *window, found), headers=NO_STORE)
+
+    async def session(self, request: Request) -> Response:
+        refused = self._queries.door(request)
+        if refused is not None:
+            return refused
+        site, session = (
+            request.query_params.get("site", ""),
+            request.query_params.get("session", ""),
+        )
+        try:
+            session = str(uuid.UUID(session))
+        except ValueError:
+            return PlainTextResponse("session: expected a session id (a UUID)", 400)
+        timeline = await self._answer(
+            "SELECT * FROM microx.session_timeline(site = {site:String},"
+            " session = {session:String})",
+            {"site": site, "session": session},
+        )
+        if isinstance(timeline, Response):
+            return timeline
+        return HTMLResponse(render_session(site, session, timeline), headers=NO_STORE)
+
+    async def _answer(self, sql: str, params: dict[str, object]) -> Table | Response:
+        try:
+            columns, rows = await self._queries.query(sql, params)
+        except QueriesBusy:
+            return PlainTextResponse(
+                "too many analysts' queries at once; retry", 429, headers={"retry-after": "2"}
+            )
+        return Table(columns, rows)

@@ -3,6 +3,7 @@ the report in a real browser; ``microx sql`` and ``microx report`` with and with
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -209,6 +210,58 @@ def test_the_report_page_is_compressed_for_clients_that_accept_it(
     # The same whole page either way (the browser test above counts its charts).
     assert packed.text.count("data-chart=") == plain.text.count("data-chart=") > 0
     assert packed.text.rstrip().endswith("</html>")
+
+
+def test_the_served_report_changes_its_window_and_opens_a_session(
+    running: tuple[Collector, int], browser: Browser
+) -> None:
+    """An analyst's way through the served report: open an example session of a ranked
+    moment, then move the window past the data and see the report empty."""
+    c, _ = running
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(
+        http_credentials={"username": "analyst", "password": TOKEN},
+        viewport={"width": 1280, "height": 900},
+    )
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{c.base}/report?site=shop&since=30d")
+        assert page.locator("form.window input[name=site]").input_value() == "shop"
+        before = page.locator("div.chart").count()
+        assert before >= 6
+        first = page.locator("a.examples").first
+        moment = first.text_content()
+        first.click()
+        page.wait_for_load_state()
+        assert page.title() == f"Sessions hurt at {moment}"
+        sessions = page.locator("a.session")
+        assert sessions.count() > 0
+        sessions.first.click()
+        page.wait_for_function("document.querySelector('div.chart svg.main-svg')", timeout=30_000)
+        assert page.title().startswith("Session ")
+        lived = page.locator("tbody tr").count()
+        assert lived > 3 and moment is not None and moment in page.content()
+        page.screenshot(path=str(ARTIFACTS / "report-session.png"), full_page=True)
+        page.goto(f"{c.base}/report?site=shop&since=30d")
+        until = page.locator("form.window input[name=until]").input_value()
+        later = (dt.datetime.fromisoformat(until) + dt.timedelta(hours=1)).isoformat()
+        page.locator("form.window input[name=since]").fill(until)
+        page.locator("form.window input[name=until]").fill(later)
+        page.locator("form.window button").click()
+        page.wait_for_load_state()
+        assert "No events in this window." in (page.locator("pre.summary").text_content() or "")
+        assert page.locator("div.chart").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "report-window.png"), full_page=True)
+    finally:
+        context.close()
+    assert errors == []
+    bad = httpx.get(
+        f"{c.base}/report/session", params={"site": "shop", "session": "x"}, auth=("a", TOKEN)
+    )
+    assert bad.status_code == 400
+    assert httpx.get(f"{c.base}/report/examples", params={"site": "shop"}).status_code == 401
 
 
 def test_microx_sql_after_it_stopped(running: tuple[Collector, int]) -> None:
