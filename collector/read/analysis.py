@@ -34,6 +34,8 @@ TOP = 10
 NEWS = ("regression", "improvement", "new")
 TREND_TOP = 5
 PATHS_TOP = 5
+# The feedback a site asks "how likely are you to recommend us" with, on a 0-10 scale.
+RECOMMEND = "recommend"
 # Each side of an annotated change the report compares.
 ANNOTATION_SPAN = dt.timedelta(days=7)
 LOADING_SAMPLE = 2_000
@@ -100,6 +102,10 @@ class Analysis:
     # microx.funnel_exit_paths: where the sessions that never finished it went last.
     paths: Table
     funnel_exits: dict[str, Table]
+    # Per day over this period and the one before: microx.return_trend, and
+    # microx.recommendation_trend of the feedback named RECOMMEND (0-10).
+    returns: Table
+    recommendation: Table
     goals: list[GoalResult] = dataclasses.field(default_factory=list)
     annotations: list[Annotated] = dataclasses.field(default_factory=list)
 
@@ -284,6 +290,19 @@ def analyse(
         changes=changes,
         trend=trend,
         paths=_view(query, "paths", params),
+        returns=_table(
+            query,
+            "SELECT * FROM microx.return_trend(site = {site:String},"
+            " since = {before:DateTime('UTC')}, until = {until:DateTime('UTC')}, bucket = 'day')",
+            {**params, "before": before},
+        ),
+        recommendation=_table(
+            query,
+            "SELECT * FROM microx.recommendation_trend(site = {site:String},"
+            " since = {before:DateTime('UTC')}, until = {until:DateTime('UTC')}, bucket = 'day',"
+            " name = {name:String})",
+            {**params, "before": before, "name": RECOMMEND},
+        ),
         funnel_exits={
             name: _table(
                 query,

@@ -93,6 +93,10 @@ _HEADERS = {
     "avg_peak": "mean peak pain",
     "peak_end": "peak-end score",
     "worst_pain": "worst pain",
+    "returning_share": "returning",
+    "nps": "NPS",
+    "nps_low": "NPS 95 % CI from",
+    "nps_high": "NPS 95 % CI to",
     "times": "times",
     "share": "share",
 }
@@ -341,6 +345,43 @@ def _paths(a: Analysis) -> str:
                 + _table(exits)
             )
     return "".join(parts)
+
+
+def _returns(a: Analysis) -> go.Figure:
+    """Returning visitors' share per day and, where a site asks it, the net promoter score."""
+    fig = go.Figure(
+        layout={
+            "title": "Returning visitors per day, and the net promoter score (95 % CI)",
+            "yaxis": {"title": "returning visitors", "tickformat": ".0%"},
+            "yaxis2": {"title": "NPS", "overlaying": "y", "side": "right", "range": [-100, 100]},
+        }
+    )
+    days = a.returns.dicts()
+    fig.add_trace(
+        go.Scatter(
+            x=[d["bucket"] for d in days],
+            y=[d["returning_share"] for d in days],
+            mode="lines+markers",
+            name="returning visitors",
+        )
+    )
+    answers = a.recommendation.dicts()
+    if answers:
+        fig.add_trace(
+            go.Scatter(
+                x=[d["bucket"] for d in answers],
+                y=[d["nps"] for d in answers],
+                error_y={
+                    "type": "data",
+                    "array": [d["nps_high"] - d["nps"] for d in answers],
+                    "arrayminus": [d["nps"] - d["nps_low"] for d in answers],
+                },
+                mode="markers",
+                name="net promoter score",
+                yaxis="y2",
+            )
+        )
+    return fig
 
 
 def _ranked(a: Analysis) -> go.Figure:
@@ -640,6 +681,12 @@ def render_html(a: Analysis, served: bool = False) -> str:
             "Loyalty impact",
             a.events > 0,
             lambda: _chart(_loyalty(a), "loyalty") + _table(a.loyalty, shown="loyalty"),
+        ),
+        (
+            "Loyalty over time",
+            bool(a.returns.rows) or bool(a.recommendation.rows),
+            lambda: _chart(_returns(a), "returns")
+            + (_table(a.recommendation) if a.recommendation.rows else ""),
         ),
         (
             "Experiments",

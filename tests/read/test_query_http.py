@@ -166,7 +166,7 @@ def test_the_report_page_renders_its_charts(
         answer = page.goto(f"{c.base}/report?site=shop&since=30d")
         assert answer is not None and answer.status == 200
         charts = page.locator("div.chart")
-        assert charts.count() == 8
+        assert charts.count() == 9
         page.wait_for_function(
             "[...document.querySelectorAll('div.chart')]"
             ".every(c => c.querySelector('svg.main-svg'))",
