@@ -685,8 +685,10 @@ def render_html(a: Analysis, served: bool = False) -> str:
         (
             "Loyalty over time",
             bool(a.returns.rows) or bool(a.recommendation.rows),
-            lambda: _chart(_returns(a), "returns")
-            + (_table(a.recommendation) if a.recommendation.rows else ""),
+            lambda: (
+                _chart(_returns(a), "returns")
+                + (_table(a.recommendation) if a.recommendation.rows else "")
+            ),
         ),
         (
             "Experiments",
