@@ -30,10 +30,11 @@ from collector.ingest.sites import SiteRegistry
 from collector.ops.logs import RequestId, summarise_periodically, throttle
 from collector.ops.metrics import CONTENT_TYPE, Metrics
 from collector.read.annotations import Annotations
+from collector.read.journey import JourneyError, load_journeys
 from collector.read.query import QueryLimits, QueryService, default_query_memory, load_token
 from collector.read.reportpage import ReportPage
 from collector.rights.visitors import VisitorRequests
-from collector.settings import Settings
+from collector.settings import Settings, SettingsError
 from collector.sink.batch import Batcher, StoreFactory
 from collector.sink.store import Store, describe_url
 from collector.sink.tombstones import Tombstones
@@ -112,7 +113,12 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         metrics,
         ingest.client_address,
     )
-    report = ReportPage(queries, settings.goals)
+    try:
+        # Read once, before the process is confined to its spool and store.
+        journeys = load_journeys(settings.journey_path)
+    except JourneyError as exc:
+        raise SettingsError(f"MICROX_JOURNEY_FILE: {exc}") from None
+    report = ReportPage(queries, settings.goals, journeys)
     visitors = VisitorRequests(ingest, batcher, spool, tombstones, metrics)
     annotations = Annotations(ingest, batcher)
     metrics.gauge("microx_ingest_inflight", "Ingest requests being handled.", lambda: inflight)

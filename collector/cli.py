@@ -20,6 +20,7 @@ from collector.ops import listening, logs
 from collector.ops.secrets import new_secret
 from collector.read.analysis import analyse, parse_since, parse_window, summary
 from collector.read.annotations import BadAnnotation, annotation, store_annotation
+from collector.read.journey import JourneyError, Phase, check, load_journeys, save_journey
 from collector.read.query import load_token
 from collector.read.report import render_html
 from collector.read.through import SqlReader, ThroughCollector
@@ -213,9 +214,11 @@ def _sql(settings: Settings, args: argparse.Namespace) -> int:
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
     since, until = parse_window(args.since, args.until)
+    journey = _journeys(settings).get(args.site, ())
     store = _reader(settings)
     try:
-        analysis = analyse(store.query, args.site, since, until, settings.goals.get(args.site, ()))
+        goals = settings.goals.get(args.site, ())
+        analysis = analyse(store.query, args.site, since, until, goals, journey)
     finally:
         store.close()
     out = Path(args.out or REPORTS_DIR / f"microx-report-{args.site}-{until:%Y%m%d-%H%M}.html")
@@ -223,6 +226,39 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     out.write_text(render_html(analysis), encoding="utf-8")
     print(summary(analysis))
     print(f"\nreport written to {out}")
+    return 0
+
+
+def _journeys(settings: Settings) -> dict[str, tuple[Phase, ...]]:
+    try:
+        return load_journeys(settings.journey_path)
+    except JourneyError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _journey(settings: Settings, args: argparse.Namespace) -> int:
+    """Show a site's journey map, or set it: ``--phase NAME=MOMENT,MOMENT`` in order."""
+    path = settings.journey_path
+    if args.phase or args.clear:
+        phases: list[tuple[str, object]] = []
+        for given in args.phase:
+            name, _, moments = given.partition("=")
+            phases.append((name.strip(), [m.strip() for m in moments.split(",") if m.strip()]))
+        try:
+            checked = check(args.site, phases, "--phase")
+        except JourneyError as exc:
+            raise SettingsError(str(exc)) from None
+        save_journey(path, args.site, checked)
+        print(f"journey map of {args.site!r} written to {path}; a running collector reads it")
+        print("when it starts (restart it); microx report reads it every time")
+    phases_now = _journeys(settings).get(args.site, ())
+    if not phases_now:
+        print(f"no journey map for {args.site!r} in {path}")
+        return 0
+    for name, moments in phases_now:
+        print(name)
+        for m in moments:
+            print(f"  {m}")
     return 0
 
 
@@ -371,6 +407,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument(
         "--out", help=f"the HTML file (default {REPORTS_DIR}/microx-report-SITE-TIME.html)"
     )
+    journey = commands.add_parser(
+        "journey", help="show or set a site's journey map: its phases and key moments"
+    )
+    journey.add_argument("--site", required=True)
+    journey.add_argument(
+        "--phase",
+        action="append",
+        default=[],
+        help="NAME=MOMENT,MOMENT (repeat, in the visitor's order): replaces the site's map",
+    )
+    journey.add_argument("--clear", action="store_true", help="remove the site's map")
     annotate = commands.add_parser(
         "annotate", help="record a change (a deploy, a fix) for the report to set against"
     )
@@ -420,6 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sql": _sql,
             "report": _report,
             "annotate": _annotate,
+            "journey": _journey,
             "migrate": _migrate,
             "keygen": _keygen,
             "cluster-schema": _cluster_schema,

@@ -109,6 +109,13 @@ class Settings:
     tombstones_max: int = DEFAULT_TOMBSTONES_MAX
     # What each site's visits are for, judged in the report (collector.read.goals).
     goals: dict[str, tuple[Goal, ...]] = dataclasses.field(default_factory=dict)
+    # Each site's phases and key moments (collector.read.journey); "" = journey.toml in the
+    # data directory.
+    journey_file: str = ""
+
+    @property
+    def journey_path(self) -> Path:
+        return Path(self.journey_file) if self.journey_file else self.data_dir / "journey.toml"
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -236,6 +243,7 @@ class Settings:
             port=get_int("PORT", DEFAULT_PORT),
             query_port=get_int("QUERY_PORT", 0),
             data_dir=Path(get("DATA_DIR", DEFAULT_DATA_DIR)),
+            journey_file=get("JOURNEY_FILE", ""),
             clickhouse_url=get("CLICKHOUSE_URL", ""),
             sites=sites,
             max_body_bytes=get_int("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),

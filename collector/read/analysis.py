@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from collector.read.goals import GOAL_PARAMS, Goal, default_goals
+from collector.read.journey import Phase
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]
 Query = Callable[[str, dict[str, Any]], Rows]
@@ -63,6 +64,27 @@ class GoalResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class KeyMoment:
+    """One key moment of the journey map, with what the report knows of it."""
+
+    phase: str
+    moment: str
+    sessions: int
+    hurt_rate: float | None
+    cost_per_session_s: float | None
+    # The primary goal's rate with friction here minus without (microx.goal_impact).
+    goal_difference: float | None
+    goal_significant: bool
+    rating: float | None
+    # Against the period before (microx.moment_changes).
+    change: float | None
+    verdict: str
+    # Shares of the window's sessions whose peak, and whose end, was this moment.
+    peak_share: float
+    end_share: float
+
+
+@dataclasses.dataclass(frozen=True)
 class Annotated:
     """A change recorded in the window, and its moments before it against after it."""
 
@@ -108,6 +130,10 @@ class Analysis:
     recommendation: Table
     goals: list[GoalResult] = dataclasses.field(default_factory=list)
     annotations: list[Annotated] = dataclasses.field(default_factory=list)
+    # The site's journey map (collector.read.journey), phase by phase.
+    journey: list[KeyMoment] = dataclasses.field(default_factory=list)
+    # The commonest last moments of sessions (session_peak_end's end_moment).
+    end_moments: Table = Table([], [])
 
     @property
     def before(self) -> dt.datetime:
@@ -200,12 +226,49 @@ def _annotated(query: Query, params: dict[str, Any], costliest: list[str]) -> li
     return found
 
 
+def _journey(
+    phases: tuple[Phase, ...],
+    moments: Table,
+    changes: Table,
+    impact: Table,
+    peaks: dict[str, int],
+    ends: dict[str, int],
+    sessions: int,
+) -> list[KeyMoment]:
+    ranked = {m["moment"]: m for m in moments.dicts()}
+    moved = {c["moment"]: c for c in changes.dicts()}
+    costs = {g["moment"]: g for g in impact.dicts()}
+    found = []
+    for phase, names in phases:
+        for name in names:
+            m, c, g = ranked.get(name, {}), moved.get(name, {}), costs.get(name, {})
+            reached = int(m.get("sessions", 0))
+            found.append(
+                KeyMoment(
+                    phase=phase,
+                    moment=name,
+                    sessions=reached,
+                    hurt_rate=m["hurt_sessions"] / reached if reached else None,
+                    cost_per_session_s=m.get("cost_per_session_s"),
+                    goal_difference=g.get("difference"),
+                    goal_significant=bool(g.get("significant")),
+                    rating=m.get("avg_rating"),
+                    change=c.get("change"),
+                    verdict=str(c.get("verdict", "")),
+                    peak_share=peaks.get(name, 0) / sessions if sessions else 0.0,
+                    end_share=ends.get(name, 0) / sessions if sessions else 0.0,
+                )
+            )
+    return found
+
+
 def analyse(
     query: Query,
     site: str,
     since: dt.datetime,
     until: dt.datetime,
     goals: tuple[Goal, ...] = (),
+    journey: tuple[Phase, ...] = (),
 ) -> Analysis:
     """Run every section of the report for one site and time window, judging its visits on
     ``goals`` (when none, each funnel's last step and a return within a week)."""
@@ -247,6 +310,29 @@ def analyse(
     )
     # Experiments are judged on the first goal, the site's primary one.
     judged = goals or default_goals({n: [r["step"] for r in t.dicts()] for n, t in funnels.items()})
+    goal_results = [_goal(query, goal, params) for goal in judged]
+    peak_moments = _table(
+        query,
+        f"SELECT peak_moment, count() AS sessions, round(avg(peak), 3) AS avg_peak"
+        f" FROM microx.session_peak_end({WINDOW}) WHERE peak > 0"
+        f" GROUP BY peak_moment ORDER BY sessions DESC LIMIT {TOP}",
+        params,
+    )
+    end_moments = _table(
+        query,
+        f"SELECT end_moment, count() AS sessions FROM microx.session_peak_end({WINDOW})"
+        f" GROUP BY end_moment ORDER BY sessions DESC LIMIT {TOP}",
+        params,
+    )
+    key_moments = _journey(
+        journey,
+        moments,
+        changes,
+        goal_results[0].impact if goal_results else Table([], []),
+        {str(r[0]): int(r[1]) for r in peak_moments.rows},
+        {str(r[0]): int(r[1]) for r in end_moments.rows},
+        int(sessions),
+    )
     return Analysis(
         site=site,
         since=since,
@@ -274,13 +360,7 @@ def analyse(
             f" FROM microx.session_peak_end({WINDOW}) GROUP BY peak_end ORDER BY peak_end",
             params,
         ),
-        peak_moments=_table(
-            query,
-            f"SELECT peak_moment, count() AS sessions, round(avg(peak), 3) AS avg_peak"
-            f" FROM microx.session_peak_end({WINDOW}) WHERE peak > 0"
-            f" GROUP BY peak_moment ORDER BY sessions DESC LIMIT {TOP}",
-            params,
-        ),
+        peak_moments=peak_moments,
         loyalty=_view(query, "loyalty_impact", params, days=RETURN_DAYS),
         experiments=_table(
             query,
@@ -313,10 +393,12 @@ def analyse(
             for name, table in funnels.items()
             if table.rows
         },
-        goals=[_goal(query, goal, params) for goal in judged],
+        goals=goal_results,
         annotations=_annotated(
             query, params, [m["moment"] for m in moments.dicts() if m["score"] > 0][:TREND_TOP]
         ),
+        journey=key_moments,
+        end_moments=end_moments,
     )
 
 
@@ -327,6 +409,41 @@ def _pct(x: float) -> str:
 def _points(x: float) -> str:
     """A difference of two rates, in percentage points."""
     return f"{100 * x:+.1f} pts"
+
+
+def _map(a: Analysis) -> list[str]:
+    """The journey map, phase by phase: how each key moment felt and what it costs."""
+    if not a.journey:
+        return []
+    peak = max(a.journey, key=lambda k: k.peak_share)
+    end = max(a.journey, key=lambda k: k.end_share)
+    lines = ["", "Journey map (key moments in the visitor's order):"]
+    phase = ""
+    for k in a.journey:
+        if k.phase != phase:
+            phase = k.phase
+            lines.append(f"  {phase}")
+        if not k.sessions:
+            lines.append(f"    {k.moment}: not reached in this window")
+            continue
+        parts = [f"{k.sessions} sessions", f"{_pct(k.hurt_rate or 0)} hurt"]
+        if k.cost_per_session_s:
+            parts.append(f"{k.cost_per_session_s:.2f} s per session")
+        if k.goal_difference is not None and k.goal_significant:
+            parts.append(f"goal {_points(k.goal_difference)} with friction")
+        if k.rating is not None and k.rating == k.rating:
+            parts.append(f"rated {k.rating:.2f}")
+        if k.verdict in NEWS:
+            parts.append(f"{k.verdict} {_points(k.change or 0)}")
+        marks = [
+            m
+            for m, hit in (("PEAK", k is peak and k.peak_share), ("END", k is end and k.end_share))
+            if hit
+        ]
+        lines.append(
+            f"    {k.moment}: {', '.join(parts)}" + (f" [{' '.join(marks)}]" if marks else "")
+        )
+    return lines
 
 
 def _changed(a: Analysis) -> list[str]:
@@ -406,6 +523,7 @@ def summary(a: Analysis) -> str:
     lines = [f"microx report for {a.site!r}, {when}: {a.sessions} sessions, {a.events} events"]
     if not a.events:
         return lines[0] + "\nNo events in this window."
+    lines += _map(a)
     lines += _changed(a)
     lines += [
         "",

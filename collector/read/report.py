@@ -36,6 +36,7 @@ td, th { border-bottom: 1px solid #eee; padding: 3px 8px; text-align: right; }
 td:first-child, th:first-child { text-align: left; } p.empty { color: #888; }
 th { font-weight: 600; vertical-align: bottom; } div.scroll { overflow-x: auto; }
 form.window { margin: 1rem 0; } form.window input { width: 11rem; }
+table.journey tr.peak td, table.journey tr.end td { background: #fff4e5; }
 """
 
 
@@ -384,6 +385,49 @@ def _returns(a: Analysis) -> go.Figure:
     return fig
 
 
+def _journey_map(a: Analysis) -> str:
+    """The key moments phase by phase, how each felt and what it costs; the moments most
+    often a session's peak and its end are marked."""
+    peak = max(a.journey, key=lambda k: k.peak_share)
+    end = max(a.journey, key=lambda k: k.end_share)
+    head = (
+        "<tr><th>phase</th><th>key moment</th><th>sessions</th><th>share hurt</th>"
+        "<th>cost per session (s)</th><th>goal with friction</th><th>rating</th>"
+        "<th>since the period before</th><th>peak of</th><th>end of</th></tr>"
+    )
+    rows = []
+    for k in a.journey:
+        goal = (
+            _value("difference", k.goal_difference, {})
+            + (" (significant)" if k.goal_significant else "")
+            if k.goal_difference is not None
+            else "—"
+        )
+        moved = f"{k.verdict} {_value('change', k.change, {})}" if k.verdict in NEWS else k.verdict
+        marks = [
+            ("peak" if k is peak and k.peak_share else ""),
+            ("end" if k is end and k.end_share else ""),
+        ]
+        cls = f' class="{" ".join(m for m in marks if m)}"' if any(marks) else ""
+        cells = [
+            k.phase,
+            k.moment,
+            f"{k.sessions:,}",
+            _value("hurt_rate", k.hurt_rate, {}),
+            _value("cost_per_session_s", k.cost_per_session_s, {}),
+            goal,
+            _value("avg_rating", k.rating, {}),
+            moved or "—",
+            _value("share", k.peak_share, {}),
+            _value("share", k.end_share, {}),
+        ]
+        rows.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    return (
+        f'<div class="scroll"><table class="journey"><thead>{head}</thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
 def _ranked(a: Analysis) -> go.Figure:
     top = [m for m in a.moments.dicts() if m["score"] > 0][:10][::-1]
     return go.Figure(
@@ -626,6 +670,7 @@ def render_html(a: Analysis, served: bool = False) -> str:
     # A section with nothing in this window is left out; loyalty stays, saying why it is
     # empty (no follow-up has ended yet).
     sections: list[tuple[str, bool, Callable[[], str]]] = [
+        ("Journey map", bool(a.journey), lambda: _journey_map(a)),
         ("What changed since the period before", bool(a.changes.rows), lambda: _changes(a)),
         (
             "Moments to fix first",

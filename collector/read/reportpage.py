@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from collector.ingest.sites import DEMO_SITE
 from collector.read.analysis import Table, analyse, parse_window
 from collector.read.goals import Goal
+from collector.read.journey import Phase
 from collector.read.query import QueriesBusy, QueryService
 from collector.read.report import render_examples, render_html, render_session
 
@@ -26,10 +27,14 @@ NO_STORE = {"cache-control": "no-store"}
 
 class ReportPage:
     def __init__(
-        self, queries: QueryService, goals: dict[str, tuple[Goal, ...]] | None = None
+        self,
+        queries: QueryService,
+        goals: dict[str, tuple[Goal, ...]] | None = None,
+        journeys: dict[str, tuple[Phase, ...]] | None = None,
     ) -> None:
         self._queries = queries
         self._goals = goals or {}
+        self._journeys = journeys or {}
 
     async def serve(self, request: Request) -> Response:
         refused = self._queries.door(request)
@@ -58,10 +63,11 @@ class ReportPage:
             )
             # No events yet: the report of the demo site says so, rather than an error page.
             site = str(rows[0][0]) if rows else DEMO_SITE
-        goals = self._goals.get(site, ())
+        goals, journey = self._goals.get(site, ()), self._journeys.get(site, ())
         return await self._queries.call(
             lambda: render_html(
-                analyse(self._queries.open().query, site, since, until, goals), served=True
+                analyse(self._queries.open().query, site, since, until, goals, journey),
+                served=True,
             )
         )
 
