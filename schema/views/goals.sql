@@ -33,7 +33,29 @@ SELECT
 FROM
 (
     SELECT
-        *,
+        session_id,
+        visitor_id,
+        started,
+        has(steps, ({name:String}, {target:String})) AS took_step,
+        has(named, {name:String}) AS had_moment,
+        arrayExists(r -> r.1 = {name:String}, ratings) AS rated,
+        arrayMax(arrayMap(r -> r.2, arrayFilter(r -> r.1 = {name:String}, ratings)))
+            AS best_rating,
+        -- The places it reached (microx_place), the moments that hurt it, what it met (the
+        -- sum of its moments' pain) and the experiment variants in force at its last moment.
+        places,
+        hurt,
+        friction,
+        variants
+    FROM microx.session_facts(site = {site:String}, since = {since:DateTime('UTC')},
+        until = {until:DateTime('UTC')})
+) AS facts
+INNER JOIN
+(
+    -- Each visitor's sessions in the order they began, from their start times alone
+    -- (ordering every session's sets with them took longer than the rest of the view).
+    SELECT
+        session_id,
         -- The visitor's next session, if it began within the horizon.
         leadInFrame(started, 1, toDateTime64(0, 3, 'UTC')) OVER (
             PARTITION BY ifNull(visitor_id, session_id) ORDER BY started
@@ -44,29 +66,9 @@ FROM
         row_number() OVER (
             PARTITION BY ifNull(visitor_id, session_id) ORDER BY started
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - 1 AS prior
-    FROM
-    (
-        SELECT
-            session_id,
-            any(visitor_id) AS visitor_id,
-            min(event_time) AS started,
-            max(kind = 'step' AND name = {name:String} AND target = {target:String})
-                AS took_step,
-            max(type = 'moment' AND name = {name:String}) AS had_moment,
-            countIf(type = 'feedback' AND name = {name:String}) > 0 AS rated,
-            maxIf(value, type = 'feedback' AND name = {name:String}) AS best_rating,
-            -- The places it reached (microx_place), and the moments that hurt it.
-            groupUniqArrayIf(moment, position(moment, ' @ ') = 0) AS places,
-            groupUniqArrayIf(moment, pain > 0) AS hurt,
-            -- What it met (the sum of its moments' pain), and the experiment variants in
-            -- force at its last moment.
-            sum(pain) AS friction,
-            argMax(variants, event_time) AS variants
-        FROM microx.session_moments(site = {site:String}, since = {since:DateTime('UTC')},
-            until = {until:DateTime('UTC')})
-        GROUP BY session_id
-    )
-);
+    FROM microx.session_facts(site = {site:String}, since = {since:DateTime('UTC')},
+        until = {until:DateTime('UTC')})
+) AS visits USING (session_id);
 
 -- What friction at a moment costs in a goal. Of the sessions that reached the moment (had
 -- it, or loaded its page: microx_place) and can be judged on the goal, those that met

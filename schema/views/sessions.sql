@@ -15,7 +15,7 @@ SELECT
     microx_kind(type) AS kind,
     microx_moment(type, name, target, path) AS moment,
     microx_pain(type, name, duration_ms, value) AS pain,
-    type != 'error' AND NOT (type = 'vital' AND sdk_version = '0.1.0') AS lived,
+    microx_lived(type, sdk_version) AS lived,
     type,
     name,
     target,
@@ -23,6 +23,76 @@ SELECT
 FROM microx.events
 WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
     AND event_time < {until:DateTime('UTC')} AND type NOT IN ('signal', 'form_field');
+
+-- One row per session: what it did in the window, merged from the per-hour states of
+-- microx.session_hourly (migration 0011) for the window's whole hours and from the rows for
+-- the minutes at its edges, in the same states (the two must agree). What it holds is
+-- what microx.session_moments gives of a session, so the views below read it instead:
+-- its visitor, first moment, last moment lived, peak and end (see below), the sum of its
+-- pain, the variants at its last moment, the places it reached, the moments that hurt it,
+-- the funnel steps it took, the named moments it recorded and its ratings.
+CREATE OR REPLACE VIEW microx.session_facts AS
+SELECT
+    session_id,
+    sum(moments) AS moments,
+    any(visitor_id) AS visitor_id,
+    min(started) AS started,
+    max(ended) AS ended,
+    max(peak) AS peak,
+    argMaxMerge(peak_moment_state) AS peak_moment,
+    argMaxMerge(end_moment_state) AS end_moment,
+    argMaxMerge(end_pain_state) AS end_pain,
+    sum(friction) AS friction,
+    JSONExtract(argMaxMerge(variants_state), 'Map(String, String)') AS variants,
+    groupUniqArrayArray(places) AS places,
+    groupUniqArrayArray(hurt) AS hurt,
+    groupUniqArrayArray(steps) AS steps,
+    groupUniqArrayArray(named) AS named,
+    groupUniqArrayArray(ratings) AS ratings
+FROM
+(
+    SELECT * EXCEPT (site, hour)
+    FROM microx.session_hourly
+    WHERE site = {site:String}
+        AND hour >= microx_hour_after({since:DateTime('UTC')})
+        AND hour < toStartOfHour({until:DateTime('UTC')})
+    UNION ALL
+    SELECT
+        session_id,
+        count() AS moments,
+        any(visitor_id) AS visitor_id,
+        min(event_time) AS started,
+        maxIf(event_time, microx_lived(type, sdk_version)) AS ended,
+        max(microx_pain(type, name, duration_ms, value)) AS peak,
+        argMaxState(microx_moment(type, name, target, path),
+            microx_peak_order(event_time, seq, microx_pain(type, name, duration_ms, value), event_id))
+            AS peak_moment_state,
+        argMaxStateIf(microx_moment(type, name, target, path),
+            microx_with_id(microx_end_order(event_time, microx_kind(type), seq,
+                microx_pain(type, name, duration_ms, value)), event_id),
+            microx_lived(type, sdk_version)) AS end_moment_state,
+        argMaxStateIf(microx_pain(type, name, duration_ms, value),
+            microx_end_order(event_time, microx_kind(type), seq,
+                microx_pain(type, name, duration_ms, value)),
+            microx_lived(type, sdk_version)) AS end_pain_state,
+        sum(microx_pain(type, name, duration_ms, value)) AS friction,
+        argMaxState(toJSONString(variants), event_time) AS variants_state,
+        groupUniqArrayIf(microx_moment(type, name, target, path),
+            position(microx_moment(type, name, target, path), ' @ ') = 0) AS places,
+        groupUniqArrayIf(microx_moment(type, name, target, path),
+            microx_pain(type, name, duration_ms, value) > 0) AS hurt,
+        groupUniqArrayIf((name, target), type = 'step') AS steps,
+        groupUniqArrayIf(name, type = 'moment') AS named,
+        groupUniqArrayIf((name, value), type = 'feedback') AS ratings
+    FROM microx.events
+    WHERE site = {site:String}
+        AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
+        AND (event_time < microx_hour_after({since:DateTime('UTC')})
+            OR event_time >= toStartOfHour({until:DateTime('UTC')}))
+        AND type NOT IN ('signal', 'form_field')
+    GROUP BY session_id
+)
+GROUP BY session_id;
 
 -- People remember a visit by its worst moment and its last one: peak-end = their mean.
 -- The end is the last moment lived. Ties are broken the same way every time: for the
@@ -33,19 +103,17 @@ WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
 CREATE OR REPLACE VIEW microx.session_peak_end AS
 SELECT
     session_id,
-    any(visitor_id) AS visitor_id,
-    min(event_time) AS started,
-    maxIf(event_time, lived) AS ended,
-    count() AS moments,
-    max(pain) AS peak,
-    argMax(moment, microx_peak_order(event_time, seq, pain, event_id)) AS peak_moment,
-    argMaxIf(moment, microx_with_id(microx_end_order(event_time, kind, seq, pain), event_id),
-        lived) AS end_moment,
-    argMaxIf(pain, microx_end_order(event_time, kind, seq, pain), lived) AS end_pain,
+    visitor_id,
+    started,
+    ended,
+    moments,
+    peak,
+    peak_moment,
+    end_moment,
+    end_pain,
     round((peak + end_pain) / 2, 4) AS peak_end
-FROM microx.session_moments(site = {site:String}, since = {since:DateTime('UTC')},
-    until = {until:DateTime('UTC')})
-GROUP BY session_id;
+FROM microx.session_facts(site = {site:String}, since = {since:DateTime('UTC')},
+    until = {until:DateTime('UTC')});
 
 -- Do visitors come back after meeting friction at a moment? Of the sessions with a visitor
 -- id whose follow-up of {days} days ended before {until} (a fixed horizon: a session late in

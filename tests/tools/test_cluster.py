@@ -271,6 +271,8 @@ STATEMENTS = {
     # table split in two; a view TO it; an INSERT.
     "click_feedback": 1 + 2 + 2 + 1 + 1 + 1,
     "time_lost": 1 + 2 + 2 + 1 + 1 + 1,
+    # The per-session table split in two; a view TO it; an INSERT.
+    "session_hourly": 2 + 1 + 1 + 1,
     # A table split in two; a view TO it.
     "daily_moments": 2 + 1 + 1,
     # ADD COLUMN and ADD INDEX on events_local, only the column on events; MODIFY TTL on
