@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import sys
 import urllib.error
@@ -17,7 +16,7 @@ import orjson
 
 from collector.ops import logs
 from collector.ops.secrets import new_secret
-from collector.read.analysis import analyse, parse_since, summary
+from collector.read.analysis import analyse, parse_window, summary
 from collector.read.query import load_token
 from collector.read.report import render_html
 from collector.read.through import SqlReader, ThroughCollector
@@ -157,8 +156,7 @@ def _sql(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
-    until = dt.datetime.now(dt.UTC)
-    since = parse_since(args.since, until)
+    since, until = parse_window(args.since, args.until)
     store = _reader(settings)
     try:
         analysis = analyse(store.query, args.site, since, until, settings.goals.get(args.site, ()))
@@ -263,7 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     report.add_argument("--site", required=True)
     report.add_argument(
-        "--since", default="7d", help="a span before now (7d, 24h, 30m) or an ISO date"
+        "--since", default="7d", help="a span before --until (7d, 24h, 30m) or an ISO date"
+    )
+    report.add_argument(
+        "--until", default="", help="the window's end: now, or a span before now, or an ISO date"
     )
     report.add_argument("--out", help="the HTML file (default microx-report-SITE-TIME.html)")
     commands.add_parser("migrate", help="apply pending schema migrations and exit")

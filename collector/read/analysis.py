@@ -29,6 +29,10 @@ FUNNEL_WINDOW_S = 86_400
 # The follow-up horizon of loyalty: another session within this many days.
 RETURN_DAYS = 7
 TOP = 10
+# The verdicts of microx.moment_changes a review opens with, and how many ranked moments
+# the trend follows besides.
+NEWS = ("regression", "improvement", "new")
+TREND_TOP = 5
 LOADING_SAMPLE = 2_000
 
 
@@ -71,10 +75,19 @@ class Analysis:
     peak_moments: Table
     loyalty: Table
     experiments: Table
+    # microx.moment_changes against the period of the same length before ``since``, and
+    # microx.moment_trend per day over both, for the moments that changed or rank first.
+    changes: Table
+    trend: Table
     goals: list[GoalResult] = dataclasses.field(default_factory=list)
 
+    @property
+    def before(self) -> dt.datetime:
+        """Where the period compared with this one starts (it ends at ``since``)."""
+        return self.since - (self.until - self.since)
 
-def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
+
+def parse_since(text: str, now: dt.datetime | None = None, option: str = "--since") -> dt.datetime:
     """``7d``, ``24h``, ``30m``, ``2w`` before now, or an ISO date or time (UTC)."""
     now = now or dt.datetime.now(dt.UTC)
     match = _SPAN.match(text.strip().lower())
@@ -84,9 +97,24 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
         when = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(
-            f"--since: expected a span like 7d, 24h or 30m, or an ISO date, got {text!r}"
+            f"{option}: expected a span like 7d, 24h or 30m, or an ISO date, got {text!r}"
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def parse_window(
+    since: str, until: str = "", now: dt.datetime | None = None
+) -> tuple[dt.datetime, dt.datetime]:
+    """The window [since, until): ``until`` is now when empty, else as ``since`` reads
+    (a span before now or an ISO date), and ``since`` a span before ``until``."""
+    now = now or dt.datetime.now(dt.UTC)
+    end = parse_since(until, now, "--until") if until.strip() else now
+    start = parse_since(since, end)
+    if start >= end:
+        raise ValueError(
+            f"--since ({start:%Y-%m-%d %H:%M}) must come before --until ({end:%Y-%m-%d %H:%M})"
+        )
+    return start, end
 
 
 def _table(query: Query, sql: str, params: dict[str, Any]) -> Table:
@@ -144,6 +172,22 @@ def analyse(
             " steps = {steps:Array(String)}, window_s = {window:UInt32})",
             {**params, "funnel": name, "steps": order, "window": FUNNEL_WINDOW_S},
         )
+    before = params["since"] - (params["until"] - params["since"])
+    changes = _table(
+        query,
+        f"SELECT * FROM microx.moment_changes({WINDOW}, before = {{before:DateTime('UTC')}})",
+        {**params, "before": before},
+    )
+    moments = _view(query, "friction_by_moment", params)
+    followed = [r["moment"] for r in changes.dicts() if r["verdict"] in NEWS]
+    followed += [m["moment"] for m in moments.dicts() if m["score"] > 0][:TREND_TOP]
+    trend = _table(
+        query,
+        "SELECT * FROM microx.moment_trend(site = {site:String},"
+        " since = {before:DateTime('UTC')}, until = {until:DateTime('UTC')}, bucket = 'day')"
+        " WHERE moment IN {followed:Array(String)}",
+        {**params, "before": before, "followed": list(dict.fromkeys(followed))},
+    )
     # Experiments are judged on the first goal, the site's primary one.
     judged = goals or default_goals({n: [r["step"] for r in t.dicts()] for n, t in funnels.items()})
     return Analysis(
@@ -152,7 +196,7 @@ def analyse(
         until=until,
         sessions=int(sessions),
         events=int(events),
-        moments=_view(query, "friction_by_moment", params),
+        moments=moments,
         loading=_view(query, "slowest_loading_cues", params),
         loading_samples=_table(
             query,
@@ -186,6 +230,8 @@ def analyse(
             f"SELECT * FROM microx.experiment_results({WINDOW}, {GOAL_PARAMS})",
             {**params, **judged[0].params()},
         ),
+        changes=changes,
+        trend=trend,
         goals=[_goal(query, goal, params) for goal in judged],
     )
 
@@ -199,12 +245,39 @@ def _points(x: float) -> str:
     return f"{100 * x:+.1f} pts"
 
 
+def _changed(a: Analysis) -> list[str]:
+    """What changed since the period before, regressions first."""
+    before = f"{a.before:%Y-%m-%d %H:%M} to {a.since:%Y-%m-%d %H:%M}"
+    lines = ["", f"What changed since the period before ({before}):"]
+    if not any(r["sessions_before"] for r in a.changes.dicts()):
+        return [*lines, "  nothing to compare: no visits in the period before"]
+    rows = [r for r in a.changes.dicts() if r["verdict"] in ("regression", "improvement")]
+    for r in rows[:TOP]:
+        lines.append(
+            f"  {r['verdict'].upper() if r['verdict'] == 'regression' else r['verdict']}:"
+            f" [{r['kind']}] {r['moment']} hurt {_pct(r['hurt_rate'])} of "
+            f"{r['sessions']} sessions, before {_pct(r['hurt_rate_before'])} of "
+            f"{r['sessions_before']} ({_points(r['change'])}, 95 % CI "
+            f"{_points(r['ci_low'])} to {_points(r['ci_high'])})"
+        )
+    new = [r for r in a.changes.dicts() if r["verdict"] == "new" and r["hurt_sessions"] > 0]
+    for r in new[:TOP]:
+        lines.append(
+            f"  new: [{r['kind']}] {r['moment']} (not reached before) hurt "
+            f"{_pct(r['hurt_rate'])} of {r['sessions']} sessions"
+        )
+    if not rows and not new:
+        lines.append("  nothing: no moment got significantly better or worse")
+    return lines
+
+
 def summary(a: Analysis) -> str:
     """The report's findings as text, most important first."""
     when = f"{a.since:%Y-%m-%d %H:%M} to {a.until:%Y-%m-%d %H:%M} UTC"
     lines = [f"microx report for {a.site!r}, {when}: {a.sessions} sessions, {a.events} events"]
     if not a.events:
         return lines[0] + "\nNo events in this window."
+    lines += _changed(a)
     lines += [
         "",
         "Moments to fix first (cost = seconds lost beyond budget"
@@ -276,9 +349,15 @@ def summary(a: Analysis) -> str:
         for r in returning:
             lines.append(
                 f"  after friction at {r['moment']} {_pct(r['return_rate_met'])} came back, "
-                f"otherwise {_pct(r['return_rate_not_met'])} (difference "
-                f"{_points(r['difference'])}, 95 % CI {_points(r['ci_low'])} to "
+                f"otherwise {_pct(r['return_rate_not_met'])}; among visitors of the same "
+                f"prior visits {_points(r['difference'])} (95 % CI {_points(r['ci_low'])} to "
                 f"{_points(r['ci_high'])})"
+                + (
+                    f": the crude {_points(r['crude_difference'])} is who meets it, not what"
+                    " it does"
+                    if r["confounded"]
+                    else ""
+                )
             )
     results = a.experiments.dicts()
     if results:

@@ -9,7 +9,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from collector.read.analysis import RETURN_DAYS, Analysis, Table, summary
+from collector.read.analysis import NEWS, RETURN_DAYS, Analysis, Table, summary
 
 LOADING_BUDGET_MS = 1000.0
 _KIND_COLOURS = {
@@ -64,6 +64,36 @@ def _table(t: Table, limit: int = 15) -> str:
         "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>" for r in t.rows[:limit]
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _trend(a: Analysis) -> go.Figure:
+    """Each followed moment's share of sessions hurt, per day, over both periods."""
+    fig = go.Figure(
+        layout={
+            "title": "Share of sessions hurt per day, this period and the one before",
+            "yaxis_title": "sessions hurt",
+            "yaxis_tickformat": ".0%",
+        }
+    )
+    rows = a.trend.dicts()
+    for moment in dict.fromkeys(r["moment"] for r in rows):
+        mine = [r for r in rows if r["moment"] == moment]
+        fig.add_trace(
+            go.Scatter(
+                x=[r["bucket"] for r in mine],
+                y=[r["hurt_rate"] for r in mine],
+                mode="lines+markers",
+                name=_plain(moment),
+            )
+        )
+    fig.add_vline(x=a.since.timestamp() * 1000, line_dash="dot")
+    return fig
+
+
+def _changes(a: Analysis) -> str:
+    verdict = a.changes.columns.index("verdict")
+    news = Table(a.changes.columns, [r for r in a.changes.rows if r[verdict] in NEWS])
+    return _chart(_trend(a), "trend") + _table(news, limit=len(news))
 
 
 def _ranked(a: Analysis) -> go.Figure:
@@ -157,7 +187,11 @@ def _loyalty(a: Analysis) -> go.Figure:
         go.Bar(
             x=[_plain(r["moment"]) for r in rows],
             y=[r["difference"] for r in rows],
-            error_y={"type": "data", "array": [r["margin"] for r in rows]},
+            error_y={
+                "type": "data",
+                "array": [r["ci_high"] - r["difference"] for r in rows],
+                "arrayminus": [r["difference"] - r["ci_low"] for r in rows],
+            },
             marker_color=["#d62728" if r["significant"] else "#bbb" for r in rows],
         ),
         layout={
@@ -211,6 +245,7 @@ def _experiments(a: Analysis) -> go.Figure:
 def render_html(a: Analysis) -> str:
     """The whole report; charts are drawn by plotly.js in the browser."""
     sections: list[tuple[str, str]] = [
+        ("What changed since the period before", _changes(a)),
         ("Moments to fix first", _chart(_ranked(a), "ranked") + _table(a.moments)),
         (
             "Checkout funnels",

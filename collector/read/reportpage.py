@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from collector.ingest.sites import DEMO_SITE
-from collector.read.analysis import analyse, parse_since
+from collector.read.analysis import analyse, parse_window
 from collector.read.goals import Goal
 from collector.read.query import QueriesBusy, QueryService
 from collector.read.report import render_html
@@ -31,9 +31,9 @@ class ReportPage:
         refused = self._queries.door(request)
         if refused is not None:
             return refused
-        until = dt.datetime.now(dt.UTC)
+        given = request.query_params
         try:
-            since = parse_since(request.query_params.get("since", DEFAULT_SINCE), until)
+            since, until = parse_window(given.get("since", DEFAULT_SINCE), given.get("until", ""))
         except ValueError as exc:
             return PlainTextResponse(str(exc), 400)
         site = request.query_params.get("site", "")

@@ -23,6 +23,9 @@ one per page. What is injected, and so what an analysis must recover, is in
 - INP and CLS are reported when a page is hidden, stamped with the time of what they
   measure, or of the report as snippet 0.1.0 did (``vitals_at_report``).
 
+:func:`regulars` is another site, an account page whose regulars both meet more friction
+and come back more (:class:`Regulars`): the confounded case loyalty must see through.
+
 What was injected, per session, is written into :class:`Facts` when one is passed: the
 ground truth the analysis tests compare the views with. The same seed gives the same
 visitors, ids included. The load tests send these envelopes
@@ -530,6 +533,89 @@ def visitors(
                 break
             at = s.now + int(rng.uniform(0.2, 1.0) * 86_400_000)
         yield sessions
+
+
+@dataclasses.dataclass(frozen=True)
+class Regulars:
+    """An account page whose regulars both meet more friction and come back more.
+
+    A visitor comes back within a day or two with a chance that grows with the visits made
+    before (0.35, then 0.2 more a visit up to 0.9), and each visit is more likely to meet
+    the slow order history and the slow wishlist (0.02, then 0.3 more a visit up to 0.9): a crude
+    comparison credits friction with the regulars' loyalty. The order history costs no
+    return; the wishlist truly costs ``wishlist_cost`` of them. The search box is slow only
+    in the last ``recent_days`` before ``until`` and costs nothing, but those visits have
+    had little time to be followed. One visit met the slow gift finder.
+    """
+
+    orders: str = "div.orders @ /account"
+    wishlist: str = "div.wishlist @ /account"
+    wishlist_cost: float = 0.15
+    search: str = "div.search @ /account"
+    recent_days: float = 3.0
+    gift: str = "div.gift @ /account"
+    max_sessions: int = 30
+
+
+@dataclasses.dataclass
+class RegularVisit:
+    visitor: str
+    prior: int
+    met: set[str]
+    returned: bool
+    start_ms: int
+
+
+def regulars(
+    count: int,
+    *,
+    seed: int = 1,
+    until: dt.datetime,
+    days: float = 14.0,
+    site: str = "account",
+    truth: Regulars | None = None,
+    facts: dict[str, RegularVisit] | None = None,
+) -> Iterator[Envelope]:
+    """The envelopes of ``count`` visitors of :class:`Regulars` over the ``days`` before
+    ``until``; each session's facts go into ``facts`` by session id."""
+    truth = truth or Regulars()
+    rng = random.Random(seed)
+    end_ms = int(until.timestamp() * 1000)
+    begin_ms = end_ms - int(days * 86_400_000)
+    recent_ms = end_ms - int(truth.recent_days * 86_400_000)
+    gift_given = False
+    for _ in range(count):
+        vid = _uuid(rng)
+        at = begin_ms + int(rng.uniform(0, (days - 1) * 86_400_000))
+        for prior in range(truth.max_sessions):
+            if at >= end_ms:
+                break
+            s = _Session(rng, site, _uuid(rng), vid, at)
+            s.page("/account", rng.lognormvariate(7.0, 0.3))
+            exposure = min(0.9, 0.02 + 0.3 * prior)
+            met: set[str] = set()
+            cues = [(truth.orders, exposure), (truth.wishlist, exposure)]
+            cues.append((truth.search, 0.5 if s.now >= recent_ms else 0.0))
+            cues.append((truth.gift, 0.0 if gift_given else 1.0))
+            for moment, chance in cues:
+                slow = rng.random() < chance
+                if slow:
+                    met.add(moment)
+                d = rng.uniform(3000, 6000) if slow else rng.uniform(150, 600)
+                s.event("loading", n="busy", tg=moment.split(" @ ")[0], d=round(d, 1))
+            gift_given = True
+            s.flush()
+            yield from s.envelopes
+            back = min(0.9, 0.35 + 0.2 * prior)
+            if truth.wishlist in met:
+                back -= truth.wishlist_cost
+            returned = rng.random() < back
+            if facts is not None:
+                came_back = returned and prior + 1 < truth.max_sessions
+                facts[s.sid] = RegularVisit(vid, prior, met, came_back, s._started)
+            if not returned:
+                break
+            at = s.now + int(rng.uniform(0.2, 1.8) * 86_400_000)
 
 
 def envelopes(count: int, **kwargs: Any) -> Iterator[Envelope]:

@@ -1,6 +1,56 @@
 -- Friction by moment from the hourly aggregate, and the loading cues and click targets
 -- it ranks.
 
+-- The hourly aggregate's states per hour and moment over exactly the window [since, until):
+-- whole hours come from the aggregate, the minutes before the first and after the last from
+-- the raw rows, so a window from 10:30 counts nothing from 10:00 to 10:30.
+CREATE OR REPLACE VIEW microx.moment_states AS
+    -- The whole hours inside the window from the hourly aggregate...
+    SELECT * EXCEPT (site)
+    FROM microx.moment_hourly
+    WHERE site = {site:String}
+        AND hour >= microx_hour_after({since:DateTime('UTC')})
+        AND hour < toStartOfHour({until:DateTime('UTC')})
+    UNION ALL
+    -- ...and the parts of hours at its edges from the rows themselves, in the same
+    -- states as the materialized view keeps (migration 0010: the two must agree).
+    SELECT
+        toStartOfHour(event_time) AS hour,
+        microx_kind(type) AS kind,
+        microx_moment(type, name, target, path) AS moment,
+        countState() AS occurrences_state,
+        countStateIf(isNotNull(microx_measure(type, duration_ms, value))
+            AND microx_budget(type, name) > 0) AS timed_state,
+        countStateIf(microx_measure(type, duration_ms, value) > microx_budget(type, name)
+            AND microx_budget(type, name) > 0) AS slow_state,
+        sumStateIf(microx_pain(type, name, duration_ms, value), microx_budget(type, name) > 0)
+            AS latency_pain_state,
+        countStateIf(type = 'click') AS clicks_state,
+        countStateIf(type = 'rage_click') AS rage_state,
+        countStateIf(type = 'dead_click') AS dead_state,
+        countStateIf(type = 'error_click') AS error_click_state,
+        countStateIf(type = 'form_start') AS form_start_state,
+        countStateIf(type = 'form_submit') AS form_submit_state,
+        countStateIf(type = 'form_abandon') AS form_abandon_state,
+        countStateIf(type = 'form_invalid') AS form_invalid_state,
+        avgStateIf(value, type = 'feedback') AS rating_state,
+        uniqState(session_id) AS sessions_state,
+        uniqStateIf(session_id, microx_pain(type, name, duration_ms, value) > 0) AS hurt_state,
+        quantilesTDigestStateIf(0.5, 0.75, 0.95)(
+            assumeNotNull(microx_measure(type, duration_ms, value)),
+            isNotNull(microx_measure(type, duration_ms, value))
+                AND type NOT IN ('form_field', 'step', 'rage_click'))
+            AS duration_state,
+        topKStateIf(3)(props['by'], type = 'loading' AND props['by'] != '') AS started_by_state,
+        sumState(microx_lost_ms(type, name, duration_ms, value)) AS lost_ms_state,
+        uniqStateIf(session_id, microx_frustrated(type)) AS frustrated_state
+    FROM microx.events
+    WHERE site = {site:String}
+        AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
+        AND (event_time < microx_hour_after({since:DateTime('UTC')})
+            OR event_time >= toStartOfHour({until:DateTime('UTC')}))
+    GROUP BY hour, kind, moment;
+
 -- Friction by moment, ranked by what it costs the visitors who reach it, in seconds:
 --   cost = seconds lost beyond budget + frustrated sessions x microx_frustration_s()
 -- (docs/analysis.md says why). Over exactly the window [since, until): whole hours come
@@ -61,53 +111,8 @@ FROM
         uniqMerge(frustrated_state) AS frustrated_sessions,
         avgMerge(rating_state) AS avg_rating,
         topKMerge(3)(started_by_state) AS started_by
-    FROM
-    (
-        -- The whole hours inside the window from the hourly aggregate...
-        SELECT * EXCEPT (site, hour)
-        FROM microx.moment_hourly
-        WHERE site = {site:String}
-            AND hour >= microx_hour_after({since:DateTime('UTC')})
-            AND hour < toStartOfHour({until:DateTime('UTC')})
-        UNION ALL
-        -- ...and the parts of hours at its edges from the rows themselves, in the same
-        -- states as the materialized view keeps (migration 0010: the two must agree).
-        SELECT
-            microx_kind(type) AS kind,
-            microx_moment(type, name, target, path) AS moment,
-            countState() AS occurrences_state,
-            countStateIf(isNotNull(microx_measure(type, duration_ms, value))
-                AND microx_budget(type, name) > 0) AS timed_state,
-            countStateIf(microx_measure(type, duration_ms, value) > microx_budget(type, name)
-                AND microx_budget(type, name) > 0) AS slow_state,
-            sumStateIf(microx_pain(type, name, duration_ms, value), microx_budget(type, name) > 0)
-                AS latency_pain_state,
-            countStateIf(type = 'click') AS clicks_state,
-            countStateIf(type = 'rage_click') AS rage_state,
-            countStateIf(type = 'dead_click') AS dead_state,
-            countStateIf(type = 'error_click') AS error_click_state,
-            countStateIf(type = 'form_start') AS form_start_state,
-            countStateIf(type = 'form_submit') AS form_submit_state,
-            countStateIf(type = 'form_abandon') AS form_abandon_state,
-            countStateIf(type = 'form_invalid') AS form_invalid_state,
-            avgStateIf(value, type = 'feedback') AS rating_state,
-            uniqState(session_id) AS sessions_state,
-            uniqStateIf(session_id, microx_pain(type, name, duration_ms, value) > 0) AS hurt_state,
-            quantilesTDigestStateIf(0.5, 0.75, 0.95)(
-                assumeNotNull(microx_measure(type, duration_ms, value)),
-                isNotNull(microx_measure(type, duration_ms, value))
-                    AND type NOT IN ('form_field', 'step', 'rage_click'))
-                AS duration_state,
-            topKStateIf(3)(props['by'], type = 'loading' AND props['by'] != '') AS started_by_state,
-            sumState(microx_lost_ms(type, name, duration_ms, value)) AS lost_ms_state,
-            uniqStateIf(session_id, microx_frustrated(type)) AS frustrated_state
-        FROM microx.events
-        WHERE site = {site:String}
-            AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
-            AND (event_time < microx_hour_after({since:DateTime('UTC')})
-                OR event_time >= toStartOfHour({until:DateTime('UTC')}))
-        GROUP BY kind, moment
-    )
+    FROM microx.moment_states(site = {site:String}, since = {since:DateTime('UTC')},
+        until = {until:DateTime('UTC')})
     GROUP BY kind, moment
 )
 ORDER BY score DESC, sessions DESC, moment;

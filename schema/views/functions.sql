@@ -114,6 +114,12 @@ CREATE OR REPLACE FUNCTION microx_newcombe_high AS (x1, n1, x2, n2) ->
     x1 / n1 - x2 / n2 + sqrt(pow(microx_wilson_high(x1, n1) - x1 / n1, 2)
         + pow(x2 / n2 - microx_wilson_low(x2, n2), 2));
 
+-- A visit's stratum of prior engagement, from the visitor's sessions before it in the
+-- window: 0, 1, 2, 3-4, 5-9, 10 or more. Return rates climb with every early visit, so the
+-- first strata are single counts; regulars' later visits differ less.
+CREATE OR REPLACE FUNCTION microx_engagement AS (prior) ->
+    multiIf(prior < 3, prior, prior < 5, 3, prior < 10, 4, 5);
+
 -- Where a moment is reached: its page for a moment on one (`target @ path`: a click, a
 -- cue, a vital), else the moment itself (a page, a form, a step, a named moment). A session
 -- reached a moment when it has its place: a button everyone who pressed found dead is

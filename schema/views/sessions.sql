@@ -132,10 +132,14 @@ SELECT
     return_rate_met,
     sessions_not_met,
     return_rate_not_met,
+    round(return_rate_met - return_rate_not_met, 4) AS crude_difference,
     round(difference, 4) AS difference,
-    round(1.959964 * se, 4) AS margin,
-    round(difference - margin, 4) AS ci_low,
-    round(difference + margin, 4) AS ci_high,
+    round(microx_newcombe_low(p1 * n1e, n1e, p2 * n2e, n2e), 4) AS ci_low,
+    round(microx_newcombe_high(p1 * n1e, n1e, p2 * n2e, n2e), 4) AS ci_high,
+    -- The crude rates tell another story than the comparison within strata: who meets the
+    -- moment comes back more (or less) for reasons of their own.
+    isNotNull(difference) AND (crude_difference < ci_low OR crude_difference > ci_high)
+        AS confounded,
     p_value,
     -- Holm: the k-th smallest of m p-values times (m - k + 1), never below an earlier one.
     if(isNull(p_value), NULL, max(scaled) OVER holm) AS p_holm,
@@ -154,15 +158,19 @@ FROM
         round(sum(x1) / greatest(sessions_met, 1), 4) AS return_rate_met,
         sum(n2) AS sessions_not_met,
         round(sum(x2) / greatest(sessions_not_met, 1), 4) AS return_rate_not_met,
-        -- Mantel-Haenszel risk difference over the strata where both groups exist, with
-        -- Sato's variance (sound when strata are small or rates are 0 or 1) ...
+        -- Mantel-Haenszel risk difference over the strata where both groups exist: the
+        -- difference of the two groups' rates averaged over the strata with weights
+        -- n1·n2/(n1+n2) ...
         sumIf(w, n1 > 0 AND n2 > 0) AS weights,
-        sumIf(w * (x1 / n1 - x2 / n2), n1 > 0 AND n2 > 0) / nullIf(weights, 0) AS difference,
-        sqrt(greatest(0, difference
-            * sumIf((n1 * n1 * x2 - n2 * n2 * x1 + n1 * n2 * (n2 - n1) / 2) / pow(n1 + n2, 2),
-                n1 > 0 AND n2 > 0)
-            + sumIf((x1 * (n2 - x2) + x2 * (n1 - x1)) / (2 * (n1 + n2)), n1 > 0 AND n2 > 0)))
-            / nullIf(weights, 0) AS se,
+        sumIf(w * x1 / n1, n1 > 0 AND n2 > 0) / nullIf(weights, 0) AS p1,
+        sumIf(w * x2 / n2, n1 > 0 AND n2 > 0) / nullIf(weights, 0) AS p2,
+        p1 - p2 AS difference,
+        -- ... its interval Newcombe's, from each group's stratified Wilson interval at the
+        -- sessions such a weighted rate is worth (Kish: W² / Σ w²/n): one session met gives
+        -- an interval as wide as one session allows, where the normal approximation of
+        -- Sato's variance gave ±0.01 ...
+        pow(weights, 2) / sumIf(w * w / n1, n1 > 0 AND n2 > 0) AS n1e,
+        pow(weights, 2) / sumIf(w * w / n2, n1 > 0 AND n2 > 0) AS n2e,
         -- ... and the p-value of the Cochran-Mantel-Haenszel test (1 degree of freedom).
         sumIf(x1 - n1 * (x1 + x2) / (n1 + n2), n1 > 0 AND n2 > 0) AS deviation,
         sumIf(n1 * n2 * (x1 + x2) * (n1 + n2 - x1 - x2) / (pow(n1 + n2, 2) * (n1 + n2 - 1)),
@@ -173,7 +181,7 @@ FROM
     (
         SELECT
             moment,
-            least(prior, 2) AS stratum,
+            microx_engagement(prior) AS stratum,
             countIf(met_friction) AS n1,
             countIf(met_friction AND met) AS x1,
             countIf(NOT met_friction) AS n2,

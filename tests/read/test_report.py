@@ -57,7 +57,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Collector
         stored = 'insert_rows_total{table="events"}'
         wait_for(lambda: c.metric(stored) >= len(events), 30, why="the events stored")
         page = httpx.get(
-            f"{c.base}/report", params={"site": "shop", "since": "1d"}, auth=("a", TOKEN)
+            f"{c.base}/report",
+            params={"site": "shop", "since": "1d"},
+            auth=("a", TOKEN),
+            timeout=120,  # every view of the report, on a machine that may be busy
         )
         assert page.status_code == 200
         yield c, page.text

@@ -1,0 +1,101 @@
+-- Friction over time, and what changed since the period before.
+
+-- Per moment and bucket (bucket = 'hour' or 'day', UTC) of [since, until): the sessions
+-- that reached it, those it hurt, its feedback or wait quantiles and what it cost, as
+-- friction_by_moment counts them over the bucket. A bucket without the moment has no row.
+CREATE OR REPLACE VIEW microx.moment_trend AS
+SELECT
+    bucket,
+    kind,
+    moment,
+    sessions,
+    hurt_sessions,
+    round(hurt_sessions / greatest(sessions, 1), 4) AS hurt_rate,
+    round(if(isNaN(q[1]), NULL, q[1]), 1) AS p50,
+    round(if(isNaN(q[2]), NULL, q[2]), 1) AS p75,
+    round(lost_ms / 1000 + frustrated_sessions * microx_frustration_s(), 1) AS score,
+    round(score / greatest(sessions, 1), 3) AS cost_per_session_s
+FROM
+(
+    SELECT
+        if({bucket:String} = 'hour', hour, toStartOfDay(hour)) AS bucket,
+        kind,
+        moment,
+        uniqMerge(sessions_state) AS sessions,
+        uniqMerge(hurt_state) AS hurt_sessions,
+        quantilesTDigestMerge(0.5, 0.75, 0.95)(duration_state) AS q,
+        sumMerge(lost_ms_state) AS lost_ms,
+        uniqMerge(frustrated_state) AS frustrated_sessions
+    FROM microx.moment_states(site = {site:String}, since = {since:DateTime('UTC')},
+        until = {until:DateTime('UTC')})
+    GROUP BY bucket, kind, moment
+)
+ORDER BY kind, moment, bucket;
+
+-- This period [since, until) against the one before it [before, since): per moment, the
+-- share of the sessions reaching it that it hurt, in each, the change with Newcombe's 95 %
+-- interval, the two-proportion test and Holm's correction across the moments in both.
+--   verdict   'regression' / 'improvement': p_holm < 0.05 and the share moved by at least
+--             one point and a tenth of what it was (a change too small to act on is not
+--             news, and session counts come from uniq states, within about 0.5 %);
+--             'new': reached now, not before; 'gone': reached before, not now; else 'steady'
+CREATE OR REPLACE VIEW microx.moment_changes AS
+SELECT
+    * EXCEPT (pooled, scaled),
+    if(isNull(p_value), NULL, max(scaled) OVER holm) AS p_holm,
+    multiIf(
+        sessions_before = 0, 'new',
+        sessions = 0, 'gone',
+        ifNull(p_holm, 1) < 0.05
+            AND abs(change) >= greatest(0.01, 0.1 * hurt_rate_before),
+        if(change > 0, 'regression', 'improvement'),
+        'steady') AS verdict
+FROM
+(
+    SELECT
+        *,
+        if(isNull(p_value), NULL, least(1, (countIf(isNotNull(p_value)) OVER ()
+            - row_number() OVER holm + 1) * p_value)) AS scaled
+    FROM
+    (
+        SELECT
+            kind,
+            moment,
+            cur.sessions AS sessions,
+            cur.hurt_sessions AS hurt_sessions,
+            round(hurt_sessions / greatest(sessions, 1), 4) AS hurt_rate,
+            prev.sessions AS sessions_before,
+            prev.hurt_sessions AS hurt_sessions_before,
+            round(hurt_sessions_before / greatest(sessions_before, 1), 4) AS hurt_rate_before,
+            sessions > 0 AND sessions_before > 0 AS compared,
+            if(compared, round(hurt_sessions / sessions
+                - hurt_sessions_before / sessions_before, 4), NULL) AS change,
+            if(compared, round(microx_newcombe_low(hurt_sessions, sessions,
+                hurt_sessions_before, sessions_before), 4), NULL) AS ci_low,
+            if(compared, round(microx_newcombe_high(hurt_sessions, sessions,
+                hurt_sessions_before, sessions_before), 4), NULL) AS ci_high,
+            (hurt_sessions + hurt_sessions_before) / greatest(sessions + sessions_before, 1)
+                AS pooled,
+            if(compared AND pooled > 0 AND pooled < 1,
+                erfc(abs(hurt_sessions / sessions - hurt_sessions_before / sessions_before)
+                    / sqrt(pooled * (1 - pooled) * (1 / sessions + 1 / sessions_before))
+                    / sqrt(2)), NULL) AS p_value,
+            cur.p75 AS p75,
+            prev.p75 AS p75_before,
+            cur.score AS score,
+            prev.score AS score_before,
+            cur.cost_per_session_s AS cost_per_session_s,
+            prev.cost_per_session_s AS cost_per_session_s_before
+        FROM microx.friction_by_moment(site = {site:String}, since = {since:DateTime('UTC')},
+            until = {until:DateTime('UTC')}) AS cur
+        FULL OUTER JOIN microx.friction_by_moment(site = {site:String},
+            since = {before:DateTime('UTC')}, until = {since:DateTime('UTC')}) AS prev
+            USING (kind, moment)
+    )
+    WINDOW holm AS (ORDER BY p_value NULLS LAST, kind, moment
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+)
+WINDOW holm AS (ORDER BY p_value NULLS LAST, kind, moment
+    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+ORDER BY verdict = 'regression' DESC, verdict = 'improvement' DESC, verdict = 'new' DESC,
+    ifNull(change, 0) * greatest(sessions, sessions_before) DESC, moment;
