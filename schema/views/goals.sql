@@ -94,11 +94,11 @@ FROM
     (
         SELECT
             moment,
-            countIf(met_friction) AS sessions_met,
-            countIf(met_friction AND met) AS goal_met,
+            n1 AS sessions_met,
+            x1 AS goal_met,
             round(goal_met / greatest(sessions_met, 1), 4) AS goal_rate_met,
-            countIf(NOT met_friction) AS sessions_not_met,
-            countIf(NOT met_friction AND met) AS goal_not_met,
+            n2 AS sessions_not_met,
+            x2 AS goal_not_met,
             round(goal_not_met / greatest(sessions_not_met, 1), 4) AS goal_rate_not_met,
             sessions_met > 0 AND sessions_not_met > 0 AS compared,
             if(compared, round(goal_rate_met - goal_rate_not_met, 4), NULL) AS difference,
@@ -114,23 +114,43 @@ FROM
                     / sqrt(2)), NULL) AS p_value
         FROM
         (
-            SELECT candidate.1 AS moment, has(hurt, moment) AS met_friction, met
+            -- Each moment that hurt anyone: the sessions that reached its page and those of
+            -- them that met friction there, looked up in `t`.
+            SELECT
+                t[met_at].2 AS moment,
+                arrayFirstIndex(r -> r.1 = 1 AND r.2 = microx_place(moment), t) AS reached_at,
+                t[met_at].3 AS n1,
+                t[met_at].4 AS x1,
+                t[reached_at].3 - n1 AS n2,
+                t[reached_at].4 - x1 AS x2
             FROM
             (
-                -- Every moment that hurt anyone, with its place, beside each session.
-                SELECT
-                    *,
-                    groupUniqArrayArray(arrayMap(m -> (m, microx_place(m)), hurt)) OVER ()
-                        AS hurting
-                FROM microx.session_goals(site = {site:String}, since = {since:DateTime('UTC')},
-                    until = {until:DateTime('UTC')}, goal = {goal:String}, name = {name:String},
-                    target = {target:String}, days = {days:UInt32}, rating = {rating:Float64})
-                WHERE judged
+                SELECT groupArray((kind, key, n, x)) AS t
+                FROM
+                (
+                    -- Counted per key, not per pair of session and moment (pairing every
+                    -- session with every moment took most of the view's time): each page
+                    -- reached (kind 1), and each moment that hurt, where the session
+                    -- reached it (2).
+                    SELECT item.1 AS kind, item.2 AS key, countIf(item.3) AS n,
+                        countIf(item.3 AND met) AS x
+                    FROM
+                    (
+                        SELECT met, places, hurt
+                        FROM microx.session_goals(site = {site:String},
+                            since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+                            goal = {goal:String}, name = {name:String}, target = {target:String},
+                            days = {days:UInt32}, rating = {rating:Float64})
+                        WHERE judged
+                    )
+                    ARRAY JOIN arrayConcat(arrayMap(p -> (1, p, true), places),
+                        arrayMap(m -> (2, m, has(places, microx_place(m))), hurt)) AS item
+                    GROUP BY kind, key
+                )
             )
-            ARRAY JOIN hurting AS candidate
-            WHERE has(places, candidate.2)
+            ARRAY JOIN arrayFilter(i -> t[i].1 = 2, arrayEnumerate(t)) AS met_at
+            WHERE reached_at > 0
         )
-        GROUP BY moment
     )
     WINDOW holm AS (ORDER BY p_value NULLS LAST, moment
         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)

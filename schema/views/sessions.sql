@@ -181,35 +181,64 @@ FROM
     (
         SELECT
             moment,
-            microx_engagement(prior) AS stratum,
-            countIf(met_friction) AS n1,
-            countIf(met_friction AND met) AS x1,
-            countIf(NOT met_friction) AS n2,
-            countIf(NOT met_friction AND met) AS x2,
+            stratum,
+            if(met_at > 0, t[met_at].4, 0) AS n1,
+            if(met_at > 0, t[met_at].5, 0) AS x1,
+            t[reached_at].4 - n1 AS n2,
+            t[reached_at].5 - x1 AS x2,
             if(n1 > 0 AND n2 > 0, n1 * n2 / (n1 + n2), 0) AS w
         FROM
         (
+            -- Each moment that hurt anyone, in each stratum: the sessions that reached it
+            -- (the count of its page, or of everyone for `(any friction)` and a moment
+            -- without a page) and those of them that met friction there, looked up in `t`.
             SELECT
-                candidate.1 AS moment,
-                prior,
-                if(moment = '(any friction)', notEmpty(hurt), has(hurt, moment)) AS met_friction,
-                met
+                pair.1 AS moment,
+                pair.2 AS stratum,
+                if(moment = '(any friction)', '', microx_place(moment)) AS place,
+                if(place = '', arrayFirstIndex(r -> r.1 = stratum AND r.2 = 0, t),
+                    arrayFirstIndex(r -> r.1 = stratum AND r.2 = 1 AND r.3 = place, t))
+                    AS reached_at,
+                arrayFirstIndex(r -> r.1 = stratum AND r.2 = 2 AND r.3 = moment, t) AS met_at,
+                t
             FROM
             (
-                -- Every moment that hurt anyone, with its place, beside each session.
-                SELECT
-                    *,
-                    groupUniqArrayArray(arrayMap(m -> (m, microx_place(m)), hurt)) OVER ()
-                        AS hurting
-                FROM microx.session_goals(site = {site:String},
-                    since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
-                    goal = 'return', name = '', target = '', days = {days:UInt32}, rating = 0)
-                WHERE judged
+                SELECT groupArray((stratum, kind, key, n, x)) AS t
+                FROM
+                (
+                    -- Counted per stratum and key, not per pair of session and moment
+                    -- (pairing every session with every moment took most of the view's
+                    -- time): everyone (kind 0), each page reached (1), and each moment
+                    -- that hurt, where the session reached it (2).
+                    SELECT
+                        microx_engagement(prior) AS stratum,
+                        item.1 AS kind,
+                        item.2 AS key,
+                        countIf(item.3) AS n,
+                        countIf(item.3 AND met) AS x
+                    FROM
+                    (
+                        SELECT prior, met, places, hurt
+                        FROM microx.session_goals(site = {site:String},
+                            since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+                            goal = 'return', name = '', target = '', days = {days:UInt32},
+                            rating = 0)
+                        WHERE judged
+                    )
+                    ARRAY JOIN arrayConcat(
+                        [(0, '', true)],
+                        arrayMap(p -> (1, p, true), places),
+                        if(notEmpty(hurt), [(2, '(any friction)', true)], []),
+                        arrayMap(m -> (2, m, microx_place(m) = ''
+                            OR has(places, microx_place(m))), hurt)) AS item
+                    GROUP BY stratum, kind, key
+                )
             )
-            ARRAY JOIN arrayConcat([('(any friction)', '')], hurting) AS candidate
-            WHERE candidate.2 = '' OR has(places, candidate.2)
+            ARRAY JOIN arrayFlatten(arrayMap(m -> arrayMap(s -> (m, s),
+                arrayDistinct(arrayMap(r -> r.1, t))),
+                arrayDistinct(arrayMap(r -> r.3, arrayFilter(r -> r.2 = 2, t))))) AS pair
         )
-        GROUP BY moment, stratum
+        WHERE reached_at > 0
     )
     GROUP BY moment
     HAVING sessions_met > 0
