@@ -1,5 +1,5 @@
--- Every moment of every session with how much it hurt: the raw material of peak-end
--- scores, loyalty and experiments. `lived` says whether the visitor lived it at its
+-- Every moment of every session with how much it hurt: what microx.session_facts folds per
+-- session for peak-end scores, goals, loyalty and experiments. `lived` says whether the visitor lived it at its
 -- event_time: an uncaught script error is not seen (the click it broke is, as an error
 -- click), and snippet 0.1.0 stamped a vital with the time of its report, which for INP and
 -- CLS is the page's hiding, after everything done there (from 0.2.0 a vital carries the
