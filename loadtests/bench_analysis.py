@@ -6,19 +6,33 @@ Generates visitors with the journey generator (validated and enriched by the col
 own code), then multiplies them inside ClickHouse into copies with their own session,
 visitor and event ids, spread over 30 days, until ``--events`` rows are stored (the
 hourly aggregate fills as they go in, as it does under real ingestion). Then it times
-each report query, best and median of ``--runs``. Measures, never asserts a time.
+each report query and the whole report (``microx report``: every query, the summary and
+the HTML page), best and median of ``--runs``, wall time and the CPU time of this process
+(the embedded engine runs in it; CPU time is steadier than wall time on a shared machine).
+
+With ``--before REF`` it also creates the functions and views of git revision REF under
+names of their own (``microx.<view>__before``, ``microx_before_<function>``) over the same
+stored data, and times each query and the report with them too, interleaved run by run
+with today's, so load from elsewhere on the machine falls on both alike. Measures, never
+asserts a time.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 import shutil
 import statistics
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from collector.read.analysis import WINDOW
+from collector.read.analysis import WINDOW, analyse, summary
+from collector.read.report import render_html
+from collector.sink.migrations import split_statements
 from collector.sink.store import Store
 from collector.tools import journeys
 
@@ -77,20 +91,111 @@ def load(store: Store, events: int) -> tuple[int, float]:
     return copy * base, time.perf_counter() - started
 
 
-def time_queries(
-    store: Store, params: dict[str, object], runs: int
-) -> dict[str, tuple[int, float, float]]:
-    """Each query's result size, best and median time."""
-    timed: dict[str, tuple[int, float, float]] = {}
+REPORT = "whole report (microx report)"
+BEFORE = "__before"
+Timing = tuple[int, list[float], list[float]]  # result rows, wall times, CPU times
+Run = Callable[[], int]
+_FUNCTION = re.compile(r"CREATE\s+(OR\s+REPLACE\s+)?FUNCTION\b", re.IGNORECASE)
+
+
+def definitions_at(ref: str) -> tuple[list[str], Callable[[str], str]]:
+    """The function and view statements of ``schema/views`` at git revision ``ref``, renamed
+    so they sit beside today's, and the renaming itself (for the report's queries)."""
+    root = Path(__file__).resolve().parent.parent
+    listed = subprocess.run(
+        ["git", "-C", str(root), "ls-tree", "--name-only", f"{ref}:schema/views"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    texts = [
+        subprocess.run(
+            ["git", "-C", str(root), "show", f"{ref}:schema/views/{name}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for name in sorted(listed)
+        if name.endswith(".sql")
+    ]
+    statements = [st for text in texts for st in split_statements(text)]
+    views = {m[1] for st in statements for m in [re.search(r"VIEW microx\.(\w+)", st)] if m}
+
+    def rename(sql: str) -> str:
+        sql = re.sub(r"\bmicrox_(?=\w)", "microx_before_", sql)
+        return re.sub(
+            r"\bmicrox\.(\w+)\b",
+            lambda m: f"microx.{m[1]}{BEFORE}" if m[1] in views else m[0],
+            sql,
+        )
+
+    # Functions first: a view copies the functions it uses when it is created.
+    ordered = sorted(statements, key=lambda st: _FUNCTION.match(st) is None)
+    return [rename(st) for st in ordered], rename
+
+
+def _query(store: Store, sql: str, params: dict[str, Any]) -> Run:
+    return lambda: len(store.query(sql, params)[1])
+
+
+def _report(store: Store, params: dict[str, Any], rename: Callable[[str], str]) -> Run:
+    def run() -> int:
+        analysis = analyse(
+            lambda sql, p: store.query(rename(sql), p),
+            params["site"],
+            params["since"],
+            params["until"],
+        )
+        render_html(analysis)
+        return len(summary(analysis).splitlines())
+
+    return run
+
+
+def time_all(runs: int, named: dict[str, Run]) -> dict[str, Timing]:
+    """Each of ``named`` ``runs`` times, one after the other within each round."""
+    times: dict[str, Timing] = {name: (0, [], []) for name in named}
+    for _ in range(runs):
+        for name, run in named.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            rows = run()
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            _, walls, cpus = times[name]
+            times[name] = (rows, [*walls, wall], [*cpus, cpu])
+    return times
+
+
+def measure(
+    store: Store, params: dict[str, Any], runs: int, rename: Callable[[str], str] | None
+) -> dict[str, Timing]:
+    named: dict[str, Run] = {}
     for name, sql in QUERIES.items():
-        times: list[float] = []
-        result: list[tuple[object, ...]] = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            _, result = store.query(sql, params)
-            times.append(time.perf_counter() - t0)
-        timed[name] = (len(result), min(times), statistics.median(times))
-    return timed
+        named[name] = _query(store, sql, params)
+        if rename is not None:
+            named[name + BEFORE] = _query(store, rename(sql), params)
+    named[REPORT] = _report(store, params, lambda sql: sql)
+    if rename is not None:
+        named[REPORT + BEFORE] = _report(store, params, rename)
+    return time_all(runs, named)
+
+
+def show(title: str, timed: dict[str, Timing]) -> None:
+    compared = any(name.endswith(BEFORE) for name in timed)
+    head = f"{'best s':>8} {'median s':>8} {'cpu s':>7}"
+    print(f"\n{title}: wall time best and median, CPU time median")
+    print(f"{'query':<33} {'rows':>6} {head}" + (f" | before: {head}" if compared else ""))
+    for name, (rows, walls, cpus) in timed.items():
+        if name.endswith(BEFORE):
+            continue
+        line = f"{name:<33} {rows:>6} " + _figures(walls, cpus)
+        if compared:
+            _, walls2, cpus2 = timed[name + BEFORE]
+            line += " |         " + _figures(walls2, cpus2)
+        print(line)
+
+
+def _figures(walls: list[float], cpus: list[float]) -> str:
+    return f"{min(walls):>8.3f} {statistics.median(walls):>8.3f} {statistics.median(cpus):>7.3f}"
 
 
 def main() -> None:
@@ -98,30 +203,47 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=Path("var/bench-analysis"))
+    parser.add_argument("--before", metavar="REF", help="also time the views of this revision")
+    parser.add_argument(
+        "--stored", action="store_true", help="time the store left in --dir as it is, once"
+    )
     args = parser.parse_args()
-    shutil.rmtree(args.dir, ignore_errors=True)
+    if not args.stored:
+        shutil.rmtree(args.dir, ignore_errors=True)
     store = Store(f"chdb://{args.dir.resolve()}")
     try:
-        print(f"loading about {args.events:,} events into {args.dir} ...", flush=True)
-        _, took = load(store, args.events)
-        _, ((stored, aggregated),) = store.query(
-            "SELECT (SELECT count() FROM microx.events), (SELECT count() FROM microx.moment_hourly)"
+        took = 0.0
+        if args.stored:
+            store.migrate()
+        else:
+            print(f"loading about {args.events:,} events into {args.dir} ...", flush=True)
+            _, took = load(store, args.events)
+        _, ((stored, aggregated, sessions),) = store.query(
+            "SELECT (SELECT count() FROM microx.events),"
+            " (SELECT count() FROM microx.moment_hourly),"
+            " (SELECT count() FROM microx.session_hourly)"
         )
-        print(f"stored {stored:,} events in {took:.0f} s; hourly aggregate: {aggregated:,} rows")
+        print(
+            f"stored {stored:,} events in {took:.0f} s; hourly aggregate: {aggregated:,} rows;"
+            f" sessions per hour: {sessions:,} rows"
+        )
+        rename = None
+        if args.before:
+            statements, rename = definitions_at(args.before)
+            for statement in statements:
+                store.command(statement)
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         params = {"site": journeys.SITE, "since": now - dt.timedelta(days=31), "until": now}
-        fresh = time_queries(store, params, args.runs)
+        if args.stored:
+            show("as stored", measure(store, params, args.runs, rename))
+            return
+        show("just loaded", measure(store, params, args.runs, rename))
         # Background merges get here within minutes; OPTIMIZE gets there now.
         t0 = time.perf_counter()
-        store.command("OPTIMIZE TABLE microx.moment_hourly FINAL")
-        store.command("OPTIMIZE TABLE microx.events FINAL")
-        print(f"merged the parts in {time.perf_counter() - t0:.0f} s")
-        merged = time_queries(store, params, args.runs)
-        print(f"\n{'':<33} {'just loaded':^19} {'parts merged':^19}")
-        print(f"{'report query':<26} {'rows':>6}" + f" {'best s':>9} {'median s':>9}" * 2)
-        for name, (rows, best, median) in fresh.items():
-            _, best2, median2 = merged[name]
-            print(f"{name:<26} {rows:>6} {best:>9.3f} {median:>9.3f} {best2:>9.3f} {median2:>9.3f}")
+        for table in ("moment_hourly", "session_hourly", "events"):
+            store.command(f"OPTIMIZE TABLE microx.{table} FINAL")
+        print(f"\nmerged the parts in {time.perf_counter() - t0:.0f} s")
+        show("parts merged", measure(store, params, args.runs, rename))
     finally:
         store.close()
 

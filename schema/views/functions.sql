@@ -3,8 +3,9 @@
 -- what a moment is or how much it hurt. docs/analysis.md explains each.
 --
 -- A materialized view copies the functions it uses into itself when it is created:
--- changing one that microx.moment_hourly_mv uses needs a migration that creates that
--- view again and refills its table, or stores made before and after would disagree.
+-- changing one that microx.moment_hourly_mv or microx.session_hourly_mv uses needs a
+-- migration that creates that view again and refills its table, or stores made before and
+-- after would disagree.
 
 -- The kind of journey moment an event belongs to.
 CREATE OR REPLACE FUNCTION microx_kind AS (t) -> multiIf(
@@ -46,6 +47,11 @@ CREATE OR REPLACE FUNCTION microx_pain AS (t, n, d, v) -> multiIf(
     microx_budget(t, n) > 0,
     ifNull(least(1., greatest(0., microx_measure(t, d, v) / microx_budget(t, n) - 1.)), 0.),
     0.);
+
+-- Whether the visitor lived an occurrence at its event_time (microx.session_moments says why
+-- an uncaught error and a vital from snippet 0.1.0 are not).
+CREATE OR REPLACE FUNCTION microx_lived AS (t, sdk) ->
+    t != 'error' AND NOT (t = 'vital' AND sdk = '0.1.0');
 
 -- The first whole hour at or after t: t itself when it starts an hour.
 CREATE OR REPLACE FUNCTION microx_hour_after AS (t) ->

@@ -33,7 +33,29 @@ SELECT
 FROM
 (
     SELECT
-        *,
+        session_id,
+        visitor_id,
+        started,
+        has(steps, ({name:String}, {target:String})) AS took_step,
+        has(named, {name:String}) AS had_moment,
+        arrayExists(r -> r.1 = {name:String}, ratings) AS rated,
+        arrayMax(arrayMap(r -> r.2, arrayFilter(r -> r.1 = {name:String}, ratings)))
+            AS best_rating,
+        -- The places it reached (microx_place), the moments that hurt it, what it met (the
+        -- sum of its moments' pain) and the experiment variants in force at its last moment.
+        places,
+        hurt,
+        friction,
+        variants
+    FROM microx.session_facts(site = {site:String}, since = {since:DateTime('UTC')},
+        until = {until:DateTime('UTC')})
+) AS facts
+INNER JOIN
+(
+    -- Each visitor's sessions in the order they began, from their start times alone
+    -- (ordering every session's sets with them took longer than the rest of the view).
+    SELECT
+        session_id,
         -- The visitor's next session, if it began within the horizon.
         leadInFrame(started, 1, toDateTime64(0, 3, 'UTC')) OVER (
             PARTITION BY ifNull(visitor_id, session_id) ORDER BY started
@@ -44,29 +66,9 @@ FROM
         row_number() OVER (
             PARTITION BY ifNull(visitor_id, session_id) ORDER BY started
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - 1 AS prior
-    FROM
-    (
-        SELECT
-            session_id,
-            any(visitor_id) AS visitor_id,
-            min(event_time) AS started,
-            max(kind = 'step' AND name = {name:String} AND target = {target:String})
-                AS took_step,
-            max(type = 'moment' AND name = {name:String}) AS had_moment,
-            countIf(type = 'feedback' AND name = {name:String}) > 0 AS rated,
-            maxIf(value, type = 'feedback' AND name = {name:String}) AS best_rating,
-            -- The places it reached (microx_place), and the moments that hurt it.
-            groupUniqArrayIf(moment, position(moment, ' @ ') = 0) AS places,
-            groupUniqArrayIf(moment, pain > 0) AS hurt,
-            -- What it met (the sum of its moments' pain), and the experiment variants in
-            -- force at its last moment.
-            sum(pain) AS friction,
-            argMax(variants, event_time) AS variants
-        FROM microx.session_moments(site = {site:String}, since = {since:DateTime('UTC')},
-            until = {until:DateTime('UTC')})
-        GROUP BY session_id
-    )
-);
+    FROM microx.session_facts(site = {site:String}, since = {since:DateTime('UTC')},
+        until = {until:DateTime('UTC')})
+) AS visits USING (session_id);
 
 -- What friction at a moment costs in a goal. Of the sessions that reached the moment (had
 -- it, or loaded its page: microx_place) and can be judged on the goal, those that met
@@ -92,11 +94,11 @@ FROM
     (
         SELECT
             moment,
-            countIf(met_friction) AS sessions_met,
-            countIf(met_friction AND met) AS goal_met,
+            n1 AS sessions_met,
+            x1 AS goal_met,
             round(goal_met / greatest(sessions_met, 1), 4) AS goal_rate_met,
-            countIf(NOT met_friction) AS sessions_not_met,
-            countIf(NOT met_friction AND met) AS goal_not_met,
+            n2 AS sessions_not_met,
+            x2 AS goal_not_met,
             round(goal_not_met / greatest(sessions_not_met, 1), 4) AS goal_rate_not_met,
             sessions_met > 0 AND sessions_not_met > 0 AS compared,
             if(compared, round(goal_rate_met - goal_rate_not_met, 4), NULL) AS difference,
@@ -112,23 +114,43 @@ FROM
                     / sqrt(2)), NULL) AS p_value
         FROM
         (
-            SELECT candidate.1 AS moment, has(hurt, moment) AS met_friction, met
+            -- Each moment that hurt anyone: the sessions that reached its page and those of
+            -- them that met friction there, looked up in `t`.
+            SELECT
+                t[met_at].2 AS moment,
+                arrayFirstIndex(r -> r.1 = 1 AND r.2 = microx_place(moment), t) AS reached_at,
+                t[met_at].3 AS n1,
+                t[met_at].4 AS x1,
+                t[reached_at].3 - n1 AS n2,
+                t[reached_at].4 - x1 AS x2
             FROM
             (
-                -- Every moment that hurt anyone, with its place, beside each session.
-                SELECT
-                    *,
-                    groupUniqArrayArray(arrayMap(m -> (m, microx_place(m)), hurt)) OVER ()
-                        AS hurting
-                FROM microx.session_goals(site = {site:String}, since = {since:DateTime('UTC')},
-                    until = {until:DateTime('UTC')}, goal = {goal:String}, name = {name:String},
-                    target = {target:String}, days = {days:UInt32}, rating = {rating:Float64})
-                WHERE judged
+                SELECT groupArray((kind, key, n, x)) AS t
+                FROM
+                (
+                    -- Counted per key, not per pair of session and moment (pairing every
+                    -- session with every moment took most of the view's time): each page
+                    -- reached (kind 1), and each moment that hurt, where the session
+                    -- reached it (2).
+                    SELECT item.1 AS kind, item.2 AS key, countIf(item.3) AS n,
+                        countIf(item.3 AND met) AS x
+                    FROM
+                    (
+                        SELECT met, places, hurt
+                        FROM microx.session_goals(site = {site:String},
+                            since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+                            goal = {goal:String}, name = {name:String}, target = {target:String},
+                            days = {days:UInt32}, rating = {rating:Float64})
+                        WHERE judged
+                    )
+                    ARRAY JOIN arrayConcat(arrayMap(p -> (1, p, true), places),
+                        arrayMap(m -> (2, m, has(places, microx_place(m))), hurt)) AS item
+                    GROUP BY kind, key
+                )
             )
-            ARRAY JOIN hurting AS candidate
-            WHERE has(places, candidate.2)
+            ARRAY JOIN arrayFilter(i -> t[i].1 = 2, arrayEnumerate(t)) AS met_at
+            WHERE reached_at > 0
         )
-        GROUP BY moment
     )
     WINDOW holm AS (ORDER BY p_value NULLS LAST, moment
         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)

@@ -1,5 +1,5 @@
--- Every moment of every session with how much it hurt: the raw material of peak-end
--- scores, loyalty and experiments. `lived` says whether the visitor lived it at its
+-- Every moment of every session with how much it hurt: what microx.session_facts folds per
+-- session for peak-end scores, goals, loyalty and experiments. `lived` says whether the visitor lived it at its
 -- event_time: an uncaught script error is not seen (the click it broke is, as an error
 -- click), and snippet 0.1.0 stamped a vital with the time of its report, which for INP and
 -- CLS is the page's hiding, after everything done there (from 0.2.0 a vital carries the
@@ -15,7 +15,7 @@ SELECT
     microx_kind(type) AS kind,
     microx_moment(type, name, target, path) AS moment,
     microx_pain(type, name, duration_ms, value) AS pain,
-    type != 'error' AND NOT (type = 'vital' AND sdk_version = '0.1.0') AS lived,
+    microx_lived(type, sdk_version) AS lived,
     type,
     name,
     target,
@@ -23,6 +23,76 @@ SELECT
 FROM microx.events
 WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
     AND event_time < {until:DateTime('UTC')} AND type NOT IN ('signal', 'form_field');
+
+-- One row per session: what it did in the window, merged from the per-hour states of
+-- microx.session_hourly (migration 0011) for the window's whole hours and from the rows for
+-- the minutes at its edges, in the same states (the two must agree). What it holds is
+-- what microx.session_moments gives of a session, so the views below read it instead:
+-- its visitor, first moment, last moment lived, peak and end (see below), the sum of its
+-- pain, the variants at its last moment, the places it reached, the moments that hurt it,
+-- the funnel steps it took, the named moments it recorded and its ratings.
+CREATE OR REPLACE VIEW microx.session_facts AS
+SELECT
+    session_id,
+    sum(moments) AS moments,
+    any(visitor_id) AS visitor_id,
+    min(started) AS started,
+    max(ended) AS ended,
+    max(peak) AS peak,
+    argMaxMerge(peak_moment_state) AS peak_moment,
+    argMaxMerge(end_moment_state) AS end_moment,
+    argMaxMerge(end_pain_state) AS end_pain,
+    sum(friction) AS friction,
+    JSONExtract(argMaxMerge(variants_state), 'Map(String, String)') AS variants,
+    groupUniqArrayArray(places) AS places,
+    groupUniqArrayArray(hurt) AS hurt,
+    groupUniqArrayArray(steps) AS steps,
+    groupUniqArrayArray(named) AS named,
+    groupUniqArrayArray(ratings) AS ratings
+FROM
+(
+    SELECT * EXCEPT (site, hour)
+    FROM microx.session_hourly
+    WHERE site = {site:String}
+        AND hour >= microx_hour_after({since:DateTime('UTC')})
+        AND hour < toStartOfHour({until:DateTime('UTC')})
+    UNION ALL
+    SELECT
+        session_id,
+        count() AS moments,
+        any(visitor_id) AS visitor_id,
+        min(event_time) AS started,
+        maxIf(event_time, microx_lived(type, sdk_version)) AS ended,
+        max(microx_pain(type, name, duration_ms, value)) AS peak,
+        argMaxState(microx_moment(type, name, target, path),
+            microx_peak_order(event_time, seq, microx_pain(type, name, duration_ms, value), event_id))
+            AS peak_moment_state,
+        argMaxStateIf(microx_moment(type, name, target, path),
+            microx_with_id(microx_end_order(event_time, microx_kind(type), seq,
+                microx_pain(type, name, duration_ms, value)), event_id),
+            microx_lived(type, sdk_version)) AS end_moment_state,
+        argMaxStateIf(microx_pain(type, name, duration_ms, value),
+            microx_end_order(event_time, microx_kind(type), seq,
+                microx_pain(type, name, duration_ms, value)),
+            microx_lived(type, sdk_version)) AS end_pain_state,
+        sum(microx_pain(type, name, duration_ms, value)) AS friction,
+        argMaxState(toJSONString(variants), event_time) AS variants_state,
+        groupUniqArrayIf(microx_moment(type, name, target, path),
+            position(microx_moment(type, name, target, path), ' @ ') = 0) AS places,
+        groupUniqArrayIf(microx_moment(type, name, target, path),
+            microx_pain(type, name, duration_ms, value) > 0) AS hurt,
+        groupUniqArrayIf((name, target), type = 'step') AS steps,
+        groupUniqArrayIf(name, type = 'moment') AS named,
+        groupUniqArrayIf((name, value), type = 'feedback') AS ratings
+    FROM microx.events
+    WHERE site = {site:String}
+        AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
+        AND (event_time < microx_hour_after({since:DateTime('UTC')})
+            OR event_time >= toStartOfHour({until:DateTime('UTC')}))
+        AND type NOT IN ('signal', 'form_field')
+    GROUP BY session_id
+)
+GROUP BY session_id;
 
 -- People remember a visit by its worst moment and its last one: peak-end = their mean.
 -- The end is the last moment lived. Ties are broken the same way every time: for the
@@ -33,19 +103,17 @@ WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
 CREATE OR REPLACE VIEW microx.session_peak_end AS
 SELECT
     session_id,
-    any(visitor_id) AS visitor_id,
-    min(event_time) AS started,
-    maxIf(event_time, lived) AS ended,
-    count() AS moments,
-    max(pain) AS peak,
-    argMax(moment, microx_peak_order(event_time, seq, pain, event_id)) AS peak_moment,
-    argMaxIf(moment, microx_with_id(microx_end_order(event_time, kind, seq, pain), event_id),
-        lived) AS end_moment,
-    argMaxIf(pain, microx_end_order(event_time, kind, seq, pain), lived) AS end_pain,
+    visitor_id,
+    started,
+    ended,
+    moments,
+    peak,
+    peak_moment,
+    end_moment,
+    end_pain,
     round((peak + end_pain) / 2, 4) AS peak_end
-FROM microx.session_moments(site = {site:String}, since = {since:DateTime('UTC')},
-    until = {until:DateTime('UTC')})
-GROUP BY session_id;
+FROM microx.session_facts(site = {site:String}, since = {since:DateTime('UTC')},
+    until = {until:DateTime('UTC')});
 
 -- Do visitors come back after meeting friction at a moment? Of the sessions with a visitor
 -- id whose follow-up of {days} days ended before {until} (a fixed horizon: a session late in
@@ -113,35 +181,64 @@ FROM
     (
         SELECT
             moment,
-            microx_engagement(prior) AS stratum,
-            countIf(met_friction) AS n1,
-            countIf(met_friction AND met) AS x1,
-            countIf(NOT met_friction) AS n2,
-            countIf(NOT met_friction AND met) AS x2,
+            stratum,
+            if(met_at > 0, t[met_at].4, 0) AS n1,
+            if(met_at > 0, t[met_at].5, 0) AS x1,
+            t[reached_at].4 - n1 AS n2,
+            t[reached_at].5 - x1 AS x2,
             if(n1 > 0 AND n2 > 0, n1 * n2 / (n1 + n2), 0) AS w
         FROM
         (
+            -- Each moment that hurt anyone, in each stratum: the sessions that reached it
+            -- (the count of its page, or of everyone for `(any friction)` and a moment
+            -- without a page) and those of them that met friction there, looked up in `t`.
             SELECT
-                candidate.1 AS moment,
-                prior,
-                if(moment = '(any friction)', notEmpty(hurt), has(hurt, moment)) AS met_friction,
-                met
+                pair.1 AS moment,
+                pair.2 AS stratum,
+                if(moment = '(any friction)', '', microx_place(moment)) AS place,
+                if(place = '', arrayFirstIndex(r -> r.1 = stratum AND r.2 = 0, t),
+                    arrayFirstIndex(r -> r.1 = stratum AND r.2 = 1 AND r.3 = place, t))
+                    AS reached_at,
+                arrayFirstIndex(r -> r.1 = stratum AND r.2 = 2 AND r.3 = moment, t) AS met_at,
+                t
             FROM
             (
-                -- Every moment that hurt anyone, with its place, beside each session.
-                SELECT
-                    *,
-                    groupUniqArrayArray(arrayMap(m -> (m, microx_place(m)), hurt)) OVER ()
-                        AS hurting
-                FROM microx.session_goals(site = {site:String},
-                    since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
-                    goal = 'return', name = '', target = '', days = {days:UInt32}, rating = 0)
-                WHERE judged
+                SELECT groupArray((stratum, kind, key, n, x)) AS t
+                FROM
+                (
+                    -- Counted per stratum and key, not per pair of session and moment
+                    -- (pairing every session with every moment took most of the view's
+                    -- time): everyone (kind 0), each page reached (1), and each moment
+                    -- that hurt, where the session reached it (2).
+                    SELECT
+                        microx_engagement(prior) AS stratum,
+                        item.1 AS kind,
+                        item.2 AS key,
+                        countIf(item.3) AS n,
+                        countIf(item.3 AND met) AS x
+                    FROM
+                    (
+                        SELECT prior, met, places, hurt
+                        FROM microx.session_goals(site = {site:String},
+                            since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+                            goal = 'return', name = '', target = '', days = {days:UInt32},
+                            rating = 0)
+                        WHERE judged
+                    )
+                    ARRAY JOIN arrayConcat(
+                        [(0, '', true)],
+                        arrayMap(p -> (1, p, true), places),
+                        if(notEmpty(hurt), [(2, '(any friction)', true)], []),
+                        arrayMap(m -> (2, m, microx_place(m) = ''
+                            OR has(places, microx_place(m))), hurt)) AS item
+                    GROUP BY stratum, kind, key
+                )
             )
-            ARRAY JOIN arrayConcat([('(any friction)', '')], hurting) AS candidate
-            WHERE candidate.2 = '' OR has(places, candidate.2)
+            ARRAY JOIN arrayFlatten(arrayMap(m -> arrayMap(s -> (m, s),
+                arrayDistinct(arrayMap(r -> r.1, t))),
+                arrayDistinct(arrayMap(r -> r.3, arrayFilter(r -> r.2 = 2, t))))) AS pair
         )
-        GROUP BY moment, stratum
+        WHERE reached_at > 0
     )
     GROUP BY moment
     HAVING sessions_met > 0

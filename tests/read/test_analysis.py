@@ -201,6 +201,64 @@ def test_a_window_counts_exactly_its_own_minutes(
     assert any(until.timestamp() * 1000 <= t < edges[1].timestamp() * 1000 for t in times)
 
 
+# Each session folded from its own moments, as session_facts folds them from the
+# per-session aggregate (a set sorted to compare, the variants as text).
+SESSIONS_FROM_ROWS = """
+SELECT
+    toString(session_id) AS sid, toString(any(visitor_id)) AS visitor, min(event_time) AS started,
+    maxIf(event_time, lived) AS ended, count() AS moments, max(pain) AS peak,
+    argMax(moment, microx_peak_order(event_time, seq, pain, event_id)) AS peak_moment,
+    argMaxIf(moment, microx_with_id(microx_end_order(event_time, kind, seq, pain), event_id),
+        lived) AS end_moment,
+    round(sum(pain), 6) AS friction, toString(argMax(variants, event_time)) AS variants,
+    arraySort(groupUniqArrayIf(moment, position(moment, ' @ ') = 0)) AS places,
+    arraySort(groupUniqArrayIf(moment, pain > 0)) AS hurt,
+    arraySort(groupUniqArrayIf((name, target), type = 'step')) AS steps,
+    arraySort(groupUniqArrayIf(name, type = 'moment')) AS named,
+    arraySort(groupUniqArrayIf((name, value), type = 'feedback')) AS ratings
+FROM microx.session_moments({window})
+GROUP BY session_id ORDER BY sid
+"""
+SESSIONS_KEPT = """
+SELECT
+    toString(session_id) AS sid, toString(visitor_id) AS visitor, started, ended, moments, peak,
+    peak_moment, end_moment, round(friction, 6) AS friction,
+    toString(CAST(variants, 'Map(LowCardinality(String), String)')) AS variants,
+    arraySort(places) AS places, arraySort(hurt) AS hurt, arraySort(steps) AS steps,
+    arraySort(named) AS named, arraySort(ratings) AS ratings
+FROM microx.session_facts({window})
+ORDER BY sid
+"""
+
+
+@pytest.mark.parametrize(
+    ("start", "length"),
+    [
+        (dt.timedelta(minutes=30), dt.timedelta(days=3, minutes=47, seconds=13)),
+        (dt.timedelta(minutes=5, seconds=7), dt.timedelta(minutes=41)),
+        (-dt.timedelta(days=400), dt.timedelta(days=800)),
+    ],
+)
+def test_sessions_kept_as_events_arrive_are_their_rows_folded(
+    shop: Shop, start: dt.timedelta, length: dt.timedelta
+) -> None:
+    """session_facts reads the per-session aggregate for whole hours and the rows at the
+    window's edges; folded from the rows alone, every session is the same."""
+    store = shop.store
+    times = sorted(e["ts"] + 40 for env in shop.envelopes for e in env["e"])
+    middle = dt.datetime.fromtimestamp(times[len(times) // 2] / 1000, dt.UTC)
+    since = middle.replace(minute=0, second=0, microsecond=0) + start
+    until = since + length
+    window = (
+        f"site = 'shop', since = '{since:%Y-%m-%d %H:%M:%S}', until = '{until:%Y-%m-%d %H:%M:%S}'"
+    )
+    kept = rows(store, SESSIONS_KEPT.format(window=window))
+    folded = rows(store, SESSIONS_FROM_ROWS.format(window=window))
+    assert kept == folded
+    assert kept and any(r["steps"] for r in kept) and any(r["ratings"] for r in kept)
+    assert any(r["variants"] != "{}" for r in kept) and any(r["hurt"] for r in kept)
+
+
 def test_the_dead_button_tops_the_click_targets(shop: Shop) -> None:
     store = shop.store
     targets = rows(store, f"SELECT * FROM microx.click_targets({WINDOW})")

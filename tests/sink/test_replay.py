@@ -109,11 +109,16 @@ def test_batch_replayed_after_a_crash_counts_once_in_every_view(
         _, rejected = store.query("SELECT count() FROM microx.rejected_events")
         _, stored = store.query(STORED)
         _, recounted = store.query(RECOUNTED)
+        _, sessions = store.query(
+            "SELECT sum(moments), uniqExact(session_id) FROM microx.session_hourly"
+        )
     assert sorted(i for i, _ in ids) == sorted(acked)
     assert {n for _, n in ids} == {1}
     assert sum(r[4] for r in stored) == len(acked)
     assert stored == recounted
     assert rejected == [(ENVELOPES,)]
+    # The per-session aggregate: every moment once, in as many sessions as were sent.
+    assert sessions == [(len(acked), ENVELOPES)]
 
 
 def deduplication_window(store: Store, table: str) -> int:

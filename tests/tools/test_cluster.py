@@ -271,6 +271,8 @@ STATEMENTS = {
     # table split in two; a view TO it; an INSERT.
     "click_feedback": 1 + 2 + 2 + 1 + 1 + 1,
     "time_lost": 1 + 2 + 2 + 1 + 1 + 1,
+    # The per-session table split in two; a view TO it; an INSERT.
+    "session_hourly": 2 + 1 + 1 + 1,
     # A table split in two.
     "annotations": 2 + 1,
     # A table split in two; a view TO it.
