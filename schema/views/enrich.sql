@@ -74,40 +74,6 @@ CREATE OR REPLACE FUNCTION microx_url_path AS (url) -> if(
         extract(url, '^(?:[A-Za-z][A-Za-z0-9+.\\-]*:)?(?://[^/?#]*)?([^?#]*)'), '^$', '/'),
     microx_url_path_any(url));
 
--- A property's float as Python's repr() writes it, from the engine's text of it (the same
--- shortest digits, laid out otherwise: 1e+20 and 1e-05, not 100000000000000000000 and 1e-5).
-CREATE OR REPLACE FUNCTION microx_float_layout AS (sign, digits, point) -> multiIf(
-    digits = '', concat(sign, '0.0'),
-    point - 1 < -4 OR point - 1 >= 16, concat(
-        sign, substring(digits, 1, 1),
-        if(length(digits) > 1, concat('.', substring(digits, 2)), ''),
-        'e', if(point - 1 < 0, '-', '+'), if(abs(point - 1) < 10, '0', ''), toString(abs(point - 1))),
-    point <= 0, concat(sign, '0.', repeat('0', toUInt32(greatest(-point, 0))), digits),
-    point < length(digits), concat(
-        sign, substring(digits, 1, point), '.', substring(digits, point + 1)),
-    concat(sign, digits, repeat('0', toUInt32(greatest(point - length(digits), 0))), '.0'));
-
--- From a mantissa's digits and the exponent beside it: the significant digits, and where
--- the point falls among them.
-CREATE OR REPLACE FUNCTION microx_float_parts AS (sign, mantissa, exponent) -> microx_float_layout(
-    sign,
-    replaceRegexpOne(replaceRegexpOne(replaceOne(mantissa, '.', ''), '^0+', ''), '0+$', ''),
-    toInt32(position(concat(mantissa, '.'), '.')) - 1 + exponent
-        - toInt32(length(replaceOne(mantissa, '.', ''))
-            - length(replaceRegexpOne(replaceOne(mantissa, '.', ''), '^0+', ''))));
-
-CREATE OR REPLACE FUNCTION microx_py_float AS (text) -> microx_float_parts(
-    if(startsWith(text, '-'), '-', ''),
-    splitByChar('e', lower(ltrim(text, '-')))[1],
-    toInt32OrZero(replaceOne(splitByChar('e', concat(lower(ltrim(text, '-')), 'e0'))[2], '+', '')));
-
--- A property's value as the row stores it: strings as they are, booleans as true/false,
--- numbers as Python's repr() (an integer's text is its repr). ``kind`` is its JSONType.
-CREATE OR REPLACE FUNCTION microx_prop_value AS (raw, kind) -> multiIf(
-    kind = 'String', JSONExtractString(raw),
-    kind = 'Double', microx_py_float(raw),
-    raw);
-
 CREATE OR REPLACE FUNCTION microx_language_named AS (first) -> if(first = '*', '', first);
 
 -- The first language of an Accept-Language header, trimmed as Python's str.strip() does;

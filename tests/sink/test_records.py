@@ -22,7 +22,7 @@ from collector.rows.rejection import Rejection
 from collector.rows.useragent import classify
 from collector.sink.blocks import insert_rows
 from collector.sink.copies import Found
-from collector.sink.records import EVENTS, REJECTED, Erasure, index, props_sql
+from collector.sink.records import EVENTS, REJECTED, Erasure, index
 from collector.sink.store import Store
 from tests.conftest import BROWSER_UA, make_envelope, make_event, now_ms, open_store
 
@@ -239,9 +239,12 @@ def test_the_first_language_is_read_as_python_does(store: Store, headers: list[s
     )
 )
 def test_properties_are_written_as_python_does(store: Store, values: list[Any]) -> None:
-    texts = [orjson.dumps({"k": v, "k2": v}).decode() for v in values]
-    _, rows = store.query(
-        f"SELECT arrayMap(p -> {props_sql('p')}, {{texts:Array(String)}})",
-        parameters={"texts": texts},
-    )
-    assert rows[0][0] == [{"k": _prop_value(v), "k2": _prop_value(v)} for v in values]
+    received = now_ms()
+    events = [make_event(q=j, p={"k": v, "k2": v}, ts=received) for j, v in enumerate(values)]
+    envelope = judge(make_envelope(*events, at=received)).envelope
+    payload = Accepted(received, envelope, envelope["e"], [], BROWSER_UA).encode()
+    store.insert_records(EVENTS, index([payload]).events)
+    _, rows = store.query("SELECT seq, props FROM microx.events ORDER BY seq")
+    store.command("TRUNCATE TABLE microx.events")
+    expected = [(j, {"k": _prop_value(v), "k2": _prop_value(v)}) for j, v in enumerate(values)]
+    assert rows == expected
