@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import gc
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.ingest.ratelimit import RateLimiter
 from collector.ingest.receive import Ingest, Limits
+from collector.ingest.route import Endpoint, IngestRoute
 from collector.ingest.sites import SiteRegistry
 from collector.ops.logs import RequestId, summarise_periodically, throttle
 from collector.ops.metrics import CONTENT_TYPE, Metrics
@@ -42,7 +43,6 @@ from collector.spool.log import Spool
 from collector.web.pages import DEMO_DIR, VITALS_FILE, Snippet, demo_page, healthz, snippet_path
 
 READY_TIMEOUT_S = 2.0
-OVERLOAD_RETRY_AFTER_S = 1
 log = logging.getLogger("microx")
 
 
@@ -59,6 +59,35 @@ class ByPort:
         server = scope.get("server") if scope["type"] in ("http", "websocket") else None
         target = self.ports.get(server[1], self.app) if server else self.app
         await target(scope, receive, send)
+
+
+class _Route:
+    """The ingest route in front of the app's stack, made before the stack is."""
+
+    def __init__(self, max_inflight: int, metrics: Metrics) -> None:
+        self._max_inflight = max_inflight
+        self._metrics = metrics
+        self._route: IngestRoute | None = None
+
+    @property
+    def inflight(self) -> int:
+        return self._route.inflight if self._route is not None else 0
+
+    def wrap(self, stack: ASGIApp, endpoints: Mapping[str, Endpoint]) -> ASGIApp:
+        self._route = IngestRoute(stack, endpoints, self._max_inflight, self._metrics)
+        return self._route
+
+
+class _Collector(Starlette):
+    """Starlette, with the ingest route outermost: in front of its error handling and
+    middleware too, which the route does for itself."""
+
+    def __init__(self, outermost: Callable[[ASGIApp], ASGIApp], **kwargs: Any) -> None:
+        self._outermost = outermost
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return self._outermost(super().build_middleware_stack())
 
 
 def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starlette:
@@ -121,7 +150,10 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
     report = ReportPage(queries, settings.goals, journeys)
     visitors = VisitorRequests(ingest, batcher, spool, tombstones, metrics)
     annotations = Annotations(ingest, batcher)
-    metrics.gauge("microx_ingest_inflight", "Ingest requests being handled.", lambda: inflight)
+    route = _Route(settings.max_inflight, metrics)
+    metrics.gauge(
+        "microx_ingest_inflight", "Ingest requests being handled.", lambda: route.inflight
+    )
     metrics.gauge("microx_spool_bytes", "Spool bytes not yet stored.", lambda: spool.used_bytes)
     metrics.gauge("microx_spool_max_bytes", "The spool's bound.", lambda: spool.max_bytes)
     metrics.gauge(
@@ -200,37 +232,9 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
             throttle.summarise()
             log.info("stopped; pending rows flushed")
 
-    inflight = 0
-
-    def admitted(
-        endpoint: Callable[[Request], Awaitable[Response]],
-    ) -> Callable[[Request], Awaitable[Response]]:
-        """Ingest with a bound on requests in flight: past it, 503 at once. Queueing more
-        would only grow memory and latency for requests the clients will give up on."""
-
-        async def run(request: Request) -> Response:
-            nonlocal inflight
-            if inflight >= settings.max_inflight:
-                metrics.requests_refused.inc("overloaded")
-                return JSONResponse(
-                    {"error": "the collector is at capacity; retry later", "reason": "overloaded"},
-                    503,
-                    headers={"retry-after": str(OVERLOAD_RETRY_AFTER_S)},
-                )
-            inflight += 1
-            started = time.perf_counter()
-            try:
-                return await endpoint(request)
-            finally:
-                inflight -= 1
-                metrics.ingest_seconds.observe(time.perf_counter() - started)
-
-        return run
-
     routes = [
-        Route("/v1/events", admitted(ingest.browser), methods=["POST"]),
+        # POST to both ingest paths is answered in front of the router (``IngestRoute``).
         Route("/v1/events", ingest.preflight, methods=["OPTIONS"]),
-        Route("/v1/server-events", admitted(ingest.server), methods=["POST"]),
         Route("/v1/annotations", annotations.post, methods=["POST"]),
         Route("/v1/visitors/{visitor}", visitors.export, methods=["GET"]),
         Route("/v1/visitors/{visitor}/forget", visitors.forget, methods=["POST"]),
@@ -249,8 +253,13 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
         Route("/", demo_page),
         Mount("/demo", StaticFiles(directory=DEMO_DIR), name="demo"),
     ]
-    middleware = [Middleware(RequestId)]
-    if settings.query_port:
+    endpoints = {"/v1/events": ingest.browser, "/v1/server-events": ingest.server}
+
+    def outermost(stack: ASGIApp) -> ASGIApp:
+        lean = route.wrap(stack, endpoints)
+        if not settings.query_port:
+            return lean
+        # The query port answers SQL only: it is told apart before the ingest route.
         sql_only = Starlette(
             routes=[
                 Route("/", queries.clickhouse, methods=["GET", "POST"]),
@@ -258,7 +267,10 @@ def create_app(settings: Settings, store_factory: StoreFactory = Store) -> Starl
             ],
             middleware=[Middleware(RequestId)],
         )
-        middleware.insert(0, Middleware(ByPort, ports={settings.query_port: sql_only}))
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+        return ByPort(lean, ports={settings.query_port: sql_only})
+
+    app = _Collector(
+        outermost, routes=routes, lifespan=lifespan, middleware=[Middleware(RequestId)]
+    )
     app.state.metrics = metrics  # the server's connection guard counts into it too
     return app

@@ -24,7 +24,7 @@ DEFAULT_DATA_DIR = "./var"
 # client may send more, but one request is never a bulk import.
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # ClickHouse prefers few large inserts: thousands of rows about once a second.
-DEFAULT_BATCH_MAX_ROWS = 10_000
+DEFAULT_BATCH_MAX_ROWS = 50_000
 DEFAULT_BATCH_MAX_AGE_MS = 1_000
 DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
 # Room to ride out a store outage: at ~300 bytes an event, 1 GiB is ~3.5 million events.

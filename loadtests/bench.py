@@ -9,9 +9,12 @@
                clickhouse-connect (what a team writes in an afternoon).
 
 Each server runs as its own process on 127.0.0.1 and is driven by ``wrk`` with
-``loadtests/events.lua`` (20-event batches, a fresh UUID per event) for a bounded time.
-Printed per target: events/s acknowledged, p50/p99 latency, server CPU (cores) and peak RSS.
-Every microx run is audited: each acknowledged event must be in ClickHouse exactly once.
+``loadtests/events.lua`` (a fresh UUID per event) for a bounded time. bare and microx run
+interleaved at 20, 5 and 1 events per request (``--batches``), one after the other for each
+size, so that both see the same machine; the rest at 20. Printed per target: events/s
+acknowledged, p50/p99 latency, server CPU (cores, and µs of process CPU per event and per
+request), peak RSS, and the load average around it (the machine may be shared). Every
+microx run is audited: each acknowledged event must be in ClickHouse exactly once.
 """
 
 from __future__ import annotations
@@ -36,12 +39,16 @@ ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "loadtests" / "events.lua"
 TICKS = os.sysconf("SC_CLK_TCK")
 BATCH = 20  # events per request, as events.lua sends by default
+BATCHES = (20, 5, 1)
 OVERLOAD_CONNECTIONS = 1024
+# The targets, against bare at the same batch size.
+TARGET_RATIO = {20: 0.5, 5: 0.3, 1: 0.3}
 
 
 @dataclasses.dataclass
 class Result:
     name: str
+    batch: int
     events_per_s: float
     p50_ms: float
     p99_ms: float
@@ -52,6 +59,11 @@ class Result:
     failed: int
     acknowledged_total: int = 0  # events, warm-up included, from the server's own metric
     audit: str = ""
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return self.cpu_cores * 1e6 / self.events_per_s if self.events_per_s else 0.0
 
 
 def free_port() -> int:
@@ -129,9 +141,12 @@ def server(cmd: list[str], env: dict[str, str], port: int, log: Path) -> Iterato
                 proc.wait()
 
 
-def drive(port: int, seconds: float, connections: int, rate: float = 0) -> dict[str, float]:
-    """wrk flat out, or paced at ``rate`` requests/s in all."""
+def drive(
+    port: int, seconds: float, connections: int, rate: float = 0, batch: int = BATCH
+) -> dict[str, float]:
+    """wrk flat out, or paced at ``rate`` requests/s in all, ``batch`` events a request."""
     pace = {"RATE": f"{rate:.1f}", "CONNS": str(connections)} if rate else {}
+    pace["BATCH"] = str(batch)
     out = subprocess.run(
         [
             "wrk",
@@ -163,18 +178,23 @@ def measure(
     seconds: float,
     connections: int,
     rate: float = 0,
+    batch: int = BATCH,
 ) -> Result:
-    with server(cmd, env, port, work / f"{name}.log") as pid:
-        drive(port, 2, connections, rate)  # warm-up, not counted
+    log = work / f"{name.replace('/', '-')}-{batch}.log"
+    with server(cmd, env, port, log) as pid:
+        drive(port, 2, connections, rate, batch)  # warm-up, not counted
+        load0 = os.getloadavg()[0]
         cpu0, t0 = cpu_seconds(pid), time.monotonic()
-        stats = drive(port, seconds, connections, rate)
+        stats = drive(port, seconds, connections, rate, batch)
         cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+        load1 = os.getloadavg()[0]
         rss = peak_rss_mb(pid)
-        acknowledged = accepted_metric(port) if name not in ("bare", "naive") else 0
-    batch = stats["batch"]
+        acknowledged = accepted_metric(port) if not name.startswith(("bare", "naive")) else 0
+    sent = int(stats["batch"])
     return Result(
         name,
-        stats["ok"] * batch / seconds,
+        sent,
+        stats["ok"] * sent / seconds,
         stats["p50"],
         stats["p99"],
         cpu,
@@ -183,6 +203,7 @@ def measure(
         int(stats["refused"]),
         int(stats["failed"] + stats["errors"]),
         acknowledged,
+        load=(load0, load1),
     )
 
 
@@ -214,7 +235,13 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--batches",
+        default=",".join(map(str, BATCHES)),
+        help="events per request for the bare/microx pairs, the first also for the rest",
+    )
     args = parser.parse_args()
+    batches = [int(b) for b in args.batches.split(",")]
     if shutil.which("wrk") is None:
         print("bench: wrk is missing (apt-get install wrk)", file=sys.stderr)
         return 2
@@ -222,32 +249,24 @@ def main() -> int:
     py = sys.executable
     results: list[Result] = []
 
-    port = free_port()
-    results.append(
-        measure(
-            "bare",
-            [
-                py,
-                "-m",
-                "uvicorn",
-                "loadtests.servers.bare:app",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            {},
-            port,
-            work,
-            args.seconds,
-            args.connections,
-        )
-    )
-
-    def run_microx(name: str, connections: int, rate: float = 0) -> Result:
+    def run_bare(batch: int) -> Result:
         port = free_port()
-        data_dir = work / name
+        cmd = [
+            py,
+            "-m",
+            "uvicorn",
+            "loadtests.servers.bare:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        return measure("bare", cmd, {}, port, work, args.seconds, args.connections, 0, batch)
+
+    def run_microx(name: str, connections: int, rate: float = 0, batch: int = BATCH) -> Result:
+        port = free_port()
+        data_dir = work / f"{name.replace('/', '-')}-{batch}"
         env = {
             "MICROX_PORT": str(port),
             "MICROX_DATA_DIR": str(data_dir),
@@ -258,17 +277,22 @@ def main() -> int:
             "MICROX_RATE_SITE_BURST": "1e9",
         }
         cmd = [py, "-m", "collector.cli", "serve"]
-        result = measure(name, cmd, env, port, work, args.seconds, connections, rate)
+        result = measure(name, cmd, env, port, work, args.seconds, connections, rate, batch)
         result.audit = audit_microx(data_dir, result.acknowledged_total)
         return result
 
-    micro = run_microx("microx", args.connections)
-    results.append(micro)
+    pairs: dict[int, tuple[Result, Result]] = {}
+    for batch in batches:
+        bare = run_bare(batch)
+        micro = run_microx("microx", args.connections, batch=batch)
+        results += [bare, micro]
+        pairs[batch] = (bare, micro)
+    micro = pairs[batches[0]][1]
     # The same at half the rate it reached: the latency a sized deployment sees.
-    half_rate = micro.events_per_s / BATCH / 2
-    results.append(run_microx("microx/2", args.connections, half_rate))
+    half_rate = micro.events_per_s / micro.batch / 2
+    results.append(run_microx("microx/2", args.connections, half_rate, micro.batch))
     # Far more clients than it can serve: it must refuse the excess, not queue it.
-    results.append(run_microx("overload", OVERLOAD_CONNECTIONS))
+    results.append(run_microx("overload", OVERLOAD_CONNECTIONS, batch=micro.batch))
 
     port = free_port()
     results.append(
@@ -294,16 +318,23 @@ def main() -> int:
     )
 
     print(
-        f"\n{'target':8} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU':>6} "
-        f"{'peak RSS':>9} {'2xx':>7} {'429/503':>8} {'failed':>7}"
+        f"\n{'target':9} {'ev/req':>6} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU':>5} "
+        f"{'µs/event':>8} {'µs/req':>7} {'peak RSS':>9} {'2xx':>7} {'429/503':>8} "
+        f"{'failed':>7} {'load':>9}"
     )
     for r in results:
         print(
-            f"{r.name:8} {r.events_per_s:10,.0f} {r.p50_ms:8.1f} {r.p99_ms:8.1f} "
-            f"{r.cpu_cores:6.2f} {r.peak_rss_mb:7.0f}MB {r.ok:7d} {r.refused:8d} {r.failed:7d}"
+            f"{r.name:9} {r.batch:6d} {r.events_per_s:10,.0f} {r.p50_ms:8.1f} {r.p99_ms:8.1f} "
+            f"{r.cpu_cores:5.2f} {r.cpu_us_per_event:8.1f} {r.cpu_us_per_event * r.batch:7.0f} "
+            f"{r.peak_rss_mb:7.0f}MB {r.ok:7d} {r.refused:8d} {r.failed:7d} "
+            f"{r.load[0]:4.1f}-{r.load[1]:<4.1f}"
         )
-    bare, naive = results[0], results[-1]
-    print(f"\nmicrox / bare  = {micro.events_per_s / bare.events_per_s:.2f}   (target >= 0.5)")
+    naive = results[-1]
+    print()
+    for batch, (bare, micro_b) in pairs.items():
+        ratio = micro_b.events_per_s / bare.events_per_s
+        target = TARGET_RATIO.get(batch, 0.3)
+        print(f"microx / bare at {batch:2d} events/request = {ratio:.2f}   (target >= {target})")
     print(f"microx / naive = {micro.events_per_s / max(naive.events_per_s, 1):.2f}   (target >= 5)")
     audited = [r for r in results if r.audit]
     for r in audited:

@@ -8,20 +8,20 @@ import functools
 import os
 import signal
 import sys
-from collections.abc import Sequence
 
 from collector import app, cli
+from collector.sink.records import Statement
 from collector.sink.store import Store
 
 CRASH_TABLE = os.environ.get("MICROX_TEST_CRASH_TABLE", "rejected_events")
 
 
 class CrashAfterInsert(Store):
-    def insert_block(
-        self, table: str, column_names: Sequence[str], block: bytes, token: str | None = None
+    def insert_records(
+        self, statement: Statement, records: bytes, token: str | None = None
     ) -> None:
-        super().insert_block(table, column_names, block, token)
-        if table == CRASH_TABLE:
+        super().insert_records(statement, records, token)
+        if statement.table == CRASH_TABLE:
             os.kill(os.getpid(), signal.SIGKILL)
 
 

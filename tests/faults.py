@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from collector.sink.records import Statement
 from collector.sink.store import Store
 
 
@@ -82,6 +83,15 @@ class FaultyStore(Store):
         self._around(
             table,
             lambda: super(FaultyStore, self).insert_block(table, column_names, block, token),
+            token,
+        )
+
+    def insert_records(
+        self, statement: Statement, records: bytes, token: str | None = None
+    ) -> None:
+        self._around(
+            statement.table,
+            lambda: super(FaultyStore, self).insert_records(statement, records, token),
             token,
         )
 

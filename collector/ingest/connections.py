@@ -29,8 +29,8 @@ from uvicorn.server import ServerState
 from collector.ops.metrics import Metrics
 
 # Descriptors kept free for everything but client connections: the spool's segments and
-# checkpoint, the embedded store's part files during inserts and merges, the worker
-# process's pipes, logs and analysts' queries. At rest the collector holds about 65.
+# checkpoint, the embedded store's part files during inserts and merges, the file a batch's
+# records are inserted from, logs and analysts' queries. At rest the collector holds about 65.
 DESCRIPTOR_HEADROOM = 256
 MIN_CONNECTIONS = 16
 # Treated as the limit when there is none.

@@ -120,14 +120,15 @@ class Ingest:
         except Refused as refused:
             return refused.response
         user_agent = request.headers.get("user-agent", "")
-        if self._limits.drop_bots and classify(user_agent)[2] == "bot":
+        agent = classify(user_agent)
+        if self._limits.drop_bots and agent[2] == "bot":
             count = _count_events(body)
             self._metrics.events_filtered.inc("bot", count)
             log.debug("dropped %d events from a bot user agent", count, extra={"kind": "bot"})
             return json_response(202, {"accepted": 0, "filtered": count, "reason": "bot"}, cors)
         policy = Browser(self._sites, self._per_site, origin, self._not_stored)
         language = request.headers.get("accept-language", "")
-        return await self._ingest(body, received_ms, user_agent, language, cors, policy)
+        return await self._ingest(body, received_ms, (user_agent, agent), language, cors, policy)
 
     # -- back ends ----------------------------------------------------------------------
 
@@ -140,7 +141,8 @@ class Ingest:
             return refused.response
         user_agent = request.headers.get("user-agent", "")
         language = request.headers.get("accept-language", "")
-        return await self._ingest(body, received_ms, user_agent, language, {}, Server(site))
+        agent = (user_agent, classify(user_agent))
+        return await self._ingest(body, received_ms, agent, language, {}, Server(site))
 
     def key_site(self, request: Request, from_browser: str) -> str:
         """The site the request's server key is for; :class:`Refused` when a browser sent
@@ -187,7 +189,7 @@ class Ingest:
         self,
         body: bytes,
         received_ms: int,
-        user_agent: str,
+        agent: tuple[str, tuple[str, str, str]],
         language: str,
         cors: dict[str, str],
         policy: Policy,
@@ -229,7 +231,8 @@ class Ingest:
                 "errors": shown,
             }
             return json_response(400, body_out, cors)
-        record = Accepted(received_ms, envelope, accepted, rejected, user_agent, language)
+        user_agent, classes = agent
+        record = Accepted(received_ms, envelope, accepted, rejected, user_agent, language, classes)
         try:
             await self._spool.append(record.encode(), record.rows)
         except (SpoolFull, SpoolError) as exc:

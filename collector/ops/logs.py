@@ -145,6 +145,19 @@ def configure(level: str, fmt: str) -> None:
         logger.addFilter(throttle)
 
 
+def new_request_id(scope: Scope) -> str:
+    """The request's id: a sane incoming ``X-Request-ID`` unless it holds a secret key, else
+    a new one (random, 16 hex digits)."""
+    found = b""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            found = value  # the last one, as a dict of the headers would keep
+    incoming = found.decode("latin-1")
+    if _INCOMING_ID.match(incoming) and not holds_secret(found):
+        return incoming
+    return uuid.uuid4().hex[:16]
+
+
 class RequestId:
     """Gives every request an id (a sane incoming ``X-Request-ID`` is kept, unless it holds
     a secret key), puts it in every log line written while serving it, and returns it in the
@@ -157,9 +170,7 @@ class RequestId:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        sane = _INCOMING_ID.match(incoming) and not holds_secret(incoming.encode())
-        rid = incoming if sane else uuid.uuid4().hex[:16]
+        rid = new_request_id(scope)
         token = request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:

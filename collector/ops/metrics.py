@@ -199,7 +199,7 @@ class Metrics:
         )
         self.build_errors = Counter(
             "microx_build_errors_total",
-            "Failed attempts to rebuild a batch's rows from the spool (the worker process died).",
+            "Failed attempts to read a batch's records from the spool for insert.",
             registry=r,
         )
         self.sink_restarts = Counter(

@@ -8,10 +8,12 @@ Two kinds are written: :class:`Accepted` (a request with events to store, and th
 of it that were refused) and :class:`Refusal` (refused input only, kept for
 ``rejected_events``). Both encode to one JSON object:
 
-``rx`` receive time (epoch ms), ``site``; with events: ``env`` (the envelope without its
-events), ``e`` (the accepted events), ``ua`` (User-Agent), ``al`` (Accept-Language, only
-when the envelope does not name a language); with refusals: ``rej`` (reason, field,
-message, index, raw), ``sid`` and ``vid`` (whose they are, so an erasure reaches them).
+``rx`` receive time (epoch ms), ``site``; with events: ``uc`` (the User-Agent's browser,
+OS and device classes, first: a record without it was written before ingest classified
+agents), ``env`` (the envelope without its events), ``e`` (the accepted events), ``ua``
+(User-Agent), ``al`` (Accept-Language, only when the envelope does not name a language);
+with refusals: ``rej`` (reason, field, message, index, raw), ``sid`` and ``vid`` (whose
+they are, so an erasure reaches them).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collector.contract import contract_version
 from collector.rows.columns import Row, ms_to_datetime
 from collector.rows.enrich import enrich
 from collector.rows.rejection import Rejection
+from collector.rows.useragent import classify
 from collector.rows.wire import Envelope, WireEvent
 
 MESSAGE_LIMIT = 500
@@ -45,6 +48,8 @@ class Accepted:
     rejected: list[Rejection]
     user_agent: str
     accept_language: str = ""
+    # The User-Agent's classes when ingest has them already (``useragent.classify``).
+    agent: tuple[str, str, str] | None = None
 
     @property
     def rows(self) -> int:
@@ -53,6 +58,7 @@ class Accepted:
     def encode(self) -> bytes:
         envelope = self.envelope
         body: dict[str, Any] = {
+            "uc": self.agent or classify(self.user_agent),
             "rx": self.received_ms,
             "site": envelope["s"],
             "env": {k: v for k, v in envelope.items() if k != "e"},

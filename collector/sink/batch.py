@@ -1,8 +1,8 @@
 """batch + sink: drain the spool into ClickHouse in large columnar inserts.
 
 One background task reads records back from the spool in order, about ``max_rows`` rows
-at a time or whatever arrived within ``max_age_ms``, has a worker process rebuild their
-rows as insert blocks (``blocks``), and inserts them. All store and spool-reading calls
+at a time or whatever arrived within ``max_age_ms``, and inserts them as they are: the
+engine builds the rows (``records``). All store and spool-reading calls
 run on one dedicated thread, so the event loop never blocks on ClickHouse or the disk.
 
 Exactly once: before inserting, the batch's spool range and a content-derived
@@ -33,9 +33,9 @@ from typing import TypeVar
 
 from collector.ops.metrics import Metrics
 from collector.rows.columns import EVENT_COLUMNS, REJECTED_COLUMNS
-from collector.sink.blocks import Block, Blocks, Erasure
 from collector.sink.copies import Copies
 from collector.sink.intent import Intent, IntentFile
+from collector.sink.records import EVENTS, REJECTED, Block, Erasure, index
 from collector.sink.store import Store, StoreLost
 from collector.sink.tombstones import Tombstones
 from collector.spool.log import Position, Spool
@@ -55,11 +55,11 @@ StoreFactory = Callable[[str], Store]
 
 @dataclasses.dataclass
 class _Batch:
-    """Records read from the spool, in order, and their insert block being built."""
+    """Records read from the spool, in order, and what the sink found reading them."""
 
     payloads: list[bytes]
     intent: Intent
-    block: asyncio.Future[Block] | None = None
+    block: Block | None = None
     # Read where the spool's checkpoint or the record of the insert in flight was lost:
     # its rows may be stored already.
     verify: bool = False
@@ -100,10 +100,9 @@ class Batcher:
         # newer is read, because the checkpoint may only ever move past stored rows.
         self._pending: _Batch | None = None
         # The batch after it, read ahead while it is inserted when the spool holds a
-        # backlog, so that building one block overlaps inserting the other. Only then:
-        # in steady traffic the overlap would take the cores requests are waiting for.
+        # backlog. Only then: in steady traffic the overlap would take the cores requests
+        # are waiting for.
         self._next: _Batch | None = None
-        self._blocks: Blocks | None = None
         self._copies = Copies()  # sink thread only
         # What /readyz reports: the draining task's last crash (until it drains again),
         # the last failed store write (until one succeeds), a store directory gone.
@@ -128,11 +127,10 @@ class Batcher:
         for m in await self.call(store.migrate):
             log.info("applied migration %04d_%s", m.version, m.name)
         await self.call(store.claim)
-        self._blocks = Blocks(
-            await self.call(lambda: store.column_types("events", EVENT_COLUMNS)),
-            await self.call(lambda: store.column_types("rejected_events", REJECTED_COLUMNS)),
-        )
-        await self._blocks.start()
+        # A table missing a column the rows are made of is refused now, not at the first
+        # insert.
+        await self.call(lambda: store.column_types("events", EVENT_COLUMNS))
+        await self.call(lambda: store.column_types("rejected_events", REJECTED_COLUMNS))
         self._metrics.store_up.set(1)
         if self._spool.unread_rows:
             log.info("spool: %d rows from an earlier run to store", self._spool.unread_rows)
@@ -229,24 +227,21 @@ class Batcher:
         return False
 
     async def _read(self) -> _Batch | None:
-        """The next batch from the spool, its block already being built."""
+        """The next batch from the spool."""
         payloads, start, end = await self.call(lambda: self._spool.read(self._max_rows))
         if start == end:
             return None
         # No payloads but an advance: only quarantined bytes, committed like a batch so
         # that the checkpoint moves past them.
         token = hashlib.blake2b(b"".join(payloads), digest_size=16).hexdigest()
-        batch = _Batch(payloads, Intent(start, end, token), verify=self._may_be_stored(start))
-        self._build(batch)
-        return batch
+        return _Batch(payloads, Intent(start, end, token), verify=self._may_be_stored(start))
 
-    def _build(self, batch: _Batch) -> asyncio.Future[Block]:
+    async def _build(self, batch: _Batch) -> Block:
+        """What ``batch`` holds, read on the sink thread: it holds the GIL for about a
+        microsecond per event, in the switch intervals the event loop shares."""
         if batch.block is None:
-            if self._blocks is None:
-                raise RuntimeError("batcher not started")
-            batch.block = asyncio.ensure_future(
-                self._blocks.build(batch.payloads, self._owners_wanted())
-            )
+            owners = self._owners_wanted()
+            batch.block = await self.call(lambda: index(batch.payloads, owners=owners))
         return batch.block
 
     async def _store_batch(self, batch: _Batch, deadline: float | None) -> bool:
@@ -257,11 +252,7 @@ class Batcher:
             started = time.perf_counter()
             try:
                 if block is None:
-                    try:
-                        block = await self._build(batch)
-                    except Exception:
-                        batch.block = None  # built again on the next try
-                        raise
+                    block = await self._build(batch)
                 written = await self.call(functools.partial(self._write, block, batch))
             except Exception as exc:  # noqa: BLE001 - any failure: keep the batch, retry
                 if block is None:
@@ -301,23 +292,23 @@ class Batcher:
     def _write(self, block: Block, batch: _Batch) -> dict[str, int]:
         """On the sink thread: record the intent, insert both tables, move the spool's
         checkpoint. The intent stays on record: the checkpoint past it says it is done."""
-        store, blocks = self._store, self._blocks
-        if store is None or blocks is None:
+        store = self._store
+        if store is None:
             raise RuntimeError("store not open")
         store.verify()
         self._intent_file.record(batch.intent)
         block, erasure = self._erasure(block, batch)
         stored = self._copies.find(store, block, batch.verify)
         if stored or erasure:
-            block = blocks.rebuild(batch.payloads, stored, erasure)
+            block = index(batch.payloads, stored, erasure)
         written: dict[str, int] = {}
         if block.ids:
             token = batch.intent.token + "-e"
-            store.insert_block("events", EVENT_COLUMNS, block.events, token=token)
+            store.insert_records(EVENTS, block.events, token=token)
             written["events"] = len(block.ids)
         if block.rejected_rows:
             token = batch.intent.token + "-r"
-            store.insert_block("rejected_events", REJECTED_COLUMNS, block.rejected, token=token)
+            store.insert_records(REJECTED, block.rejected, token=token)
             written["rejected_events"] = block.rejected_rows
         # The rows went to the directory this process opened, not to one made anew
         # after it was deleted: only then may the spool let go of them.
@@ -337,12 +328,12 @@ class Batcher:
 
     def _erasure(self, block: Block, batch: _Batch) -> tuple[Block, Erasure]:
         """On the sink thread, where erasures also run: what of ``block`` was erased."""
-        tombstones, blocks = self.tombstones, self._blocks
-        if tombstones is None or not len(tombstones) or blocks is None:
+        tombstones = self.tombstones
+        if tombstones is None or not len(tombstones):
             return block, Erasure()
         if block.owners is None or block.rejected_owners is None:
-            # Built before the first erasure: build it again, saying whose each row is.
-            block = blocks.rebuild(batch.payloads, owners=True)
+            # Read before the first erasure: read again, saying whose each row is.
+            block = index(batch.payloads, owners=True)
         owners, rejected_owners = block.owners or (), block.rejected_owners or ()
 
         def erased(session: str, visitor: str, at_ms: int) -> bool:
@@ -386,17 +377,10 @@ class Batcher:
             except Exception:  # what is left stays in the spool
                 log.exception("storing the spool at shutdown failed")
                 break
-        if self._next is not None and self._next.block is not None:
-            # Read ahead but not stored: it stays in the spool, past the checkpoint.
-            self._next.block.cancel()
-            with contextlib.suppress(BaseException):
-                await self._next.block
         if self._unstored():
             log.warning("stopping with unstored rows kept in the spool for the next start")
         if self._store is not None:
             await self.call(self._store.close)
-        if self._blocks is not None:
-            await self.call(self._blocks.close)
         await self.call(self._spool.close)
         self._executor.shutdown(wait=True)
 

@@ -13,8 +13,8 @@ the copies no token catches, and the rule for each:
   or the sink's record of the insert in flight was lost: every event is looked up as a
   resent one is, and every rejected row by its :func:`rejected_key`.
 
-The worker that builds insert blocks applies the first rule and reports each row's id,
-time and key; on the sink thread :class:`Copies` asks the store, which only runs the
+Reading a batch's records (``records.index``) applies the first rule and reports each
+row's id, time and key; on the sink thread :class:`Copies` asks the store, which only runs the
 queries, and remembers.
 """
 
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from collector.rows.columns import EVENT_COLUMNS, Row, ms_to_datetime
 
 if TYPE_CHECKING:
-    from collector.sink.blocks import Block
+    from collector.sink.records import Block
     from collector.sink.store import Store
 
 # A resent event is looked for within this distance of its own time.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from collector.sink.migrations import (
     load_definitions,
     load_migrations,
 )
+from collector.sink.records import INPUT_SETTINGS, Statement
 
 # The engine's functions that read a query's text without running it.
 PARSERS = frozenset({"parseQueryToJSON", "formatQuerySingleLine"})
@@ -50,6 +52,14 @@ class StoreLost(RuntimeError):
 
 def _backquoted(name: str) -> str:
     return name.replace("\\", "\\\\").replace("`", "\\`")
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _literal(value: object) -> str:
+    return _quoted(value) if isinstance(value, str) else str(value)
 
 
 def describe_url(url: str) -> str:
@@ -255,6 +265,29 @@ class Store:
             settings=settings,
             fmt="Native",
         )
+
+    def insert_records(
+        self, statement: Statement, records: bytes, token: str | None = None
+    ) -> None:
+        """One ``INSERT … SELECT`` of ``statement`` over ``records`` (JSON lines, the spool's
+        records): the engine builds the rows. The embedded engine reads them from a file, a
+        server from the request's body."""
+        settings: dict[str, Any] = dict(INPUT_SETTINGS)
+        if token:
+            settings |= {"insert_deduplication_token": token, **_DEDUPLICATE}
+        # In the statement, not set around it: the embedded driver would run two queries
+        # per setting to set and restore each.
+        clause = " SETTINGS " + ", ".join(f"{k} = {_literal(v)}" for k, v in settings.items())
+        structure = _quoted(statement.structure)
+        if not self.url.startswith("chdb://"):
+            sql = statement.sql(f"input({structure})") + clause + "\nFORMAT JSONEachRow"
+            self._client.command(sql, data=records)
+            return
+        with tempfile.NamedTemporaryFile(prefix="microx-records-", suffix=".jsonl") as f:
+            f.write(records)
+            f.flush()
+            source = f"file({_quoted(f.name)}, 'JSONEachRow', {structure})"
+            self._client.command(statement.sql(source) + clause)
 
     def column_types(self, table: str, column_names: Sequence[str]) -> list[str]:
         """The ClickHouse types of ``column_names`` in ``table``, in that order."""

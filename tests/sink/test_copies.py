@@ -12,7 +12,7 @@ import pytest
 from collector.rows.columns import EVENT_COLUMNS, REJECTED_COLUMNS, Row
 from collector.rows.record import Refusal, decode
 from collector.rows.rejection import Rejection
-from collector.sink.blocks import Block, insert_rows
+from collector.sink.blocks import insert_rows
 from collector.sink.copies import (
     RESENT_LOOKBACK,
     Copies,
@@ -21,6 +21,7 @@ from collector.sink.copies import (
     not_stored,
     rejected_key,
 )
+from collector.sink.records import Block
 from collector.sink.store import Store
 from tests.conftest import make_envelope, make_event, now_ms, open_store, rows_of
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import multiprocessing
-import os
-import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -334,38 +331,6 @@ def test_shutdown_with_the_store_down_keeps_the_spool_for_next_start(
     with TestClient(create_app(settings)) as client:
         wait_for(lambda: metric(client, "spool_bytes") == 0)
     assert sorted(stored_ids(settings)) == sorted(e["id"] for e in envelope["e"])
-
-
-def test_killed_row_builder_is_replaced_and_nothing_is_lost(tmp_path: Path) -> None:
-    """The worker process that builds insert blocks is killed: the batch it would have
-    built stays in the spool, a new worker takes over, every event is stored once."""
-    settings = settings_for(tmp_path)
-    acked: list[str] = []
-
-    def workers() -> set[int]:
-        return {p.pid for p in multiprocessing.active_children() if p.pid is not None} - before
-
-    before: set[int] = set()
-    before = workers()
-
-    def send_some() -> None:
-        envelope = make_envelope(*[make_event(q=j) for j in range(10)])
-        assert post(client, envelope).status_code == 202
-        acked.extend(e["id"] for e in envelope["e"])
-
-    with TestClient(create_app(settings)) as client:
-        send_some()
-        wait_for(lambda: metric(client, 'insert_rows_total{table="events"}') >= 10)
-        (first,) = workers()
-        os.kill(first, signal.SIGKILL)
-        wait_for(lambda: first not in workers())
-        for _ in range(5):
-            send_some()
-        wait_for(lambda: metric(client, 'insert_rows_total{table="events"}') >= 60)
-        (second,) = workers()
-        assert second != first
-        assert metric(client, "build_errors_total") >= 1
-    assert sorted(stored_ids(settings)) == sorted(acked)
 
 
 def test_sink_task_restarts_after_an_unexpected_error(
