@@ -1,7 +1,9 @@
 import { rescan } from "./activity";
 import { lastClick } from "./clicks";
 import { LEAVING, listen } from "./lib/channels";
-import { attr, label, selector } from "./lib/target";
+import { MAX_LENGTH } from "./contract";
+import { attr, named, selector } from "./lib/target";
+import { scrub } from "./lib/text";
 import { emit, type Fields, type Props } from "./tracker";
 import { guard } from "./lib/safe";
 
@@ -34,7 +36,8 @@ export function captureLoading(): void {
   const end = (cue: Cue, now: number): void => {
     const el = cue._el;
     cue.tg = selector(el);
-    cue.l = label(el);
+    // A busy region's text is what it shows (results, a visitor's own words): never its name.
+    cue.l = scrub(named(el) || attr(el, "role"), MAX_LENGTH.l, true);
     cue.d = now - cue._start;
     emit("loading", cue);
   };

@@ -38,6 +38,9 @@ export function selector(el: Element): string {
   return path.slice(0, MAX_LENGTH.tg);
 }
 
+/** The name an element's own attributes give it: `data-microx-name`, else `aria-label`. */
+export const named = (el: Element): string => attr(el, "data-microx-name") || attr(el, "aria-label");
+
 /**
  * What a person would call the element. Form fields, and elements holding an editable
  * area, are named by attributes only: their text can be what the visitor typed, which
@@ -49,8 +52,7 @@ export function label(el: Element): string {
   if (isPrivate(el)) return "";
   const field = el.matches(FIELDS) || (el as HTMLElement).isContentEditable;
   return scrub(
-    attr(el, "data-microx-name") ||
-      attr(el, "aria-label") ||
+    named(el) ||
       (field ? attr(el, "name") || el.id || (el as HTMLInputElement).labels?.[0]?.textContent : el.textContent),
     MAX_LENGTH.l,
     !field,
