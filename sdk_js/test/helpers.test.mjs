@@ -55,7 +55,7 @@ test("cleanUrl replaces emails and tokens after the origin, and keeps slugs", ()
     cleanUrl("https://shop2-eu.example.com/account/ada@example.com/orders#/reset/9f86d081884c7d659a2feaa0c55ad015"),
     "https://shop2-eu.example.com/account/[email]/orders#/reset/[token]",
   );
-  assert.equal(cleanUrl("https://s.example/u/123e4567-e89b-12d3-a456-426614174000"), "https://s.example/u/[token]");
+  assert.equal(cleanUrl("https://s.example/u/123e4567-e89b-12d3-a456-426614174000"), "https://s.example/u/:id");
   assert.equal(
     cleanUrl("https://s.example/login/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc"),
     "https://s.example/login/[token]",
@@ -69,4 +69,61 @@ test("cleanUrl replaces emails and tokens after the origin, and keeps slugs", ()
   ]) {
     assert.equal(cleanUrl(kept), kept);
   }
+});
+
+// Paths as sites have them: each id segment becomes `:id`, every word stays.
+const ID_PATHS = {
+  "/contacts/16odw8b": "/contacts/:id",
+  "/contacts/x7k2m9p/edit": "/contacts/:id/edit",
+  "/orders/1042": "/orders/:id",
+  "/users/9c1f2e04-7b3d-4a51-8e6f-2d0c5b7a9e13/settings": "/users/:id/settings",
+  "/items/507f1f77bcf86cd799439011": "/items/:id",
+  "/commit/4f2a9c1": "/commit/:id",
+  "/commit/4f2a9c1e": "/commit/:id",
+  "/watch/dQw4w9WgXcQ": "/watch/:id",
+  "/s/aZ3k9Qx": "/s/:id",
+  "/p/2024/05/summer": "/p/:id/:id/summer",
+  "/t/8Kd2pX7q": "/t/:id",
+};
+const WORD_PATHS = [
+  "/contacts",
+  "/settings/profile",
+  "/account/notifications",
+  "/products/iphone15-pro",
+  "/products/iphone15",
+  "/blog/summer-sale-2024",
+  "/docs/v2/api",
+  "/codecs/h264",
+  "/music/mp3",
+  "/l10n/i18n",
+  "/k8s/clusters",
+  "/decade/facade",
+  "/covid19/stats",
+  "/step2/checkout",
+  "/top10",
+  "/b2b",
+  "/oauth2/callback",
+  "/utf8",
+];
+
+test("cleanUrl turns id segments into :id and keeps words, words with a number and slugs", () => {
+  for (const [path, template] of Object.entries(ID_PATHS)) {
+    assert.equal(cleanUrl("https://s.example" + path), "https://s.example" + template, path);
+  }
+  for (const path of WORD_PATHS) assert.equal(cleanUrl("https://s.example" + path), "https://s.example" + path, path);
+  // Ids in a hash route too; a kept query value is a value, not a path segment.
+  assert.equal(cleanUrl("https://s.example/#/order/1042?x=1"), "https://s.example/#/order/:id");
+  assert.equal(cleanUrl("https://s.example/p?page=2", ["page"]), "https://s.example/p?page=2");
+});
+
+test("cleanUrl sends a path matching a declared route as that route", () => {
+  const routes = ["/orgs/:org/users", "/blog/*", "/a.b/:x"];
+  assert.equal(cleanUrl("https://s.example/orgs/acme/users", [], routes), "https://s.example/orgs/:org/users");
+  assert.equal(cleanUrl("https://s.example/orgs/acme/users/7", [], routes), "https://s.example/orgs/acme/users/:id");
+  assert.equal(cleanUrl("https://s.example/blog/my-first-post?utm=1", [], routes), "https://s.example/blog/*");
+  // A pattern's other characters are taken literally: "." is no wildcard, "(" no error.
+  assert.equal(cleanUrl("https://s.example/a.b/c", [], routes), "https://s.example/a.b/:x");
+  assert.equal(cleanUrl("https://s.example/axb/c", [], routes), "https://s.example/axb/c");
+  assert.equal(cleanUrl("https://s.example/x(y", [], ["/x(y"]), "https://s.example/x(y");
+  assert.equal(cleanUrl("https://s.example/blog", [], routes), "https://s.example/blog");
 });
