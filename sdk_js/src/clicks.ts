@@ -10,6 +10,14 @@ export const RAGE_COUNT = 3;
 export const RAGE_MS = 1000;
 export const RAGE_PX = 30;
 export const DEAD_MS = 1000;
+/** Elements sharing a click's selector up to this many are told apart by their names... */
+const NAMED_UP_TO = 20;
+/** ...cut to this many characters. */
+const NAME_LENGTH = 40;
+/** A click whose link or submission the page took over waits this long at most for the view it leads to. */
+export const VIEW_MAX_MS = 10_000;
+/** How the wait for a new view is measured (README: Definitions). */
+export const VIEW_DF = "view@1:100ms/10s";
 
 /** Elements whose click calls for a visible answer (unless they are fields, below). */
 const CLICKABLE = "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick]";
@@ -38,10 +46,18 @@ interface Pending extends Fields {
   t0: number;
   _fb?: Activity | "none" | undefined;
   _err?: boolean;
+  _event: Event;
+  /** the form submission it made, if any */
+  _submit?: Event;
+  /** records the time to the view it led to, once a route settles; cleared once a route took it */
+  _shown?: ((ms?: number) => void) | undefined;
 }
 
-/** The latest click (its target and time), for the loading cues and long frames it may cause. */
-export let lastClick: LastClick = { tg: "", t0: -1e9 };
+/**
+ * The latest click (its target and time), for the loading cues, routes and long frames it
+ * may cause.
+ */
+export let lastClick: LastClick & Partial<Pending> = { tg: "", t0: -1e9 };
 
 /**
  * Every click with the time to its first feedback (a DOM change, request, navigation or
@@ -92,13 +108,27 @@ export function captureClicks(): void {
     }
   });
 
+  /** Clicks whose route has not shown its view yet. */
+  const held = new Set<Pending>();
+  const report = (click: Pending): void => {
+    if (held.delete(click)) emit("click", click);
+  };
+
   const close = (click: Pending): void => {
     // Closed once: by its timer, or earlier when the page is left (a page restored from
     // the back/forward cache runs the timers of clicks already reported).
     if (!open.delete(click)) return;
     const props = click.p;
     props["fb"] = click._fb || "none";
-    emit("click", click);
+    held.add(click);
+    // A data router runs the route's action and loader before it changes the URL: a link
+    // or submission the page took over waits for its view (or a later click, or leaving).
+    if (
+      !("view" in props) &&
+      (click._submit ? click._submit.defaultPrevented : click._event.defaultPrevented && click._el.matches("a[href]"))
+    )
+      setTimeout(guard(report), VIEW_MAX_MS - deadMs, click);
+    else report(click);
     if (props["fb"] == "none" && !props["ex"]) {
       derive("dead_click", click, `dead@1:${deadMs}ms`);
       // Once per burst: the page hears "rage" for the rest.
@@ -115,8 +145,17 @@ export function captureClicks(): void {
 
   listen(LEAVING, () => {
     open.forEach(close);
+    held.forEach(report);
     endBurst();
   });
+
+  addEventListener(
+    "submit",
+    guard((event: Event) => {
+      lastClick._submit = event;
+    }),
+    true,
+  );
 
   addEventListener(
     "click",
@@ -139,19 +178,36 @@ export function captureClicks(): void {
         det: event.detail,
         ex: selected ? "select" : plain ? "plain" : exemption(el),
       };
+      let tg = selector(el);
+      const name = label(el);
+      // Controls sharing a selector (Edit and Delete in one toolbar) are told apart by
+      // their own names, while few share it: a list of many links keeps one target.
+      // (A selector that is not valid CSS, as with an id like React's `:r1:`, counts none.)
+      const shared = guard(() => document.querySelectorAll(tg).length)();
+      if (name && !props.ex && shared! > 1 && shared! <= NAMED_UP_TO) tg += ` "${name.slice(0, NAME_LENGTH)}"`;
       // The page it was made on: a click that changes the route is reported after it.
       const click: Pending = {
-        tg: selector(el),
-        l: label(el),
+        tg,
+        l: name,
         ts: Date.now(),
         u: cleanPageUrl(location.href),
         p: props,
         _el: el,
         t0: now,
+        _event: event,
       };
+      // A control's click can start a navigation: the route it leads to times the wait from it.
+      if (!props.ex)
+        click._shown = (ms) => {
+          props["view"] = ms;
+          click.df = VIEW_DF;
+          report(click);
+        };
       // What happens after a new click answers that click, not the ones before it on
-      // other elements (a second click on a slow button shares the first one's answer).
+      // other elements (a second click on a slow button shares the first one's answer);
+      // the visitor no longer waits for the view an earlier one was to show.
       for (const other of open) if (other._el != el) other._fb ||= "none";
+      held.forEach(report);
       open.add(click);
       setTimeout(guard(close), deadMs, click);
       lastClick = click;
