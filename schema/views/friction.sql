@@ -71,7 +71,7 @@ FROM
             AND hour < toStartOfHour({until:DateTime('UTC')})
         UNION ALL
         -- ...and the parts of hours at its edges from the rows themselves, in the same
-        -- states as the materialized view keeps (migration 0010: the two must agree).
+        -- states as the materialized view keeps (migration 0012: the two must agree).
         SELECT
             microx_kind(type) AS kind,
             microx_moment(type, name, target, path) AS moment,

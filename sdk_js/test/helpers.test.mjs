@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { load } from "./load.mjs";
 
@@ -71,40 +72,10 @@ test("cleanUrl replaces emails and tokens after the origin, and keeps slugs", ()
   }
 });
 
-// Paths as sites have them: each id segment becomes `:id`, every word stays.
-const ID_PATHS = {
-  "/contacts/16odw8b": "/contacts/:id",
-  "/contacts/x7k2m9p/edit": "/contacts/:id/edit",
-  "/orders/1042": "/orders/:id",
-  "/users/9c1f2e04-7b3d-4a51-8e6f-2d0c5b7a9e13/settings": "/users/:id/settings",
-  "/items/507f1f77bcf86cd799439011": "/items/:id",
-  "/commit/4f2a9c1": "/commit/:id",
-  "/commit/4f2a9c1e": "/commit/:id",
-  "/watch/dQw4w9WgXcQ": "/watch/:id",
-  "/s/aZ3k9Qx": "/s/:id",
-  "/p/2024/05/summer": "/p/:id/:id/summer",
-  "/t/8Kd2pX7q": "/t/:id",
-};
-const WORD_PATHS = [
-  "/contacts",
-  "/settings/profile",
-  "/account/notifications",
-  "/products/iphone15-pro",
-  "/products/iphone15",
-  "/blog/summer-sale-2024",
-  "/docs/v2/api",
-  "/codecs/h264",
-  "/music/mp3",
-  "/l10n/i18n",
-  "/k8s/clusters",
-  "/decade/facade",
-  "/covid19/stats",
-  "/step2/checkout",
-  "/top10",
-  "/b2b",
-  "/oauth2/callback",
-  "/utf8",
-];
+// Paths as sites have them, shared with the collector's microx_route (tests/read).
+const { templates: ID_PATHS, words: WORD_PATHS } = JSON.parse(
+  readFileSync(new URL("route-paths.json", import.meta.url), "utf8"),
+);
 
 test("cleanUrl turns id segments into :id and keeps words, words with a number and slugs", () => {
   for (const [path, template] of Object.entries(ID_PATHS)) {

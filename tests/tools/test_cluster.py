@@ -271,6 +271,7 @@ STATEMENTS = {
     # table split in two; a view TO it; an INSERT.
     "click_feedback": 1 + 2 + 2 + 1 + 1 + 1,
     "time_lost": 1 + 2 + 2 + 1 + 1 + 1,
+    "route_templates": 1 + 2 + 2 + 1 + 1 + 1,
     # A table split in two; a view TO it.
     "daily_moments": 2 + 1 + 1,
     # ADD COLUMN and ADD INDEX on events_local, only the column on events; MODIFY TTL on
