@@ -20,9 +20,10 @@ const budget = JSON.parse(readFileSync("budget.json", "utf8"));
 /**
  * web-vitals from its ES modules rather than its prebuilt bundle, without what the snippet
  * never asks for, so the second file does not carry it: soft navigations (reported only
- * with the `reportSoftNavs` option, which the snippet does not pass) and INP's summary of
- * the long animation frames and scripts behind an interaction (the snippet reports long
- * frames itself, and reads only INP's input delay, processing and presentation). Each
+ * with the `reportSoftNavs` option, which the snippet does not pass), INP's long animation
+ * frames and their summary (the snippet reports long frames itself, and reads only INP's
+ * input delay, processing and presentation), metric ids, and its selectors (the snippet
+ * names elements its own way). Each
  * cut must find what it cuts: a web-vitals that changed fails the build, never ships whole
  * or half-cut unseen.
  */
@@ -32,7 +33,15 @@ const CUTS = {
   "attribution/onINP.js": [
     [/const attributeLoAFDetails = \(attribution\) => \{[\s\S]*?\n {4}\};\n/, "const attributeLoAFDetails = () => {};\n"],
     [/\n {4}observe\(\['long-animation-frame'\], handleLoAFEntries, opts\);/, ""],
+    [/const handleLoAFEntries = [\s\S]*?\n {4}\};\n/, ""],
+    [/const getIntersectingLoAFs = [\s\S]*?\n {4}\};\n/, "const getIntersectingLoAFs = () => [];\n"],
+    [/\n {8}\/\/ Create a set of LoAF entries[\s\S]*?loaf\.startTime > latestProcessingEnd\)\);\n {8}\}\);/, ""],
   ],
+  // A metric's id tells reports of one metric apart for a page that sends each change;
+  // the snippet sends each report as an event of its own.
+  "lib/generateUniqueID.js": [[/^[\s\S]*$/, 'export const generateUniqueID = () => "";\n']],
+  // The snippet names a metric's element as it names click targets (generateTarget).
+  "lib/getSelector.js": [[/^[\s\S]*$/, 'export const getSelector = () => "";\n']],
 };
 const leanVitals = {
   name: "lean-web-vitals",

@@ -52,7 +52,8 @@ export function label(el: Element): string {
   if (isPrivate(el)) return "";
   const field = el.matches(FIELDS) || (el as HTMLElement).isContentEditable;
   return scrub(
-    named(el) ||
+    attr(el, "data-microx-name") ||
+      attr(el, "aria-label") ||
       (field ? attr(el, "name") || el.id || (el as HTMLInputElement).labels?.[0]?.textContent : el.textContent),
     MAX_LENGTH.l,
     !field,
