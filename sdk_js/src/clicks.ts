@@ -10,20 +10,17 @@ export const RAGE_COUNT = 3;
 export const RAGE_MS = 1000;
 export const RAGE_PX = 30;
 export const DEAD_MS = 1000;
-/** Elements sharing a click's selector up to this many are told apart by their names... */
+/** Elements sharing a click's selector up to this many are told apart by their names (labels, at most 100 characters). */
 const NAMED_UP_TO = 20;
-/** ...cut to this many characters. */
-const NAME_LENGTH = 40;
-/** A click whose link or submission the page took over waits this long at most for the view it leads to. */
+/** A click on a submit control or a link the page took over waits this long more at most for the view it leads to. */
 export const VIEW_MAX_MS = 10_000;
 /** How the wait for a new view is measured (README: Definitions). */
-export const VIEW_DF = "view@1:100ms/10s";
+export const VIEW_DF = "view@1:100ms";
 
 /** Elements whose click calls for a visible answer (unless they are fields, below). */
 const CLICKABLE = "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick]";
 /** What a click is meant for: the nearest of these (CLICKABLE and more) around its target, else the target itself. */
-const ACTIONABLE =
-  "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick],select,textarea,label,[role=checkbox],[data-microx-name]";
+const ACTIONABLE = CLICKABLE + ",select,textarea,label,[role=checkbox],[data-microx-name]";
 /** Fields and other controls whose use needs no visible answer; never dead. */
 const NO_FEEDBACK =
   "input:not([type=button]):not([type=submit]):not([type=reset]):not([type=image]),select,textarea,label,canvas,[contenteditable]";
@@ -46,9 +43,6 @@ interface Pending extends Fields {
   t0: number;
   _fb?: Activity | "none" | undefined;
   _err?: boolean;
-  _event: Event;
-  /** the form submission it made, if any */
-  _submit?: Event;
   /** records the time to the view it led to, once a route settles; cleared once a route took it */
   _shown?: ((ms?: number) => void) | undefined;
 }
@@ -121,13 +115,12 @@ export function captureClicks(): void {
     const props = click.p;
     props["fb"] = click._fb || "none";
     held.add(click);
-    // A data router runs the route's action and loader before it changes the URL: a link
-    // or submission the page took over waits for its view (or a later click, or leaving).
-    if (
-      !("view" in props) &&
-      (click._submit ? click._submit.defaultPrevented : click._event.defaultPrevented && click._el.matches("a[href]"))
-    )
-      setTimeout(guard(report), VIEW_MAX_MS - deadMs, click);
+    // A data router runs the route's action and loader before it changes the URL: a
+    // submit control or a link waits for its view (or leaving the page, which a link or
+    // submission the page did not take over does).
+    const el = click._el as HTMLButtonElement;
+    if (!("view" in props) && ((el.form && el.type == "submit") || el.matches("a[href]")))
+      setTimeout(guard(report), VIEW_MAX_MS, click);
     else report(click);
     if (props["fb"] == "none" && !props["ex"]) {
       derive("dead_click", click, `dead@1:${deadMs}ms`);
@@ -148,14 +141,6 @@ export function captureClicks(): void {
     held.forEach(report);
     endBurst();
   });
-
-  addEventListener(
-    "submit",
-    guard((event: Event) => {
-      lastClick._submit = event;
-    }),
-    true,
-  );
 
   addEventListener(
     "click",
@@ -182,9 +167,11 @@ export function captureClicks(): void {
       const name = label(el);
       // Controls sharing a selector (Edit and Delete in one toolbar) are told apart by
       // their own names, while few share it: a list of many links keeps one target.
-      // (A selector that is not valid CSS, as with an id like React's `:r1:`, counts none.)
+      // (A selector that is not valid CSS, as with an id like React's `:r1:`, counts none:
+      // `undefined > 1` is false.)
       const shared = guard(() => document.querySelectorAll(tg).length)();
-      if (name && !props.ex && shared! > 1 && shared! <= NAMED_UP_TO) tg += ` "${name.slice(0, NAME_LENGTH)}"`;
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion
+      if (name && !props.ex && shared! > 1 && shared! <= NAMED_UP_TO) tg += ` "${name}"`;
       // The page it was made on: a click that changes the route is reported after it.
       const click: Pending = {
         tg,
@@ -194,20 +181,16 @@ export function captureClicks(): void {
         p: props,
         _el: el,
         t0: now,
-        _event: event,
       };
       // A control's click can start a navigation: the route it leads to times the wait from it.
       if (!props.ex)
         click._shown = (ms) => {
           props["view"] = ms;
-          click.df = VIEW_DF;
           report(click);
         };
       // What happens after a new click answers that click, not the ones before it on
-      // other elements (a second click on a slow button shares the first one's answer);
-      // the visitor no longer waits for the view an earlier one was to show.
+      // other elements (a second click on a slow button shares the first one's answer).
       for (const other of open) if (other._el != el) other._fb ||= "none";
-      held.forEach(report);
       open.add(click);
       setTimeout(guard(close), deadMs, click);
       lastClick = click;

@@ -12,7 +12,7 @@ export const STALL_MS = 30_000;
 const STALL_INVALID = 2;
 const FORMS = "form,[data-microx-form]";
 /** Search and filter forms: a route they change is their answer, not a form left. */
-const SEARCH = "[role=search],[role=search] *,search *,[method=get i]";
+const SEARCH = "[role=search],search,[method=get i]";
 
 interface Field {
   /** focused at (performance.now, never 0), 0 when not focused */
@@ -151,17 +151,16 @@ export function captureForms(): void {
       emit("form_abandon", { u: url, n: formName, tg: form._last, d: duration, p: { how, fields: done.join() } });
   };
   const leave = (how: string, url?: string): void => {
-    const here = focused;
+    const here = focused as HTMLInputElement | undefined;
     if (here) onField({ type: "focusout", target: here } as unknown as Event);
     forms.forEach((form, el) => {
-      // A form without a submit control, typed into as the route changed, filters what
-      // the route shows.
+      // A search field, or a form without a button or submit control, typed into as the route
+      // changed, filters what the route shows.
       if (
         how != "route" ||
         !(
-          el.matches(SEARCH) ||
-          el.querySelector("[type=search]") ||
-          (here && el.contains(here) && !el.querySelector("[type=submit],button:not([type])"))
+          el.closest(SEARCH) ||
+          (here && el.contains(here) && (here.type == "search" || !el.querySelector("button,[type=submit]")))
         )
       )
         end(el, form, how, url);

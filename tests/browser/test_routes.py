@@ -22,7 +22,7 @@ def test_spa_routes_and_hash_routes_are_moments(browser: Browser, lab: tuple[str
     assert [r["u"].removeprefix(base) for r in routes] == ["/app/next", "/app/next#/cart"]
     # Where it came from is the previous event's URL; what started it, the click.
     assert [r["p"] for r in routes] == [{"by": "button#go"}, {"by": "button#hashgo"}]
-    assert all(r["df"] == "view@1:100ms/10s" for r in routes)
+    assert all(r["df"] == "view@1:100ms" for r in routes)
     assert all(r["d"] >= 0 for r in routes)
     # A click carries the page it was made on, though reported after the route it caused.
     clicks = {c["tg"]: c for c in flushed(page, beacons, "click", 2)}
