@@ -12,7 +12,10 @@ export const RAGE_PX = 30;
 export const DEAD_MS = 1000;
 /** Elements sharing a click's selector up to this many are told apart by their names (labels, at most 100 characters). */
 const NAMED_UP_TO = 20;
-/** A click on a submit control or a link the page took over waits this long more at most for the view it leads to. */
+/**
+ * A click on a submit control or a link waits this long more at most, after its feedback
+ * wait, for the view it leads to; a route is timed from a click at most this long before.
+ */
 export const VIEW_MAX_MS = 10_000;
 /** How the wait for a new view is measured (README: Definitions). */
 export const VIEW_DF = "view@1:100ms";
