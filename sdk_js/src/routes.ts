@@ -42,9 +42,9 @@ export function captureRoutes(): void {
   watch((kind) => {
     const now = performance.now();
     if (kind == "nav") {
-      const next = cleanPageUrl(location.href);
       // (Compares the view shown so far with the current one, which it then becomes.)
       if (shown == (shown = view())) return;
+      const next = cleanPageUrl(location.href);
       if (pending) settle(pending);
       fire(ROUTED, url);
       // The route it came from is the previous page or route event's URL in the session.

@@ -84,6 +84,7 @@ export function startTracker(config: Options): void {
   granted = optedOut ? [] : CATEGORIES.filter((category) => asked.includes(category));
   vid = visitorId(allows("visitor"));
   variants = load(VARIANTS_KEY) as Record<string, string> | null | undefined;
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
   // The envelope is serialised as soon as it is built, so it may share the current state.
   startTransport(config.endpoint || "/v1/events", config.site, () => ({
     sid: session(),
@@ -92,7 +93,7 @@ export function startTracker(config: Options): void {
       sdk: VERSION,
       vw: innerWidth,
       vh: innerHeight,
-      tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      tz,
       cs: granted,
       sr: rate,
     },
