@@ -3,6 +3,7 @@ import { build } from "esbuild";
 import { minify } from "terser";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { brotliCompressSync, gzipSync, constants } from "node:zlib";
 
 const common = {
@@ -15,6 +16,48 @@ const common = {
 };
 
 const budget = JSON.parse(readFileSync("budget.json", "utf8"));
+
+/**
+ * web-vitals from its ES modules rather than its prebuilt bundle, without what the snippet
+ * never asks for, so the second file does not carry it: soft navigations (reported only
+ * with the `reportSoftNavs` option, which the snippet does not pass), INP's long animation
+ * frames and their summary (the snippet reports long frames itself, and reads only INP's
+ * input delay, processing and presentation), metric ids, and its selectors (the snippet
+ * names elements its own way). Each
+ * cut must find what it cuts: a web-vitals that changed fails the build, never ships whole
+ * or half-cut unseen.
+ */
+const vitalsModules = fileURLToPath(new URL("node_modules/web-vitals/dist/modules/", import.meta.url));
+const CUTS = {
+  "lib/softNavs.js": [[/^[\s\S]*$/, "export const checkSoftNavsEnabled = () => false;\nexport const storeSoftNavEntry = () => {};\n"]],
+  "attribution/onINP.js": [
+    [/const attributeLoAFDetails = \(attribution\) => \{[\s\S]*?\n {4}\};\n/, "const attributeLoAFDetails = () => {};\n"],
+    [/\n {4}observe\(\['long-animation-frame'\], handleLoAFEntries, opts\);/, ""],
+    [/const handleLoAFEntries = [\s\S]*?\n {4}\};\n/, ""],
+    [/const getIntersectingLoAFs = [\s\S]*?\n {4}\};\n/, "const getIntersectingLoAFs = () => [];\n"],
+    [/\n {8}\/\/ Create a set of LoAF entries[\s\S]*?loaf\.startTime > latestProcessingEnd\)\);\n {8}\}\);/, ""],
+  ],
+  // A metric's id tells reports of one metric apart for a page that sends each change;
+  // the snippet sends each report as an event of its own.
+  "lib/generateUniqueID.js": [[/^[\s\S]*$/, 'export const generateUniqueID = () => "";\n']],
+  // The snippet names a metric's element as it names click targets (generateTarget).
+  "lib/getSelector.js": [[/^[\s\S]*$/, 'export const getSelector = () => "";\n']],
+};
+const leanVitals = {
+  name: "lean-web-vitals",
+  setup(b) {
+    b.onResolve({ filter: /^web-vitals\/attribution$/ }, () => ({ path: vitalsModules + "attribution/index.js" }));
+    b.onLoad({ filter: /web-vitals[\\/]dist[\\/]modules[\\/].*\.js$/ }, ({ path }) => {
+      const name = path.slice(vitalsModules.length).replaceAll("\\", "/");
+      let contents = readFileSync(path, "utf8");
+      for (const [pattern, replacement] of CUTS[name] || []) {
+        if (!pattern.test(contents)) throw new Error(`web-vitals changed: ${name} has no ${pattern}`);
+        contents = contents.replace(pattern, replacement);
+      }
+      return { contents, loader: "js" };
+    });
+  },
+};
 rmSync("dist", { recursive: true, force: true });
 
 /**
@@ -31,6 +74,7 @@ rmSync("dist", { recursive: true, force: true });
 async function script(entry, outfile, hoist) {
   const r = await build({
     ...common,
+    plugins: [leanVitals],
     minify: false,
     minifySyntax: true,
     tsconfigRaw: { compilerOptions: { alwaysStrict: false } },

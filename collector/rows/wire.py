@@ -69,8 +69,9 @@ class WireEvent(TypedDict):
     q: float
     # name: vital (LCP, INP, ...), funnel, moment, form or signal
     n: NotRequired[str]
-    # target: a short CSS-like selector for clicks, the step of a funnel, the field of a form (for
-    # form_abandon, the field last focused: where the visitor stopped)
+    # target: a short CSS-like selector for clicks (with the control's label when a few elements
+    # share it), the step of a funnel, the field of a form (for form_abandon, the field last
+    # focused: where the visitor stopped)
     tg: NotRequired[str]
     # label: visible text of the target, truncated, never a typed value
     l: NotRequired[str]
@@ -85,7 +86,9 @@ class WireEvent(TypedDict):
     # because an earlier send got no answer (the collector then checks it was not stored already)
     a: NotRequired[float]
     # definition that produced a derived signal, name@version:thresholds (e.g.
-    # rage@1:3/1000ms/30px), so it can be recomputed from the raw clicks with other thresholds
+    # rage@1:3/1000ms/30px), so it can be recomputed from the raw clicks with other thresholds; on
+    # a route, how its duration was measured (view@1:100ms: from the click that started it to its
+    # view settled)
     df: NotRequired[str]
     # experiment variants in force when the event happened: experiment -> variant
     x: NotRequired[dict[str, str]]

@@ -6,7 +6,7 @@
 -- are left out, as the snippet leaves them out, without ending the burst.
 CREATE OR REPLACE VIEW microx.rage_clicks_with AS
 SELECT
-    concat(burst.1, ' @ ', burst.2) AS target,
+    concat(burst.1, ' @ ', microx_route(burst.2)) AS target,
     count() AS bursts,
     uniqExact(session_id) AS sessions,
     round(avg(burst.3), 2) AS avg_clicks
@@ -47,7 +47,7 @@ ORDER BY bursts DESC, target;
 -- which bounds how long a wait can be tested).
 CREATE OR REPLACE VIEW microx.dead_clicks_with AS
 SELECT
-    concat(target, ' @ ', path) AS target,
+    concat(target, ' @ ', microx_route(path)) AS target,
     count() AS clicks,
     countIf(props['fb'] = 'none' OR duration_ms > {ms:UInt32}) AS dead_clicks,
     round(dead_clicks / clicks, 4) AS dead_rate,

@@ -13,7 +13,7 @@ CREATE OR REPLACE VIEW microx.moment_states AS
         AND hour < toStartOfHour({until:DateTime('UTC')})
     UNION ALL
     -- ...and the parts of hours at its edges from the rows themselves, in the same
-    -- states as the materialized view keeps (migration 0010: the two must agree).
+    -- states as the materialized view keeps (migration 0013: the two must agree).
     SELECT
         toStartOfHour(event_time) AS hour,
         microx_kind(type) AS kind,

@@ -19,15 +19,38 @@ CREATE OR REPLACE FUNCTION microx_kind AS (t) -> multiIf(
     t IN ('error', 'long_task'), 'error',
     'signal');
 
--- Which moment: a page by its path, a click target or a loading cue on its page, a form,
+-- One segment of a path as the snippet sends it (sdk_js/src/lib/url.ts, cleanUrl): an email
+-- becomes [email]; an id (a number, a UUID, 8-24 hex digits with a digit, 6-15 letters and
+-- digits with letters between two digits) :id; a token (16 or more characters with a
+-- letter from g to z beside a digit, or a run of 8 hex digits) [token]. Words, words with
+-- a number (iphone15, h264) and slugs stay as they are.
+CREATE OR REPLACE FUNCTION microx_path_part AS (s) -> multiIf(
+    match(s, '(?i)@|%40'), '[email]',
+    match(s, '^[0-9]+$') OR match(s, '^[0-9a-fA-F-]{36}$')
+        OR (match(s, '^[0-9a-fA-F]{8,24}$') AND match(s, '[0-9]'))
+        OR (match(s, '^[0-9A-Za-z]{6,15}$') AND match(s, '[0-9][A-Za-z]+[0-9]')), ':id',
+    length(s) >= 16 AND match(s, '(?i)[g-z][0-9]|[0-9][g-z]|[0-9a-f]{8}'), '[token]',
+    s);
+
+-- A page's path as a route template: rows stored before the snippet sent templates (or
+-- from an older snippet) keep their path as it came, and group here with the newer ones
+-- (/contacts/16odw8b and /contacts/x7k2m9p are /contacts/:id). A site's declared routes
+-- (data-routes) are known to the snippet only.
+CREATE OR REPLACE FUNCTION microx_route AS (path) ->
+    arrayStringConcat(arrayMap(s -> microx_path_part(s), splitByChar('/', path)), '/');
+
+-- Which moment: a page by its route, a click target or a loading cue on its page, a form,
 -- a funnel step, a named moment. A cue named with data-microx-loading keeps its name.
-CREATE OR REPLACE FUNCTION microx_moment AS (t, n, tg, path) -> multiIf(
-    t IN ('page', 'route', 'error', 'long_task'), path,
-    t IN ('click', 'rage_click', 'dead_click', 'error_click'), concat(tg, ' @ ', path),
-    t = 'loading', concat(if(n IN ('', 'busy', 'progressbar'), tg, n), ' @ ', path),
+CREATE OR REPLACE FUNCTION microx_moment_on AS (t, n, tg, route) -> multiIf(
+    t IN ('page', 'route', 'error', 'long_task'), route,
+    t IN ('click', 'rage_click', 'dead_click', 'error_click'), concat(tg, ' @ ', route),
+    t = 'loading', concat(if(n IN ('', 'busy', 'progressbar'), tg, n), ' @ ', route),
     t = 'step', concat(n, ' / ', tg),
-    t = 'vital', concat(n, ' @ ', path),
+    t = 'vital', concat(n, ' @ ', route),
     n);
+
+CREATE OR REPLACE FUNCTION microx_moment AS (t, n, tg, path) ->
+    microx_moment_on(t, n, tg, microx_route(path));
 
 -- The latency budget of a timed moment, in its own unit (ms; CLS is a score). The page
 -- and vital budgets are web-vitals' "good" limits, the click budget INP's; 0 = untimed.

@@ -1,5 +1,3 @@
-import { guard } from "./lib/safe";
-
 /**
  * What the page does on its own: DOM changes, network requests, navigations and scrolls.
  * Clicks get their feedback latency from it, routes their settle time, loading cues
@@ -28,23 +26,6 @@ function notify(kind: Activity): void {
       // One capture's bug must not silence the others.
     }
   }
-}
-
-/** Run `scan` now, and again on the next turn after DOM changes (they arrive in bursts). */
-export function rescan(scan: () => void): void {
-  let scheduled = false;
-  watch((kind) => {
-    if (kind == "dom" && !scheduled) {
-      scheduled = true;
-      setTimeout(
-        guard(() => {
-          scheduled = false;
-          scan();
-        }),
-      );
-    }
-  });
-  scan();
 }
 
 /**

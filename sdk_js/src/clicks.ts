@@ -10,12 +10,20 @@ export const RAGE_COUNT = 3;
 export const RAGE_MS = 1000;
 export const RAGE_PX = 30;
 export const DEAD_MS = 1000;
+/** Elements sharing a click's selector up to this many are told apart by their names (labels, at most 100 characters). */
+const NAMED_UP_TO = 20;
+/**
+ * A click on a submit control or a link waits this long more at most, after its feedback
+ * wait, for the view it leads to; a route is timed from a click at most this long before.
+ */
+export const VIEW_MAX_MS = 10_000;
+/** How the wait for a new view is measured (README: Definitions). */
+export const VIEW_DF = "view@1:100ms";
 
 /** Elements whose click calls for a visible answer (unless they are fields, below). */
 const CLICKABLE = "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick]";
 /** What a click is meant for: the nearest of these (CLICKABLE and more) around its target, else the target itself. */
-const ACTIONABLE =
-  "a,button,input,summary,[role=button],[role=link],[role=tab],[role=menuitem],[onclick],select,textarea,label,[role=checkbox],[data-microx-name]";
+const ACTIONABLE = CLICKABLE + ",select,textarea,label,[role=checkbox],[data-microx-name]";
 /** Fields and other controls whose use needs no visible answer; never dead. */
 const NO_FEEDBACK =
   "input:not([type=button]):not([type=submit]):not([type=reset]):not([type=image]),select,textarea,label,canvas,[contenteditable]";
@@ -38,10 +46,15 @@ interface Pending extends Fields {
   t0: number;
   _fb?: Activity | "none" | undefined;
   _err?: boolean;
+  /** records the time to the view it led to, once a route settles; cleared once a route took it */
+  _shown?: ((ms?: number) => void) | undefined;
 }
 
-/** The latest click (its target and time), for the loading cues and long frames it may cause. */
-export let lastClick: LastClick = { tg: "", t0: -1e9 };
+/**
+ * The latest click (its target and time), for the loading cues, routes and long frames it
+ * may cause.
+ */
+export let lastClick: LastClick & Partial<Pending> = { tg: "", t0: -1e9 };
 
 /**
  * Every click with the time to its first feedback (a DOM change, request, navigation or
@@ -92,13 +105,26 @@ export function captureClicks(): void {
     }
   });
 
+  /** Clicks whose route has not shown its view yet. */
+  const held = new Set<Pending>();
+  const report = (click: Pending): void => {
+    if (held.delete(click)) emit("click", click);
+  };
+
   const close = (click: Pending): void => {
     // Closed once: by its timer, or earlier when the page is left (a page restored from
     // the back/forward cache runs the timers of clicks already reported).
     if (!open.delete(click)) return;
     const props = click.p;
     props["fb"] = click._fb || "none";
-    emit("click", click);
+    held.add(click);
+    // A data router runs the route's action and loader before it changes the URL: a
+    // submit control or a link waits for its view (or leaving the page, which a link or
+    // submission the page did not take over does).
+    const el = click._el as HTMLButtonElement;
+    if (!("view" in props) && ((el.form && el.type == "submit") || el.matches("a[href]")))
+      setTimeout(guard(report), VIEW_MAX_MS, click);
+    else report(click);
     if (props["fb"] == "none" && !props["ex"]) {
       derive("dead_click", click, `dead@1:${deadMs}ms`);
       // Once per burst: the page hears "rage" for the rest.
@@ -115,6 +141,7 @@ export function captureClicks(): void {
 
   listen(LEAVING, () => {
     open.forEach(close);
+    held.forEach(report);
     endBurst();
   });
 
@@ -139,16 +166,31 @@ export function captureClicks(): void {
         det: event.detail,
         ex: selected ? "select" : plain ? "plain" : exemption(el),
       };
+      let tg = selector(el);
+      const name = label(el);
+      // Controls sharing a selector (Edit and Delete in one toolbar) are told apart by
+      // their own names, while few share it: a list of many links keeps one target.
+      // (A selector that is not valid CSS, as with an id like React's `:r1:`, counts none:
+      // `undefined > 1` is false.)
+      const shared = guard(() => document.querySelectorAll(tg).length)();
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion
+      if (name && !props.ex && shared! > 1 && shared! <= NAMED_UP_TO) tg += ` "${name}"`;
       // The page it was made on: a click that changes the route is reported after it.
       const click: Pending = {
-        tg: selector(el),
-        l: label(el),
+        tg,
+        l: name,
         ts: Date.now(),
         u: cleanPageUrl(location.href),
         p: props,
         _el: el,
         t0: now,
       };
+      // A control's click can start a navigation: the route it leads to times the wait from it.
+      if (!props.ex)
+        click._shown = (ms) => {
+          props["view"] = ms;
+          report(click);
+        };
       // What happens after a new click answers that click, not the ones before it on
       // other elements (a second click on a slow button shares the first one's answer).
       for (const other of open) if (other._el != el) other._fb ||= "none";

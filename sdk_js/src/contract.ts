@@ -85,7 +85,7 @@ export interface WireEvent {
   q: number;
   /** name: vital (LCP, INP, ...), funnel, moment, form or signal */
   n?: string;
-  /** target: a short CSS-like selector for clicks, the step of a funnel, the field of a form (for form_abandon, the field last focused: where the visitor stopped) */
+  /** target: a short CSS-like selector for clicks (with the control's label when a few elements share it), the step of a funnel, the field of a form (for form_abandon, the field last focused: where the visitor stopped) */
   tg?: string;
   /** label: visible text of the target, truncated, never a typed value */
   l?: string;
@@ -97,7 +97,7 @@ export interface WireEvent {
   u?: string;
   /** delivery attempt: absent on the first send; 1, 2, ... when the snippet sends the event again because an earlier send got no answer (the collector then checks it was not stored already) */
   a?: number;
-  /** definition that produced a derived signal, name@version:thresholds (e.g. rage@1:3/1000ms/30px), so it can be recomputed from the raw clicks with other thresholds */
+  /** definition that produced a derived signal, name@version:thresholds (e.g. rage@1:3/1000ms/30px), so it can be recomputed from the raw clicks with other thresholds; on a route, how its duration was measured (view@1:100ms: from the click that started it to its view settled) */
   df?: string;
   /** experiment variants in force when the event happened: experiment -> variant */
   x?: Record<string, string>;

@@ -1,4 +1,4 @@
-import { observeActivity } from "./activity";
+import { observeActivity, watch } from "./activity";
 import { captureClicks, lastClick } from "./clicks";
 import { captureErrors } from "./errors";
 import type { Bridge } from "./bridge";
@@ -6,12 +6,12 @@ import { captureForms } from "./forms";
 import { fire, LEAVING, listen, type Listener } from "./lib/channels";
 import { guard } from "./lib/safe";
 import { clip, scrub } from "./lib/text";
-import { captureLoading } from "./loading";
 import { captureRoutes } from "./routes";
 import { recordSignal } from "./signals";
 import { captureSteps, recordStep } from "./steps";
 import { allows, emit, setConsent, setVariant, startTracker, type Category, type Options, type Props } from "./tracker";
-import { resend as resendNow, flush as send } from "./transport";
+import { failures, resend as resendNow, flush as send } from "./transport";
+import { selector } from "./lib/target";
 import { VERSION } from "./version";
 
 export type { Category, Options, Props } from "./tracker";
@@ -60,7 +60,7 @@ export const api: Api = {
     // Activity first: the transport may send what an earlier page left, with the page's own fetch.
     observeActivity();
     startTracker(options);
-    for (const capture of [captureSteps, captureRoutes, captureClicks, captureLoading, captureForms, captureErrors]) {
+    for (const capture of [captureSteps, captureRoutes, captureClicks, captureForms, captureErrors]) {
       guard(capture)();
     }
     // On window and not capturing, so this runs after web-vitals' own listeners have
@@ -166,4 +166,9 @@ export const bridge: Bridge = {
   resend: live((events, sid) => allows("measure") && resendNow(events, sid)),
   click: () => lastClick,
   step: api.step,
+  watch,
+  listen,
+  selector,
+  scrub,
+  failures,
 };

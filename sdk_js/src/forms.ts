@@ -11,6 +11,8 @@ export const STALL_MS = 30_000;
 /** The same field refused this often also stalls the form. */
 const STALL_INVALID = 2;
 const FORMS = "form,[data-microx-form]";
+/** Search and filter forms: a route they change is their answer, not a form left. */
+const SEARCH = "[role=search],search,[method=get i]";
 
 interface Field {
   /** focused at (performance.now, never 0), 0 when not focused */
@@ -149,8 +151,20 @@ export function captureForms(): void {
       emit("form_abandon", { u: url, n: formName, tg: form._last, d: duration, p: { how, fields: done.join() } });
   };
   const leave = (how: string, url?: string): void => {
-    if (focused) onField({ type: "focusout", target: focused } as unknown as Event);
-    forms.forEach((form, el) => end(el, form, how, url));
+    const here = focused as HTMLInputElement | undefined;
+    if (here) onField({ type: "focusout", target: here } as unknown as Event);
+    forms.forEach((form, el) => {
+      // A search field, or a form without a button or submit control, typed into as the route
+      // changed, filters what the route shows.
+      if (
+        how != "route" ||
+        !(
+          el.closest(SEARCH) ||
+          (here && el.contains(here) && (here.type == "search" || !el.querySelector("button,[type=submit]")))
+        )
+      )
+        end(el, form, how, url);
+    });
   };
   const submit = (el: Element | null): void => {
     const form = el && forms.get(el);

@@ -29,6 +29,7 @@ guard(() => {
     site: data.site,
     endpoint: data.endpoint || beside("/v1/events"),
     query: list(data.query),
+    routes: list(data.routes),
     signals: list(data.signals),
     consent: data.consent && list(data.consent),
     privacySignals: data.privacySignals != "ignore",

@@ -1,9 +1,9 @@
-import { rescan } from "./activity";
-import { lastClick } from "./clicks";
-import { LEAVING, listen } from "./lib/channels";
-import { attr, label, selector } from "./lib/target";
-import { emit, type Fields, type Props } from "./tracker";
+import type { Bridge } from "./bridge";
+import { MAX_LENGTH } from "./contract";
+import { LEAVING } from "./lib/channels";
+import { attr, named } from "./lib/target";
 import { guard } from "./lib/safe";
+import type { Fields, Props } from "./tracker";
 
 const CUES = "[aria-busy=true],[role=progressbar],[data-microx-loading]";
 /** A cue that appears this soon after a click was started by it. */
@@ -25,23 +25,26 @@ type MaybeChecked = Partial<Pick<Element, "checkVisibility">>;
 /**
  * How long each loading cue (spinner, skeleton, progress bar) stays visible, and which
  * click started it. A cue still up when the visitor leaves is reported as such: they
- * gave up waiting.
+ * gave up waiting. The DOM keeps a cue, so the script build looks for them from its
+ * second file: one already up when it arrives is timed from its arrival.
  */
-export function captureLoading(): void {
+export function captureLoading({ record, click, watch, listen, selector, scrub }: Bridge): void {
   let up: Cue[] = [];
   let poll: ReturnType<typeof setTimeout> | undefined;
 
   const end = (cue: Cue, now: number): void => {
     const el = cue._el;
     cue.tg = selector(el);
-    cue.l = label(el);
+    // A busy region's text is what it shows (results, a visitor's own words): never its name.
+    cue.l = scrub(named(el) || attr(el, "role"), MAX_LENGTH.l, true);
     cue.d = now - cue._start;
-    emit("loading", cue);
+    record("loading", cue);
   };
 
   const scan = (): void => {
     const now = performance.now();
     const was = up;
+    const lastClick = click();
     const wait = now - lastClick.t0;
     up = [];
     document.querySelectorAll(CUES).forEach((el) => {
@@ -75,5 +78,18 @@ export function captureLoading(): void {
     }
     up = [];
   });
-  rescan(scan);
+  // Again on the next turn after DOM changes, which arrive in bursts.
+  let scheduled = false;
+  watch((kind) => {
+    if (kind == "dom" && !scheduled) {
+      scheduled = true;
+      setTimeout(
+        guard(() => {
+          scheduled = false;
+          scan();
+        }),
+      );
+    }
+  });
+  scan();
 }

@@ -19,9 +19,14 @@ export interface LastClick {
  * so the script build fetches this part (its second file) after starting, and nothing is
  * missed while it loads.
  */
-export function capturePerformance(record: Recorder, click: () => LastClick, lib: VitalsLibrary): void {
+export function capturePerformance(
+  record: Recorder,
+  click: () => LastClick,
+  lib: VitalsLibrary,
+  selector: (el: Element) => string,
+): void {
   for (const capture of [
-    () => reportVitals(record, lib),
+    () => reportVitals(record, lib, selector),
     () => capturePage(record),
     () => captureLongFrames(record, click),
   ]) {

@@ -1,15 +1,20 @@
+import { ACTIONS, declared, MARKED } from "./declared";
 import { CLICKED, listen } from "./lib/channels";
 import { load, save } from "./lib/store";
-import { ACTIONS, declared, MARKED } from "./declared";
 import { emit, type Props } from "./tracker";
 
 const KEY = "microx_steps";
 
-/** Each funnel's last step: when, and its order in the visit. */
-let last: Record<string, [number, number]>;
+/** Each funnel's last step: when, and its order in the visit; read at the page's first step. */
+let last: Record<string, [number, number]> | undefined;
 
-/** Record a funnel step, with the time since the funnel's previous step and its order. */
+/**
+ * Record a funnel step, from `microx.step()` or declared in the page (`watchDeclaredSteps`),
+ * with the time since the funnel's previous step and its order in the visit, kept in
+ * sessionStorage so a funnel spread over several pages is timed whole.
+ */
 export function recordStep(funnel: unknown, step: unknown, props?: Props): void {
+  last ||= (load(KEY) as Record<string, [number, number]> | null | undefined) || {};
   const now = Date.now();
   // Keyed with a prefix: a funnel named "toString" or "__proto__" is a funnel like others.
   const key = "f" + String(funnel);
@@ -22,14 +27,11 @@ export function recordStep(funnel: unknown, step: unknown, props?: Props): void 
 }
 
 /**
- * Funnel steps, from `microx.step()` or declared in the page: `data-microx-step="funnel:step"`
- * on a button or link counts when clicked (here), on any other element when it appears
- * (`watchDeclaredSteps`). Each step carries the time since the funnel's previous step and
- * its order in the visit, kept in sessionStorage so a funnel spread over several pages is
- * timed whole.
+ * Funnel steps declared on a button or link (`data-microx-step="funnel:step"`) count when
+ * clicked; on any other element, when they appear (`watchDeclaredSteps`). A click happens
+ * once: the first file counts it.
  */
 export function captureSteps(): void {
-  last = (load(KEY) as Record<string, [number, number]> | null | undefined) || {};
   listen(CLICKED, (clicked: Element) => {
     const el = clicked.closest(MARKED);
     if (el?.matches(ACTIONS)) declared(el, recordStep);

@@ -25,6 +25,8 @@ export interface Options {
   sample?: number;
   /** Query parameters kept in URLs (e.g. `["utm_source"]`); all others are dropped. */
   query?: string[];
+  /** The site's route templates (e.g. `["/orgs/:org/users"]`): a path matching one is sent as it. */
+  routes?: string[];
   /** Customer signal kinds this site records (e.g. `["view", "basket", "search"]`); default none. */
   signals?: string[];
   /** Rage click: at least `count` clicks, each within `ms` of the last, within `px` of the first. Default 3/1000/30. */
@@ -82,6 +84,7 @@ export function startTracker(config: Options): void {
   granted = optedOut ? [] : CATEGORIES.filter((category) => asked.includes(category));
   vid = visitorId(allows("visitor"));
   variants = load(VARIANTS_KEY) as Record<string, string> | null | undefined;
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
   // The envelope is serialised as soon as it is built, so it may share the current state.
   startTransport(config.endpoint || "/v1/events", config.site, () => ({
     sid: session(),
@@ -90,7 +93,7 @@ export function startTracker(config: Options): void {
       sdk: VERSION,
       vw: innerWidth,
       vh: innerHeight,
-      tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      tz,
       cs: granted,
       sr: rate,
     },
@@ -109,7 +112,7 @@ export function setConsent(choice: Partial<Record<Category, boolean>>): void {
 }
 
 /** A page URL as it may leave the page: without fragment, and only the allowed query. */
-export const cleanPageUrl = (href: string): string => cleanUrl(href, options.query);
+export const cleanPageUrl = (href: string): string => cleanUrl(href, options.query, options.routes);
 
 export function setVariant(experiment: unknown, variant: unknown): void {
   // An experiment name the contract admits, and at most 16 experiments: a batch the
@@ -137,10 +140,11 @@ export const emit = (type: EventType, fields: Fields = {}): void => {
   // An empty `u` means the page as loaded (the envelope's URL), whatever route the app
   // shows now: vitals measure the page load.
   const url = fields.u ?? cleanPageUrl(location.href);
-  // The string fields, cut to the contract's limits; the page URL only once it changed.
+  // The string fields, cut to the contract's limits; the page URL only once it changed,
+  // but always a route's (two records' paths can share the page's template).
   for (const field in MAX_LENGTH) {
     const key = field as keyof typeof MAX_LENGTH;
-    const value = key == "u" ? (url != pageUrl ? url : "") : fields[key];
+    const value = key == "u" ? (url != pageUrl || type == "route" ? url : "") : fields[key];
     if (value) event[key] = value.slice(0, MAX_LENGTH[key]);
   }
   // `undefined >= 0` and `isFinite(undefined)` are false: no duration or value, no field.

@@ -1,8 +1,7 @@
 import { CONTRACT_VERSION, MAX_EVENTS_PER_BATCH, type Envelope, type WireEvent } from "./contract";
 import { rawFetch } from "./activity";
 import { guard } from "./lib/safe";
-import { load, save } from "./lib/store";
-import { uuid } from "./lib/uuid";
+import { save } from "./lib/store";
 
 /**
  * Browsers give fetch(keepalive) and sendBeacon one shared 64 KiB in-flight budget per
@@ -16,11 +15,7 @@ export const FLUSH_AT_EVENTS = 20;
 export const MAX_QUEUED = 1_000;
 /** Events kept in localStorage for the next page when this one closes with some unsent. */
 export const MAX_STORED = 500;
-export const RETRY_MIN_MS = 1_000;
-export const RETRY_MAX_MS = 60_000;
-/** Retry-After is obeyed up to an hour. */
-const RETRY_AFTER_MAX_MS = 3_600_000;
-const STORED_PREFIX = "microx_q.";
+export const STORED_PREFIX = "microx_q.";
 
 /** The envelope's per-send fields: session, page, context (undefined ones are left out). */
 type EnvelopeFields = () => Pick<Envelope, "sid" | "u"> & { [K in "vid" | "r" | "c"]: Envelope[K] | undefined };
@@ -28,11 +23,21 @@ type EnvelopeFields = () => Pick<Envelope, "sid" | "u"> & { [K in "vid" | "r" | 
 /** UTF-8 size of a request body. */
 const bytes = (s: string): number => new Blob([s]).size;
 
-/** Another try for events whose earlier send may have arrived after all: the collector checks. */
-function again(events: WireEvent[]): WireEvent[] {
-  for (const event of events) event.a = Math.min((event.a || 0) + 1, 1000);
-  return events;
+/**
+ * What a failed send does, which the second file provides (`failures.ts`): a send fails
+ * after the page has started, and storage keeps what it saves. Until it has arrived (or
+ * where it is blocked) what fails to send is lost.
+ */
+export interface Failures {
+  /**
+   * How long to wait after `fails` failures before this one, given the collector's answer;
+   * `events` are marked for another try.
+   */
+  wait?: (response: Partial<Response>, fails: number, events: WireEvent[]) => number;
+  /** Keep events for a later page, under `sid` or the page's session, marked for another try. */
+  keep?: (events: WireEvent[], current: ReturnType<EnvelopeFields>, sid?: string) => void;
 }
+export const failures: Failures = {};
 
 /** Events a page left unsent, and the session they belong to. */
 export interface Saved {
@@ -111,38 +116,23 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
         fails = 0;
         return;
       }
-      const after = +(response.headers?.get("retry-after") as string) * 1000;
-      const backoff = Math.min(RETRY_MIN_MS * 2 ** fails++, RETRY_MAX_MS);
-      // Jitter spreads the retries of many pages that failed at the same moment; a missing,
-      // past or unreadable Retry-After leaves the backoff alone.
-      const wait = Math.max(Math.min(after, RETRY_AFTER_MAX_MS) || 0, backoff * (0.5 + Math.random() / 2));
+      // Before the second file there is no retry: the events are lost.
+      // (An earlier page's events are marked for another try as they are saved again.)
+      const wait = failures.wait?.(response, fails++, sid ? [] : events);
+      if (!wait) return;
       until = Date.now() + wait;
       // An earlier page's events go back to storage, still under their own session, to be
       // taken again (`saved.ts`); this page's wait in the queue.
       if (sid) store(events, sid);
-      else queue = again(events).concat(queue).slice(-MAX_QUEUED);
+      else queue = events.concat(queue).slice(-MAX_QUEUED);
       schedule(wait);
     });
     rawFetch(endpoint, { method: "POST", body, keepalive, credentials: "omit" }).then(done, done);
   };
 
-  /** Keep unsent events for the next page, under a key of their own so no merge can race. */
+  /** Keep unsent events for the next page (`failures.ts`). */
   const store = (events: WireEvent[], sid?: string): void => {
-    if (!events[0]) return;
-    // Bounded: the oldest saved events make room (keys sort by time: Date.now() has 13
-    // digits from 2001 to 2286). A batch that crosses the bound keeps its newest events.
-    let room = MAX_STORED - events.length;
-    for (const key of storedKeys().reverse()) {
-      const saved = load(key, true) as Partial<Saved> | null | undefined;
-      const older = saved?.e || [];
-      if (room < older.length) save(key, room > 0 ? { ...saved, e: older.slice(-room) } : undefined, true);
-      room -= older.length;
-    }
-    const current = envelope();
-    // Each event keeps the page it happened on; the batch keeps its session.
-    const kept = again(events.slice(-MAX_STORED));
-    for (const event of kept) event.u ||= current.u;
-    save(STORED_PREFIX + Date.now() + "." + uuid().slice(0, 8), { sid: sid || current.sid, e: kept }, true);
+    if (events[0]) failures.keep?.(events, envelope(), sid);
   };
 
   push = (event) => {

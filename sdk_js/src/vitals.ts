@@ -5,6 +5,7 @@ import type {
   LCPMetricWithAttribution,
   TTFBMetricWithAttribution,
 } from "web-vitals/attribution";
+import { guard } from "./lib/safe";
 import type { Recorder } from "./perf";
 import type { Props } from "./tracker";
 
@@ -15,12 +16,17 @@ type Metric =
   | LCPMetricWithAttribution
   | TTFBMetricWithAttribution;
 
+/** How web-vitals names the element a metric is about: as the snippet names click targets. */
+interface TargetOption {
+  generateTarget?: (node: Node | null) => string | undefined;
+}
+
 /** The functions of web-vitals' attribution build that the snippet uses. */
 export interface VitalsLibrary {
-  onCLS: (report: (metric: CLSMetricWithAttribution) => void) => void;
+  onCLS: (report: (metric: CLSMetricWithAttribution) => void, options?: TargetOption) => void;
   onFCP: (report: (metric: FCPMetricWithAttribution) => void) => void;
-  onINP: (report: (metric: INPMetricWithAttribution) => void) => void;
-  onLCP: (report: (metric: LCPMetricWithAttribution) => void) => void;
+  onINP: (report: (metric: INPMetricWithAttribution) => void, options?: TargetOption) => void;
+  onLCP: (report: (metric: LCPMetricWithAttribution) => void, options?: TargetOption) => void;
   onTTFB: (report: (metric: TTFBMetricWithAttribution) => void) => void;
 }
 
@@ -95,10 +101,11 @@ function explain(metric: Metric): [string, Props, number | undefined] {
 }
 
 /**
- * Core Web Vitals with attribution, one `vital` event per report. This runs in the script
+ * Core Web Vitals with attribution, one `vital` event per report, their elements named by
+ * `selector`. This runs in the script
  * build's second file, so the attribution code is only loaded with it.
  */
-export function reportVitals(record: Recorder, lib: VitalsLibrary): void {
+export function reportVitals(record: Recorder, lib: VitalsLibrary, selector: (el: Element) => string): void {
   const report = (metric: Metric): void => {
     const [target, props, at] = explain(metric);
     record("vital", {
@@ -115,9 +122,11 @@ export function reportVitals(record: Recorder, lib: VitalsLibrary): void {
       p: { ...props, rating: metric.rating, nav: metric.navigationType },
     });
   };
-  lib.onLCP(report);
-  lib.onINP(report);
-  lib.onCLS(report);
+  // A layout shift's source can be a text node, which has no selector: then none.
+  const target = { generateTarget: guard(selector as (node: Node | null) => string) };
+  lib.onLCP(report, target);
+  lib.onINP(report, target);
+  lib.onCLS(report, target);
   lib.onFCP(report);
   lib.onTTFB(report);
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { load } from "./load.mjs";
 
@@ -55,7 +56,7 @@ test("cleanUrl replaces emails and tokens after the origin, and keeps slugs", ()
     cleanUrl("https://shop2-eu.example.com/account/ada@example.com/orders#/reset/9f86d081884c7d659a2feaa0c55ad015"),
     "https://shop2-eu.example.com/account/[email]/orders#/reset/[token]",
   );
-  assert.equal(cleanUrl("https://s.example/u/123e4567-e89b-12d3-a456-426614174000"), "https://s.example/u/[token]");
+  assert.equal(cleanUrl("https://s.example/u/123e4567-e89b-12d3-a456-426614174000"), "https://s.example/u/:id");
   assert.equal(
     cleanUrl("https://s.example/login/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc"),
     "https://s.example/login/[token]",
@@ -69,4 +70,34 @@ test("cleanUrl replaces emails and tokens after the origin, and keeps slugs", ()
   ]) {
     assert.equal(cleanUrl(kept), kept);
   }
+});
+
+// Paths as sites have them, shared with the collector's microx_route (tests/read).
+const { templates: ID_PATHS, words: WORD_PATHS } = JSON.parse(
+  readFileSync(new URL("route-paths.json", import.meta.url), "utf8"),
+);
+
+test("cleanUrl turns id segments into :id and keeps words, words with a number and slugs", () => {
+  for (const [path, template] of Object.entries(ID_PATHS)) {
+    assert.equal(cleanUrl("https://s.example" + path), "https://s.example" + template, path);
+  }
+  for (const path of WORD_PATHS) assert.equal(cleanUrl("https://s.example" + path), "https://s.example" + path, path);
+  // Ids in a hash route and in a kept query value too; a name is no value.
+  assert.equal(cleanUrl("https://s.example/#/order/1042?x=1"), "https://s.example/#/order/:id");
+  assert.equal(
+    cleanUrl("https://s.example/p?ref=16odw8b&c=spring24", ["ref", "c"]),
+    "https://s.example/p?ref=:id&c=spring24",
+  );
+});
+
+test("cleanUrl sends a path matching a declared route as that route", () => {
+  const routes = ["/orgs/:org/users", "/blog/*", "/a.b/:x"];
+  assert.equal(cleanUrl("https://s.example/orgs/acme/users", [], routes), "https://s.example/orgs/:org/users");
+  assert.equal(cleanUrl("https://s.example/orgs/acme/users/7", [], routes), "https://s.example/orgs/acme/users/:id");
+  assert.equal(cleanUrl("https://s.example/blog/my-first-post?utm=1", [], routes), "https://s.example/blog/*");
+  // A pattern's other characters are taken literally: "." is no wildcard, "(" no error.
+  assert.equal(cleanUrl("https://s.example/a.b/c", [], routes), "https://s.example/a.b/:x");
+  assert.equal(cleanUrl("https://s.example/axb/c", [], routes), "https://s.example/axb/c");
+  assert.equal(cleanUrl("https://s.example/x(y", [], ["/x(y"]), "https://s.example/x(y");
+  assert.equal(cleanUrl("https://s.example/blog", [], routes), "https://s.example/blog");
 });

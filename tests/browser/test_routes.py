@@ -20,7 +20,9 @@ def test_spa_routes_and_hash_routes_are_moments(browser: Browser, lab: tuple[str
     page.click("#hashgo")
     routes = flushed(page, beacons, "route", 2)
     assert [r["u"].removeprefix(base) for r in routes] == ["/app/next", "/app/next#/cart"]
-    assert "p" not in routes[0]  # where it came from: the previous event's URL
+    # Where it came from is the previous event's URL; what started it, the click.
+    assert [r["p"] for r in routes] == [{"by": "button#go"}, {"by": "button#hashgo"}]
+    assert all(r["df"] == "view@1:100ms" for r in routes)
     assert all(r["d"] >= 0 for r in routes)
     # A click carries the page it was made on, though reported after the route it caused.
     clicks = {c["tg"]: c for c in flushed(page, beacons, "click", 2)}

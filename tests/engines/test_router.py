@@ -86,13 +86,6 @@ def test_the_router_app_runs_and_is_measured(browser: Browser, app: tuple[str, L
     assert page.evaluate("[window.__errors, window.__violations]") == [[], []]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a route is timed from its history change, which React Router makes only after "
-    "the action has answered: the route's duration is the render after it (tens of ms), "
-    "and neither the click nor the route carries the 1.5 s the visitor waited",
-)
 def test_the_wait_for_an_action_is_recorded_on_the_click_and_the_route(
     browser: Browser, app: tuple[str, Lab]
 ) -> None:
@@ -111,13 +104,6 @@ def test_the_wait_for_an_action_is_recorded_on_the_click_and_the_route(
     assert CREATE_MS <= click["p"].get("view", 0) < CREATE_MS + RENDER_SLACK_MS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="every started form is ended when the route changes: the search field's GET "
-    "form, which changes the route as the visitor types, is reported abandoned "
-    "(form_abandon search-form, how=route)",
-)
 def test_searching_as_you_type_abandons_no_form(browser: Browser, app: tuple[str, Lab]) -> None:
     base, beacons = app
     page = open_app(browser, base, f"/contacts/{ADA}")
@@ -133,12 +119,6 @@ def test_searching_as_you_type_abandons_no_form(browser: Browser, app: tuple[str
     assert beacons.events("form_abandon") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a short id stays in the path as it is (/contacts/16odw8b, /contacts/x7k2m9p) "
-    "and a UUID becomes /contacts/[token]: one route has as many paths as contacts",
-)
 def test_route_paths_are_grouped_into_templates(browser: Browser, app: tuple[str, Lab]) -> None:
     base, beacons = app
     page = open_app(browser, base, f"/contacts/{ADA}")
@@ -155,12 +135,6 @@ def test_route_paths_are_grouped_into_templates(browser: Browser, app: tuple[str
         assert all(contact not in b for b in beacons.bodies)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a button with no id, name or class is named by its tag under the nearest "
-    "ancestor with an id: Edit and Delete are both `div#contact button`",
-)
 def test_edit_and_delete_are_different_click_targets(
     browser: Browser, app: tuple[str, Lab]
 ) -> None:
@@ -178,13 +152,6 @@ def test_edit_and_delete_are_different_click_targets(
     assert edit["tg"] != delete["tg"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a cue is labelled with its text content, cut to 100 characters with typed "
-    "values replaced: the busy region's own text (`Results for “…”Ada Lovelace`) "
-    "becomes its label",
-)
 def test_a_loading_cue_is_never_named_by_its_text(browser: Browser, app: tuple[str, Lab]) -> None:
     """The search results are marked aria-busy while the search runs; they show what the
     visitor typed, and the contacts found."""

@@ -38,6 +38,9 @@ export function selector(el: Element): string {
   return path.slice(0, MAX_LENGTH.tg);
 }
 
+/** The name an element's own attributes give it: `data-microx-name`, else `aria-label`. */
+export const named = (el: Element): string => attr(el, "data-microx-name") || attr(el, "aria-label");
+
 /**
  * What a person would call the element. Form fields, and elements holding an editable
  * area, are named by attributes only: their text can be what the visitor typed, which
