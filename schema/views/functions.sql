@@ -143,6 +143,14 @@ CREATE OR REPLACE FUNCTION microx_newcombe_high AS (x1, n1, x2, n2) ->
 CREATE OR REPLACE FUNCTION microx_engagement AS (prior) ->
     multiIf(prior < 3, prior, prior < 5, 3, prior < 10, 4, 5);
 
+-- The two-sided p-value of x1/n1 - x2/n2 by the pooled two-proportion test; NULL where a
+-- side is empty or the pooled rate is 0 or 1 (nothing to test).
+CREATE OR REPLACE FUNCTION microx_two_proportion_p AS (x1, n1, x2, n2) -> if(
+    n1 > 0 AND n2 > 0 AND x1 + x2 > 0 AND x1 + x2 < n1 + n2,
+    erfc(abs(x1 / n1 - x2 / n2) / sqrt((x1 + x2) / (n1 + n2) * (1 - (x1 + x2) / (n1 + n2))
+        * (1 / n1 + 1 / n2)) / sqrt(2)),
+    NULL);
+
 -- Where a moment is reached: its page for a moment on one (`target @ path`: a click, a
 -- cue, a vital), else the moment itself (a page, a form, a step, a named moment). A session
 -- reached a moment when it has its place: a button everyone who pressed found dead is

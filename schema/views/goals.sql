@@ -79,7 +79,7 @@ INNER JOIN
 -- experiments prove a change.
 CREATE OR REPLACE VIEW microx.goal_impact AS
 SELECT
-    * EXCEPT (pooled, scaled),
+    * EXCEPT (scaled),
     -- Holm across the moments compared: the k-th smallest of m p-values times (m - k + 1),
     -- never below an earlier one.
     if(isNull(p_value), NULL, max(scaled) OVER holm) AS p_holm,
@@ -107,11 +107,8 @@ FROM
             if(compared, round(microx_newcombe_high(goal_met, sessions_met, goal_not_met,
                 sessions_not_met), 4), NULL) AS ci_high,
             -- Two proportions, pooled: the test Holm corrects (the interval is Newcombe's).
-            (goal_met + goal_not_met) / greatest(sessions_met + sessions_not_met, 1) AS pooled,
-            if(compared AND pooled > 0 AND pooled < 1,
-                erfc(abs(goal_met / sessions_met - goal_not_met / sessions_not_met)
-                    / sqrt(pooled * (1 - pooled) * (1 / sessions_met + 1 / sessions_not_met))
-                    / sqrt(2)), NULL) AS p_value
+            microx_two_proportion_p(goal_met, sessions_met, goal_not_met, sessions_not_met)
+                AS p_value
         FROM
         (
             -- Each moment that hurt anyone: the sessions that reached its page and those of

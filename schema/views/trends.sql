@@ -41,7 +41,7 @@ ORDER BY kind, moment, bucket;
 --             'new': reached now, not before; 'gone': reached before, not now; else 'steady'
 CREATE OR REPLACE VIEW microx.moment_changes AS
 SELECT
-    * EXCEPT (pooled, scaled),
+    * EXCEPT (scaled),
     if(isNull(p_value), NULL, max(scaled) OVER holm) AS p_holm,
     multiIf(
         sessions_before = 0, 'new',
@@ -74,12 +74,8 @@ FROM
                 hurt_sessions_before, sessions_before), 4), NULL) AS ci_low,
             if(compared, round(microx_newcombe_high(hurt_sessions, sessions,
                 hurt_sessions_before, sessions_before), 4), NULL) AS ci_high,
-            (hurt_sessions + hurt_sessions_before) / greatest(sessions + sessions_before, 1)
-                AS pooled,
-            if(compared AND pooled > 0 AND pooled < 1,
-                erfc(abs(hurt_sessions / sessions - hurt_sessions_before / sessions_before)
-                    / sqrt(pooled * (1 - pooled) * (1 / sessions + 1 / sessions_before))
-                    / sqrt(2)), NULL) AS p_value,
+            microx_two_proportion_p(hurt_sessions, sessions, hurt_sessions_before,
+                sessions_before) AS p_value,
             cur.p75 AS p75,
             prev.p75 AS p75_before,
             cur.score AS score,
