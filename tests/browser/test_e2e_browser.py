@@ -131,9 +131,17 @@ def test_sql_command_reads_what_the_collector_stored(
 
     # While it runs, the query goes through the collector's read-only endpoint.
     wait_for(lambda: clicks(sql(collector.env)) == [["click", "button#to-shipping"]])
-    # A collector it cannot reach still holds the store: said plainly, no traceback.
+    # Started on another port than the command is told: found from its data directory.
     elsewhere = {**collector.env, "MICROX_PORT": str(free_port())}
-    busy = sql(elsewhere)
+    assert clicks(sql(elsewhere)) == [["click", "button#to-shipping"]]
+    # A store held by a collector the command knows nothing of (another data directory):
+    # said plainly, no traceback.
+    unknown = {
+        **elsewhere,
+        "MICROX_DATA_DIR": str(collector.data_dir / "elsewhere"),
+        "MICROX_CLICKHOUSE_URL": collector.store_url,
+    }
+    busy = sql(unknown)
     assert busy.returncode == 2
     assert "another process holds it" in busy.stderr
     assert "Traceback" not in busy.stderr

@@ -49,8 +49,8 @@ SLOW_ENTRY = """Promise.race([
   }).observe({type: 'event', buffered: true, durationThreshold: 16})),
   new Promise((ok) => setTimeout(() => ok(false), 10000)),
 ])"""
-# Where the engine cannot hide a page (headless Chromium), the page is told it is hidden as
-# the engine would tell it: visibilityState, then the visibilitychange event.
+# The page told it is hidden as an engine tells it: visibilityState, then the
+# visibilitychange event.
 HIDDEN = """(() => {
   Object.defineProperty(document, 'visibilityState', {get: () => 'hidden', configurable: true});
   Object.defineProperty(document, 'hidden', {get: () => true, configurable: true});
@@ -80,22 +80,18 @@ def test_vitals_and_long_frames_as_far_as_the_engine_has_them(
         assert page.evaluate(SLOW_ENTRY)
         page.evaluate("new Promise((ok) => requestIdleCallback(() => ok(1), {timeout: 2000}))")
         time.sleep(1)
-    # Hiding the page reports the final vitals. It stays open, so what the engine measured
-    # is checked apart from what it delivers as a page goes (tests/engines/test_page_hide.py).
-    hidden = page.hide()
-    if not hidden:
-        page.evaluate(HIDDEN)
+    # Hiding the page reports the final vitals. The page is told it is hidden and stays
+    # open, so what the engine measures is checked apart from what it delivers as a page
+    # goes, which tests/engines/test_page_hide.py checks with the engines' own hiding (a
+    # minimised window under Xvfb without a window manager is not always hidden).
+    page.evaluate(HIDDEN)
     wanted = VITALS[browser.name]
 
     def reported() -> bool:
         page.evaluate("microx.flush()")
         return {e["n"] for e in beacons.events("vital")} >= wanted
 
-    try:
-        wait_for(reported)
-    finally:
-        if hidden:  # the engine's window is the next test's too
-            page.show()
+    wait_for(reported, timeout_s=30)
     time.sleep(0.5)
     by_name = {e["n"]: e for e in beacons.events("vital")}
     assert by_name.keys() == wanted
