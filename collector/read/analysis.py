@@ -61,6 +61,10 @@ class GoalResult:
     met: int
     # microx.goal_impact: per moment, the goal rate with and without its friction.
     impact: Table
+    # microx.goal_changes: this period against the one before (one row), and
+    # microx.goal_trend per day over both (the goal rate and its repeats).
+    change: dict[str, Any]
+    trend: Table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,14 +191,23 @@ def _view(
 
 
 def _goal(query: Query, goal: Goal, params: dict[str, Any]) -> GoalResult:
-    p = {**params, **goal.params()}
-    _, ((judged, met),) = query(
-        f"SELECT countIf(judged), countIf(judged AND met)"
-        f" FROM microx.session_goals({WINDOW}, {GOAL_PARAMS})",
+    p = {**params, **goal.params(), "before": params["since"] - (params["until"] - params["since"])}
+    (change,) = _table(
+        query,
+        f"SELECT * FROM microx.goal_changes({WINDOW}, before = {{before:DateTime('UTC')}},"
+        f" {GOAL_PARAMS})",
+        p,
+    ).dicts()
+    impact = _table(query, f"SELECT * FROM microx.goal_impact({WINDOW}, {GOAL_PARAMS})", p)
+    trend = _table(
+        query,
+        "SELECT * FROM microx.goal_trend(site = {site:String}, since = {before:DateTime('UTC')},"
+        f" until = {{until:DateTime('UTC')}}, bucket = 'day', {GOAL_PARAMS})",
         p,
     )
-    impact = _table(query, f"SELECT * FROM microx.goal_impact({WINDOW}, {GOAL_PARAMS})", p)
-    return GoalResult(goal, int(judged), int(met), impact)
+    return GoalResult(
+        goal, int(change["judged_sessions"]), int(change["met_sessions"]), impact, change, trend
+    )
 
 
 def _annotated(query: Query, params: dict[str, Any], costliest: list[str]) -> list[Annotated]:
@@ -472,6 +485,24 @@ def _changed(a: Analysis) -> list[str]:
         )
     if compared and not rows and not new:
         lines.append("  nothing: no moment got significantly better or worse")
+    for g in a.goals:
+        c = g.change
+        if not c["compared"]:
+            continue
+        verdict = c["verdict"]
+        repeats = (
+            f"; repeats {_pct(c['repeat_share'])} of goals met by known visitors, before"
+            f" {_pct(c['repeat_share_before'])}"
+            if c["met_by_visitors"] and c["met_by_visitors_before"]
+            else ""
+        )
+        lines.append(
+            f"  {verdict.upper() if verdict == 'regression' else verdict}: goal {g.goal.name!r}"
+            f" {_pct(c['goal_rate'])} of {c['judged_sessions']} sessions, before"
+            f" {_pct(c['goal_rate_before'])} of {c['judged_sessions_before']}"
+            f" ({_points(c['change'])}, 95 % CI {_points(c['ci_low'])} to"
+            f" {_points(c['ci_high'])}){repeats}"
+        )
     for note in a.annotations:
         days = note.span.total_seconds() / 86_400
         lines.append(

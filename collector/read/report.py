@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from collector.read.analysis import NEWS, RETURN_DAYS, Analysis, Table, summary
+from collector.read.analysis import NEWS, RETURN_DAYS, Analysis, GoalResult, Table, summary
 
 LOADING_BUDGET_MS = 1000.0
 # Ranked moments the served report links to example sessions of.
@@ -109,6 +109,10 @@ _RATES = {
     "return_rate_not_met",
     "goal_rate_met",
     "goal_rate_not_met",
+    "goal_rate",
+    "goal_rate_before",
+    "repeat_share",
+    "repeat_share_before",
     "frustration_rate",
     "abandon_rate",
     "conversion",
@@ -117,8 +121,8 @@ _RATES = {
     "share_of_abandons",
     "leave_rate",
 }
-_POINTS = {"change", "difference", "crude_difference", "ci_low", "ci_high"}
-_P_VALUES = {"p_value", "p_holm", "p_always_valid", "srm_p"}
+_POINTS = {"change", "difference", "crude_difference", "ci_low", "ci_high", "repeat_change"}
+_P_VALUES = {"p_value", "p_holm", "p_always_valid", "srm_p", "repeat_p_value"}
 _MS = {
     "p50",
     "p75",
@@ -204,6 +208,19 @@ _SHOWN = {
         "p_always_valid",
         "p_holm",
         "srm_p",
+        "verdict",
+    ),
+    "goal_changes": (
+        "goal",
+        "judged_sessions",
+        "goal_rate_before",
+        "goal_rate",
+        "change",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "repeat_share_before",
+        "repeat_share",
         "verdict",
     ),
     "changes": (
@@ -317,6 +334,11 @@ def _changes(a: Analysis) -> str:
     verdict = a.changes.columns.index("verdict")
     news = Table(a.changes.columns, [r for r in a.changes.rows if r[verdict] in NEWS])
     parts = [_chart(_trend(a), "trend"), _table(news, limit=len(news), shown="changes")]
+    goals = [g for g in a.goals if g.change["compared"]]
+    if goals:
+        columns = ["goal", *goals[0].change.keys()]
+        rows = [(g.goal.name, *g.change.values()) for g in goals]
+        parts.append("<h3>Goals</h3>" + _table(Table(columns, rows), shown="goal_changes"))
     for note in a.annotations:
         days = note.span.total_seconds() / 86_400
         parts.append(
@@ -534,13 +556,42 @@ def _loyalty(a: Analysis) -> go.Figure:
     )
 
 
+def _goal_trend(g: GoalResult) -> go.Figure:
+    """A goal's rate per day and, of the goals met by known visitors, the share of repeats."""
+    days = g.trend.dicts()
+    fig = go.Figure(
+        layout={
+            "title": _plain(f"{g.goal.name}: per day, this period and the one before"),
+            "yaxis": {"title": "share", "tickformat": ".0%", "rangemode": "tozero"},
+        }
+    )
+    for column, name in (("goal_rate", "goal rate"), ("repeat_share", "repeats")):
+        fig.add_trace(
+            go.Scatter(
+                x=[d["bucket"] for d in days],
+                y=[d[column] for d in days],
+                mode="lines+markers",
+                name=name,
+            )
+        )
+    return fig
+
+
 def _goals(a: Analysis) -> str:
     parts = []
-    for g in a.goals:
+    for i, g in enumerate(a.goals):
         rate = f"{100 * g.met / g.judged:.1f} %" if g.judged else "no session judged"
+        c = g.change
+        before = (
+            f"; before {100 * c['goal_rate_before']:.1f} % ({c['verdict']})"
+            if c["compared"]
+            else ""
+        )
         parts.append(
             f"<h3>{html.escape(g.goal.name)}: {html.escape(g.goal.describe())} — {rate}"
-            f" of {g.judged} sessions</h3>" + _table(g.impact, shown="goal")
+            f" of {g.judged} sessions{html.escape(before)}</h3>"
+            + (_chart(_goal_trend(g), f"goal-{i}") if g.trend.rows else "")
+            + _table(g.impact, shown="goal")
         )
     return "".join(parts) or '<p class="empty">No goal.</p>'
 

@@ -95,3 +95,103 @@ WINDOW holm AS (ORDER BY p_value NULLS LAST, kind, moment
     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ORDER BY verdict = 'regression' DESC, verdict = 'improvement' DESC, verdict = 'new' DESC,
     ifNull(change, 0) * greatest(sessions, sessions_before) DESC, moment;
+
+-- A goal over time. Per bucket ('hour' or 'day', UTC) of [since, until), by when its
+-- sessions began: the sessions judged on the goal, those that met it and their share; and
+-- of the sessions with a visitor id that met it, the repeats: those whose visitor had met it
+-- in an earlier session in the window (a repeat purchase, for a purchase goal), their share,
+-- and the goals met per visitor who met one. As with return_trend, a visitor's sessions before
+-- `since` are not seen: the first days of a window count some repeats as first times.
+-- The goal's parameters are session_goals' (docs/analysis.md).
+CREATE OR REPLACE VIEW microx.goal_trend AS
+SELECT
+    bucket,
+    countIf(judged) AS judged_sessions,
+    countIf(judged AND met) AS met_sessions,
+    round(met_sessions / greatest(judged_sessions, 1), 4) AS goal_rate,
+    countIf(judged AND met AND isNotNull(visitor_id)) AS met_by_visitors,
+    countIf(judged AND met AND isNotNull(visitor_id) AND met_before > 0) AS repeat_sessions,
+    round(repeat_sessions / greatest(met_by_visitors, 1), 4) AS repeat_share,
+    uniqExactIf(visitor_id, judged AND met AND isNotNull(visitor_id)) AS visitors_met,
+    round(met_by_visitors / greatest(visitors_met, 1), 3) AS goals_per_visitor
+FROM
+(
+    SELECT
+        if({bucket:String} = 'hour', toStartOfHour(started), toStartOfDay(started)) AS bucket,
+        judged,
+        met,
+        visitor_id,
+        -- The visitor's earlier sessions in the window that met the goal.
+        sum(toUInt32(judged AND met)) OVER (PARTITION BY ifNull(visitor_id, session_id)
+            ORDER BY started, session_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+            AS met_before
+    FROM microx.session_goals(site = {site:String}, since = {since:DateTime('UTC')},
+        until = {until:DateTime('UTC')}, goal = {goal:String}, name = {name:String},
+        target = {target:String}, days = {days:UInt32}, rating = {rating:Float64})
+)
+GROUP BY bucket
+ORDER BY bucket;
+
+-- A goal in this period [since, until) against the one before it [before, since): the
+-- share of judged sessions that met it in each, the change with Newcombe's 95 % interval and
+-- the two-proportion test, and the same for the share of goals met that were repeats.
+-- Each period is counted as it would be alone, so the two compare alike: a repeat is a
+-- visitor's second goal within the same period, and a return is judged only where its days
+-- end before that period does.
+--   verdict   'regression' / 'improvement': the goal rate moved with p < 0.05 and by at
+--             least one point and a tenth of what it was (the rule of moment_changes; one
+--             goal is one test, so there is nothing to correct across); 'new' when nothing
+--             was judged before; else 'steady'
+CREATE OR REPLACE VIEW microx.goal_changes AS
+SELECT
+    cur.judged_sessions AS judged_sessions,
+    cur.met_sessions AS met_sessions,
+    round(met_sessions / greatest(judged_sessions, 1), 4) AS goal_rate,
+    prev.judged_sessions AS judged_sessions_before,
+    prev.met_sessions AS met_sessions_before,
+    round(met_sessions_before / greatest(judged_sessions_before, 1), 4) AS goal_rate_before,
+    judged_sessions > 0 AND judged_sessions_before > 0 AS compared,
+    if(compared, round(met_sessions / judged_sessions
+        - met_sessions_before / judged_sessions_before, 4), NULL) AS change,
+    if(compared, round(microx_newcombe_low(met_sessions, judged_sessions,
+        met_sessions_before, judged_sessions_before), 4), NULL) AS ci_low,
+    if(compared, round(microx_newcombe_high(met_sessions, judged_sessions,
+        met_sessions_before, judged_sessions_before), 4), NULL) AS ci_high,
+    microx_two_proportion_p(met_sessions, judged_sessions, met_sessions_before,
+        judged_sessions_before) AS p_value,
+    cur.met_by_visitors AS met_by_visitors,
+    cur.repeats AS repeat_sessions,
+    round(repeat_sessions / greatest(met_by_visitors, 1), 4) AS repeat_share,
+    prev.met_by_visitors AS met_by_visitors_before,
+    prev.repeats AS repeat_sessions_before,
+    round(repeat_sessions_before / greatest(met_by_visitors_before, 1), 4)
+        AS repeat_share_before,
+    if(met_by_visitors > 0 AND met_by_visitors_before > 0,
+        round(repeat_sessions / met_by_visitors
+            - repeat_sessions_before / met_by_visitors_before, 4), NULL) AS repeat_change,
+    microx_two_proportion_p(repeat_sessions, met_by_visitors, repeat_sessions_before,
+        met_by_visitors_before) AS repeat_p_value,
+    multiIf(
+        judged_sessions_before = 0, 'new',
+        ifNull(p_value, 1) < 0.05
+            AND abs(change) >= greatest(0.01, 0.1 * goal_rate_before),
+        if(change < 0, 'regression', 'improvement'),
+        'steady') AS verdict
+FROM
+(
+    SELECT sum(judged_sessions) AS judged_sessions, sum(met_sessions) AS met_sessions,
+        sum(met_by_visitors) AS met_by_visitors, sum(repeat_sessions) AS repeats
+    FROM microx.goal_trend(site = {site:String}, since = {since:DateTime('UTC')},
+        until = {until:DateTime('UTC')}, bucket = 'day', goal = {goal:String},
+        name = {name:String}, target = {target:String}, days = {days:UInt32},
+        rating = {rating:Float64})
+) AS cur
+CROSS JOIN
+(
+    SELECT sum(judged_sessions) AS judged_sessions, sum(met_sessions) AS met_sessions,
+        sum(met_by_visitors) AS met_by_visitors, sum(repeat_sessions) AS repeats
+    FROM microx.goal_trend(site = {site:String}, since = {before:DateTime('UTC')},
+        until = {since:DateTime('UTC')}, bucket = 'day', goal = {goal:String},
+        name = {name:String}, target = {target:String}, days = {days:UInt32},
+        rating = {rating:Float64})
+) AS prev;
