@@ -30,6 +30,9 @@ export function sendSaved(resend: Resend): void {
     }
   };
   const run = guard((): void => {
+    // Asking for the lock is a round trip to the browser every few seconds: only when
+    // there is something to take (`take` looks again once it holds the lock).
+    if (!storedKeys()[0]) return;
     const locks = (navigator as { locks?: LockManager }).locks;
     if (locks) locks.request("microx_q", take).catch(() => undefined);
     else take();

@@ -111,8 +111,13 @@ export function setConsent(choice: Partial<Record<Category, boolean>>): void {
   if (!allows("measure")) drop();
 }
 
+/** The latest URL cleaned, and what it became: most events are on the page the one before was on. */
+let cleanedHref: string | undefined;
+let cleaned: string;
+
 /** A page URL as it may leave the page: without fragment, and only the allowed query. */
-export const cleanPageUrl = (href: string): string => cleanUrl(href, options.query, options.routes);
+export const cleanPageUrl = (href: string): string =>
+  href == cleanedHref ? cleaned : (cleaned = cleanUrl((cleanedHref = href), options.query, options.routes));
 
 export function setVariant(experiment: unknown, variant: unknown): void {
   // An experiment name the contract admits, and at most 16 experiments: a batch the

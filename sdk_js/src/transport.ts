@@ -20,8 +20,11 @@ export const STORED_PREFIX = "microx_q.";
 /** The envelope's per-send fields: session, page, context (undefined ones are left out). */
 type EnvelopeFields = () => Pick<Envelope, "sid" | "u"> & { [K in "vid" | "r" | "c"]: Envelope[K] | undefined };
 
-/** UTF-8 size of a request body. */
-const bytes = (s: string): number => new Blob([s]).size;
+/**
+ * UTF-8 size of a request body. (Not a Blob's size: making a Blob registers it with the
+ * browser's blob store, which took longer than building the whole batch.)
+ */
+const bytes = (s: string): number => new TextEncoder().encode(s).length;
 
 /**
  * What a failed send does, which the second file provides (`failures.ts`): a send fails
@@ -77,6 +80,7 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
       // The largest prefix whose envelope fits: all (up to the contract's limit), then halves.
       let count = Math.min(events.length, MAX_EVENTS_PER_BATCH) * 2;
       let body: string;
+      let size: number;
       do {
         // Halved inside the slice: as a statement of its own it costs 2 B gzipped.
         const batch = {
@@ -87,22 +91,21 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
           e: events.slice(0, (count = Math.ceil(count / 2))),
         };
         if (sid) batch.sid = sid;
-        body = JSON.stringify(batch);
-      } while (count > 1 && bytes(body) > MAX_BODY_BYTES);
+        size = bytes((body = JSON.stringify(batch)));
+      } while (count > 1 && size > MAX_BODY_BYTES);
       const sent = events.splice(0, count);
       // A beacon's string body goes as text/plain, a "simple" request: no CORS preflight,
       // which a closing page would never complete. Refused (over the browser's budget):
       // kept for the next page. (It throws only for a malformed endpoint, and then the
       // guarded caller ends there.)
-      if (!unloading) post(body, sent, sid);
+      if (!unloading) post(body, size, sent, sid);
       else if (!navigator.sendBeacon(endpoint, body)) store(sent);
     }
   };
 
-  /** `sid`: the events are an earlier page's, of that session. */
-  const post = (body: string, events: WireEvent[], sid?: string): void => {
+  /** `size`: the body's in bytes; `sid`: the events are an earlier page's, of that session. */
+  const post = (body: string, size: number, events: WireEvent[], sid?: string): void => {
     // Keepalive lets a request outlive the page, but shares the page's 64 KiB budget.
-    const size = bytes(body);
     const keepalive = inflight + size <= KEEPALIVE_BUDGET;
     const held = keepalive ? size : 0;
     inflight += held;
@@ -154,7 +157,9 @@ export function startTransport(endpoint: string, site: string, envelope: Envelop
 
   drop = () => {
     queue = [];
-    for (const key of storedKeys()) save(key, undefined, true);
+    // Where storage is blocked this throws, with the queue already empty, into a guarded
+    // caller (`consent`): nothing was saved then.
+    for (const key of Object.keys(localStorage)) if (key.startsWith(STORED_PREFIX)) save(key, undefined, true);
   };
 
   // While the collector is backing off, an earlier page's events stay saved for later.
