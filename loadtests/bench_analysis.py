@@ -37,6 +37,7 @@ from collector.sink.store import Store
 from collector.tools import journeys
 
 BASE_VISITORS = 4_000
+_BEFORE = "{before:DateTime('UTC')}"
 _PURCHASE = "goal = 'step', name = 'checkout', target = 'done', days = 0, rating = 0"
 QUERIES = {
     "ranked moments": f"SELECT * FROM microx.friction_by_moment({WINDOW})",
@@ -55,6 +56,13 @@ QUERIES = {
     "rage clicks re-derived": f"SELECT * FROM microx.rage_clicks_with({WINDOW}, clicks = 3,"
     " ms = 1000, px = 30)",
     "dead clicks re-derived": f"SELECT * FROM microx.dead_clicks_with({WINDOW}, ms = 100)",
+    # The review: trends and this period against the one before.
+    "moment trend (daily)": f"SELECT * FROM microx.moment_trend({WINDOW}, bucket = 'day')",
+    "moment changes": f"SELECT * FROM microx.moment_changes({WINDOW}, before = {_BEFORE})",
+    "goal trend (daily)": f"SELECT * FROM microx.goal_trend({WINDOW}, bucket = 'day', {_PURCHASE})",
+    "goal changes": f"SELECT * FROM microx.goal_changes({WINDOW}, before = {_BEFORE}, {_PURCHASE})",
+    "return trend (daily)": f"SELECT * FROM microx.return_trend({WINDOW}, bucket = 'day')",
+    "paths": f"SELECT * FROM microx.paths({WINDOW})",
 }
 # Each copy gets ids of its own (a keyed hash of the original and the copy number) and is
 # moved back by whole days, so sessions stay whole and the data covers a month.
@@ -165,13 +173,23 @@ def time_all(runs: int, named: dict[str, Run]) -> dict[str, Timing]:
     return times
 
 
+def _defined(store: Store, sql: str, params: dict[str, Any]) -> bool:
+    """Whether the revision compared with has what ``sql`` reads (a view added since has
+    nothing to compare with)."""
+    try:
+        store.query(f"EXPLAIN {sql}", params)
+    except Exception:  # noqa: BLE001 - the engine's error for a missing view or function
+        return False
+    return True
+
+
 def measure(
     store: Store, params: dict[str, Any], runs: int, rename: Callable[[str], str] | None
 ) -> dict[str, Timing]:
     named: dict[str, Run] = {}
     for name, sql in QUERIES.items():
         named[name] = _query(store, sql, params)
-        if rename is not None:
+        if rename is not None and _defined(store, rename(sql), params):
             named[name + BEFORE] = _query(store, rename(sql), params)
     named[REPORT] = _report(store, params, lambda sql: sql)
     if rename is not None:
@@ -189,6 +207,9 @@ def show(title: str, timed: dict[str, Timing]) -> None:
             continue
         line = f"{name:<33} {rows:>6} " + _figures(walls, cpus)
         if compared:
+            if name + BEFORE not in timed:
+                print(line + " | (new)")
+                continue
             _, walls2, cpus2 = timed[name + BEFORE]
             line += " |         " + _figures(walls2, cpus2)
         print(line)
@@ -233,7 +254,12 @@ def main() -> None:
             for statement in statements:
                 store.command(statement)
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        params = {"site": journeys.SITE, "since": now - dt.timedelta(days=31), "until": now}
+        params = {
+            "site": journeys.SITE,
+            "since": now - dt.timedelta(days=31),
+            "until": now,
+            "before": now - dt.timedelta(days=62),
+        }
         if args.stored:
             show("as stored", measure(store, params, args.runs, rename))
             return
