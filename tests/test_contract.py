@@ -12,10 +12,13 @@ from typing import Any
 
 import jsonschema
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.contract import event_types, load_schema
+import collector.contract
+from collector.contract import event_types, load_schema, pattern_checks
+from collector.ingest import validate
 from collector.ingest.validate import (
     EnvelopeError,
     Judgement,
@@ -287,6 +290,47 @@ def test_the_fast_check_takes_a_typical_batch() -> None:
     assert accept_whole(orjson.dumps(envelope).replace(b'"q":', b'"q":1,"q":', 1)) is None
     envelope["sid"] += "\n"
     assert accept_whole(orjson.dumps(envelope)) is None
+
+
+def test_a_key_once_refused_is_refused_again_and_known_keys_stay_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Keys that matched their pattern are remembered, so most are a set lookup; a key
+    that does not match is never remembered, and nobody can grow the set past its bound."""
+    monkeypatch.setattr(validate, "_GOOD_KEYS", {})
+    monkeypatch.setattr(validate, "GOOD_KEYS_MAX", 3)
+    event = {"id": "4b2d0111-d1c6-4a9b-bb1d-2b909e7a44fb", "t": "click", "ts": 0, "q": 0}
+
+    def batch(props: dict[str, Any]) -> bytes:
+        envelope = make_envelope({**event, "p": props})
+        envelope["e"][0]["ts"] = envelope["at"]
+        return orjson.dumps(envelope)
+
+    assert accept_whole(batch({"fb": "dom"})) is not None
+    for _ in range(2):
+        assert accept_whole(batch({"fb": "dom", "bad key": 1})) is None
+    assert "bad key" not in validate._GOOD_KEYS["p"]
+    for i in range(10):
+        assert accept_whole(batch({f"k{i}": i})) is not None
+    assert len(validate._GOOD_KEYS["p"]) == 3
+    # Past the bound, keys are still checked, one by one.
+    assert accept_whole(batch({"k9": 1, "no/slash": 2})) is None
+
+
+def test_a_pattern_the_fast_check_does_not_place_stops_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A schema that puts a pattern where the fast check looks for none (in the context,
+    say) cannot be checked fast and unchecked: the checks refuse to be built."""
+    schema = json.loads(json.dumps(load_schema()))
+    schema["definitions"]["context"]["properties"]["sdk"]["pattern"] = "^[0-9.]+$"
+    monkeypatch.setattr(collector.contract, "load_schema", lambda: schema)
+    pattern_checks.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="7 uses of a pattern, the fast check places 6"):
+            pattern_checks()
+    finally:
+        pattern_checks.cache_clear()
 
 
 def slowly(body: bytes) -> Judgement:

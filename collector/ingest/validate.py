@@ -15,7 +15,13 @@ import fastjsonschema
 import msgspec
 import orjson
 
-from collector.contract import envelope_type, envelope_validator, event_validator
+from collector.contract import (
+    PatternChecks,
+    envelope_type,
+    envelope_validator,
+    event_validator,
+    pattern_checks,
+)
 from collector.rows.rejection import Rejection
 from collector.rows.wire import Envelope, WireEvent
 
@@ -195,6 +201,8 @@ def accept_whole(body: bytes) -> Judgement | None:
         msgspec.convert(payload, envelope_type())
     except (orjson.JSONDecodeError, msgspec.MsgspecError):
         return None
+    if not _patterns_hold(payload, pattern_checks()):
+        return None
     context = payload.get("c") or {}
     events: list[WireEvent] = payload["e"]
     keys = len(payload) + len(context)
@@ -213,6 +221,41 @@ def accept_whole(body: bytes) -> Judgement | None:
     if not all(earliest <= e["ts"] <= latest for e in events):
         return None
     return Judgement(payload, events, [])
+
+
+# Keys of events' objects (props, variants) already found to match their pattern. A site
+# sends the same few again and again, so a set lookup answers for almost every key; the
+# set is bounded, so keys nobody repeats cannot grow it.
+_GOOD_KEYS: dict[str, set[str]] = {}
+GOOD_KEYS_MAX = 4096
+
+
+def _patterns_hold(payload: dict[str, Any], checks: PatternChecks) -> bool:
+    """The schema's patterns, for a payload msgspec found well formed otherwise."""
+    for name, match in checks.envelope:
+        value = payload.get(name)
+        if value is not None and match(value) is None:
+            return False
+    events: list[dict[str, Any]] = payload["e"]
+    for name, match in checks.event:
+        for e in events:
+            value = e.get(name)
+            if value is not None and match(value) is None:
+                return False
+    for name, match in checks.event_keys:
+        good = _GOOD_KEYS.setdefault(name, set())
+        for e in events:
+            keys = e.get(name)
+            if not keys or good.issuperset(keys):
+                continue
+            for key in keys:
+                if key in good:
+                    continue
+                if match(key) is None:
+                    return False
+                if len(good) < GOOD_KEYS_MAX:
+                    good.add(key)
+    return True
 
 
 def judge(payload: Any) -> Judgement:
