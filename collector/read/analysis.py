@@ -660,9 +660,11 @@ def summary(a: Analysis) -> str:
         any_row = next(iter(by_metric.values()))
         if any_row["verdict"] == "sample ratio mismatch":
             parts = [
-                f"sample ratio mismatch ({any_row['variant_sessions']} against "
-                f"{any_row['control_sessions']} sessions, p = {any_row['srm_p']:.2g}): "
+                f"sample ratio mismatch ({any_row['variant_units']} against "
+                f"{any_row['control_units']} visitors, p = {any_row['srm_p']:.2g}): "
                 "the split is broken, nothing is judged"
             ]
+        if any_row["mixed_units"]:
+            parts.append(f"{any_row['mixed_units']} visitors saw both and are left out")
         lines.append(f"  {key[0]!r}: {key[2]} vs {key[1]}: " + "; ".join(parts))
     return "\n".join(lines)

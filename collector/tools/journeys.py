@@ -19,6 +19,7 @@ one per page. What is injected, and so what an analysis must recover, is in
 - ``hero-copy`` is a null experiment: its variants change nothing; in variant "new" of
   ``pay-button`` more visitors leave at the payment page (a cost in orders, none in
   friction); ``banner`` assigns its "on" variant to 44 % instead of half (a broken split);
+  a visitor with an id keeps the variants of their first session (assignment by visitor);
 - a visitor who met the slow spinner leaves at the cart more often, and comes back less;
 - INP and CLS are reported when a page is hidden, stamped with the time of what they
   measure, or of the report as snippet 0.1.0 did (``vitals_at_report``).
@@ -138,6 +139,8 @@ class Facts:
     ends: dict[str, str] = dataclasses.field(default_factory=dict)
     # The experiment variants each session ran under, and how long its spinner showed.
     variants: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    # Each session's visitor id (None: the visitor kept none).
+    visitors: dict[str, str | None] = dataclasses.field(default_factory=dict)
     spinner_waits: dict[str, float] = dataclasses.field(default_factory=dict)
     # Whether the visitor came back after the session (within a day of its end).
     returned: dict[str, bool] = dataclasses.field(default_factory=dict)
@@ -177,6 +180,8 @@ class _Session:
         self.vid = vid
         self.now = start_ms
         self.variants: dict[str, str] = {}
+        # The variants each visitor was given, shared by their sessions (``visitors``).
+        self.assigned: dict[str, dict[str, str]] = {}
         self.envelopes: list[Envelope] = []
         self._page: list[dict[str, Any]] = []
         self._path = "/"
@@ -396,14 +401,19 @@ def _walk(s: _Session, truth: Truth, facts: Facts | None = None) -> bool:
             facts.ends[s.sid] = moment
             facts.steps[s.sid] = s.steps
 
-    s.variants = {
+    drawn = {
         truth.spinner_experiment: rng.choice(("A", "B")),
         truth.null_experiment: rng.choice(("control", "new")),
         truth.harm_experiment: s.aside.choice(("old", "new")),
         truth.srm_experiment: "on" if s.aside.random() < truth.srm_share else "off",
     }
+    # A site assigns by visitor where it knows one (a flag tool hashes the visitor id), so
+    # a visitor keeps the variants of their first session; they are drawn every session
+    # all the same, so the random sequence stays as it was.
+    s.variants = dict(s.assigned.setdefault(s.vid, drawn) if s.vid else drawn)
     if facts is not None:
         facts.variants[s.sid] = dict(s.variants)
+        facts.visitors[s.sid] = s.vid
     s.page("/", rng.lognormvariate(7.2, 0.3))
     s.click("a.product-card", "Trail runner", rng.uniform(40, 120))
 
@@ -517,12 +527,14 @@ def visitors(
     rng = random.Random(seed)
     begin = start or dt.datetime.now(dt.UTC) - dt.timedelta(days=6)
     begin_ms = int(begin.timestamp() * 1000)
+    assigned: dict[str, dict[str, str]] = {}
     for _ in range(count):
         vid = _uuid(rng) if rng.random() < 0.9 else None
         at = begin_ms + int(rng.uniform(0, 2 * 86_400_000))
         sessions: list[Envelope] = []
         for n in range(truth.max_sessions):
             s = _Session(rng, site, _uuid(rng), vid, at, truth.vitals_at_report)
+            s.assigned = assigned
             met = _walk(s, truth, facts)
             sessions.extend(s.envelopes)
             back = truth.return_after_friction if met else truth.return_otherwise

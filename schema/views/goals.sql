@@ -158,9 +158,14 @@ ORDER BY significant DESC, difference, sessions_met DESC, moment;
 
 -- Experiments, judged on friction and on a goal. Each variant against the control (the
 -- variant named as one, microx_is_control, else the one whose name sorts first), one row
--- per metric: `friction` (the sum of a session's
--- moments' pain; lower is better) and `goal` (the goal's rate among the sessions judged on
--- it; higher is better). Per row:
+-- per metric. The unit is the one a site assigns by: the visitor where there is a visitor
+-- id (a visitor's sessions are not independent samples: a regular who meets friction every
+-- visit would count many times over, and a variant that makes visitors come back less
+-- would look like a broken split), else the session. A unit seen under more than one
+-- variant is counted (mixed_units) and judged in neither. Metrics: `friction` (per unit, the
+-- mean over its sessions of the sum of a session's moments' pain; lower is better) and
+-- `goal` (the share of units judged on it that met it in a session; higher is better).
+-- Per row:
 --   difference, ci_low, ci_high   variant - control, 95 % (Welch's normal interval for
 --                                 friction, Newcombe's for the goal)
 --   p_value                       for one look at the end of a fixed plan
@@ -168,7 +173,7 @@ ORDER BY significant DESC, difference, sessions_met DESC, moment;
 --                                 deviation): valid however often it is looked at, daily
 --                                 looks included
 --   p_holm                        Holm's correction of p_always_valid across every row
---   srm_p                         sample ratio mismatch: chi-square of the two arms' sessions
+--   srm_p                         sample ratio mismatch: chi-square of the two arms' units
 --                                 against an even split (1 degree of freedom)
 --   verdict                       'better' or 'harm' when p_holm < 0.05, else 'no difference';
 --                                 'sample ratio mismatch' when srm_p < 0.001 (the split is
@@ -197,6 +202,9 @@ FROM
             m.1 AS metric,
             control_sessions,
             sessions AS variant_sessions,
+            control_units,
+            units AS variant_units,
+            mixed_units,
             m.2 AS control_n,
             m.3 AS variant_n,
             round(m.4, 4) AS control_value,
@@ -219,43 +227,71 @@ FROM
                 least(1, 1 / (sqrt(v / (v + tau2))
                     * exp(least(700, tau2 * pow(m.5 - m.4, 2)
                         / (2 * v * (v + tau2)))))), NULL) AS p_always_valid,
-            erfc(sqrt(pow(variant_sessions - control_sessions, 2)
-                / greatest(variant_sessions + control_sessions, 1)) / sqrt(2)) AS srm_p
+            erfc(sqrt(pow(variant_units - control_units, 2)
+                / greatest(variant_units + control_units, 1)) / sqrt(2)) AS srm_p
         FROM
         (
             SELECT
                 *,
                 first_value(arm) OVER e AS control,
                 first_value(sessions) OVER e AS control_sessions,
+                first_value(units) OVER e AS control_units,
                 first_value(friction_mean) OVER e AS control_friction,
                 first_value(friction_var) OVER e AS control_friction_var,
-                first_value(judged_sessions) OVER e AS control_judged,
+                first_value(judged_units) OVER e AS control_judged,
                 first_value(goal_rate) OVER e AS control_goal_rate
             FROM
             (
                 SELECT
-                    experiment,
-                    variants[experiment] AS arm,
-                    microx_is_control(arm) AS is_control,
-                    count() AS sessions,
-                    avg(friction) AS friction_mean,
-                    varSamp(friction) AS friction_var,
-                    countIf(judged) AS judged_sessions,
-                    countIf(judged AND met) / greatest(judged_sessions, 1) AS goal_rate
-                FROM microx.session_goals(site = {site:String},
-                    since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
-                    goal = {goal:String}, name = {name:String}, target = {target:String},
-                    days = {days:UInt32}, rating = {rating:Float64})
-                ARRAY JOIN mapKeys(variants) AS experiment
-                GROUP BY experiment, arm
+                    *,
+                    -- The units seen under more than one variant: counted, never judged.
+                    sumIf(units, arm = '') OVER (PARTITION BY experiment) AS mixed_units
+                FROM
+                (
+                    SELECT
+                        experiment,
+                        if(arms = 1, first_arm, '') AS arm,
+                        microx_is_control(arm) AS is_control,
+                        count() AS units,
+                        sum(unit_sessions) AS sessions,
+                        avg(unit_friction) AS friction_mean,
+                        varSamp(unit_friction) AS friction_var,
+                        countIf(unit_judged) AS judged_units,
+                        countIf(unit_judged AND unit_met) / greatest(judged_units, 1)
+                            AS goal_rate
+                    FROM
+                    (
+                        -- One unit per visitor where there is a visitor id, else per
+                        -- session: its sessions' mean friction, and whether it met the goal
+                        -- in any session judged on it.
+                        SELECT
+                            experiment,
+                            ifNull(visitor_id, session_id) AS unit,
+                            uniqExact(variants[experiment]) AS arms,
+                            any(variants[experiment]) AS first_arm,
+                            count() AS unit_sessions,
+                            avg(friction) AS unit_friction,
+                            countIf(judged) > 0 AS unit_judged,
+                            countIf(judged AND met) > 0 AS unit_met
+                        FROM microx.session_goals(site = {site:String},
+                            since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+                            goal = {goal:String}, name = {name:String},
+                            target = {target:String}, days = {days:UInt32},
+                            rating = {rating:Float64})
+                        ARRAY JOIN mapKeys(variants) AS experiment
+                        GROUP BY experiment, unit
+                    )
+                    GROUP BY experiment, arm
+                )
             )
+            WHERE arm != ''
             WINDOW e AS (PARTITION BY experiment ORDER BY is_control DESC, arm
                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
         )
         ARRAY JOIN [
-            ('friction', control_sessions, sessions, control_friction, friction_mean,
+            ('friction', control_units, units, control_friction, friction_mean,
                 friction_var, control_friction_var),
-            ('goal', control_judged, judged_sessions, control_goal_rate, goal_rate,
+            ('goal', control_judged, judged_units, control_goal_rate, goal_rate,
                 goal_rate * (1 - goal_rate), control_goal_rate * (1 - control_goal_rate))
         ] AS m
         WHERE arm != control

@@ -91,7 +91,9 @@ def test_the_spinner_change_is_found_and_nothing_else(
     )
     change = now.hurt / now.sessions - before.hurt / before.sessions
     assert spinner["change"] == pytest.approx(change, abs=1e-4)
-    assert abs(change) > 0.4  # variant A's half of the visitors
+    # Variant A's sessions: half the visitors, fewer of the sessions (who met the slow
+    # spinner came back less).
+    assert 0.3 < abs(change) < 0.5
     assert spinner["ci_low"] < change < spinner["ci_high"]
     assert spinner["verdict"] == verdict
     # The same shop otherwise, with other visitors: no other moment is news.
@@ -112,8 +114,11 @@ def test_the_trend_shows_the_day_the_spinner_changed(shops: Shops) -> None:
     assert sum(d["sessions"] for d in early) == shops.spinner["worse", "before"].sessions
     assert sum(d["hurt_sessions"] for d in late) == shops.spinner["worse", "now"].hurt
     assert all(d["hurt_rate"] < 0.05 for d in early)
-    # Days with a few hundred sessions; variant A is about half of them.
-    assert all(0.35 < d["hurt_rate"] < 0.65 for d in late if d["sessions"] >= 200)
+    # The first day after the change is mostly first visits, half of them in variant A;
+    # later days are more and more return visits, fewer in A (who met the slow spinner came
+    # back less), so its share falls, and still stands far above the days before.
+    assert 0.35 < late[0]["hurt_rate"] < 0.65
+    assert all(d["hurt_rate"] > 0.2 for d in late if d["sessions"] >= 200)
     # Hourly buckets add up to the days.
     _, hours = shops.store.query(
         "SELECT sum(sessions) FROM microx.moment_trend(site = 'worse',"

@@ -61,10 +61,10 @@ def test_clickhouse_connect_reads_through_the_collector(running: tuple[Collector
         " since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')})",
         parameters={"site": "shop", "since": "2000-01-01 00:00:00", "until": "2100-01-01"},
     )
-    # The three moments the generator made hurt come first, as on the embedded store.
+    # The four moments the generator made hurt come first, as on the embedded store.
     truth = journeys.Truth()
-    injected = {truth.spinner, truth.dead_button, journeys.FORM}
-    assert {r[0] for r in result.result_rows[:3]} == injected
+    injected = {truth.spinner, truth.dead_button, journeys.FORM, truth.long_wait}
+    assert {r[0] for r in result.result_rows[:4]} == injected
     # Typed columns come back typed (Native format), as from a ClickHouse server.
     (row,) = client.query(
         "SELECT toUUID(session_id), event_time FROM microx.events LIMIT 1"
@@ -136,7 +136,7 @@ def test_microx_sql_and_report_while_it_runs(
     out = tmp_path / "report.html"
     report = _cli(c, "report", "--site", "shop", "--since", "30d", "--out", str(out))
     assert report.returncode == 0, report.stderr
-    ranked = report.stdout.split("Moments to fix first")[1].splitlines()[1:4]
+    ranked = report.stdout.split("Moments to fix first")[1].splitlines()[1:5]
     assert journeys.Truth().spinner in "\n".join(ranked)
     assert out.stat().st_size > 1_000_000  # plotly.js is inside: the file stands alone
 
