@@ -13,18 +13,17 @@ CREATE OR REPLACE VIEW microx.moment_states AS
         AND hour < toStartOfHour({until:DateTime('UTC')})
     UNION ALL
     -- ...and the parts of hours at its edges from the rows themselves, in the same
-    -- states as the materialized view keeps (migration 0013: the two must agree).
+    -- states as the materialized view keeps (migration 0013: the two must agree). Each
+    -- row's measure, budget and pain are named once in the inner query: written out at
+    -- every use, the functions were analysed again each time.
     SELECT
         toStartOfHour(event_time) AS hour,
         microx_kind(type) AS kind,
         microx_moment(type, name, target, path) AS moment,
         countState() AS occurrences_state,
-        countStateIf(isNotNull(microx_measure(type, duration_ms, value))
-            AND microx_budget(type, name) > 0) AS timed_state,
-        countStateIf(microx_measure(type, duration_ms, value) > microx_budget(type, name)
-            AND microx_budget(type, name) > 0) AS slow_state,
-        sumStateIf(microx_pain(type, name, duration_ms, value), microx_budget(type, name) > 0)
-            AS latency_pain_state,
+        countStateIf(isNotNull(measure) AND budget > 0) AS timed_state,
+        countStateIf(measure > budget AND budget > 0) AS slow_state,
+        sumStateIf(pain, budget > 0) AS latency_pain_state,
         countStateIf(type = 'click') AS clicks_state,
         countStateIf(type = 'rage_click') AS rage_state,
         countStateIf(type = 'dead_click') AS dead_state,
@@ -35,20 +34,26 @@ CREATE OR REPLACE VIEW microx.moment_states AS
         countStateIf(type = 'form_invalid') AS form_invalid_state,
         avgStateIf(value, type = 'feedback') AS rating_state,
         uniqState(session_id) AS sessions_state,
-        uniqStateIf(session_id, microx_pain(type, name, duration_ms, value) > 0) AS hurt_state,
-        quantilesTDigestStateIf(0.5, 0.75, 0.95)(
-            assumeNotNull(microx_measure(type, duration_ms, value)),
-            isNotNull(microx_measure(type, duration_ms, value))
-                AND type NOT IN ('form_field', 'step', 'rage_click'))
+        uniqStateIf(session_id, pain > 0) AS hurt_state,
+        quantilesTDigestStateIf(0.5, 0.75, 0.95)(assumeNotNull(measure),
+            isNotNull(measure) AND type NOT IN ('form_field', 'step', 'rage_click'))
             AS duration_state,
         topKStateIf(3)(props['by'], type = 'loading' AND props['by'] != '') AS started_by_state,
         sumState(microx_lost_ms(type, name, duration_ms, value)) AS lost_ms_state,
         uniqStateIf(session_id, microx_frustrated(type)) AS frustrated_state
-    FROM microx.events
-    WHERE site = {site:String}
-        AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
-        AND (event_time < microx_hour_after({since:DateTime('UTC')})
-            OR event_time >= toStartOfHour({until:DateTime('UTC')}))
+    FROM
+    (
+        SELECT
+            event_time, type, name, target, path, value, duration_ms, props, session_id,
+            microx_measure(type, duration_ms, value) AS measure,
+            microx_budget(type, name) AS budget,
+            microx_pain(type, name, duration_ms, value) AS pain
+        FROM microx.events
+        WHERE site = {site:String}
+            AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
+            AND (event_time < microx_hour_after({since:DateTime('UTC')})
+                OR event_time >= toStartOfHour({until:DateTime('UTC')}))
+    )
     GROUP BY hour, kind, moment;
 
 -- Friction by moment, ranked by what it costs the visitors who reach it, in seconds:

@@ -57,39 +57,46 @@ FROM
         AND hour >= microx_hour_after({since:DateTime('UTC')})
         AND hour < toStartOfHour({until:DateTime('UTC')})
     UNION ALL
+    -- Each row's moment, pain and kind are named once below: written out at every use, the
+    -- functions made the engine analyse them again each time, most of the view's cost on a
+    -- window of a few days.
     SELECT
         session_id,
         count() AS moments,
         any(visitor_id) AS visitor_id,
         min(event_time) AS started,
-        maxIf(event_time, microx_lived(type, sdk_version)) AS ended,
-        max(microx_pain(type, name, duration_ms, value)) AS peak,
-        argMaxState(microx_moment(type, name, target, path),
-            microx_peak_order(event_time, seq, microx_pain(type, name, duration_ms, value), event_id))
+        maxIf(event_time, lived) AS ended,
+        max(pain) AS peak,
+        argMaxState(moment, microx_peak_order(event_time, seq, pain, event_id))
             AS peak_moment_state,
-        argMaxStateIf(microx_moment(type, name, target, path),
-            microx_with_id(microx_end_order(event_time, microx_kind(type), seq,
-                microx_pain(type, name, duration_ms, value)), event_id),
-            microx_lived(type, sdk_version)) AS end_moment_state,
-        argMaxStateIf(microx_pain(type, name, duration_ms, value),
-            microx_end_order(event_time, microx_kind(type), seq,
-                microx_pain(type, name, duration_ms, value)),
-            microx_lived(type, sdk_version)) AS end_pain_state,
-        sum(microx_pain(type, name, duration_ms, value)) AS friction,
+        argMaxStateIf(moment,
+            microx_with_id(microx_end_order(event_time, kind, seq, pain), event_id), lived)
+            AS end_moment_state,
+        argMaxStateIf(pain, microx_end_order(event_time, kind, seq, pain), lived)
+            AS end_pain_state,
+        sum(pain) AS friction,
         argMaxState(toJSONString(variants), event_time) AS variants_state,
-        groupUniqArrayIf(microx_moment(type, name, target, path),
-            position(microx_moment(type, name, target, path), ' @ ') = 0) AS places,
-        groupUniqArrayIf(microx_moment(type, name, target, path),
-            microx_pain(type, name, duration_ms, value) > 0) AS hurt,
+        groupUniqArrayIf(moment, position(moment, ' @ ') = 0) AS places,
+        groupUniqArrayIf(moment, pain > 0) AS hurt,
         groupUniqArrayIf((name, target), type = 'step') AS steps,
         groupUniqArrayIf(name, type = 'moment') AS named,
         groupUniqArrayIf((name, value), type = 'feedback') AS ratings
-    FROM microx.events
-    WHERE site = {site:String}
-        AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
-        AND (event_time < microx_hour_after({since:DateTime('UTC')})
-            OR event_time >= toStartOfHour({until:DateTime('UTC')}))
-        AND type NOT IN ('signal', 'form_field')
+    FROM
+    (
+        SELECT
+            session_id, visitor_id, event_time, seq, event_id, type, name, target, value,
+            variants,
+            microx_lived(type, sdk_version) AS lived,
+            microx_pain(type, name, duration_ms, value) AS pain,
+            microx_moment(type, name, target, path) AS moment,
+            microx_kind(type) AS kind
+        FROM microx.events
+        WHERE site = {site:String}
+            AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
+            AND (event_time < microx_hour_after({since:DateTime('UTC')})
+                OR event_time >= toStartOfHour({until:DateTime('UTC')}))
+            AND type NOT IN ('signal', 'form_field')
+    )
     GROUP BY session_id
 )
 GROUP BY session_id;
