@@ -18,8 +18,8 @@ CREATE OR REPLACE VIEW microx.moment_states AS
     -- every use, the functions were analysed again each time.
     SELECT
         toStartOfHour(event_time) AS hour,
-        microx_kind(type) AS kind,
-        microx_moment(type, name, target, path) AS moment,
+        kind,
+        moment,
         countState() AS occurrences_state,
         countStateIf(isNotNull(measure) AND budget > 0) AS timed_state,
         countStateIf(measure > budget AND budget > 0) AS slow_state,
@@ -39,15 +39,18 @@ CREATE OR REPLACE VIEW microx.moment_states AS
             isNotNull(measure) AND type NOT IN ('form_field', 'step', 'rage_click'))
             AS duration_state,
         topKStateIf(3)(props['by'], type = 'loading' AND props['by'] != '') AS started_by_state,
-        sumState(microx_lost_ms(type, name, duration_ms, value)) AS lost_ms_state,
+        sumState(lost_ms) AS lost_ms_state,
         uniqStateIf(session_id, microx_frustrated(type)) AS frustrated_state
     FROM
     (
         SELECT
-            event_time, type, name, target, path, value, duration_ms, props, session_id,
+            event_time, type, value, props, session_id,
+            microx_kind(type) AS kind,
+            microx_moment(type, name, target, path) AS moment,
             microx_measure(type, duration_ms, value) AS measure,
             microx_budget(type, name) AS budget,
-            microx_pain(type, name, duration_ms, value) AS pain
+            microx_pain(type, name, duration_ms, value) AS pain,
+            microx_lost_ms(type, name, duration_ms, value) AS lost_ms
         FROM microx.events
         WHERE site = {site:String}
             AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}

@@ -26,6 +26,8 @@ SELECT
             AND started + toIntervalDay({days:UInt32}) <= {until:DateTime('UTC')},
         {goal:String} IN ('step', 'moment')) AS judged,
     prior,
+    -- When the visitor's next session began (within the window; 1970 when none did).
+    next_started,
     places,
     hurt,
     friction,

@@ -144,11 +144,11 @@ ORDER BY bucket;
 --             was judged before; else 'steady'
 CREATE OR REPLACE VIEW microx.goal_changes AS
 SELECT
-    cur.judged_sessions AS judged_sessions,
-    cur.met_sessions AS met_sessions,
+    judged_sessions,
+    met_sessions,
     round(met_sessions / greatest(judged_sessions, 1), 4) AS goal_rate,
-    prev.judged_sessions AS judged_sessions_before,
-    prev.met_sessions AS met_sessions_before,
+    judged_sessions_before,
+    met_sessions_before,
     round(met_sessions_before / greatest(judged_sessions_before, 1), 4) AS goal_rate_before,
     judged_sessions > 0 AND judged_sessions_before > 0 AS compared,
     if(compared, round(met_sessions / judged_sessions
@@ -159,11 +159,11 @@ SELECT
         met_sessions_before, judged_sessions_before), 4), NULL) AS ci_high,
     microx_two_proportion_p(met_sessions, judged_sessions, met_sessions_before,
         judged_sessions_before) AS p_value,
-    cur.met_by_visitors AS met_by_visitors,
-    cur.repeats AS repeat_sessions,
+    met_by_visitors,
+    repeat_sessions,
     round(repeat_sessions / greatest(met_by_visitors, 1), 4) AS repeat_share,
-    prev.met_by_visitors AS met_by_visitors_before,
-    prev.repeats AS repeat_sessions_before,
+    met_by_visitors_before,
+    repeat_sessions_before,
     round(repeat_sessions_before / greatest(met_by_visitors_before, 1), 4)
         AS repeat_share_before,
     if(met_by_visitors > 0 AND met_by_visitors_before > 0,
@@ -179,19 +179,44 @@ SELECT
         'steady') AS verdict
 FROM
 (
-    SELECT sum(judged_sessions) AS judged_sessions, sum(met_sessions) AS met_sessions,
-        sum(met_by_visitors) AS met_by_visitors, sum(repeat_sessions) AS repeats
-    FROM microx.goal_trend(site = {site:String}, since = {since:DateTime('UTC')},
-        until = {until:DateTime('UTC')}, bucket = 'day', goal = {goal:String},
-        name = {name:String}, target = {target:String}, days = {days:UInt32},
-        rating = {rating:Float64})
-) AS cur
-CROSS JOIN
-(
-    SELECT sum(judged_sessions) AS judged_sessions, sum(met_sessions) AS met_sessions,
-        sum(met_by_visitors) AS met_by_visitors, sum(repeat_sessions) AS repeats
-    FROM microx.goal_trend(site = {site:String}, since = {before:DateTime('UTC')},
-        until = {since:DateTime('UTC')}, bucket = 'day', goal = {goal:String},
-        name = {name:String}, target = {target:String}, days = {days:UInt32},
-        rating = {rating:Float64})
-) AS prev;
+    SELECT
+        countIf(now AND judged) AS judged_sessions,
+        countIf(now AND judged AND met) AS met_sessions,
+        countIf(NOT now AND judged) AS judged_sessions_before,
+        countIf(NOT now AND judged AND met) AS met_sessions_before,
+        countIf(now AND by_visitor) AS met_by_visitors,
+        countIf(now AND by_visitor AND met_before > 0) AS repeat_sessions,
+        countIf(NOT now AND by_visitor) AS met_by_visitors_before,
+        countIf(NOT now AND by_visitor AND met_before > 0) AS repeat_sessions_before
+    FROM
+    (
+        SELECT
+            now,
+            judged,
+            met,
+            judged AND met AND isNotNull(visitor_id) AS by_visitor,
+            -- The visitor's earlier goals in the same period.
+            sum(toUInt32(by_visitor)) OVER (PARTITION BY ifNull(visitor_id, session_id), now
+                ORDER BY started, session_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                AS met_before
+        FROM
+        (
+            -- Both periods read at once; a session counts in the one it began in, and the
+            -- period before is judged as it would be alone: a return only where its days
+            -- end before that period does, and only to a session within it.
+            SELECT
+                session_id,
+                visitor_id,
+                started,
+                started >= {since:DateTime('UTC')} AS now,
+                judged AND (now OR {goal:String} != 'return'
+                    OR started + toIntervalDay({days:UInt32}) <= {since:DateTime('UTC')})
+                    AS judged,
+                met AND (now OR {goal:String} != 'return'
+                    OR next_started < {since:DateTime('UTC')}) AS met
+            FROM microx.session_goals(site = {site:String}, since = {before:DateTime('UTC')},
+                until = {until:DateTime('UTC')}, goal = {goal:String}, name = {name:String},
+                target = {target:String}, days = {days:UInt32}, rating = {rating:Float64})
+        )
+    )
+);
