@@ -22,11 +22,14 @@ CREATE OR REPLACE FUNCTION microx_scrub_part AS (part) -> multiIf(
         AND match(part, '(?i)[g-z]\\p{Nd}|\\p{Nd}[g-z]|[\\p{Nd}a-f]{8}'), '[token]',
     part);
 
-CREATE OR REPLACE FUNCTION microx_scrub_parts AS (url) -> concat(
-    microx_url_origin(url),
-    arrayStringConcat(arrayMap(
+-- A function's parameter is its argument's whole expression again at each use, analysed
+-- again by every query; a lambda's is one column. A value read more than once is passed
+-- through arrayMap over a one-element array to be named once.
+CREATE OR REPLACE FUNCTION microx_scrub_parts AS (url) -> arrayMap(
+    origin -> concat(origin, arrayStringConcat(arrayMap(
         part -> microx_scrub_part(part),
-        extractAll(substring(url, length(microx_url_origin(url)) + 1), '[^/?#&=]+|[/?#&=]+'))));
+        extractAll(substring(url, length(origin) + 1), '[^/?#&=]+|[/?#&=]+')))),
+    [microx_url_origin(url)])[1];
 
 -- Most URLs have no part the rule could replace: no @, and none as long as 16 characters.
 CREATE OR REPLACE FUNCTION microx_scrub_url AS (url) -> if(
@@ -52,9 +55,10 @@ CREATE OR REPLACE FUNCTION microx_netloc_ok AS (netloc) -> (position(netloc, '['
     AND (position(netloc, '[') = 0
         OR microx_bracketed_host_ok(extract(netloc, '^[^\\[]*\\[([^\\]]*)')))
     AND (match(netloc, '^[\\x00-\\x7f]*$')
-        OR normalizeUTF8NFKC(replaceRegexpAll(netloc, '[@:#?]', ''))
-            = replaceRegexpAll(netloc, '[@:#?]', '')
-        OR NOT match(normalizeUTF8NFKC(replaceRegexpAll(netloc, '[@:#?]', '')), '[/?#@:]'));
+        OR arrayMap(
+            bare -> normalizeUTF8NFKC(bare) = bare
+                OR NOT match(normalizeUTF8NFKC(bare), '[/?#@:]'),
+            [replaceRegexpAll(netloc, '[@:#?]', '')])[1]);
 
 CREATE OR REPLACE FUNCTION microx_split_path AS (rest) -> if(
     startsWith(rest, '//'),
@@ -64,8 +68,10 @@ CREATE OR REPLACE FUNCTION microx_split_path AS (rest) -> if(
 CREATE OR REPLACE FUNCTION microx_path_of AS (split) -> if(
     microx_netloc_ok(split.1), if(split.2 = '', '/', split.2), '');
 
-CREATE OR REPLACE FUNCTION microx_url_path_any AS (url) -> microx_path_of(
-    microx_split_path(microx_url_unschemed(microx_url_cleaned(url))));
+-- The split is read ten times by microx_path_of, its input four times by microx_split_path.
+CREATE OR REPLACE FUNCTION microx_url_path_any AS (url) -> arrayMap(
+    split -> microx_path_of(split),
+    arrayMap(rest -> microx_split_path(rest), [microx_url_unschemed(microx_url_cleaned(url))]))[1];
 
 -- Printable ASCII without brackets, the common case, needs neither cleaning nor checks.
 CREATE OR REPLACE FUNCTION microx_url_path AS (url) -> if(

@@ -65,11 +65,15 @@ CREATE OR REPLACE FUNCTION microx_measure AS (t, d, v) -> if(t = 'vital', v, d);
 
 -- How much one occurrence hurt, 0 to 1: a frustration signal or an abandoned form is 1;
 -- a timed moment is 0 within budget, rising linearly to 1 at twice the budget.
-CREATE OR REPLACE FUNCTION microx_pain AS (t, n, d, v) -> multiIf(
+-- microx_pain_of takes the budget and the measure already named (as the materialized
+-- views name them once): each parameter is its argument's whole expression again at each use.
+CREATE OR REPLACE FUNCTION microx_pain_of AS (t, budget, measure) -> multiIf(
     t IN ('rage_click', 'dead_click', 'error_click', 'form_abandon'), 1.,
-    microx_budget(t, n) > 0,
-    ifNull(least(1., greatest(0., microx_measure(t, d, v) / microx_budget(t, n) - 1.)), 0.),
+    budget > 0, ifNull(least(1., greatest(0., measure / budget - 1.)), 0.),
     0.);
+
+CREATE OR REPLACE FUNCTION microx_pain AS (t, n, d, v) ->
+    microx_pain_of(t, microx_budget(t, n), microx_measure(t, d, v));
 
 -- Whether the visitor lived an occurrence at its event_time (microx.session_moments says why
 -- an uncaught error and a vital from snippet 0.1.0 are not).
@@ -82,10 +86,11 @@ CREATE OR REPLACE FUNCTION microx_hour_after AS (t) ->
 
 -- Time lost beyond the budget by one occurrence, in ms: how much longer than its budget
 -- a timed moment took. CLS is a score, not a wait: it loses no time here.
-CREATE OR REPLACE FUNCTION microx_lost_ms AS (t, n, d, v) -> if(
-    microx_budget(t, n) > 0 AND NOT (t = 'vital' AND n = 'CLS'),
-    ifNull(greatest(0., microx_measure(t, d, v) - microx_budget(t, n)), 0.),
-    0.);
+CREATE OR REPLACE FUNCTION microx_lost_ms_of AS (t, n, budget, measure) -> if(
+    budget > 0 AND NOT (t = 'vital' AND n = 'CLS'), ifNull(greatest(0., measure - budget), 0.), 0.);
+
+CREATE OR REPLACE FUNCTION microx_lost_ms AS (t, n, d, v) ->
+    microx_lost_ms_of(t, n, microx_budget(t, n), microx_measure(t, d, v));
 
 -- Whether an occurrence is a frustration: an action that failed (a rage, dead or error
 -- click) or a form left without submitting.

@@ -221,6 +221,42 @@ def test_urls_are_scrubbed_and_split_as_python_does(store: Store, urls: list[str
     assert engine(store, "microx_url_path(x)", scrubbed) == [_path(u) for u in scrubbed]
 
 
+# URLs that reach every branch of the slow rules, each read more than once in them: a
+# netloc with one bracket or a bracketed host of each kind, a host NFKC turns into a
+# delimiter, leading controls and tabs, a scheme alone, an email and a token after the
+# origin, an origin with no path.
+HOSTILE_URLS = [
+    "https://[::1]/a?b#c",
+    "https://[::1%25eth0]/p",
+    "https://[::1%25]/p",
+    "https://[1.2.3.4]/p",
+    "https://[v1.fe]/p",
+    "https://[v1]/p",
+    "https://[::1/p",
+    "https://::1]/p",
+    "https://ex\u2100.com/p",
+    "https://ex\uff03.com/p",
+    "https://\u00e9x.com/caf\u00e9",
+    "\x01\x02 https://shop.example/\tp\n/q",
+    "a+b.c://h/p",
+    "mailto:someone@example.com",
+    "https://u@h:1/p/a@b.c/x",
+    "https://shop.example/reset/a1b2c3d4e5f6a7b8c9d0?t=0123456789abcdefg#x",
+    "https://shop.example",
+    "//shop.example?q",
+    "",
+]
+
+
+def test_hostile_urls_are_scrubbed_and_split_as_python_does(store: Store) -> None:
+    assert engine(store, "microx_scrub_url(x)", HOSTILE_URLS) == [
+        scrub_url(u) for u in HOSTILE_URLS
+    ]
+    paths = [_path(u) for u in HOSTILE_URLS]
+    assert "" in paths and "/" in paths
+    assert engine(store, "microx_url_path(x)", HOSTILE_URLS) == paths
+
+
 @RELAXED
 @given(headers=st.lists(st.text(st.characters(codec="latin-1"), max_size=50), min_size=1))
 def test_the_first_language_is_read_as_python_does(store: Store, headers: list[str]) -> None:

@@ -281,6 +281,7 @@ STATEMENTS = {
     "route_templates": (1 + 2 + 2 + 1 + 1) + (1 + 2 + 2 + 1 + 1) + 1,
     # The two views TO the aggregates made again: each a DROP and a view.
     "view_analysis": (1 + 1) + (1 + 1) + 1,
+    "view_names": (1 + 1) + (1 + 1) + 1,
     # A table split in two; a view TO it.
     "daily_moments": 2 + 1 + 1,
     # ADD COLUMN and ADD INDEX on events_local, only the column on events; MODIFY TTL on
