@@ -109,6 +109,19 @@ window.__wrapped = 0;
   hook(history, "replaceState");
 })();
 """
+# In place of the snippet, to measure what any script pays the browser for being called
+# back as often as the snippet is on a click (its listener, two timers, the DOM observer),
+# on input (its field listeners) and on a route change: each callback empty.
+FLOOR = b"""(() => {
+  const noop = () => {};
+  new MutationObserver(noop).observe(document, {
+    childList: true, subtree: true, attributes: true, characterData: true,
+  });
+  for (const type of ["focusin", "focusout", "input", "invalid", "submit"])
+    addEventListener(type, noop, true);
+  addEventListener("click", () => { setTimeout(noop, 1000); setTimeout(noop, 1000); }, true);
+})();
+"""
 TRACE_CATEGORIES = "devtools.timeline,disabled-by-default-devtools.timeline,v8,toplevel"
 OURS = re.compile(r"/microx(-vitals)?\.js")
 # Style and layout forced by the snippet's code (reading geometry or visibility).
@@ -118,9 +131,10 @@ TRIGGERS = {"EventDispatch", "TimerFire", "FireIdleCallback", "FireAnimationFram
 
 
 @contextmanager
-def serve(with_snippet: bool, dist: Path = DIST) -> Iterator[str]:
+def serve(with_snippet: bool, dist: Path = DIST, floor: bool = False) -> Iterator[str]:
     """The built app, every path that is no file of it being its index, and the snippet's
-    files from `dist`; the events the snippet sends are answered 204 and dropped."""
+    files from `dist` (or `FLOOR` in its place); the events the snippet sends are answered
+    204 and dropped."""
 
     class Handler(SimpleHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -130,7 +144,7 @@ def serve(with_snippet: bool, dist: Path = DIST) -> Iterator[str]:
                 file = dist / file.name
             elif not (file.is_file() and file.is_relative_to(APP)):
                 file = APP / "index.html"
-            body = file.read_bytes()
+            body = FLOOR if floor and file.name == SNIPPET_FILES[0] else file.read_bytes()
             if file.suffix == ".html" and not with_snippet:
                 body = body.replace(TAG, b"")
             kind = {".js": "text/javascript", ".css": "text/css"}.get(file.suffix, "text/html")
@@ -429,12 +443,16 @@ def main() -> None:
     for name in SNIPPET_FILES:
         if not (args.dist / name).is_file():
             raise SystemExit(f"{args.dist / name} is missing: make build")
-    # Without and with the snippet, traced, then the snippet's own time in a third pass
-    # (profiling slows the page, so it is not the pass whose task time is compared).
+    # Without and with the snippet, traced, then with empty callbacks in its place, then the
+    # snippet's own time in a last pass (profiling slows the page, so it is not the pass
+    # whose task time is compared).
     results = {}
     for with_snippet in (False, True):
         with serve(with_snippet, args.dist) as base:
             results[with_snippet] = run(base, args.n, profile=False)
+    where = WHERE.copy()
+    with serve(True, args.dist, floor=True) as base:
+        floor = run(base, args.n, profile=False)
     with serve(True, args.dist) as base:
         profiled = run(base, args.n, profile=True)
     print(f"main-thread ms per interaction, {args.n} of each (Chromium, {APP.name}, {args.dist})")
@@ -443,13 +461,14 @@ def main() -> None:
     print(
         f"{'':8} {'snippet p50':>11} {'p95':>6} {'mean':>6} {'max':>6}"
         f" {'style+layout':>12} {'wrappers':>8} {'p95 send':>8} {'p95 none':>8}"
-        f" {'page without':>12} {'with':>6} {'diff':>6}"
+        f" {'page without':>12} {'with':>6} {'diff':>6} {'floor p50':>9} {'p95':>6}"
     )
     for kind in ("click", "input", "route"):
         full: list[Measured] = results[True][kind]
         ours = [snippet_thread_ms(m) for m in full]
         sending = [snippet_thread_ms(m) for m in full if m.trace.send]
         quiet = [snippet_thread_ms(m) for m in full if not m.trace.send]
+        empty = [m.trace.ours / 1000 for m in floor[kind]]
         bare = statistics.fmean(m.trace.total for m in results[False][kind]) / 1000
         whole = statistics.fmean(m.trace.total for m in full) / 1000
         print(
@@ -460,10 +479,12 @@ def main() -> None:
             f" {pct(sending, 0.95) if sending else float('nan'):8.3f}"
             f" {pct(quiet, 0.95) if quiet else float('nan'):8.3f}"
             f" {bare:12.2f} {whole:6.2f} {whole - bare:6.2f}"
+            f" {pct(empty, 0.5):9.3f} {pct(empty, 0.95):6.3f}"
         )
     print(
         "  (style+layout and wrappers: means, included in 'snippet'; p95 send/none: windows"
-        " with or without a batch sent; page: the whole main thread's mean)"
+        " with or without a batch sent; page: the whole main thread's mean; floor: empty"
+        " callbacks in the snippet's place, as many)"
     )
     print()
     print("wall time (task time per interaction; the snippet's own from a sampled CPU profile)")
@@ -495,11 +516,11 @@ def main() -> None:
         f" {results[True]['ours']:.1f} ms (0: none in any long frame)"
     )
     print("where the snippet's thread time goes (file, what started it, function), ms in all:")
-    for where, us in WHERE.most_common(10):
-        print(f"  {where:64} {us / 1000:7.2f}")
+    for what, us in where.most_common(10):
+        print(f"  {what:64} {us / 1000:7.2f}")
     print("the profile's hottest functions (minified build's file:line:column), ms in all:")
-    for where, us in HOT.most_common(5):
-        print(f"  {where:48} {us / 1000:7.2f}")
+    for hot, us in HOT.most_common(5):
+        print(f"  {hot:48} {us / 1000:7.2f}")
 
 
 if __name__ == "__main__":
