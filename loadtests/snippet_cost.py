@@ -9,15 +9,17 @@ CPU time the main thread spent in the snippet's own callbacks (its listeners, ti
 idle callbacks, observers' callbacks: ``FunctionCall`` events whose script is one of its
 files, each counted once however they nest, less any page code they call), the style
 and layout those forced, and the time its wrappers of page APIs (``fetch``,
-``XMLHttpRequest.send``, the history methods) take outside the call they wrap, timed in
-the page. Thread time is what the snippet takes from the main thread; wall time also
-holds whatever the machine gave other processes meanwhile. Each pass's whole main-thread
-thread time per interaction is printed too, with and without the snippet, as a
-cross-check (the app's own work varies more than the snippet costs).
+``XMLHttpRequest.send``, the history methods) take outside the call they wrap, from
+time stamps around both in the trace. Thread time is what the snippet takes from the
+main thread; wall time also holds whatever the machine gave other processes meanwhile.
+Each pass's whole main-thread thread time per interaction is printed too, with and
+without the snippet, as a cross-check (the app's own work varies more than the snippet
+costs), and the floor: the same trace of a page with empty callbacks in the snippet's
+place, called back as often, which is what any script pays the browser for listening.
 
 The earlier figures are printed beside: Chromium's main-thread task time
 (``Performance.getMetrics`` ``TaskDuration``) from before an interaction until the page is
-quiet again, and a third pass with a CPU profile sampled every 50 µs giving the time
+quiet again, and a last pass with a CPU profile sampled every 50 µs giving the time
 spent in the snippet's own functions (a sample stands for the time since the one before,
 so it overstates on a busy machine). Long tasks (over 50 ms) are counted on each page,
 and the longest run of the snippet's own files in a long animation frame (start-up
@@ -73,29 +75,25 @@ new PerformanceObserver((l) => {
 }).observe({ type: "long-animation-frame", buffered: true });
 """
 # Also before any page script: the page APIs the snippet wraps are replaced by accessors,
-# so that the wrapper it installs is timed from outside (`outer`) and the call it wraps
-# from inside (`timed`); what lies between is the wrapper's own time, summed in
-# `__wrapped` (ms). The trace does not see it: the wrapper runs inside the page's call.
-# The page is cross-origin isolated, which makes `performance.now()` precise to 5 µs.
+# so that the wrapper it installs is called from outside (`outer`) and calls inside
+# (`timed`) between time stamps in the trace, whose thread times give the wrapper's own
+# time (`mx<` to `mx>`, less `mx(` to `mx)`: the call it wraps). The trace does not see it
+# otherwise: the wrapper runs inside the page's call.
 WRAPPERS = """
-window.__wrapped = 0;
 (() => {
-  let depth = 0, inner = 0;
+  let depth = 0;
   const hook = (owner, name) => {
     const native = owner[name];
     let wrapper;
     const timed = function (...args) {
       if (!depth) return native.apply(this, args);
-      const t = performance.now();
-      try { return native.apply(this, args); } finally { inner += performance.now() - t; }
+      console.timeStamp("mx(");
+      try { return native.apply(this, args); } finally { console.timeStamp("mx)"); }
     };
     const outer = function (...args) {
-      const t = performance.now(), before = inner;
+      console.timeStamp("mx<");
       depth++;
-      try { return wrapper.apply(this, args); } finally {
-        depth--;
-        window.__wrapped += performance.now() - t - (inner - before);
-      }
+      try { return wrapper.apply(this, args); } finally { depth--; console.timeStamp("mx>"); }
     };
     Object.defineProperty(owner, name, {
       configurable: true,
@@ -111,9 +109,17 @@ window.__wrapped = 0;
 """
 # In place of the snippet, to measure what any script pays the browser for being called
 # back as often as the snippet is on a click (its listener, two timers, the DOM observer),
-# on input (its field listeners) and on a route change: each callback empty.
+# on input (its field listeners) and on a route change, and for wrapping the same page
+# APIs: each callback empty, each wrapper only calling through.
 FLOOR = b"""(() => {
   const noop = () => {};
+  for (const [owner, name] of [
+    [window, "fetch"], [XMLHttpRequest.prototype, "send"],
+    [history, "pushState"], [history, "replaceState"],
+  ]) {
+    const native = owner[name];
+    owner[name] = function (...args) { return native.apply(this, args); };
+  }
   new MutationObserver(noop).observe(document, {
     childList: true, subtree: true, attributes: true, characterData: true,
   });
@@ -126,6 +132,8 @@ TRACE_CATEGORIES = "devtools.timeline,disabled-by-default-devtools.timeline,v8,t
 OURS = re.compile(r"/microx(-vitals)?\.js")
 # Style and layout forced by the snippet's code (reading geometry or visibility).
 STYLE_LAYOUT = {"Layout", "UpdateLayoutTree", "RecalculateStyles"}
+# The wrappers' own thread time: the sum of these signs times their stamps' thread times.
+WRAPPER_STAMPS = {"mx<": -1, "mx>": 1, "mx(": 1, "mx)": -1}
 # What starts a callback, named in the breakdown of the snippet's time.
 TRIGGERS = {"EventDispatch", "TimerFire", "FireIdleCallback", "FireAnimationFrame"}
 
@@ -151,8 +159,6 @@ def serve(with_snippet: bool, dist: Path = DIST, floor: bool = False) -> Iterato
             self.send_response(200)
             self.send_header("content-type", kind)
             self.send_header("content-length", str(len(body)))
-            self.send_header("cross-origin-opener-policy", "same-origin")
-            self.send_header("cross-origin-embedder-policy", "require-corp")
             self.end_headers()
             self.wfile.write(body)
 
@@ -221,6 +227,7 @@ class Window:
     total: float = 0
     ours: float = 0
     style_layout: float = 0
+    wrapped: float = 0
     send: bool = False
 
 
@@ -282,12 +289,15 @@ def trace_windows(events: list[dict[str, Any]]) -> list[Window]:
         if name in TRIGGERS:
             label = name + (f"({data['type']})" if name == "EventDispatch" else "")
         stack.append((ts + e["dur"], owner, label or (stack[-1][2] if stack else "")))
-    # Instant events (a request sent) have no span.
+    # Instant events (a request sent, the wrappers' time stamps) have no span.
     for e in events:
-        if e["name"] == "ResourceSendRequest" and (e["pid"], e["tid"]) == thread:
-            i = _window(starts, e["ts"])
-            if i is not None and "/v1/events" in e["args"]["data"].get("url", ""):
-                windows[i].send = True
+        if (e["pid"], e["tid"]) != thread or (i := _window(starts, e["ts"])) is None:
+            continue
+        if e["name"] == "ResourceSendRequest" and "/v1/events" in e["args"]["data"]["url"]:
+            windows[i].send = True
+        elif e["name"] == "TimeStamp" and "tts" in e:
+            sign = WRAPPER_STAMPS.get(e["args"]["data"]["message"], 0)
+            windows[i].wrapped += sign * e["tts"]
     return windows
 
 
@@ -326,31 +336,27 @@ def read_trace(page: Page, cdp: CDPSession) -> list[dict[str, Any]]:
 
 @dataclass
 class Measured:
-    """One interaction: task time (ms), the profile's figures (ms), the wrappers' own time
-    (ms) and the trace's window."""
+    """One interaction: task time (ms), the profile's figures (ms) and the trace's window."""
 
     task: float
     profiled: float
     capped: float
-    wrapped: float
     trace: Window
 
 
 def measure(
     page: Page, cdp: CDPSession, act: Callable[[], None], quiet_s: float, profile: bool, i: int
-) -> tuple[float, float, float, float]:
+) -> tuple[float, float, float]:
     if profile:
         cdp.send("Profiler.start")
     else:
         page.evaluate(f"console.timeStamp('mx:{i}')")
-    wrapped = page.evaluate("window.__wrapped")
     before = task_ms(cdp)
     act()
     time.sleep(quiet_s)
     after = task_ms(cdp)
-    wrapped = page.evaluate("window.__wrapped") - wrapped
     ours, capped = snippet_ms(cdp.send("Profiler.stop")["profile"]) if profile else (0.0, 0.0)
-    return after - before, ours, capped, wrapped
+    return after - before, ours, capped
 
 
 def series(
@@ -428,7 +434,7 @@ def pct(values: list[float], q: float) -> float:
 def snippet_thread_ms(m: Measured) -> float:
     """The snippet's thread time in one interaction: its callbacks (style and layout they
     forced included) and its wrappers' own time."""
-    return m.trace.ours / 1000 + m.wrapped
+    return (m.trace.ours + m.trace.wrapped) / 1000
 
 
 def main() -> None:
@@ -468,14 +474,14 @@ def main() -> None:
         ours = [snippet_thread_ms(m) for m in full]
         sending = [snippet_thread_ms(m) for m in full if m.trace.send]
         quiet = [snippet_thread_ms(m) for m in full if not m.trace.send]
-        empty = [m.trace.ours / 1000 for m in floor[kind]]
+        empty = [snippet_thread_ms(m) for m in floor[kind]]
         bare = statistics.fmean(m.trace.total for m in results[False][kind]) / 1000
         whole = statistics.fmean(m.trace.total for m in full) / 1000
         print(
             f"{kind:8} {pct(ours, 0.5):11.3f} {pct(ours, 0.95):6.3f} {statistics.fmean(ours):6.3f}"
             f" {max(ours):6.3f}"
             f" {statistics.fmean(m.trace.style_layout for m in full) / 1000:12.3f}"
-            f" {statistics.fmean(m.wrapped for m in full):8.3f}"
+            f" {statistics.fmean(m.trace.wrapped for m in full) / 1000:8.3f}"
             f" {pct(sending, 0.95) if sending else float('nan'):8.3f}"
             f" {pct(quiet, 0.95) if quiet else float('nan'):8.3f}"
             f" {bare:12.2f} {whole:6.2f} {whole - bare:6.2f}"
