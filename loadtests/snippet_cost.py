@@ -9,9 +9,10 @@ CPU time the main thread spent in the snippet's own callbacks (its listeners, ti
 idle callbacks, observers' callbacks: ``FunctionCall`` events whose script is one of its
 files, each counted once however they nest, less any page code they call), the style
 and layout those forced, and the time its wrappers of page APIs (``fetch``,
-``XMLHttpRequest.send``, the history methods) take outside the call they wrap, from
-time stamps around both in the trace. Thread time is what the snippet takes from the
-main thread; wall time also holds whatever the machine gave other processes meanwhile.
+``XMLHttpRequest.send``, the history methods) take outside the call they wrap (each
+called through an event listener of the benchmark's, so that the trace times it).
+Thread time is what the snippet takes from the main thread; wall time also holds
+whatever the machine gave other processes meanwhile.
 Each pass's whole main-thread thread time per interaction is printed too, with and
 without the snippet, as a cross-check (the app's own work varies more than the snippet
 costs), and the floor: the same trace of a page with empty callbacks in the snippet's
@@ -75,25 +76,37 @@ new PerformanceObserver((l) => {
 }).observe({ type: "long-animation-frame", buffered: true });
 """
 # Also before any page script: the page APIs the snippet wraps are replaced by accessors,
-# so that the wrapper it installs is called from outside (`outer`) and calls inside
-# (`timed`) between time stamps in the trace, whose thread times give the wrapper's own
-# time (`mx<` to `mx>`, less `mx(` to `mx)`: the call it wraps). The trace does not see it
-# otherwise: the wrapper runs inside the page's call.
+# so that the wrapper it installs is called by a listener of an event of ours (`__mxOuter`)
+# and calls the API it wraps through another. The trace has the first as a FunctionCall,
+# the second as a V8 call inside it, each with its thread time: the first's less the
+# second's is the wrapper's own, which the trace would not show otherwise (the wrapper
+# runs inside the page's call).
 WRAPPERS = """
 (() => {
-  let depth = 0;
+  const hub = new EventTarget();
+  let depth = 0, call;
+  const invoke = (c) => {
+    try { c.value = c.fn.apply(c.self, c.args); } catch (error) { c.threw = true; c.error = error; }
+  };
+  hub.addEventListener("outer", function __mxOuter() { invoke(call); });
+  hub.addEventListener("inner", () => invoke(call));
+  const through = (type, fn, self, args) => {
+    const c = { fn, self, args }, before = call;
+    call = c;
+    hub.dispatchEvent(new Event(type));
+    call = before;
+    if (c.threw) throw c.error;
+    return c.value;
+  };
   const hook = (owner, name) => {
     const native = owner[name];
     let wrapper;
     const timed = function (...args) {
-      if (!depth) return native.apply(this, args);
-      console.timeStamp("mx(");
-      try { return native.apply(this, args); } finally { console.timeStamp("mx)"); }
+      return depth ? through("inner", native, this, args) : native.apply(this, args);
     };
     const outer = function (...args) {
-      console.timeStamp("mx<");
       depth++;
-      try { return wrapper.apply(this, args); } finally { depth--; console.timeStamp("mx>"); }
+      try { return through("outer", wrapper, this, args); } finally { depth--; }
     };
     Object.defineProperty(owner, name, {
       configurable: true,
@@ -109,10 +122,12 @@ WRAPPERS = """
 """
 # In place of the snippet, to measure what any script pays the browser for being called
 # back as often as the snippet is on a click (its listener, two timers, the DOM observer),
-# on input (its field listeners) and on a route change, and for wrapping the same page
-# APIs: each callback empty, each wrapper only calling through.
+# on input (its field listeners) and on a route change, for wrapping the same page APIs,
+# and for sending a request every 5 s as its batches go: each callback empty, each wrapper
+# only calling through.
 FLOOR = b"""(() => {
   const noop = () => {};
+  const send = fetch;
   for (const [owner, name] of [
     [window, "fetch"], [XMLHttpRequest.prototype, "send"],
     [history, "pushState"], [history, "replaceState"],
@@ -126,14 +141,14 @@ FLOOR = b"""(() => {
   for (const type of ["focusin", "focusout", "input", "invalid", "submit"])
     addEventListener(type, noop, true);
   addEventListener("click", () => { setTimeout(noop, 1000); setTimeout(noop, 1000); }, true);
+  const body = "x".repeat(2000);
+  setInterval(() => send("/v1/events", { method: "POST", body, keepalive: true }), 5000);
 })();
 """
 TRACE_CATEGORIES = "devtools.timeline,disabled-by-default-devtools.timeline,v8,toplevel"
 OURS = re.compile(r"/microx(-vitals)?\.js")
 # Style and layout forced by the snippet's code (reading geometry or visibility).
 STYLE_LAYOUT = {"Layout", "UpdateLayoutTree", "RecalculateStyles"}
-# The wrappers' own thread time: the sum of these signs times their stamps' thread times.
-WRAPPER_STAMPS = {"mx<": -1, "mx>": 1, "mx(": 1, "mx)": -1}
 # What starts a callback, named in the breakdown of the snippet's time.
 TRIGGERS = {"EventDispatch", "TimerFire", "FireIdleCallback", "FireAnimationFrame"}
 
@@ -228,6 +243,7 @@ class Window:
     ours: float = 0
     style_layout: float = 0
     wrapped: float = 0
+    calls: int = 0
     send: bool = False
 
 
@@ -257,19 +273,29 @@ def trace_windows(events: list[dict[str, Any]]) -> list[Window]:
     )
     # Each open span with whose code it is: True the snippet's, False the page's, None
     # neither (a native task); a span is the snippet's if it is or is inside its call.
-    stack: list[tuple[int, bool | None, str]] = []
+    stack: list[tuple[int, bool | None, str, str]] = []
     for e in spans:
         ts = e["ts"]
         while stack and stack[-1][0] <= ts:
             stack.pop()
         i = _window(starts, ts)
-        outer = next((owner for _, owner, _ in reversed(stack) if owner is not None), None)
-        trigger = next((t for _, _, t in reversed(stack) if t), "")
+        outer = next((owner for _, owner, _, _ in reversed(stack) if owner is not None), None)
+        trigger = next((t for _, _, t, _ in reversed(stack) if t), "")
         cpu = int(e.get("tdur", e["dur"]))
         owner = outer
         name = e["name"]
         data = e.get("args", {}).get("data", {})
-        if name == "FunctionCall":
+        if name == "FunctionCall" and data.get("functionName") == "__mxOuter":
+            # A call through the snippet's wrapper of a page API...
+            owner = False
+            if i is not None:
+                windows[i].wrapped += cpu
+                windows[i].calls += 1
+        elif name == "v8.callFunction" and stack and stack[-1][3] == "__mxOuter":
+            # ...less the API it wraps (with whatever that calls back).
+            if i is not None:
+                windows[i].wrapped -= cpu
+        elif name == "FunctionCall":
             owner = bool(OURS.search(data.get("url", "")))
             if i is not None and owner != bool(outer):
                 # The snippet's call from page code or a native task, or page code the
@@ -288,16 +314,14 @@ def trace_windows(events: list[dict[str, Any]]) -> list[Window]:
         label = ""
         if name in TRIGGERS:
             label = name + (f"({data['type']})" if name == "EventDispatch" else "")
-        stack.append((ts + e["dur"], owner, label or (stack[-1][2] if stack else "")))
-    # Instant events (a request sent, the wrappers' time stamps) have no span.
+        call = data.get("functionName", "") if name == "FunctionCall" else ""
+        stack.append((ts + e["dur"], owner, label or (stack[-1][2] if stack else ""), call))
+    # Instant events (a request sent) have no span.
     for e in events:
         if (e["pid"], e["tid"]) != thread or (i := _window(starts, e["ts"])) is None:
             continue
         if e["name"] == "ResourceSendRequest" and "/v1/events" in e["args"]["data"]["url"]:
             windows[i].send = True
-        elif e["name"] == "TimeStamp" and "tts" in e:
-            sign = WRAPPER_STAMPS.get(e["args"]["data"]["message"], 0)
-            windows[i].wrapped += sign * e["tts"]
     return windows
 
 
@@ -431,10 +455,16 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def snippet_thread_ms(m: Measured) -> float:
+def wrappers_ms(m: Measured, through_ms: float) -> float:
+    """The wrappers' own time in one interaction, less what calling them through events
+    takes (`through_ms` a call, measured on the floor, whose wrappers only call through)."""
+    return max(0.0, m.trace.wrapped / 1000 - m.trace.calls * through_ms)
+
+
+def snippet_thread_ms(m: Measured, through_ms: float) -> float:
     """The snippet's thread time in one interaction: its callbacks (style and layout they
     forced included) and its wrappers' own time."""
-    return (m.trace.ours + m.trace.wrapped) / 1000
+    return m.trace.ours / 1000 + wrappers_ms(m, through_ms)
 
 
 def main() -> None:
@@ -461,6 +491,11 @@ def main() -> None:
         floor = run(base, args.n, profile=False)
     with serve(True, args.dist) as base:
         profiled = run(base, args.n, profile=True)
+    # What calling a wrapper through events takes, with one that only calls through.
+    on_floor = [m for kind in ("click", "input", "route") for m in floor[kind]]
+    through = (
+        sum(m.trace.wrapped for m in on_floor) / 1000 / max(1, sum(m.trace.calls for m in on_floor))
+    )
     print(f"main-thread ms per interaction, {args.n} of each (Chromium, {APP.name}, {args.dist})")
     print()
     print("thread time (trace: CPU time of the main thread; the goal is judged on 'snippet')")
@@ -471,17 +506,17 @@ def main() -> None:
     )
     for kind in ("click", "input", "route"):
         full: list[Measured] = results[True][kind]
-        ours = [snippet_thread_ms(m) for m in full]
-        sending = [snippet_thread_ms(m) for m in full if m.trace.send]
-        quiet = [snippet_thread_ms(m) for m in full if not m.trace.send]
-        empty = [snippet_thread_ms(m) for m in floor[kind]]
+        ours = [snippet_thread_ms(m, through) for m in full]
+        sending = [snippet_thread_ms(m, through) for m in full if m.trace.send]
+        quiet = [snippet_thread_ms(m, through) for m in full if not m.trace.send]
+        empty = [snippet_thread_ms(m, through) for m in floor[kind]]
         bare = statistics.fmean(m.trace.total for m in results[False][kind]) / 1000
         whole = statistics.fmean(m.trace.total for m in full) / 1000
         print(
             f"{kind:8} {pct(ours, 0.5):11.3f} {pct(ours, 0.95):6.3f} {statistics.fmean(ours):6.3f}"
             f" {max(ours):6.3f}"
             f" {statistics.fmean(m.trace.style_layout for m in full) / 1000:12.3f}"
-            f" {statistics.fmean(m.trace.wrapped for m in full) / 1000:8.3f}"
+            f" {statistics.fmean(wrappers_ms(m, through) for m in full):8.3f}"
             f" {pct(sending, 0.95) if sending else float('nan'):8.3f}"
             f" {pct(quiet, 0.95) if quiet else float('nan'):8.3f}"
             f" {bare:12.2f} {whole:6.2f} {whole - bare:6.2f}"
@@ -491,6 +526,12 @@ def main() -> None:
         "  (style+layout and wrappers: means, included in 'snippet'; p95 send/none: windows"
         " with or without a batch sent; page: the whole main thread's mean; floor: empty"
         " callbacks in the snippet's place, as many)"
+    )
+    print(
+        f"  (calling a wrapper through events: {through * 1000:.1f} µs, taken off the"
+        f" wrappers' time;"
+        f" windows with a batch sent: {sum(m.trace.send for m in results[True]['click'])}"
+        f" of {args.n} clicks, {sum(m.trace.send for m in floor['click'])} on the floor)"
     )
     print()
     print("wall time (task time per interaction; the snippet's own from a sampled CPU profile)")
