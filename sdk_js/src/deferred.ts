@@ -1,6 +1,7 @@
 import type { Bridge } from "./bridge";
 import { watchDeclaredSteps } from "./declared";
 import { handleFailures } from "./failures";
+import { afterDomChanges } from "./lib/dom-turn";
 import { guard } from "./lib/safe";
 import { captureLoading } from "./loading";
 import { capturePerformance } from "./perf";
@@ -17,7 +18,9 @@ import type { VitalsLibrary } from "./vitals";
 export function captureDeferred(bridge: Bridge, vitals: VitalsLibrary): void {
   handleFailures(bridge.failures);
   sendSaved(bridge.resend);
-  guard(captureLoading)(bridge);
-  watchDeclaredSteps(bridge.step);
+  const scans = [watchDeclaredSteps(bridge.step)];
+  const loading = guard(captureLoading)(bridge);
+  if (loading) scans.unshift(loading);
+  afterDomChanges(bridge.watch, scans);
   capturePerformance(bridge.record, bridge.click, vitals, bridge.selector);
 }
