@@ -19,17 +19,26 @@ export function declared(el: Element, step: Step): void {
  * Declared steps on elements that are not clicked but appear (a confirmation, a step's
  * panel): each element counts once, when first seen. The script build runs this in its
  * second file, so an element already there when the file arrives counts at its arrival.
- * Returns the scan, to run again after DOM changes.
  */
-export function watchDeclaredSteps(step: Step): () => void {
+export function watchDeclaredSteps(step: Step): void {
   const seen = new WeakSet<Element>();
-  const scan = (): void => {
+  let scheduled = 0;
+  const scan = guard((): void => {
+    scheduled = 0;
     document.querySelectorAll(MARKED).forEach((el) => {
       if (seen.has(el) || el.matches(ACTIONS)) return;
       seen.add(el);
       declared(el, step);
     });
-  };
-  guard(scan)();
-  return scan;
+  });
+  // DOM changes come in bursts: one scan on the next turn after them. (An observer of its
+  // own: this runs in the second file, which cannot share the first one's.)
+  new MutationObserver(() => {
+    scheduled ||= setTimeout(scan);
+  }).observe(document, {
+    childList: true,
+    subtree: true,
+    attributeFilter: ["data-microx-step"],
+  });
+  scan();
 }

@@ -1,7 +1,6 @@
 import type { Bridge } from "./bridge";
 import { watchDeclaredSteps } from "./declared";
 import { handleFailures } from "./failures";
-import { afterDomChanges } from "./lib/dom-turn";
 import { guard } from "./lib/safe";
 import { captureLoading } from "./loading";
 import { capturePerformance } from "./perf";
@@ -18,9 +17,7 @@ import type { VitalsLibrary } from "./vitals";
 export function captureDeferred(bridge: Bridge, vitals: VitalsLibrary): void {
   handleFailures(bridge.failures);
   sendSaved(bridge.resend);
-  const scans = [watchDeclaredSteps(bridge.step)];
-  const loading = guard(captureLoading)(bridge);
-  if (loading) scans.unshift(loading);
-  afterDomChanges(bridge.watch, scans);
+  guard(captureLoading)(bridge);
+  watchDeclaredSteps(bridge.step);
   capturePerformance(bridge.record, bridge.click, vitals, bridge.selector);
 }

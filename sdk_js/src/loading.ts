@@ -26,10 +26,9 @@ type MaybeChecked = Partial<Pick<Element, "checkVisibility">>;
  * How long each loading cue (spinner, skeleton, progress bar) stays visible, and which
  * click started it. A cue still up when the visitor leaves is reported as such: they
  * gave up waiting. The DOM keeps a cue, so the script build looks for them from its
- * second file: one already up when it arrives is timed from its arrival. Returns the
- * scan, to run again after DOM changes.
+ * second file: one already up when it arrives is timed from its arrival.
  */
-export function captureLoading({ record, click, listen, selector, scrub }: Bridge): () => void {
+export function captureLoading({ record, click, watch, listen, selector, scrub }: Bridge): void {
   let up: Cue[] = [];
   let poll: ReturnType<typeof setTimeout> | undefined;
 
@@ -79,6 +78,18 @@ export function captureLoading({ record, click, listen, selector, scrub }: Bridg
     }
     up = [];
   });
+  // Again on the next turn after DOM changes, which arrive in bursts.
+  let scheduled = false;
+  watch((kind) => {
+    if (kind == "dom" && !scheduled) {
+      scheduled = true;
+      setTimeout(
+        guard(() => {
+          scheduled = false;
+          scan();
+        }),
+      );
+    }
+  });
   scan();
-  return scan;
 }
