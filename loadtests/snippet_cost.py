@@ -12,19 +12,20 @@ and layout those forced, and the time its wrappers of page APIs (``fetch``,
 ``XMLHttpRequest.send``, the history methods) take outside the call they wrap (each
 called through an event listener of the benchmark's, so that the trace times it).
 Thread time is what the snippet takes from the main thread; wall time also holds
-whatever the machine gave other processes meanwhile.
-Each pass's whole main-thread thread time per interaction is printed too, with and
-without the snippet, as a cross-check (the app's own work varies more than the snippet
-costs), and the floor: the same trace of a page with empty callbacks in the snippet's
-place, called back as often, which is what any script pays the browser for listening.
+whatever the machine gave other processes meanwhile. Windows with a batch sent in them
+are told apart. Each pass's whole main-thread thread time per interaction is printed
+too, with and without the snippet, as a cross-check (the app's own work varies more than
+the snippet costs), and the floor: the same trace of a page with empty callbacks in the
+snippet's place, called back as often, wrapping the same APIs and sending a request
+every 5 s, which is what any script that listens and sends pays the browser.
 
 The earlier figures are printed beside: Chromium's main-thread task time
 (``Performance.getMetrics`` ``TaskDuration``) from before an interaction until the page is
 quiet again, and a last pass with a CPU profile sampled every 50 µs giving the time
 spent in the snippet's own functions (a sample stands for the time since the one before,
-so it overstates on a busy machine). Long tasks (over 50 ms) are counted on each page,
-and the longest run of the snippet's own files in a long animation frame (start-up
-included) is printed. It measures, it asserts nothing::
+so on a busy machine it counts other processes' time, and misses short calls). Long
+tasks (over 50 ms) are counted on each page, and the longest run of the snippet's own
+files in a long animation frame (start-up included) is printed. It measures, it asserts nothing::
 
     python -m loadtests.snippet_cost --n 40
 """
