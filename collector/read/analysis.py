@@ -191,7 +191,8 @@ def _view(
 
 
 def _goal(query: Query, goal: Goal, params: dict[str, Any]) -> GoalResult:
-    p = {**params, **goal.params(), "before": params["since"] - (params["until"] - params["since"])}
+    """``params`` hold the window and ``before``, where the period compared with it starts."""
+    p = {**params, **goal.params()}
     (change,) = _table(
         query,
         f"SELECT * FROM microx.goal_changes({WINDOW}, before = {{before:DateTime('UTC')}},"
@@ -323,7 +324,7 @@ def analyse(
     )
     # Experiments are judged on the first goal, the site's primary one.
     judged = goals or default_goals({n: [r["step"] for r in t.dicts()] for n, t in funnels.items()})
-    goal_results = [_goal(query, goal, params) for goal in judged]
+    goal_results = [_goal(query, goal, {**params, "before": before}) for goal in judged]
     peak_moments = _table(
         query,
         f"SELECT peak_moment, count() AS sessions, round(avg(peak), 3) AS avg_peak"
