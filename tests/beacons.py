@@ -23,9 +23,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "sdk_js" / "dist"
 PAGES = Path(__file__).resolve().parent / "pages"
+# A strict policy that lets in what the snippet documents it needs: its files from the
+# page's origin, its requests, and its sending worker (`worker-src blob:`).
 CSP = (
     "default-src 'self'; script-src 'self'; connect-src 'self'; style-src 'self'; "
-    "img-src 'self'; object-src 'none'; base-uri 'none'"
+    "img-src 'self'; worker-src blob:; object-src 'none'; base-uri 'none'"
 )
 
 

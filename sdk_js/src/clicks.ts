@@ -26,7 +26,7 @@ const CLICKABLE = "a,button,input,summary,[role=button],[role=link],[role=tab],[
 const ACTIONABLE = CLICKABLE + ",select,textarea,label,[role=checkbox],[data-microx-name]";
 /** Fields and other controls whose use needs no visible answer; never dead. */
 const NO_FEEDBACK =
-  "input:not([type=button]):not([type=submit]):not([type=reset]):not([type=image]),select,textarea,label,canvas,[contenteditable]";
+  "input:not([type=button],[type=submit],[type=reset],[type=image]),select,textarea,label,canvas,[contenteditable]";
 
 /** Why a click on something clickable cannot be dead: it needs no visible answer, or answers in another tab. */
 const exemption = (el: Element): "field" | "newtab" | undefined =>
@@ -74,7 +74,6 @@ export function captureClicks(): void {
   let burst: Pending | undefined;
   let burstClicks = 0;
   let burstLast = 0;
-  let burstTimer: ReturnType<typeof setTimeout> | undefined;
 
   const tell = (type: string, click: Pending, more?: object): void =>
     frustrated({ type, target: click.tg, label: click.l, ...more });
@@ -110,7 +109,6 @@ export function captureClicks(): void {
   const report = (click: Pending): void => {
     if (held.delete(click)) emit("click", click);
   };
-
   const close = (click: Pending): void => {
     // Closed once: by its timer, or earlier when the page is left (a page restored from
     // the back/forward cache runs the timers of clicks already reported).
@@ -130,10 +128,13 @@ export function captureClicks(): void {
       // Once per burst: the page hears "rage" for the rest.
       if (!props["burst"]) tell("dead", click);
     }
+    // A burst ends once `ms` has passed since its last click: by this click's own timer
+    // where `ms` is at most `deadMs` (the defaults), else with the next click elsewhere or
+    // the page being left.
+    if (performance.now() - burstLast >= ms) endBurst();
   };
 
   const endBurst = (): void => {
-    clearTimeout(burstTimer);
     if (burst && burstClicks >= count)
       derive("rage_click", burst, `rage@1:${count}/${ms}ms/${px}px`, { val: burstClicks, d: burstLast - burst.t0 });
     burst = undefined;
@@ -209,8 +210,6 @@ export function captureClicks(): void {
         burstClicks = 1;
       }
       burstLast = now;
-      clearTimeout(burstTimer);
-      burstTimer = setTimeout(guard(endBurst), ms);
     }),
     true,
   );

@@ -4,6 +4,7 @@ import { handleFailures } from "./failures";
 import { guard } from "./lib/safe";
 import { captureLoading } from "./loading";
 import { capturePerformance } from "./perf";
+import { sendOffThread } from "./offthread";
 import { sendSaved } from "./saved";
 import type { VitalsLibrary } from "./vitals";
 
@@ -16,6 +17,7 @@ import type { VitalsLibrary } from "./vitals";
  */
 export function captureDeferred(bridge: Bridge, vitals: VitalsLibrary): void {
   handleFailures(bridge.failures);
+  guard(sendOffThread)(bridge.failures);
   sendSaved(bridge.resend);
   guard(captureLoading)(bridge);
   watchDeclaredSteps(bridge.step);

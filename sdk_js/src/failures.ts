@@ -1,6 +1,5 @@
 import { guard } from "./lib/safe";
 import { load, save } from "./lib/store";
-import { uuid } from "./lib/uuid";
 import type { WireEvent } from "./contract";
 import { MAX_STORED, STORED_PREFIX, storedKeys, type Failures, type Saved } from "./transport";
 
@@ -10,7 +9,7 @@ export const RETRY_MAX_MS = 60_000;
 const RETRY_AFTER_MAX_MS = 3_600_000;
 
 /** Another try for events whose earlier send may have arrived after all: the collector checks. */
-function again(events: WireEvent[]): WireEvent[] {
+export function again(events: WireEvent[]): WireEvent[] {
   for (const event of events) event.a = Math.min((event.a || 0) + 1, 1000);
   return events;
 }
@@ -43,6 +42,11 @@ export function handleFailures(failures: Failures): void {
     // Each event keeps the page it happened on; the batch keeps its session.
     const kept = again(events.slice(-MAX_STORED));
     for (const event of kept) event.u ||= current.u;
-    save(STORED_PREFIX + Date.now() + "." + uuid().slice(0, 8), { sid: sid || current.sid, e: kept }, true);
+    // (Time and a random tail: two pages saving in one millisecond keep both.)
+    save(
+      STORED_PREFIX + Date.now() + "." + Math.random().toString(36).slice(2, 10),
+      { sid: sid || current.sid, e: kept },
+      true,
+    );
   });
 }

@@ -1,6 +1,6 @@
 // The npm entry: everything the script build has, with web-vitals imported directly
 // (a bundler shares it with the app's own copy).
-import { onCLS, onFCP, onINP, onLCP, onTTFB } from "web-vitals/attribution";
+import { onCLS, onFCP, onINP, onLCP } from "web-vitals/attribution";
 import { bridge, init as start, type Options } from "./core";
 import { captureDeferred } from "./deferred";
 
@@ -10,6 +10,6 @@ export type * from "./core";
 /** Start measuring (see `Options`); returns false if already started or misconfigured. */
 export function init(options: Options): boolean {
   const started = start(options) === true;
-  if (started) captureDeferred(bridge, { onCLS, onFCP, onINP, onLCP, onTTFB });
+  if (started) captureDeferred(bridge, { onCLS, onFCP, onINP, onLCP });
   return started;
 }

@@ -78,18 +78,8 @@ export function captureLoading({ record, click, watch, listen, selector, scrub }
     }
     up = [];
   });
-  // Again on the next turn after DOM changes, which arrive in bursts.
-  let scheduled = false;
-  watch((kind) => {
-    if (kind == "dom" && !scheduled) {
-      scheduled = true;
-      setTimeout(
-        guard(() => {
-          scheduled = false;
-          scan();
-        }),
-      );
-    }
-  });
+  // Again after DOM changes, in the observer's callback, which the browser calls once for
+  // a burst of them: a timer of its own cost the page's main thread as much as the scan.
+  watch((kind) => kind == "dom" && scan());
   scan();
 }

@@ -6,17 +6,28 @@ export const SESSION_IDLE_MS = 30 * 60 * 1000;
 const SESSION_KEY = "microx_sid";
 const VISITOR_KEY = "microx_vid";
 
+/** The session's last activity is saved at most this often. */
+export const SESSION_SAVE_MS = 60_000;
+
 /**
  * The session id, kept in sessionStorage so a visit survives reloads within the tab.
- * When storage is blocked the id lives in memory for the page.
+ * When storage is blocked the id lives in memory for the page. Its last activity is
+ * saved with it at most once a minute, and whenever the id is new: a write to
+ * sessionStorage took 0.2–0.7 ms of the page's main thread in Chromium, on every batch
+ * sent. A reload can then see the visit up to a minute older than it is, next to its
+ * 30 minutes.
  */
 export function sessionIdFactory(): () => string {
   let [id, last] = (load(SESSION_KEY) as [string, number] | null | undefined) || ["", 0];
+  let saved = 0;
   return () => {
     const now = Date.now();
-    if (!id || now - last > SESSION_IDLE_MS) id = uuid();
+    if (!id || now - last > SESSION_IDLE_MS) {
+      id = uuid();
+      saved = 0;
+    }
     last = now;
-    save(SESSION_KEY, [id, last]);
+    if (now - saved > SESSION_SAVE_MS) save(SESSION_KEY, [id, (saved = now)]);
     return id;
   };
 }

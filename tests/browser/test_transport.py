@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser
 
-from tests.beacons import Answer, Beacons, serve
-from tests.browser.lab import open_lab
+from tests.beacons import CSP, Answer, Beacons, serve
+from tests.browser.lab import flushed, goto_lab, open_lab
 from tests.conftest import BROWSER_UA, Collector, open_store, wait_for
 
 pytestmark = pytest.mark.browser
@@ -120,3 +120,58 @@ def test_failing_collector_then_recovery_stores_each_event_once(
         _, rows = store.query("SELECT toString(event_id), count() FROM microx.events GROUP BY 1")
     stored = {r[0]: r[1] for r in rows}
     assert set(stored) == sent and set(stored.values()) == {1}
+
+
+# The page told it is hidden, as a browser tells it (the event bubbles to the window).
+HIDE = """(() => {
+  Object.defineProperty(document, 'visibilityState', {get: () => 'hidden', configurable: true});
+  document.dispatchEvent(new Event('visibilitychange', {bubbles: true}));
+})()"""
+
+
+def test_batches_go_from_a_worker_and_those_in_flight_are_resent_as_the_page_hides(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    """Once the second file runs, batches leave from a worker (off the page's main
+    thread). A request still unanswered when the page is hidden would die with the page:
+    it is sent again as a beacon, marked as a second try, so the collector can drop the
+    copy."""
+    base, beacons = lab
+    page = open_lab(browser, base)
+    wait_for(lambda: [w for w in page.workers if w.url.startswith("blob:")], page=page)
+    flushed(page, beacons, "page")  # what the page had queued is out
+    beacons.plan = [Answer(202, delay_s=3)]
+    page.evaluate("microx.feedback('late', 1); microx.flush()")
+    page.wait_for_timeout(500)  # sent, and held by the collector
+    page.evaluate(HIDE)
+
+    def both() -> list[dict[str, Any]]:
+        late = [f for f in beacons.events("feedback") if f["n"] == "late"]
+        return late if len(late) == 2 else []
+
+    resent, first = sorted(wait_for(both, 10, page=page), key=lambda f: -f.get("a", 0))
+    assert resent["id"] == first["id"] and resent["a"] == first.get("a", 0) + 1
+    assert page.evaluate("window.__violations") == []
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_policy_that_refuses_the_worker_is_met_once_and_sends_go_on(
+    browser: Browser, lab: tuple[str, Beacons]
+) -> None:
+    """A Content Security Policy without `blob:` for workers refuses the worker (and
+    reports it): requests go from the page's own fetch, and later pages of the site do
+    not try again."""
+    base, beacons = lab
+    beacons.csp = CSP.replace(" worker-src blob:;", "")
+    page = open_lab(browser, base)
+    wait_for(lambda: page.evaluate("localStorage.getItem('microx_nw')"), page=page)
+    assert page.evaluate("window.__violations") == ["worker-src blob"]
+    page.evaluate("microx.feedback('refused', 1)")
+    (fb,) = flushed(page, beacons, "feedback")
+    assert fb["n"] == "refused"
+    goto_lab(page, base)
+    page.wait_for_timeout(1000)  # the second file has had its time to run
+    assert page.evaluate("window.__violations") == []
+    assert not [w for w in page.workers if w.url.startswith("blob:")]
+    page.evaluate("microx.feedback('again', 1)")
+    assert [f["n"] for f in flushed(page, beacons, "feedback", 2)] == ["refused", "again"]
