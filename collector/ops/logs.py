@@ -11,10 +11,10 @@ import asyncio
 import contextvars
 import datetime as dt
 import logging
+import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -155,7 +155,7 @@ def new_request_id(scope: Scope) -> str:
     incoming = found.decode("latin-1")
     if _INCOMING_ID.match(incoming) and not holds_secret(found):
         return incoming
-    return uuid.uuid4().hex[:16]
+    return os.urandom(8).hex()
 
 
 class RequestId:

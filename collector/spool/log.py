@@ -220,6 +220,7 @@ class Spool:
         # Readers waiting for a number of unread rows (event loop only).
         self._readers: list[tuple[int, asyncio.Future[None]]] = []
         self._flushing = False
+        self._committer: asyncio.Task[None] | None = None
         self._fd = -1
         self._segment = 0
         self._size = 0  # bytes in the current segment
@@ -408,11 +409,13 @@ class Spool:
         if self.used_bytes + len(frame) > self.max_bytes:
             raise SpoolFull
         self._reserved += len(frame)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
         self._waiting.append((frame, rows, future))
         if not self._flushing:
             self._flushing = True
-            asyncio.get_running_loop().create_task(self._group_commit())
+            # Held: the loop keeps only a weak reference to a task.
+            self._committer = loop.create_task(self._group_commit())
         await future
 
     async def _group_commit(self) -> None:
