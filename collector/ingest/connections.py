@@ -22,7 +22,7 @@ import logging
 import resource
 from typing import Any
 
-from starlette.types import Receive
+from starlette.types import Message, Receive
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
@@ -91,6 +91,56 @@ def body_received(receive: Receive) -> bool:
     (uvicorn's cycle has seen its end), so that reading it cannot wait for the client."""
     cycle = getattr(receive, "__self__", None)
     return isinstance(cycle, RequestResponseCycle) and not cycle.more_body
+
+
+class _Cycle(RequestResponseCycle):
+    """uvicorn's request and response, with the head of the response written together with
+    the first part of its body: one write, one packet and one wake-up of the client instead
+    of two for every answer."""
+
+    _head = b""
+
+    async def send(self, message: Message) -> None:  # type: ignore[override]
+        transport = self.transport
+        if self._head:
+            self.transport = joined = _Joined(transport, self._head)  # type: ignore[assignment]
+            self._head = b""
+        elif message["type"] == "http.response.start" and self.scope["method"] != "HEAD":
+            self.transport = joined = _Joined(None, b"")  # type: ignore[assignment]
+        else:
+            await super().send(message)  # type: ignore[arg-type]
+            return
+        try:
+            await super().send(message)  # type: ignore[arg-type]
+        finally:
+            self.transport = transport
+        if message["type"] == "http.response.start":
+            self._head = joined.head
+        # A head left over (the client went away, or the app broke the protocol) is dropped,
+        # as uvicorn closes the connection then.
+
+
+class _Joined:
+    """The transport as uvicorn's ``send`` sees it: with no transport, what is written is
+    kept as ``head``; with one, the kept head goes out in front of the next write."""
+
+    def __init__(self, transport: asyncio.Transport | None, head: bytes) -> None:
+        self._transport = transport
+        self.head = head
+
+    def write(self, data: bytes) -> None:
+        if self._transport is None:
+            self.head += data
+        else:
+            self._transport.write(self.head + data)
+            self.head = b""
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport is None or self._transport.is_closing()
 
 
 def _answer(status: bytes, reason: str, extra: bytes = b"") -> bytes:
@@ -191,6 +241,10 @@ def protocol(limits: ConnectionLimits, metrics: Metrics) -> type[asyncio.Protoco
             self._disarm()
             waiting.pop(self, None)
             super().on_headers_complete()
+            if type(self.cycle) is RequestResponseCycle:
+                # uvicorn makes the cycle here and has only scheduled its task: it runs as
+                # ours, which sends a response's head with its body.
+                self.cycle.__class__ = _Cycle
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
