@@ -11,7 +11,7 @@ import asyncio
 import contextvars
 import datetime as dt
 import logging
-import os
+import random
 import re
 import threading
 import time
@@ -155,7 +155,9 @@ def new_request_id(scope: Scope) -> str:
     incoming = found.decode("latin-1")
     if _INCOMING_ID.match(incoming) and not holds_secret(found):
         return incoming
-    return os.urandom(8).hex()
+    # Not os.urandom: a request id is no secret, and a system call lets go of the GIL, which
+    # the event loop may then wait for behind the sink's or the spool's thread.
+    return f"{random.getrandbits(64):016x}"
 
 
 class RequestId:
