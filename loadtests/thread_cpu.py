@@ -10,7 +10,9 @@ processes. Prints cores busy, µs per event and per request for each group.
 
 ``--tree DIR`` (repeatable) runs the collector from other checkouts too, each its own code
 with this script's load, and ``--rounds N`` alternates them N times, so that a change and
-the code before it are measured on the same, possibly shared, machine.
+the code before it are measured on the same, possibly shared, machine. ``--rate R`` paces
+the load at R requests a second in all instead of flat out (the latency of a sized
+deployment, as ``make bench``'s ``microx/2``).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def threads(pid: int) -> dict[str, float]:
     return dict(out)
 
 
-def measure(checkout: Path, seconds: float, connections: int, batch: int) -> None:
+def measure(checkout: Path, seconds: float, connections: int, batch: int, rate: float) -> None:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="microx-threads-") as work:
         env = {
@@ -64,14 +66,14 @@ def measure(checkout: Path, seconds: float, connections: int, batch: int) -> Non
         }
         cmd = [sys.executable, "-m", "collector.cli", "serve"]
         with server(cmd, env, port, Path(work) / "serve.log", cwd=checkout) as pid:
-            drive(port, 2, connections, batch=batch)
+            drive(port, 2, connections, rate, batch)
             before, load = threads(pid), os.getloadavg()[0]
-            stats = drive(port, seconds, connections, batch=batch)
+            stats = drive(port, seconds, connections, rate, batch)
             after = threads(pid)
     requests = stats["ok"]
     print(
         f"{checkout}: {requests * batch / seconds:,.0f} events/s at {batch} events/request, "
-        f"p99 {stats['p99']:.1f} ms, load {load:.1f}"
+        f"p50 {stats['p50']:.1f} ms, p99 {stats['p99']:.1f} ms, load {load:.1f}"
     )
     total = 0.0
     for group in sorted(after, key=lambda g: before.get(g, 0) - after[g]):
@@ -91,11 +93,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--tree", type=Path, action="append", default=[])
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=0, help="requests/s in all; 0: flat out")
     args = parser.parse_args()
     checkouts = [ROOT, *(t.resolve() for t in args.tree)]
     for _ in range(args.rounds):
         for checkout in checkouts:
-            measure(checkout, args.seconds, args.connections, args.batch)
+            measure(checkout, args.seconds, args.connections, args.batch, args.rate)
 
 
 if __name__ == "__main__":
