@@ -129,7 +129,7 @@ class Ingest:
             # (X-Request-ID): a key in any of them is refused like one in the body.
             if any(holds_secret(value) for _, value in scope["headers"]):
                 raise Refused(self._secret_exposed(cors))
-            body = await self._read(scope, request.receive, head, cors)
+            body = await self._read(request.receive, head, cors)
             if holds_secret(body):
                 raise Refused(self._secret_exposed(cors))
         except Refused as refused:
@@ -151,7 +151,7 @@ class Ingest:
         received_ms = int(time.time() * 1000)
         try:
             site = self.key_site(request, "server events are not accepted from browsers")
-            body = await self._read(request.scope, request.receive, head_of(request.scope), {})
+            body = await self._read(request.receive, head_of(request.scope), {})
         except Refused as refused:
             return refused.response
         user_agent = request.headers.get("user-agent", "")
@@ -277,7 +277,7 @@ class Ingest:
         return client[0] if client else ""
 
     async def _read(
-        self, scope: Scope, receive: Receive, head: dict[bytes, bytes], cors: dict[str, str]
+        self, receive: Receive, head: dict[bytes, bytes], cors: dict[str, str]
     ) -> bytes:
         content_type = head.get(b"content-type", b"").decode("latin-1")
         media_type = content_type.split(";")[0].strip().lower()
