@@ -36,6 +36,11 @@ log = logging.getLogger("microx")
 # Where `microx report` writes when not told: a directory of its own (git ignores it in the
 # checkout), so reports do not pile up wherever the command runs.
 REPORTS_DIR = Path("reports")
+# How long a thread may hold the GIL while another waits for it (Python's default is 5 ms).
+# The sink's thread runs Python over a whole batch once a second, and each time the event
+# loop let go of the GIL it waited up to the interval to get it back: the tail of the
+# answers' latency (loadtests/README.md, "request path").
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -126,6 +131,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if settings.query_port:
         sockets.append(_listen(settings.host, settings.query_port, "MICROX_QUERY_PORT"))
     server = uvicorn.Server(config)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     # uvicorn raises Ctrl-C's KeyboardInterrupt again once it has shut down cleanly.
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=sockets)

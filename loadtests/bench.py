@@ -116,9 +116,11 @@ def peak_rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def server(cmd: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[int]:
+def server(
+    cmd: list[str], env: dict[str, str], port: int, log: Path, cwd: Path = ROOT
+) -> Iterator[int]:
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=out, cwd=ROOT)
+        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=out, cwd=cwd)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

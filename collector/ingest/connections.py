@@ -22,8 +22,9 @@ import logging
 import resource
 from typing import Any
 
+from starlette.types import Message, Receive
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from collector.ops.metrics import Metrics
@@ -85,6 +86,63 @@ def connection_bound(configured: int, descriptors: int) -> int:
     return configured or room
 
 
+def body_received(receive: Receive) -> bool:
+    """Whether the whole body of the request read through ``receive`` is in memory already
+    (uvicorn's cycle has seen its end), so that reading it cannot wait for the client."""
+    cycle = getattr(receive, "__self__", None)
+    return isinstance(cycle, RequestResponseCycle) and not cycle.more_body
+
+
+class _Cycle(RequestResponseCycle):
+    """uvicorn's request and response, with the head of the response written together with
+    the first part of its body: one write, one packet and one wake-up of the client instead
+    of two for every answer."""
+
+    _head = b""
+
+    async def send(self, message: Message) -> None:  # type: ignore[override]
+        transport = self.transport
+        if self._head:
+            self.transport = joined = _Joined(transport, self._head)  # type: ignore[assignment]
+            self._head = b""
+        elif message["type"] == "http.response.start" and self.scope["method"] != "HEAD":
+            self.transport = joined = _Joined(None, b"")  # type: ignore[assignment]
+        else:
+            await super().send(message)  # type: ignore[arg-type]
+            return
+        try:
+            await super().send(message)  # type: ignore[arg-type]
+        finally:
+            self.transport = transport
+        if message["type"] == "http.response.start":
+            self._head = joined.head
+        # A head left over (the client went away, or the app broke the protocol) is dropped,
+        # as uvicorn closes the connection then.
+
+
+class _Joined:
+    """The transport as uvicorn's ``send`` sees it: with no transport, what is written is
+    kept as ``head``; with one, the kept head goes out in front of the next write."""
+
+    def __init__(self, transport: asyncio.Transport | None, head: bytes) -> None:
+        self._transport = transport
+        self.head = head
+
+    def write(self, data: bytes) -> None:
+        if self._transport is None:
+            self.head += data
+        else:
+            self._transport.write(self.head + data)
+            self.head = b""
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport is None or self._transport.is_closing()
+
+
 def _answer(status: bytes, reason: str, extra: bytes = b"") -> bytes:
     body = b'{"error": "' + reason.encode() + b'", "reason": "' + reason.encode() + b'"}'
     return (
@@ -131,6 +189,8 @@ def protocol(limits: ConnectionLimits, metrics: Metrics) -> type[asyncio.Protoco
             self._heads = 0
             self._tail = b""
             self._timer: asyncio.TimerHandle | None = None
+            self._timer_at = 0.0
+            self._deadline: float | None = None
             self._idle = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -181,19 +241,28 @@ def protocol(limits: ConnectionLimits, metrics: Metrics) -> type[asyncio.Protoco
             self._disarm()
             waiting.pop(self, None)
             super().on_headers_complete()
+            if type(self.cycle) is RequestResponseCycle:
+                # uvicorn makes the cycle here and has only scheduled its task: it runs as
+                # ours, which sends a response's head with its body.
+                self.cycle.__class__ = _Cycle
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
             self._reading_head = True
 
         def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if self.timeout_keep_alive_task is not None:
-                # uvicorn's keep-alive wait, replaced by ours (a float, counted as waiting).
-                self._unset_keepalive_if_required()
-                waiting.pop(self, None)
-                waiting[self] = None
-                self._arm(limits.keepalive_timeout_s, idle=True)
+            # uvicorn's, less its keep-alive timer: ours (``_arm``) replaces it.
+            self.server_state.total_requests += 1
+            if self.transport.is_closing():
+                return
+            self.flow.resume_reading()
+            if self.pipeline:
+                cycle, app = self.pipeline.pop()
+                self._start_asgi_task(cycle, app)
+                return
+            waiting.pop(self, None)
+            waiting[self] = None
+            self._arm(limits.keepalive_timeout_s, idle=True)
 
         def _make_room(self) -> bool:
             victim = next(iter(waiting), None)
@@ -204,19 +273,31 @@ def protocol(limits: ConnectionLimits, metrics: Metrics) -> type[asyncio.Protoco
             return True
 
         def _arm(self, seconds: float, idle: bool) -> None:
-            self._disarm()
+            # A deadline, and one timer that is moved only when it would fire too late: a
+            # kept-alive connection re-arms at every request, and setting and cancelling
+            # a timer each time would cost more than the request's other waits.
             self._idle = idle
-            self._timer = self.loop.call_later(seconds, self._timed_out)
+            deadline = self.loop.time() + seconds
+            self._deadline = deadline
+            if self._timer is None or self._timer_at > deadline:
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer = self.loop.call_at(deadline, self._expire)
+                self._timer_at = deadline
 
         def _disarm(self) -> None:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._deadline = None  # a timer set still fires, and finds nothing due
 
-        def _timed_out(self) -> None:
+        def _expire(self) -> None:
             self._timer = None
-            if self.transport.is_closing():
+            deadline = self._deadline
+            if deadline is None or self.transport.is_closing():
                 return
+            if self.loop.time() < deadline:  # armed again since the timer was set
+                self._timer = self.loop.call_at(deadline, self._expire)
+                self._timer_at = deadline
+                return
+            self._deadline = None
             if self._head_bytes or self._head_started():
                 metrics.requests_refused.inc("header_timeout")
                 log.info("refused request: header_timeout (408)", extra={"kind": "header_timeout"})
@@ -242,7 +323,10 @@ def protocol(limits: ConnectionLimits, metrics: Metrics) -> type[asyncio.Protoco
             self.transport.close()
 
         def _forget(self) -> None:
-            self._disarm()
+            self._deadline = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             open_connections.discard(self)
             waiting.pop(self, None)
 

@@ -20,7 +20,9 @@ from typing import Any
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope
 
+from collector.ingest.connections import body_received
 from collector.ingest.policy import Browser, Policy, Server
 from collector.ingest.ratelimit import AddressHasher, RateLimiter, retry_after
 from collector.ingest.sites import SiteRegistry
@@ -59,6 +61,16 @@ class Limits:
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> Response:
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+def head_of(scope: Scope) -> dict[bytes, bytes]:
+    """The request's headers by name, the first of each (as Starlette's ``Headers.get``
+    finds them): read once, where each ``request.headers`` lookup scans the list again."""
+    head: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name not in head:
+            head[name] = value
+    return head
 
 
 class Ingest:
@@ -100,26 +112,29 @@ class Ingest:
 
     async def browser(self, request: Request) -> Response:
         received_ms = int(time.time() * 1000)
-        origin = request.headers.get("origin")
+        scope = request.scope
+        head = head_of(scope)
+        origin_raw = head.get(b"origin")
+        origin = origin_raw.decode("latin-1") if origin_raw is not None else None
         cors = (
             {"access-control-allow-origin": origin, "vary": "origin"}
             if origin and self._sites.known_origin(origin)
             else {}
         )
         try:
-            wait = self._per_ip.take(self._hash_address(self.client_address(request)))
+            wait = self._per_ip.take(self._hash_address(self._address(scope, head)))
             if wait:
                 raise Refused(self._too_many("rate_limited_ip", wait, cors))
             # Header text reaches rows (Accept-Language), the spool (User-Agent) and logs
             # (X-Request-ID): a key in any of them is refused like one in the body.
-            if any(holds_secret(value) for _, value in request.scope["headers"]):
+            if any(holds_secret(value) for _, value in scope["headers"]):
                 raise Refused(self._secret_exposed(cors))
-            body = await self._read(request, cors)
+            body = await self._read(request.receive, head, cors)
             if holds_secret(body):
                 raise Refused(self._secret_exposed(cors))
         except Refused as refused:
             return refused.response
-        user_agent = request.headers.get("user-agent", "")
+        user_agent = head.get(b"user-agent", b"").decode("latin-1")
         agent = classify(user_agent)
         if self._limits.drop_bots and agent[2] == "bot":
             count = _count_events(body)
@@ -127,7 +142,7 @@ class Ingest:
             log.debug("dropped %d events from a bot user agent", count, extra={"kind": "bot"})
             return json_response(202, {"accepted": 0, "filtered": count, "reason": "bot"}, cors)
         policy = Browser(self._sites, self._per_site, origin, self._not_stored)
-        language = request.headers.get("accept-language", "")
+        language = head.get(b"accept-language", b"").decode("latin-1")
         return await self._ingest(body, received_ms, (user_agent, agent), language, cors, policy)
 
     # -- back ends ----------------------------------------------------------------------
@@ -136,7 +151,7 @@ class Ingest:
         received_ms = int(time.time() * 1000)
         try:
             site = self.key_site(request, "server events are not accepted from browsers")
-            body = await self._read(request, {})
+            body = await self._read(request.receive, head_of(request.scope), {})
         except Refused as refused:
             return refused.response
         user_agent = request.headers.get("user-agent", "")
@@ -166,8 +181,7 @@ class Ingest:
         """The body of a request to a back-end endpoint, at most ``limit`` bytes;
         :class:`Refused` past that or when it does not arrive in time."""
         try:
-            async with asyncio.timeout(self._limits.body_timeout_s):
-                return await self._read_body(request, limit)
+            return await self._read_body(request.receive, head_of(request.scope), limit)
         except _TooLarge:
             raise Refused(self.refuse("body_too_large", 413, f"body over {limit} bytes")) from None
         except TimeoutError:
@@ -249,17 +263,24 @@ class Ingest:
         self._metrics.rejections_not_stored.inc(reason)
 
     def client_address(self, request: Request) -> str:
+        return self._address(request.scope, head_of(request.scope))
+
+    def _address(self, scope: Scope, head: dict[bytes, bytes]) -> str:
         hops = self._limits.trusted_proxy_hops
         if hops:
             # The entry our own nearest proxies appended; anything left of it is the
             # client's to forge.
-            chain = request.headers.get("x-forwarded-for", "").split(",")
+            chain = head.get(b"x-forwarded-for", b"").decode("latin-1").split(",")
             if len(chain) >= hops and chain[-hops].strip():
                 return chain[-hops].strip()
-        return request.client.host if request.client else ""
+        client = scope.get("client")
+        return client[0] if client else ""
 
-    async def _read(self, request: Request, cors: dict[str, str]) -> bytes:
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    async def _read(
+        self, receive: Receive, head: dict[bytes, bytes], cors: dict[str, str]
+    ) -> bytes:
+        content_type = head.get(b"content-type", b"").decode("latin-1")
+        media_type = content_type.split(";")[0].strip().lower()
         if media_type not in ACCEPTED_TYPES:
             raise Refused(
                 self._refuse(
@@ -268,8 +289,7 @@ class Ingest:
             )
         limit = self._limits.max_body_bytes
         try:
-            async with asyncio.timeout(self._limits.body_timeout_s):
-                return await self._read_body(request, limit)
+            return await self._read_body(receive, head, limit)
         except _TooLarge:
             message = f"body over {limit} bytes; send smaller batches"
             raise Refused(self._refuse("body_too_large", 413, message, cors)) from None
@@ -282,19 +302,18 @@ class Ingest:
             self._metrics.requests_refused.inc("client_disconnected")
             raise Refused(Response(status_code=400)) from None
 
-    @staticmethod
-    async def _read_body(request: Request, limit: int) -> bytes:
-        declared = request.headers.get("content-length", "")
+    async def _read_body(self, receive: Receive, head: dict[bytes, bytes], limit: int) -> bytes:
+        declared = head.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             raise _TooLarge
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise _TooLarge
-        gzipped = request.headers.get("content-encoding", "").lower() == "gzip" or (
-            body[:2] == b"\x1f\x8b"
-        )
+        if body_received(receive):
+            # A beacon's body comes in the packet of its head: nothing to wait for, so no
+            # timer to set and cancel.
+            body = await _receive_body(receive, limit)
+        else:
+            async with asyncio.timeout(self._limits.body_timeout_s):
+                body = await _receive_body(receive, limit)
+        gzipped = head.get(b"content-encoding", b"").lower() == b"gzip" or (body[:2] == b"\x1f\x8b")
         if not gzipped:
             return bytes(body)
         # Inflate at most one byte past the cap: a gzip bomb is never expanded in full.
@@ -321,6 +340,8 @@ class Ingest:
         return self._refuse("secret_key_from_browser", 401, message, cors)
 
     def _count_rejections(self, rejected: list[Rejection]) -> None:
+        if not rejected:
+            return
         # One increment per reason, not per event: a batch of junk has hundreds.
         for reason, n in collections.Counter(r.reason for r in rejected).items():
             self._metrics.events_rejected.inc(reason, n)
@@ -344,6 +365,19 @@ class Ingest:
 
 class _TooLarge(Exception):
     pass
+
+
+async def _receive_body(receive: Receive, limit: int) -> bytearray:
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        body += message.get("body", b"")
+        if len(body) > limit:
+            raise _TooLarge
+        if not message.get("more_body", False):
+            return body
 
 
 def _count_events(body: bytes) -> int:

@@ -11,10 +11,10 @@ import asyncio
 import contextvars
 import datetime as dt
 import logging
+import random
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -155,7 +155,9 @@ def new_request_id(scope: Scope) -> str:
     incoming = found.decode("latin-1")
     if _INCOMING_ID.match(incoming) and not holds_secret(found):
         return incoming
-    return uuid.uuid4().hex[:16]
+    # Not os.urandom: a request id is no secret, and a system call lets go of the GIL, which
+    # the event loop may then wait for behind the sink's or the spool's thread.
+    return f"{random.getrandbits(64):016x}"
 
 
 class RequestId:

@@ -21,14 +21,15 @@ against the store, so that what was already stored is not stored again.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import logging
 import mmap
 import os
+import queue
 import re
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,6 +125,17 @@ def _next_frame(data: mmap.mmap | bytes, offset: int, end: int) -> int | None:
 
 
 @dataclasses.dataclass(frozen=True)
+class _Group:
+    """Records for one write and fsync: their frames, rows, the requests waiting for them,
+    and the loop those requests wait on."""
+
+    data: bytes
+    rows: int
+    waiting: list[tuple[bytes, int, asyncio.Future[None]]]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclasses.dataclass(frozen=True)
 class _Span:
     """Bytes of a segment: one valid frame, or a corrupt stretch up to the next one."""
 
@@ -215,11 +227,14 @@ class Spool:
         self._metrics = metrics
         # The last append's failure (disk full, I/O error), None once one succeeds again.
         self.write_error: str | None = None
-        self._writer = concurrent.futures.ThreadPoolExecutor(1, "microx-spool")
+        # Groups of records for the writer thread to write and fsync, None to stop it.
+        self._jobs: queue.SimpleQueue[_Group | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
         self._waiting: list[tuple[bytes, int, asyncio.Future[None]]] = []
         # Readers waiting for a number of unread rows (event loop only).
         self._readers: list[tuple[int, asyncio.Future[None]]] = []
-        self._flushing = False
+        # The loop whose requests' group is being written, if any.
+        self._flushing: asyncio.AbstractEventLoop | None = None
         self._fd = -1
         self._segment = 0
         self._size = 0  # bytes in the current segment
@@ -408,39 +423,64 @@ class Spool:
         if self.used_bytes + len(frame) > self.max_bytes:
             raise SpoolFull
         self._reserved += len(frame)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
         self._waiting.append((frame, rows, future))
-        if not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().create_task(self._group_commit())
+        if self._flushing is None or self._flushing.is_closed():
+            # A loop closed while its group was written never settled it: start afresh.
+            self._flushing = loop
+            self._hand_off(loop)
         await future
 
-    async def _group_commit(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._waiting:
-                group, self._waiting = self._waiting, []
-                data, rows = b"".join(f for f, _, _ in group), sum(r for _, r, _ in group)
-                try:
-                    await loop.run_in_executor(self._writer, self._write, data, rows)
-                except OSError as exc:
-                    self._reserved -= sum(len(f) for f, _, _ in group)
-                    self.write_error = str(exc) or type(exc).__name__
-                    for _, _, future in group:
-                        if not future.done():
-                            future.set_exception(SpoolError(str(exc)))
-                    log.error("spool write failed, %d requests refused: %s", len(group), exc)
-                    continue
-                self.write_error = None
-                for _, _, future in group:
-                    if not future.done():
-                        future.set_result(None)
-                unread = self.unread_rows
-                for wanted, future in self._readers:
-                    if unread >= wanted and not future.done():
-                        future.set_result(None)
-        finally:
-            self._flushing = False
+    # Group commit: while the writer thread writes and fsyncs one group, the requests that
+    # arrive wait in ``_waiting`` and go as the next group. The thread answers each group
+    # with one callback on the loop, which settles the group's requests and hands the next
+    # group over: one wake-up of the loop per fsync, no task or executor future per group.
+
+    def _hand_off(self, loop: asyncio.AbstractEventLoop) -> None:
+        group, self._waiting = self._waiting, []
+        data, rows = b"".join(f for f, _, _ in group), sum(r for _, r, _ in group)
+        if self._writer is None:
+            # Started at the first append, once the process is confined: a thread made
+            # before the confinement would stay free of it.
+            # A daemon: at exit without close() a group in flight was never acknowledged.
+            self._writer = threading.Thread(
+                target=self._write_groups, name="microx-spool", daemon=True
+            )
+            self._writer.start()
+        self._jobs.put(_Group(data, rows, group, loop))
+
+    def _write_groups(self) -> None:
+        while (group := self._jobs.get()) is not None:
+            try:
+                self._write(group.data, group.rows)
+                error: OSError | None = None
+            except OSError as exc:
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                group.loop.call_soon_threadsafe(self._written, group, error)
+
+    def _written(self, group: _Group, error: OSError | None) -> None:
+        if error is not None:
+            self._reserved -= len(group.data)
+            self.write_error = str(error) or type(error).__name__
+            for _, _, future in group.waiting:
+                if not future.done():
+                    future.set_exception(SpoolError(str(error)))
+            log.error("spool write failed, %d requests refused: %s", len(group.waiting), error)
+        else:
+            self.write_error = None
+            for _, _, future in group.waiting:
+                if not future.done():
+                    future.set_result(None)
+            unread = self.unread_rows
+            for wanted, reader in self._readers:
+                if unread >= wanted and not reader.done():
+                    reader.set_result(None)
+        if self._waiting:
+            self._hand_off(group.loop)
+        else:
+            self._flushing = None
 
     async def wait_for_rows(self, rows: int, timeout: float) -> bool:
         """Wait until at least ``rows`` durable rows are unread, or ``timeout`` seconds
@@ -583,7 +623,10 @@ class Spool:
         _fsync_dir(self.directory)
 
     def close(self) -> None:
-        self._writer.shutdown(wait=True)
+        if self._writer is not None:
+            self._jobs.put(None)
+            self._writer.join()
+            self._writer = None
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

@@ -3,18 +3,22 @@ a descriptor limit that abusive clients cannot use up."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import re
 import resource
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
+from uvicorn.protocols.http.flow_control import FlowControl
 
-from collector.ingest.connections import DescriptorLimitError, connection_bound
+from collector.ingest.connections import DescriptorLimitError, _Cycle, connection_bound
 from tests.conftest import BROWSER_UA, Collector, make_envelope, make_event, wait_for
 
 MAX_HEADER_BYTES = 4096
@@ -137,6 +141,82 @@ def test_a_kept_alive_connection_is_closed_after_its_timeout(running: Collector)
         first = one_response(s)
         assert first.startswith(b"HTTP/1.1 202") and b"connection: close" not in first.lower()
         assert answer(s) == b""  # nothing more: closed by the server after the keep-alive
+
+
+def test_each_request_moves_the_keep_alive_deadline(running: Collector) -> None:
+    body = orjson.dumps(make_envelope(make_event()))
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as s:
+        started = time.monotonic()
+        answered = 0
+        # Past the first request's keep-alive (1 s), each request within 1 s of the last.
+        while time.monotonic() - started < 2.2:
+            s.sendall(request_head(length=len(body)) + body)
+            assert one_response(s).startswith(b"HTTP/1.1 202")
+            answered += 1
+            time.sleep(0.6)
+        assert answered >= 4 and not closed_by_server(s)
+
+
+class Recorded:
+    """A transport that keeps what is written to it."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
+def sent(method: str, messages: list[dict[str, object]]) -> list[bytes]:
+    transport = Recorded()
+    scope = {"type": "http", "method": method, "path": "/", "headers": []}
+    cycle = _Cycle(
+        scope=scope,  # type: ignore[arg-type]
+        transport=transport,  # type: ignore[arg-type]
+        flow=FlowControl(transport),  # type: ignore[arg-type]
+        logger=logging.getLogger("test"),
+        access_logger=logging.getLogger("test"),
+        access_log=False,
+        default_headers=[],
+        message_event=asyncio.Event(),
+        expect_100_continue=False,
+        keep_alive=True,
+        on_response=lambda: None,
+    )
+
+    async def go() -> None:
+        for message in messages:
+            await cycle.send(message)
+
+    asyncio.run(go())
+    return transport.writes
+
+
+def test_a_response_is_written_with_its_head_in_one_write() -> None:
+    start = {"type": "http.response.start", "status": 202, "headers": [(b"content-length", b"2")]}
+    writes = sent("POST", [start, {"type": "http.response.body", "body": b"{}"}])
+    assert len(writes) == 1
+    assert writes[0].startswith(b"HTTP/1.1 202") and writes[0].endswith(b"\r\n\r\n{}")
+    # A streamed body: the head goes with its first part, the rest as it comes.
+    chunked = {"type": "http.response.start", "status": 200, "headers": []}
+    parts = [{"type": "http.response.body", "body": b"ab", "more_body": True}]
+    writes = sent("GET", [chunked, *parts, {"type": "http.response.body", "body": b"cd"}])
+    assert len(writes) == 2 and writes[0].startswith(b"HTTP/1.1 200")
+    assert writes[0].endswith(b"2\r\nab\r\n") and writes[1] == b"2\r\ncd\r\n0\r\n\r\n"
+    # A HEAD request's answer has no body to wait for.
+    writes = sent("HEAD", [start])
+    assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 202")
 
 
 def test_the_connection_bound_fits_the_descriptor_limit() -> None:

@@ -17,6 +17,7 @@ from collector.spool.log import (
     SEGMENT_SUFFIX,
     Position,
     Spool,
+    SpoolError,
     SpoolFull,
 )
 from tests.conftest import series
@@ -162,6 +163,31 @@ def test_concurrent_appends_share_fsyncs(tmp_path: Path, monkeypatch: pytest.Mon
     appended(spool, [f"{i}".encode() for i in range(200)])
     assert spool.unread_rows == 200
     assert calls < 200  # group commit: one fsync covers every request waiting for it
+    spool.close()
+
+
+def test_a_failed_write_refuses_its_group_and_the_next_one_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.fdatasync
+    failures = [OSError(28, "No space left on device")]
+
+    def failing_once(fd: int) -> None:
+        if failures:
+            raise failures.pop()
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", failing_once)
+    spool = opened(tmp_path)
+
+    async def go() -> tuple[BaseException | None]:
+        results = await asyncio.gather(spool.append(b"lost", 1), return_exceptions=True)
+        await spool.append(b"kept", 1)
+        return results
+
+    results = asyncio.run(go())
+    assert isinstance(results[0], SpoolError) and spool.write_error is None
+    assert spool.read(10)[0] == [b"kept"] and spool.used_bytes == HEADER.size + len(b"kept")
     spool.close()
 
 
