@@ -1,4 +1,5 @@
 import type { Recorder } from "./perf";
+import { ms } from "./vitals";
 
 /** web-vitals' limits of a good and a poor time to first byte, ms. */
 export const TTFB_GOOD = 800;
@@ -23,9 +24,9 @@ export function capturePage(record: Recorder): void {
       nav && {
         d: nav.loadEventEnd || nav.domContentLoadedEventEnd,
         p: {
-          ttfb: Math.round(nav.responseStart),
-          dcl: Math.round(nav.domContentLoadedEventEnd),
-          interactive: Math.round(nav.domInteractive),
+          ttfb: ms(nav.responseStart),
+          dcl: ms(nav.domContentLoadedEventEnd),
+          interactive: ms(nav.domInteractive),
           bytes: nav.transferSize,
           nav: nav.type,
         },
@@ -45,13 +46,13 @@ export function capturePage(record: Recorder): void {
         n: "TTFB",
         ts: Math.round(performance.timeOrigin + ttfb),
         u: "",
-        val: Math.round(ttfb),
+        val: ms(ttfb),
         p: {
-          wait: Math.round(wait),
-          cache: Math.round(dns - wait),
-          dns: Math.round(connect - dns),
-          conn: Math.round(connected - connect),
-          req: Math.round(ttfb - connected),
+          wait: ms(wait),
+          cache: ms(dns - wait),
+          dns: ms(connect - dns),
+          conn: ms(connected - connect),
+          req: ms(ttfb - connected),
           rating: ttfb > TTFB_POOR ? "poor" : ttfb > TTFB_GOOD ? "needs-improvement" : "good",
           nav: start
             ? "prerender"

@@ -23,7 +23,8 @@ export interface VitalsLibrary {
   onLCP: (report: (metric: LCPMetricWithAttribution) => void, options?: TargetOption) => void;
 }
 
-const ms = (duration: number | undefined): number => Math.round(duration || 0);
+/** A duration in whole milliseconds (0 for none). */
+export const ms = (duration: number | undefined): number => Math.round(duration || 0);
 
 /**
  * What explains each metric: the element it is about, where its time went, and when what
