@@ -250,7 +250,9 @@ def test_the_fast_check_agrees_on_valid_batches() -> None:
     still valid the schema's way), with the schema's verdict."""
     taken: Counter[bool] = Counter()
 
-    @settings(max_examples=100, deadline=None)
+    # The share taken is a property of the data drawn, so the draw is fixed: a random one
+    # put it anywhere from 71:29 to 90:10 and the bound below would fail now and then.
+    @settings(max_examples=100, deadline=None, derandomize=True, database=None)
     @given(st.lists(strategy(DEFS["event"]), min_size=1, max_size=5))
     def check(events: list[dict[str, Any]]) -> None:
         envelope = make_envelope(*events)
