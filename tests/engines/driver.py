@@ -130,9 +130,17 @@ def started(page: Page) -> None:
 
 
 def leave(page: Page) -> None:
-    """Leave the page for another document: it is hidden, then unloaded (visibilitychange
-    then pagehide), as when a visitor follows a link away or closes the tab."""
-    page.goto("about:blank")
+    """Leave the page for another document: it is unloaded, as when a visitor follows a
+    link away or closes the tab.
+
+    The next document is one the lab serves, not ``about:blank``. A navigation the browser
+    starts itself (the address bar, or the driver) makes Firefox cancel whatever script
+    the page is running at that moment (``dom.ipc.cancel_content_js_when_navigating``), so
+    that a busy page cannot hold the visitor up. Where the next page comes over the
+    network that happens before the old page is unloaded, while it is idle; ``about:blank``
+    commits at once, and on a loaded machine the cancel landed inside the page's pagehide
+    listeners, cutting them short at any line: what they were sending was lost."""
+    page.goto(page.evaluate("location.origin") + "/engines/away")
 
 
 def flushed(page: Page, beacons: Beacons, type_: str, n: int = 1) -> list[dict[str, Any]]:

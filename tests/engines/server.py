@@ -59,6 +59,8 @@ def _lab_handler(lab: Lab) -> type:
             path = self.path.split("?")[0]
             if path == "/engines/init.js":
                 self._send(200, (WATCH + lab.init).encode(), "text/javascript", {})
+            elif path == "/engines/away":
+                self._send(200, b"<!doctype html><title>away</title>", "text/html", {})
             elif lab.app is not None:
                 file = (lab.app / path.lstrip("/")).resolve()
                 if not (file.is_file() and file.is_relative_to(lab.app)):

@@ -9,10 +9,6 @@ import pytest
 from tests.engines.driver import Browser, flushed, leave, open_page, wait_for
 from tests.engines.server import Lab
 
-FIREFOX_MAY_LOSE_ABANDON = (
-    "in some runs Firefox ESR delivers no form_abandon sent as the page is left"
-)
-
 pytestmark = pytest.mark.browser
 
 TYPED = "zanzibar teapot"
@@ -63,13 +59,9 @@ def test_typed_text_emails_and_tokens_never_leave_the_page(
 
 
 def test_abandoned_form_names_the_last_field_and_never_a_value(
-    browser: Browser, lab: tuple[str, Lab], request: pytest.FixtureRequest
+    browser: Browser, lab: tuple[str, Lab]
 ) -> None:
     """Left half filled: the abandonment goes out as the page goes, in every engine."""
-    if browser.name == "firefox":
-        # Not strict: it arrives in some runs only. When it does not, the snippet loses the
-        # abandonment as Firefox leaves the page, a defect of delivery, not of this test.
-        request.applymarker(pytest.mark.xfail(strict=False, reason=FIREFOX_MAY_LOSE_ABANDON))
     base, beacons = lab
     page = open_page(browser, base + "/lab")
     for name, value in [

@@ -29,11 +29,6 @@ pytestmark = pytest.mark.browser
 BEACON_BUDGET = {"chromium": True, "firefox": False, "webkit": True}
 # Seen in 3 runs of 4: the batch saved at pagehide is missing on the next page, while the
 # one saved at the visibilitychange after it (the vitals reported at hide) is there.
-FIREFOX_LOSES_SAVED = (
-    "Firefox, leaving a page, often loses the batch saved to localStorage at pagehide when "
-    "the page saves again at the visibilitychange that follows: not deterministic, so not "
-    "an expected failure either"
-)
 SAVED_KEYS = "Object.keys(localStorage).filter((k) => k.startsWith('microx_q'))"
 # Moments of about 32 KB each: 32 props of 500 characters.
 BIG_MOMENTS = """(() => {{
@@ -169,8 +164,6 @@ def test_the_offline_queue_keeps_500_events_and_the_next_page_sends_them(
 ) -> None:
     """A page left while the collector fails keeps at most 500 unsent events in
     localStorage; the next page sends each of them once."""
-    if browser.name == "firefox":
-        pytest.skip(FIREFOX_LOSES_SAVED)
     base, beacons = lab
     beacons.plan = [Answer(503)] * 50
     page = open_page(browser, base + "/lab")
