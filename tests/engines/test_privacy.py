@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -78,13 +79,28 @@ def test_abandoned_form_names_the_last_field_and_never_a_value(
     page.click("input[name=email]")
     page.type("x")
     leave(page)  # without submitting
-    (abandon,) = wait_for(lambda: beacons.events("form_abandon"))
+
+    def once(type_: str) -> list[dict[str, Any]]:
+        """Each event once. Closing what was open as the page goes can make the queue's
+        20th event, whose batch then starts from the worker and goes again as a beacon
+        (`a` marks the second try; the collector keeps one): the same event twice, in a
+        batch of its own."""
+        first: dict[str, dict[str, Any]] = {}
+        for e in beacons.events(type_):
+            kept = first.setdefault(e["id"], e)
+            assert kept is e or kept.get("a") or e.get("a"), "sent twice as a first try"
+            assert {k: v for k, v in e.items() if k not in ("a", "_env")} == {
+                k: v for k, v in kept.items() if k not in ("a", "_env")
+            }
+        return list(first.values())
+
+    (abandon,) = wait_for(lambda: once("form_abandon"))
     assert abandon["n"] == "signup" and abandon["tg"] == "email"
     assert abandon["p"]["how"] == "page"
     assert set(abandon["p"]["fields"].split(",")) == {"fullname", "email", "private"}
-    (start,) = beacons.events("form_start")
+    (start,) = once("form_start")
     assert start["tg"] == "fullname"
-    email = [f for f in beacons.events("form_field") if f["tg"] == "email"]
+    email = [f for f in once("form_field") if f["tg"] == "email"]
     assert email[0]["p"]["dels"] == 1 and email[0]["p"]["filled"] is True
     assert email[-1]["p"]["amends"] == 1
     bodies = "\n".join(beacons.bodies)
