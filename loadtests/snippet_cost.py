@@ -310,16 +310,15 @@ def trace_windows(events: list[dict[str, Any]]) -> list[Window]:
             windows[i].style_layout += cpu
         if i is not None and not stack:
             windows[i].total += cpu
-        if name == "ResourceSendRequest" and "/v1/events" in data.get("url", "") and i is not None:
-            windows[i].send = True
         label = ""
         if name in TRIGGERS:
             label = name + (f"({data['type']})" if name == "EventDispatch" else "")
         call = data.get("functionName", "") if name == "FunctionCall" else ""
         stack.append((ts + e["dur"], owner, label or (stack[-1][2] if stack else ""), call))
-    # Instant events (a request sent) have no span.
+    # A request sent (an instant event) by the page or by a worker of the page: batches
+    # go from a worker, whose thread is another of the same process.
     for e in events:
-        if (e["pid"], e["tid"]) != thread or (i := _window(starts, e["ts"])) is None:
+        if e["pid"] != thread[0] or (i := _window(starts, e["ts"])) is None:
             continue
         if e["name"] == "ResourceSendRequest" and "/v1/events" in e["args"]["data"]["url"]:
             windows[i].send = True
