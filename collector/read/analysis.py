@@ -240,6 +240,42 @@ def _annotated(query: Query, params: dict[str, Any], costliest: list[str]) -> li
     return found
 
 
+# The peak-end distribution, the commonest peaks (of sessions with any pain) and the
+# commonest ends, from one reading of microx.session_peak_end: each reading merges every
+# session of the window again, and the engine analyses the view again.
+_PEAK_END = f"""
+SELECT
+    arraySort(groupArrayIf((key_score, sessions), set = 0)),
+    arraySlice(arraySort(r -> (-r.2, r.1),
+        groupArrayIf((key_moment, sessions, avg_peak), set = 1 AND sessions > 0)), 1, {TOP}),
+    arraySlice(arraySort(r -> (-r.2, r.1), groupArrayIf((key_moment, sessions), set = 2)), 1, {TOP})
+FROM
+(
+    SELECT
+        multiIf(grouping(score) = 0, 0, grouping(peak_moment) = 0, 1, 2) AS set,
+        any(score) AS key_score,
+        if(set = 1, any(peak_moment), any(end_moment)) AS key_moment,
+        if(set = 1, countIf(peak > 0), count()) AS sessions,
+        round(avgIf(peak, peak > 0), 3) AS avg_peak
+    FROM
+    (
+        SELECT round(peak_end, 1) AS score, peak_moment, end_moment, peak
+        FROM microx.session_peak_end({WINDOW})
+    )
+    GROUP BY GROUPING SETS ((score), (peak_moment), (end_moment))
+)
+"""
+
+
+def _peak_end(query: Query, params: dict[str, Any]) -> tuple[Table, Table, Table]:
+    _, ((scores, peaks, ends),) = query(_PEAK_END, params)
+    return (
+        Table(["peak_end", "sessions"], list(scores)),
+        Table(["peak_moment", "sessions", "avg_peak"], list(peaks)),
+        Table(["end_moment", "sessions"], list(ends)),
+    )
+
+
 def _journey(
     phases: tuple[Phase, ...],
     moments: Table,
@@ -325,19 +361,7 @@ def analyse(
     # Experiments are judged on the first goal, the site's primary one.
     judged = goals or default_goals({n: [r["step"] for r in t.dicts()] for n, t in funnels.items()})
     goal_results = [_goal(query, goal, {**params, "before": before}) for goal in judged]
-    peak_moments = _table(
-        query,
-        f"SELECT peak_moment, count() AS sessions, round(avg(peak), 3) AS avg_peak"
-        f" FROM microx.session_peak_end({WINDOW}) WHERE peak > 0"
-        f" GROUP BY peak_moment ORDER BY sessions DESC LIMIT {TOP}",
-        params,
-    )
-    end_moments = _table(
-        query,
-        f"SELECT end_moment, count() AS sessions FROM microx.session_peak_end({WINDOW})"
-        f" GROUP BY end_moment ORDER BY sessions DESC LIMIT {TOP}",
-        params,
-    )
+    peak_end, peak_moments, end_moments = _peak_end(query, params)
     key_moments = _journey(
         journey,
         moments,
@@ -368,12 +392,7 @@ def analyse(
         forms=_view(query, "form_abandonment", params),
         funnel_steps=steps,
         funnels=funnels,
-        peak_end=_table(
-            query,
-            f"SELECT round(peak_end, 1) AS peak_end, count() AS sessions"
-            f" FROM microx.session_peak_end({WINDOW}) GROUP BY peak_end ORDER BY peak_end",
-            params,
-        ),
+        peak_end=peak_end,
         peak_moments=peak_moments,
         loyalty=_view(query, "loyalty_impact", params, days=RETURN_DAYS),
         experiments=_table(

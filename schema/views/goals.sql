@@ -68,7 +68,7 @@ INNER JOIN
         row_number() OVER (
             PARTITION BY ifNull(visitor_id, session_id) ORDER BY started
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - 1 AS prior
-    FROM microx.session_facts(site = {site:String}, since = {since:DateTime('UTC')},
+    FROM microx.session_starts(site = {site:String}, since = {since:DateTime('UTC')},
         until = {until:DateTime('UTC')})
 ) AS visits USING (session_id);
 
