@@ -190,12 +190,6 @@ SELECT
         'steady') AS verdict
 FROM
 (
-    -- Every goal has its row, sessions or none (counts of nothing are 0).
-    SELECT arrayJoin(arrayEnumerate(
-        {goals:Array(Tuple(String, String, String, UInt32, Float64))})) AS goal_index
-) AS goals
-LEFT JOIN
-(
     SELECT
         goal_index,
         countIf(now AND judged) AS judged_sessions,
@@ -241,9 +235,16 @@ LEFT JOIN
                 since = {before:DateTime('UTC')}, until = {until:DateTime('UTC')},
                 goals = {goals:Array(Tuple(String, String, String, UInt32, Float64))})
         )
+        UNION ALL
+        -- A row for every goal that counts nothing, so that each goal has its row,
+        -- sessions or none.
+        SELECT
+            arrayJoin(arrayEnumerate(
+                {goals:Array(Tuple(String, String, String, UInt32, Float64))})) AS goal_index,
+            false AS now, false AS judged, false AS met, false AS by_visitor, 0 AS met_before
     )
     GROUP BY goal_index
-) AS counted USING (goal_index)
+)
 ORDER BY goal_index;
 
 CREATE OR REPLACE VIEW microx.goal_changes AS
