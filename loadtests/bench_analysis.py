@@ -12,9 +12,10 @@ the HTML page), best and median of ``--runs``, wall time and the CPU time of thi
 
 With ``--before REF`` it also creates the functions and views of git revision REF under
 names of their own (``microx.<view>__before``, ``microx_before_<function>``) over the same
-stored data, and times each query and the report with them too, interleaved run by run
-with today's, so load from elsewhere on the machine falls on both alike. Measures, never
-asserts a time.
+stored data, and times each query with them too, and the report with them and REF's own
+report code (``collector/read/analysis.py`` and ``report.py``: which queries it asks and
+how it draws them), interleaved run by run with today's, so load from elsewhere on the
+machine falls on both alike. Measures, never asserts a time.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from collector.read.analysis import WINDOW, analyse, summary
-from collector.read.report import render_html
+from collector.read import analysis, report
+from collector.read.analysis import WINDOW
 from collector.sink.migrations import split_statements
 from collector.sink.store import Store
 from collector.tools import journeys
@@ -142,20 +145,46 @@ def definitions_at(ref: str) -> tuple[list[str], Callable[[str], str]]:
     return [rename(st) for st in ordered], rename
 
 
+def report_code_at(ref: str) -> tuple[Any, Any]:
+    """The report's modules (analysis, report) as they were at git revision ``ref``."""
+    root = Path(__file__).resolve().parent.parent
+    loaded = []
+    for name in ("analysis", "report"):
+        text = subprocess.run(
+            ["git", "-C", str(root), "show", f"{ref}:collector/read/{name}.py"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        module = types.ModuleType(f"microx_before_{name}")
+        # report.py imports the analysis it draws: REF's, not today's.
+        sys.modules[module.__name__] = module
+        text = text.replace(
+            "from collector.read.analysis import", "from microx_before_analysis import"
+        )
+        exec(compile(text, f"{ref}:collector/read/{name}.py", "exec"), module.__dict__)
+        loaded.append(module)
+    return loaded[0], loaded[1]
+
+
 def _query(store: Store, sql: str, params: dict[str, Any]) -> Run:
     return lambda: len(store.query(sql, params)[1])
 
 
-def _report(store: Store, params: dict[str, Any], rename: Callable[[str], str]) -> Run:
+def _report(
+    store: Store, params: dict[str, Any], rename: Callable[[str], str], code: tuple[Any, Any]
+) -> Run:
+    analysis_module, report_module = code
+
     def run() -> int:
-        analysis = analyse(
+        found = analysis_module.analyse(
             lambda sql, p: store.query(rename(sql), p),
             params["site"],
             params["since"],
             params["until"],
         )
-        render_html(analysis)
-        return len(summary(analysis).splitlines())
+        report_module.render_html(found)
+        return len(analysis_module.summary(found).splitlines())
 
     return run
 
@@ -184,16 +213,20 @@ def _defined(store: Store, sql: str, params: dict[str, Any]) -> bool:
 
 
 def measure(
-    store: Store, params: dict[str, Any], runs: int, rename: Callable[[str], str] | None
+    store: Store,
+    params: dict[str, Any],
+    runs: int,
+    rename: Callable[[str], str] | None,
+    code: tuple[Any, Any] | None = None,
 ) -> dict[str, Timing]:
     named: dict[str, Run] = {}
     for name, sql in QUERIES.items():
         named[name] = _query(store, sql, params)
         if rename is not None and _defined(store, rename(sql), params):
             named[name + BEFORE] = _query(store, rename(sql), params)
-    named[REPORT] = _report(store, params, lambda sql: sql)
+    named[REPORT] = _report(store, params, lambda sql: sql, (analysis, report))
     if rename is not None:
-        named[REPORT + BEFORE] = _report(store, params, rename)
+        named[REPORT + BEFORE] = _report(store, params, rename, code or (analysis, report))
     return time_all(runs, named)
 
 
@@ -249,10 +282,12 @@ def main() -> None:
             f" sessions per hour: {sessions:,} rows"
         )
         rename = None
+        code = None
         if args.before:
             statements, rename = definitions_at(args.before)
             for statement in statements:
                 store.command(statement)
+            code = report_code_at(args.before)
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         params = {
             "site": journeys.SITE,
@@ -261,15 +296,15 @@ def main() -> None:
             "before": now - dt.timedelta(days=62),
         }
         if args.stored:
-            show("as stored", measure(store, params, args.runs, rename))
+            show("as stored", measure(store, params, args.runs, rename, code))
             return
-        show("just loaded", measure(store, params, args.runs, rename))
+        show("just loaded", measure(store, params, args.runs, rename, code))
         # Background merges get here within minutes; OPTIMIZE gets there now.
         t0 = time.perf_counter()
         for table in ("moment_hourly", "session_hourly", "events"):
             store.command(f"OPTIMIZE TABLE microx.{table} FINAL")
         print(f"\nmerged the parts in {time.perf_counter() - t0:.0f} s")
-        show("parts merged", measure(store, params, args.runs, rename))
+        show("parts merged", measure(store, params, args.runs, rename, code))
     finally:
         store.close()
 

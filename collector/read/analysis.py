@@ -190,25 +190,51 @@ def _view(
     return _table(query, f"SELECT * FROM microx.{view}({WINDOW}{binds}) {tail}", {**params, **more})
 
 
-def _goal(query: Query, goal: Goal, params: dict[str, Any]) -> GoalResult:
+# Every goal judged in one reading of the sessions per view (the `_each` views): each
+# reading merges every session of the window again, and the engine analyses the views again.
+_GOALS = "goals = {goals:Array(Tuple(String, String, String, UInt32, Float64))}"
+
+
+def _goals(query: Query, goals: tuple[Goal, ...], params: dict[str, Any]) -> list[GoalResult]:
     """``params`` hold the window and ``before``, where the period compared with it starts."""
-    p = {**params, **goal.params()}
-    (change,) = _table(
+    if not goals:
+        return []
+    p = {**params, "goals": [goal.spec() for goal in goals]}
+    changes = _table(
         query,
-        f"SELECT * FROM microx.goal_changes({WINDOW}, before = {{before:DateTime('UTC')}},"
-        f" {GOAL_PARAMS})",
-        p,
-    ).dicts()
-    impact = _table(query, f"SELECT * FROM microx.goal_impact({WINDOW}, {GOAL_PARAMS})", p)
-    trend = _table(
-        query,
-        "SELECT * FROM microx.goal_trend(site = {site:String}, since = {before:DateTime('UTC')},"
-        f" until = {{until:DateTime('UTC')}}, bucket = 'day', {GOAL_PARAMS})",
+        f"SELECT * FROM microx.goal_changes_each({WINDOW}, before = {{before:DateTime('UTC')}},"
+        f" {_GOALS})",
         p,
     )
-    return GoalResult(
-        goal, int(change["judged_sessions"]), int(change["met_sessions"]), impact, change, trend
+    impacts = _table(query, f"SELECT * FROM microx.goal_impact_each({WINDOW}, {_GOALS})", p)
+    trends = _table(
+        query,
+        "SELECT * FROM microx.goal_trend_each(site = {site:String},"
+        f" since = {{before:DateTime('UTC')}}, until = {{until:DateTime('UTC')}}, bucket = 'day',"
+        f" {_GOALS})",
+        p,
     )
+    found = []
+    for index, goal in enumerate(goals, 1):
+        (change,) = _of_goal(changes, index).dicts()
+        found.append(
+            GoalResult(
+                goal,
+                int(change["judged_sessions"]),
+                int(change["met_sessions"]),
+                _of_goal(impacts, index),
+                change,
+                _of_goal(trends, index),
+            )
+        )
+    return found
+
+
+def _of_goal(table: Table, index: int) -> Table:
+    """Goal ``index``'s rows of an ``_each`` view, as the view for it alone gives them."""
+    rows = [r[1:] for r in table.rows if r[0] == index]
+    # An empty answer carries no column names (as the store gives one).
+    return Table(table.columns[1:] if rows else [], rows)
 
 
 def _annotated(query: Query, params: dict[str, Any], costliest: list[str]) -> list[Annotated]:
@@ -238,6 +264,43 @@ def _annotated(query: Query, params: dict[str, Any], costliest: list[str]) -> li
         )
         found.append(Annotated(at.replace(tzinfo=dt.UTC), text, moment, span, changes))
     return found
+
+
+# The peak-end distribution, the commonest peaks (of sessions with any pain) and the
+# commonest ends, from one reading of microx.session_peak_end: each reading merges every
+# session of the window again, and the engine analyses the view again.
+_PEAK_END = f"""
+SELECT
+    arraySort(groupArrayIf((key_score, sessions), set = 0)),
+    arraySlice(arraySort(r -> (-r.2, r.1),
+        groupArrayIf((key_moment, sessions, avg_peak), set = 1 AND sessions > 0)), 1, {TOP}),
+    arraySlice(arraySort(r -> (-r.2, r.1), groupArrayIf((key_moment, sessions), set = 2)), 1, {TOP})
+FROM
+(
+    SELECT
+        multiIf(grouping(score) = 0, 0, grouping(peak_moment) = 0, 1, 2) AS set,
+        any(score) AS key_score,
+        if(set = 1, any(peak_moment), any(end_moment)) AS key_moment,
+        if(set = 1, countIf(peak > 0), count()) AS sessions,
+        round(avgIf(peak, peak > 0), 3) AS avg_peak
+    FROM
+    (
+        SELECT round(peak_end, 1) AS score, peak_moment, end_moment, peak
+        FROM microx.session_peak_end({WINDOW})
+    )
+    GROUP BY GROUPING SETS ((score), (peak_moment), (end_moment))
+)
+"""
+
+
+def _peak_end(query: Query, params: dict[str, Any]) -> tuple[Table, Table, Table]:
+    _, ((scores, peaks, ends),) = query(_PEAK_END, params)
+    # An empty answer carries no column names (as the store gives one).
+    return (
+        Table(["peak_end", "sessions"] if scores else [], list(scores)),
+        Table(["peak_moment", "sessions", "avg_peak"] if peaks else [], list(peaks)),
+        Table(["end_moment", "sessions"] if ends else [], list(ends)),
+    )
 
 
 def _journey(
@@ -324,20 +387,8 @@ def analyse(
     )
     # Experiments are judged on the first goal, the site's primary one.
     judged = goals or default_goals({n: [r["step"] for r in t.dicts()] for n, t in funnels.items()})
-    goal_results = [_goal(query, goal, {**params, "before": before}) for goal in judged]
-    peak_moments = _table(
-        query,
-        f"SELECT peak_moment, count() AS sessions, round(avg(peak), 3) AS avg_peak"
-        f" FROM microx.session_peak_end({WINDOW}) WHERE peak > 0"
-        f" GROUP BY peak_moment ORDER BY sessions DESC LIMIT {TOP}",
-        params,
-    )
-    end_moments = _table(
-        query,
-        f"SELECT end_moment, count() AS sessions FROM microx.session_peak_end({WINDOW})"
-        f" GROUP BY end_moment ORDER BY sessions DESC LIMIT {TOP}",
-        params,
-    )
+    goal_results = _goals(query, judged, {**params, "before": before})
+    peak_end, peak_moments, end_moments = _peak_end(query, params)
     key_moments = _journey(
         journey,
         moments,
@@ -368,12 +419,7 @@ def analyse(
         forms=_view(query, "form_abandonment", params),
         funnel_steps=steps,
         funnels=funnels,
-        peak_end=_table(
-            query,
-            f"SELECT round(peak_end, 1) AS peak_end, count() AS sessions"
-            f" FROM microx.session_peak_end({WINDOW}) GROUP BY peak_end ORDER BY peak_end",
-            params,
-        ),
+        peak_end=peak_end,
         peak_moments=peak_moments,
         loyalty=_view(query, "loyalty_impact", params, days=RETURN_DAYS),
         experiments=_table(

@@ -40,6 +40,10 @@ class Goal:
             "goal_rating": self.rating,
         }
 
+    def spec(self) -> tuple[str, str, str, int, float]:
+        """The goal as the ``_each`` views take it, one of their ``goals``."""
+        return (self.kind, self.subject, self.target, self.days, self.rating)
+
     def describe(self) -> str:
         return {
             "step": f"took step {self.target!r} of {self.subject!r}",

@@ -8,23 +8,31 @@
 --                    tell yet)
 -- Parameters a goal does not use are ignored: pass '' or 0.
 
--- One row per session: whether it met the goal, and whether it can be judged.
-CREATE OR REPLACE VIEW microx.session_goals AS
+-- The views below come in two forms: for one goal, given by the parameters above, and
+-- `_each` for several at once, given as {goals} = [(goal, name, target, days, rating), ...],
+-- with `goal_index`, the goal's place in that list (from 1). The report judges every goal in
+-- one reading of the sessions: each reading merges every session of the window again, and
+-- the engine analyses the views again, which took most of a goal view's time.
+
+-- One row per session and goal: whether it met the goal, and whether it can be judged.
+CREATE OR REPLACE VIEW microx.session_goals_each AS
 SELECT
+    goal_index,
     session_id,
     visitor_id,
     started,
     multiIf(
-        {goal:String} = 'step', took_step,
-        {goal:String} = 'moment', had_moment,
-        {goal:String} = 'rating', rated AND best_rating >= {rating:Float64},
-        {goal:String} = 'return', isNotNull(visitor_id) AND returned,
+        goal = 'step', took_step,
+        goal = 'moment', had_moment,
+        goal = 'rating', rated AND best_rating >= goal_rating,
+        goal = 'return', isNotNull(visitor_id) AND next_started > started
+            AND next_started <= started + toIntervalDay(goal_days),
         false) AS met,
     multiIf(
-        {goal:String} = 'rating', rated,
-        {goal:String} = 'return', isNotNull(visitor_id)
-            AND started + toIntervalDay({days:UInt32}) <= {until:DateTime('UTC')},
-        {goal:String} IN ('step', 'moment')) AS judged,
+        goal = 'rating', rated,
+        goal = 'return', isNotNull(visitor_id)
+            AND started + toIntervalDay(goal_days) <= {until:DateTime('UTC')},
+        goal IN ('step', 'moment')) AS judged,
     prior,
     -- When the visitor's next session began (within the window; 1970 when none did).
     next_started,
@@ -35,14 +43,17 @@ SELECT
 FROM
 (
     SELECT
+        goal_index,
+        spec.1 AS goal,
+        spec.4 AS goal_days,
+        spec.5 AS goal_rating,
         session_id,
         visitor_id,
         started,
-        has(steps, ({name:String}, {target:String})) AS took_step,
-        has(named, {name:String}) AS had_moment,
-        arrayExists(r -> r.1 = {name:String}, ratings) AS rated,
-        arrayMax(arrayMap(r -> r.2, arrayFilter(r -> r.1 = {name:String}, ratings)))
-            AS best_rating,
+        has(steps, (spec.2, spec.3)) AS took_step,
+        has(named, spec.2) AS had_moment,
+        arrayExists(r -> r.1 = spec.2, ratings) AS rated,
+        arrayMax(arrayMap(r -> r.2, arrayFilter(r -> r.1 = spec.2, ratings))) AS best_rating,
         -- The places it reached (microx_place), the moments that hurt it, what it met (the
         -- sum of its moments' pain) and the experiment variants in force at its last moment.
         places,
@@ -51,6 +62,9 @@ FROM
         variants
     FROM microx.session_facts(site = {site:String}, since = {since:DateTime('UTC')},
         until = {until:DateTime('UTC')})
+    ARRAY JOIN {goals:Array(Tuple(String, String, String, UInt32, Float64))} AS spec,
+        arrayEnumerate({goals:Array(Tuple(String, String, String, UInt32, Float64))})
+            AS goal_index
 ) AS facts
 INNER JOIN
 (
@@ -58,19 +72,24 @@ INNER JOIN
     -- (ordering every session's sets with them took longer than the rest of the view).
     SELECT
         session_id,
-        -- The visitor's next session, if it began within the horizon.
+        -- The visitor's next session.
         leadInFrame(started, 1, toDateTime64(0, 3, 'UTC')) OVER (
             PARTITION BY ifNull(visitor_id, session_id) ORDER BY started
             ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_started,
-        next_started > started
-            AND next_started <= started + toIntervalDay({days:UInt32}) AS returned,
         -- The visitor's sessions before this one in the window: its prior engagement.
         row_number() OVER (
             PARTITION BY ifNull(visitor_id, session_id) ORDER BY started
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - 1 AS prior
-    FROM microx.session_facts(site = {site:String}, since = {since:DateTime('UTC')},
+    FROM microx.session_starts(site = {site:String}, since = {since:DateTime('UTC')},
         until = {until:DateTime('UTC')})
 ) AS visits USING (session_id);
+
+-- One row per session: whether it met the goal, and whether it can be judged.
+CREATE OR REPLACE VIEW microx.session_goals AS
+SELECT * EXCEPT (goal_index)
+FROM microx.session_goals_each(site = {site:String}, since = {since:DateTime('UTC')},
+    until = {until:DateTime('UTC')}, goals = [({goal:String}, {name:String}, {target:String},
+        {days:UInt32}, {rating:Float64})]);
 
 -- What friction at a moment costs in a goal. Of the sessions that reached the moment (had
 -- it, or loaded its page: microx_place) and can be judged on the goal, those that met
@@ -79,7 +98,7 @@ INNER JOIN
 -- two-proportion test holds after Holm's correction across the moments compared. A moment
 -- everyone who reached it met has no comparison (NULL). Association, not cause:
 -- experiments prove a change.
-CREATE OR REPLACE VIEW microx.goal_impact AS
+CREATE OR REPLACE VIEW microx.goal_impact_each AS
 SELECT
     * EXCEPT (scaled),
     -- Holm across the moments compared: the k-th smallest of m p-values times (m - k + 1),
@@ -90,11 +109,12 @@ FROM
 (
     SELECT
         *,
-        if(isNull(p_value), NULL, least(1, (countIf(isNotNull(p_value)) OVER ()
-            - row_number() OVER holm + 1) * p_value)) AS scaled
+        if(isNull(p_value), NULL, least(1, (countIf(isNotNull(p_value))
+            OVER (PARTITION BY goal_index) - row_number() OVER holm + 1) * p_value)) AS scaled
     FROM
     (
         SELECT
+            goal_index,
             moment,
             n1 AS sessions_met,
             x1 AS goal_met,
@@ -116,6 +136,7 @@ FROM
             -- Each moment that hurt anyone: the sessions that reached its page and those of
             -- them that met friction there, looked up in `t`.
             SELECT
+                goal_index,
                 t[met_at].2 AS moment,
                 arrayFirstIndex(r -> r.1 = 1 AND r.2 = microx_place(moment), t) AS reached_at,
                 t[met_at].3 AS n1,
@@ -124,38 +145,45 @@ FROM
                 t[reached_at].4 - x1 AS x2
             FROM
             (
-                SELECT groupArray((kind, key, n, x)) AS t
+                SELECT goal_index, groupArray((kind, key, n, x)) AS t
                 FROM
                 (
                     -- Counted per key, not per pair of session and moment (pairing every
                     -- session with every moment took most of the view's time): each page
                     -- reached (kind 1), and each moment that hurt, where the session
                     -- reached it (2).
-                    SELECT item.1 AS kind, item.2 AS key, countIf(item.3) AS n,
+                    SELECT goal_index, item.1 AS kind, item.2 AS key, countIf(item.3) AS n,
                         countIf(item.3 AND met) AS x
                     FROM
                     (
-                        SELECT met, places, hurt
-                        FROM microx.session_goals(site = {site:String},
+                        SELECT goal_index, met, places, hurt
+                        FROM microx.session_goals_each(site = {site:String},
                             since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
-                            goal = {goal:String}, name = {name:String}, target = {target:String},
-                            days = {days:UInt32}, rating = {rating:Float64})
+                            goals = {goals:Array(Tuple(String, String, String, UInt32, Float64))})
                         WHERE judged
                     )
                     ARRAY JOIN arrayConcat(arrayMap(p -> (1, p, true), places),
                         arrayMap(m -> (2, m, has(places, microx_place(m))), hurt)) AS item
-                    GROUP BY kind, key
+                    GROUP BY goal_index, kind, key
                 )
+                GROUP BY goal_index
             )
             ARRAY JOIN arrayFilter(i -> t[i].1 = 2, arrayEnumerate(t)) AS met_at
             WHERE reached_at > 0
         )
     )
-    WINDOW holm AS (ORDER BY p_value NULLS LAST, moment
+    WINDOW holm AS (PARTITION BY goal_index ORDER BY p_value NULLS LAST, moment
         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
-WINDOW holm AS (ORDER BY p_value NULLS LAST, moment
+WINDOW holm AS (PARTITION BY goal_index ORDER BY p_value NULLS LAST, moment
     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+ORDER BY goal_index, significant DESC, difference, sessions_met DESC, moment;
+
+CREATE OR REPLACE VIEW microx.goal_impact AS
+SELECT * EXCEPT (goal_index)
+FROM microx.goal_impact_each(site = {site:String}, since = {since:DateTime('UTC')},
+    until = {until:DateTime('UTC')}, goals = [({goal:String}, {name:String}, {target:String},
+        {days:UInt32}, {rating:Float64})])
 ORDER BY significant DESC, difference, sessions_met DESC, moment;
 
 -- Experiments, judged on friction and on a goal. Each variant against the control (the

@@ -101,6 +101,31 @@ FROM
 )
 GROUP BY session_id;
 
+-- When each session began and whose it is, as microx.session_facts gives them, without its
+-- moments: what the views that order a visitor's sessions read (microx.session_goals).
+-- Reading session_facts for it again made the engine analyse its moments, pain and route
+-- functions a second time in every such view.
+CREATE OR REPLACE VIEW microx.session_starts AS
+SELECT session_id, any(visitor_id) AS visitor_id, min(started) AS started
+FROM
+(
+    SELECT session_id, visitor_id, started
+    FROM microx.session_hourly
+    WHERE site = {site:String}
+        AND hour >= microx_hour_after({since:DateTime('UTC')})
+        AND hour < toStartOfHour({until:DateTime('UTC')})
+    UNION ALL
+    SELECT session_id, any(visitor_id) AS visitor_id, min(event_time) AS started
+    FROM microx.events
+    WHERE site = {site:String}
+        AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
+        AND (event_time < microx_hour_after({since:DateTime('UTC')})
+            OR event_time >= toStartOfHour({until:DateTime('UTC')}))
+        AND type NOT IN ('signal', 'form_field')
+    GROUP BY session_id
+)
+GROUP BY session_id;
+
 -- People remember a visit by its worst moment and its last one: peak-end = their mean.
 -- The end is the last moment lived. Ties are broken the same way every time: for the
 -- peak, the later moment; for the end, at one instant a moment comes after the vital that

@@ -103,8 +103,9 @@ ORDER BY verdict = 'regression' DESC, verdict = 'improvement' DESC, verdict = 'n
 -- and the goals met per visitor who met one. As with return_trend, a visitor's sessions before
 -- `since` are not seen: the first days of a window count some repeats as first times.
 -- The goal's parameters are session_goals' (docs/analysis.md).
-CREATE OR REPLACE VIEW microx.goal_trend AS
+CREATE OR REPLACE VIEW microx.goal_trend_each AS
 SELECT
+    goal_index,
     bucket,
     countIf(judged) AS judged_sessions,
     countIf(judged AND met) AS met_sessions,
@@ -117,19 +118,28 @@ SELECT
 FROM
 (
     SELECT
+        goal_index,
         if({bucket:String} = 'hour', toStartOfHour(started), toStartOfDay(started)) AS bucket,
         judged,
         met,
         visitor_id,
         -- The visitor's earlier sessions in the window that met the goal.
-        sum(toUInt32(judged AND met)) OVER (PARTITION BY ifNull(visitor_id, session_id)
+        sum(toUInt32(judged AND met)) OVER (
+            PARTITION BY goal_index, ifNull(visitor_id, session_id)
             ORDER BY started, session_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
             AS met_before
-    FROM microx.session_goals(site = {site:String}, since = {since:DateTime('UTC')},
-        until = {until:DateTime('UTC')}, goal = {goal:String}, name = {name:String},
-        target = {target:String}, days = {days:UInt32}, rating = {rating:Float64})
+    FROM microx.session_goals_each(site = {site:String}, since = {since:DateTime('UTC')},
+        until = {until:DateTime('UTC')},
+        goals = {goals:Array(Tuple(String, String, String, UInt32, Float64))})
 )
-GROUP BY bucket
+GROUP BY goal_index, bucket
+ORDER BY goal_index, bucket;
+
+CREATE OR REPLACE VIEW microx.goal_trend AS
+SELECT * EXCEPT (goal_index)
+FROM microx.goal_trend_each(site = {site:String}, since = {since:DateTime('UTC')},
+    until = {until:DateTime('UTC')}, bucket = {bucket:String}, goals = [({goal:String},
+        {name:String}, {target:String}, {days:UInt32}, {rating:Float64})])
 ORDER BY bucket;
 
 -- A goal in this period [since, until) against the one before it [before, since): the
@@ -142,8 +152,9 @@ ORDER BY bucket;
 --             least one point and a tenth of what it was (the rule of moment_changes; one
 --             goal is one test, so there is nothing to correct across); 'new' when nothing
 --             was judged before; else 'steady'
-CREATE OR REPLACE VIEW microx.goal_changes AS
+CREATE OR REPLACE VIEW microx.goal_changes_each AS
 SELECT
+    goal_index,
     judged_sessions,
     met_sessions,
     round(met_sessions / greatest(judged_sessions, 1), 4) AS goal_rate,
@@ -180,6 +191,7 @@ SELECT
 FROM
 (
     SELECT
+        goal_index,
         countIf(now AND judged) AS judged_sessions,
         countIf(now AND judged AND met) AS met_sessions,
         countIf(NOT now AND judged) AS judged_sessions_before,
@@ -191,12 +203,14 @@ FROM
     FROM
     (
         SELECT
+            goal_index,
             now,
             judged,
             met,
             judged AND met AND isNotNull(visitor_id) AS by_visitor,
             -- The visitor's earlier goals in the same period.
-            sum(toUInt32(by_visitor)) OVER (PARTITION BY ifNull(visitor_id, session_id), now
+            sum(toUInt32(by_visitor)) OVER (
+                PARTITION BY goal_index, ifNull(visitor_id, session_id), now
                 ORDER BY started, session_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
                 AS met_before
         FROM
@@ -205,18 +219,37 @@ FROM
             -- period before is judged as it would be alone: a return only where its days
             -- end before that period does, and only to a session within it.
             SELECT
+                goal_index,
+                {goals:Array(Tuple(String, String, String, UInt32, Float64))}[goal_index]
+                    AS spec,
                 session_id,
                 visitor_id,
                 started,
                 started >= {since:DateTime('UTC')} AS now,
-                judged AND (now OR {goal:String} != 'return'
-                    OR started + toIntervalDay({days:UInt32}) <= {since:DateTime('UTC')})
+                judged AND (now OR spec.1 != 'return'
+                    OR started + toIntervalDay(spec.4) <= {since:DateTime('UTC')})
                     AS judged,
-                met AND (now OR {goal:String} != 'return'
+                met AND (now OR spec.1 != 'return'
                     OR next_started < {since:DateTime('UTC')}) AS met
-            FROM microx.session_goals(site = {site:String}, since = {before:DateTime('UTC')},
-                until = {until:DateTime('UTC')}, goal = {goal:String}, name = {name:String},
-                target = {target:String}, days = {days:UInt32}, rating = {rating:Float64})
+            FROM microx.session_goals_each(site = {site:String},
+                since = {before:DateTime('UTC')}, until = {until:DateTime('UTC')},
+                goals = {goals:Array(Tuple(String, String, String, UInt32, Float64))})
         )
+        UNION ALL
+        -- A row for every goal that counts nothing, so that each goal has its row,
+        -- sessions or none.
+        SELECT
+            arrayJoin(arrayEnumerate(
+                {goals:Array(Tuple(String, String, String, UInt32, Float64))})) AS goal_index,
+            false AS now, false AS judged, false AS met, false AS by_visitor, 0 AS met_before
     )
-);
+    GROUP BY goal_index
+)
+ORDER BY goal_index;
+
+CREATE OR REPLACE VIEW microx.goal_changes AS
+SELECT * EXCEPT (goal_index)
+FROM microx.goal_changes_each(site = {site:String}, since = {since:DateTime('UTC')},
+    until = {until:DateTime('UTC')}, before = {before:DateTime('UTC')},
+    goals = [({goal:String}, {name:String}, {target:String}, {days:UInt32},
+        {rating:Float64})]);
