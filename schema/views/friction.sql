@@ -54,8 +54,7 @@ CREATE OR REPLACE VIEW microx.moment_states AS
         FROM microx.events
         WHERE site = {site:String}
             AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
-            AND (event_time < microx_hour_after({since:DateTime('UTC')})
-                OR event_time >= toStartOfHour({until:DateTime('UTC')}))
+            AND microx_in_part_hours(event_time, {since:DateTime('UTC')}, {until:DateTime('UTC')})
     )
     GROUP BY hour, kind, moment;
 

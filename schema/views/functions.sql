@@ -84,6 +84,11 @@ CREATE OR REPLACE FUNCTION microx_lived AS (t, sdk) ->
 CREATE OR REPLACE FUNCTION microx_hour_after AS (t) ->
     if(toStartOfHour(t) = t, toStartOfHour(t), toStartOfHour(t) + INTERVAL 1 HOUR);
 
+-- Whether t falls in the window's part hours, before its first whole hour or in its last
+-- hour begun: the rows the views read raw, the hourly aggregates holding the whole hours.
+CREATE OR REPLACE FUNCTION microx_in_part_hours AS (t, since, until) ->
+    t < microx_hour_after(since) OR t >= toStartOfHour(until);
+
 -- Time lost beyond the budget by one occurrence, in ms: how much longer than its budget
 -- a timed moment took. CLS is a score, not a wait: it loses no time here.
 CREATE OR REPLACE FUNCTION microx_lost_ms_of AS (t, n, budget, measure) -> if(

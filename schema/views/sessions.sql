@@ -93,8 +93,7 @@ FROM
         FROM microx.events
         WHERE site = {site:String}
             AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
-            AND (event_time < microx_hour_after({since:DateTime('UTC')})
-                OR event_time >= toStartOfHour({until:DateTime('UTC')}))
+            AND microx_in_part_hours(event_time, {since:DateTime('UTC')}, {until:DateTime('UTC')})
             AND type NOT IN ('signal', 'form_field')
     )
     GROUP BY session_id
@@ -119,8 +118,7 @@ FROM
     FROM microx.events
     WHERE site = {site:String}
         AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
-        AND (event_time < microx_hour_after({since:DateTime('UTC')})
-            OR event_time >= toStartOfHour({until:DateTime('UTC')}))
+        AND microx_in_part_hours(event_time, {since:DateTime('UTC')}, {until:DateTime('UTC')})
         AND type NOT IN ('signal', 'form_field')
     GROUP BY session_id
 )
