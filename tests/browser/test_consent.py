@@ -84,10 +84,15 @@ def test_saved_events_wait_for_consent_and_go_when_it_is_withdrawn(
     saved = SAVED_KEYS + ".length"
 
     def leave_failing(page: Page, name: str) -> None:
-        beacons.plan = [Answer(503)]
+        # Retry-After holds the page's next try past its leaving (a backoff of a second
+        # or less could send the event from this page before it goes); any request it
+        # still makes fails too, until it has gone.
+        beacons.plan = [Answer(503, {"retry-after": "3600"}) for _ in range(20)]
         page.evaluate(f"microx.feedback('{name}', 1); microx.flush()")
-        wait_for(lambda: not beacons.plan, page=page)
+        wait_for(lambda: len(beacons.plan) < 20, page=page)
+        page.wait_for_timeout(500)  # the answer read: the event waits in the queue
         page.goto("about:blank")
+        beacons.plan = []
 
     def fresh_page() -> Page:
         return goto_lab(context.new_page(), base)
