@@ -148,9 +148,31 @@ def _definition(statement: str, source: str) -> Definition:
     return Definition(kind, words[6], statement, source)
 
 
+# A view over a segment of the visitors (``microx.X_in``, with a ``segment`` parameter) has
+# a twin over all of them (``microx.X``), made here rather than written out again: a
+# parameterized view takes every parameter it names, none has a default.
+SEGMENTED_SUFFIX = "_in"
+_PARAMETER = re.compile(r"\{(\w+):([^{}]+)\}")
+
+
+def _everyone(view: Definition) -> Definition | None:
+    """The twin of a segmented view, for every visitor; None for any other definition."""
+    params = dict(_PARAMETER.findall(view.sql))
+    if view.kind != "view" or not view.name.endswith(SEGMENTED_SUFFIX) or "segment" not in params:
+        return None
+    name = view.name.removesuffix(SEGMENTED_SUFFIX)
+    binds = ", ".join(f"{p} = {{{p}:{t}}}" for p, t in params.items() if p != "segment")
+    sql = (
+        f"CREATE OR REPLACE VIEW {DATABASE}.{name} AS\n"
+        f"SELECT * FROM {DATABASE}.{view.name}({binds}, segment = '')"
+    )
+    return Definition("view", name, sql, view.source)
+
+
 def load_definitions(directory: Path | None = None) -> list[Definition]:
     """The functions first, then the views, each in the order of its file and the files'
-    names: a view is created after what it reads."""
+    names: a view is created after what it reads, and right after a segmented view
+    (``X_in``) comes its twin over every visitor (``X``)."""
     directory = directory or schema_dir() / "views"
     found: list[Definition] = []
     for path in sorted(directory.glob("*.sql")):
@@ -160,7 +182,11 @@ def load_definitions(directory: Path | None = None) -> list[Definition]:
             statements = split_statements(path.read_text())
         except SqlSyntaxError as exc:
             raise ValueError(f"{path.name}: {exc}") from None
-        found += [_definition(s, path.name) for s in statements]
+        for statement in statements:
+            found.append(_definition(statement, path.name))
+            twin = _everyone(found[-1])
+            if twin:
+                found.append(twin)
     names = [(d.kind, d.name) for d in found]
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})

@@ -41,7 +41,7 @@ import datetime as dt
 import math
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from collector.ingest.validate import judge
@@ -642,17 +642,25 @@ def retimed(envelope: Envelope, sent_ms: int) -> Envelope:
     return {**envelope, "at": sent_ms, "e": events}
 
 
-def rows(envelope: Envelope, received_ms: int | None = None) -> list[Row]:
-    """The ``microx.events`` rows the collector makes of one envelope (validated first)."""
+def rows(
+    envelope: Envelope, received_ms: int | None = None, user_agent: str = USER_AGENT
+) -> list[Row]:
+    """The ``microx.events`` rows the collector makes of one envelope (validated first),
+    sent by a browser that says ``user_agent``."""
     verdict = judge(envelope)
     if verdict.rejected:
         raise ValueError(f"generated an invalid event: {verdict.rejected[0]}")
     received = envelope["at"] + 40 if received_ms is None else received_ms
-    return enrich(verdict.envelope, verdict.accepted, received, USER_AGENT)
+    return enrich(verdict.envelope, verdict.accepted, received, user_agent)
 
 
-def store_envelopes(store: Store, batch: Iterator[Envelope] | list[Envelope]) -> int:
-    """Insert envelopes' rows in large columnar batches; return the number of rows."""
+def store_envelopes(
+    store: Store,
+    batch: Iterator[Envelope] | list[Envelope],
+    user_agent: Callable[[Envelope], str] = lambda _: USER_AGENT,
+) -> int:
+    """Insert envelopes' rows in large columnar batches, each sent by a browser that says
+    ``user_agent(envelope)``; return the number of rows."""
     pending: list[Row] = []
     total = 0
 
@@ -663,7 +671,7 @@ def store_envelopes(store: Store, batch: Iterator[Envelope] | list[Envelope]) ->
         pending = []
 
     for envelope in batch:
-        pending.extend(rows(envelope))
+        pending.extend(rows(envelope, user_agent=user_agent(envelope)))
         if len(pending) >= 50_000:
             insert()
     if pending:

@@ -4,7 +4,7 @@
 -- first one; otherwise it starts a burst. A burst of at least {clicks} clicks is a rage
 -- click. Clicks that selected text (double and triple clicks where nothing is clickable)
 -- are left out, as the snippet leaves them out, without ending the burst.
-CREATE OR REPLACE VIEW microx.rage_clicks_with AS
+CREATE OR REPLACE VIEW microx.rage_clicks_with_in AS
 SELECT
     concat(burst.1, ' @ ', microx_route(burst.2)) AS target,
     count() AS bursts,
@@ -33,7 +33,14 @@ FROM
         arrayConcat(folded.2, if(folded.1.6 >= {clicks:UInt32},
             [(folded.1.1, folded.1.2, folded.1.6)], [])) AS found
     FROM microx.events
-    WHERE site = {site:String} AND type = 'click' AND props['ex'] != 'select'
+    WHERE site = {site:String}
+        AND microx_segment_known(microx_segment({segment:String})) = 0
+        AND microx_in_segment(microx_segment({segment:String}), device, browser, os, path, variants)
+        AND (NOT microx_by_session(microx_segment({segment:String}))
+            OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+                site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+                segment = {segment:String}, whole = 0)))
+        AND type = 'click' AND props['ex'] != 'select'
         AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
     GROUP BY session_id
     HAVING notEmpty(found)
@@ -45,7 +52,7 @@ ORDER BY bursts DESC, target;
 -- Dead clicks recomputed with another wait: a click on something clickable whose first
 -- feedback came later than {ms} or never (within the snippet's own dead-click wait,
 -- which bounds how long a wait can be tested).
-CREATE OR REPLACE VIEW microx.dead_clicks_with AS
+CREATE OR REPLACE VIEW microx.dead_clicks_with_in AS
 SELECT
     concat(target, ' @ ', microx_route(path)) AS target,
     count() AS clicks,
@@ -53,7 +60,14 @@ SELECT
     round(dead_clicks / clicks, 4) AS dead_rate,
     uniqExactIf(session_id, props['fb'] = 'none' OR duration_ms > {ms:UInt32}) AS sessions
 FROM microx.events
-WHERE site = {site:String} AND type = 'click' AND props['ex'] = ''
+WHERE site = {site:String}
+        AND microx_segment_known(microx_segment({segment:String})) = 0
+        AND microx_in_segment(microx_segment({segment:String}), device, browser, os, path, variants)
+        AND (NOT microx_by_session(microx_segment({segment:String}))
+            OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+                site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+                segment = {segment:String}, whole = 0)))
+        AND type = 'click' AND props['ex'] = ''
     AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
 GROUP BY target
 HAVING dead_clicks > 0

@@ -4,7 +4,7 @@
 -- focus-only start. Per field: the sessions that stopped there, their share of the form's
 -- abandoned sessions, of the sessions that touched the form and of those that reached the
 -- field, and how long and how hesitantly the field is filled.
-CREATE OR REPLACE VIEW microx.form_abandonment AS
+CREATE OR REPLACE VIEW microx.form_abandonment_in AS
 WITH
     visits AS (
         -- One row per session and form: whether it typed, and how its way through the
@@ -19,7 +19,14 @@ WITH
                 microx_end_order(event_time, 'form', seq, 0.),
                 type IN ('form_submit', 'form_abandon')) AS stop
         FROM microx.events
-        WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
+        WHERE site = {site:String}
+        AND microx_segment_known(microx_segment({segment:String})) = 0
+        AND microx_in_segment(microx_segment({segment:String}), device, browser, os, path, variants)
+        AND (NOT microx_by_session(microx_segment({segment:String}))
+            OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+                site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+                segment = {segment:String}, whole = 0)))
+        AND event_time >= {since:DateTime('UTC')}
             AND event_time < {until:DateTime('UTC')}
             AND type IN ('form_start', 'form_submit', 'form_abandon')
         GROUP BY form, session_id
@@ -54,7 +61,14 @@ WITH
             countIf(type = 'form_field' AND toUInt32OrZero(props['amends']) > 0) AS amended,
             countIf(type = 'form_invalid') AS invalid
         FROM microx.events
-        WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
+        WHERE site = {site:String}
+        AND microx_segment_known(microx_segment({segment:String})) = 0
+        AND microx_in_segment(microx_segment({segment:String}), device, browser, os, path, variants)
+        AND (NOT microx_by_session(microx_segment({segment:String}))
+            OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+                site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+                segment = {segment:String}, whole = 0)))
+        AND event_time >= {since:DateTime('UTC')}
             AND event_time < {until:DateTime('UTC')}
             AND type IN ('form_abandon', 'form_field', 'form_invalid')
         GROUP BY form, field

@@ -3,12 +3,14 @@
 
 -- The hourly aggregate's states per hour and moment over exactly the window [since, until):
 -- whole hours come from the aggregate, the minutes before the first and after the last from
--- the raw rows, so a window from 10:30 counts nothing from 10:00 to 10:30.
-CREATE OR REPLACE VIEW microx.moment_states AS
+-- the raw rows, so a window from 10:30 counts nothing from 10:00 to 10:30. In a segment
+-- (audience.sql) every hour comes from the rows: those on its device, browser, operating
+-- system, route and variant, of its sessions where it names a visit or a source.
+CREATE OR REPLACE VIEW microx.moment_states_in AS
     -- The whole hours inside the window from the hourly aggregate...
     SELECT * EXCEPT (site)
     FROM microx.moment_hourly
-    WHERE site = {site:String}
+    WHERE site = {site:String} AND {segment:String} = ''
         AND hour >= microx_hour_after({since:DateTime('UTC')})
         AND hour < toStartOfHour({until:DateTime('UTC')})
     UNION ALL
@@ -54,7 +56,15 @@ CREATE OR REPLACE VIEW microx.moment_states AS
         FROM microx.events
         WHERE site = {site:String}
             AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
-            AND microx_in_part_hours(event_time, {since:DateTime('UTC')}, {until:DateTime('UTC')})
+            AND ({segment:String} != '' OR microx_in_part_hours(event_time,
+                {since:DateTime('UTC')}, {until:DateTime('UTC')}))
+            AND microx_segment_known(microx_segment({segment:String})) = 0
+            AND microx_in_segment(microx_segment({segment:String}), device, browser, os, path,
+                variants)
+            AND (NOT microx_by_session(microx_segment({segment:String}))
+                OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+                    site = {site:String}, since = {since:DateTime('UTC')},
+                    until = {until:DateTime('UTC')}, segment = {segment:String}, whole = 0)))
     )
     GROUP BY hour, kind, moment;
 
@@ -64,7 +74,7 @@ CREATE OR REPLACE VIEW microx.moment_states AS
 -- from the hourly aggregate, the minutes before the first and after the last from the raw
 -- rows, so a window from 10:30 counts nothing from 10:00 to 10:30. Query it as
 -- SELECT * FROM microx.friction_by_moment(site = 'shop', since = '2026-11-01', until = '2026-12-01').
-CREATE OR REPLACE VIEW microx.friction_by_moment AS
+CREATE OR REPLACE VIEW microx.friction_by_moment_in AS
 SELECT
     kind,
     moment,
@@ -118,22 +128,22 @@ FROM
         uniqMerge(frustrated_state) AS frustrated_sessions,
         avgMerge(rating_state) AS avg_rating,
         topKMerge(3)(started_by_state) AS started_by
-    FROM microx.moment_states(site = {site:String}, since = {since:DateTime('UTC')},
-        until = {until:DateTime('UTC')})
+    FROM microx.moment_states_in(site = {site:String}, since = {since:DateTime('UTC')},
+        until = {until:DateTime('UTC')}, segment = {segment:String})
     GROUP BY kind, moment
 )
 ORDER BY score DESC, sessions DESC, moment;
 
-CREATE OR REPLACE VIEW microx.slowest_loading_cues AS
+CREATE OR REPLACE VIEW microx.slowest_loading_cues_in AS
 SELECT
     moment AS cue, sessions, occurrences, p50, p75, p95, slow, latency_pain, seconds_lost,
     started_by, score
-FROM microx.friction_by_moment(site = {site:String}, since = {since:DateTime('UTC')},
-    until = {until:DateTime('UTC')})
+FROM microx.friction_by_moment_in(site = {site:String}, since = {since:DateTime('UTC')},
+    until = {until:DateTime('UTC')}, segment = {segment:String})
 WHERE kind = 'loading'
 ORDER BY p75 DESC, occurrences DESC;
 
-CREATE OR REPLACE VIEW microx.click_targets AS
+CREATE OR REPLACE VIEW microx.click_targets_in AS
 SELECT
     moment AS target,
     sessions,
@@ -146,7 +156,7 @@ SELECT
     p75 AS feedback_p75_ms,
     seconds_lost,
     score
-FROM microx.friction_by_moment(site = {site:String}, since = {since:DateTime('UTC')},
-    until = {until:DateTime('UTC')})
+FROM microx.friction_by_moment_in(site = {site:String}, since = {since:DateTime('UTC')},
+    until = {until:DateTime('UTC')}, segment = {segment:String})
 WHERE kind = 'click'
 ORDER BY rage_clicks + dead_clicks + error_clicks DESC, clicks DESC;

@@ -171,3 +171,43 @@ CREATE OR REPLACE FUNCTION microx_place AS (moment) ->
 -- Whether an experiment's variant is named as its control.
 CREATE OR REPLACE FUNCTION microx_is_control AS (arm) ->
     lower(arm) IN ('control', 'baseline', 'original', 'default', 'current', 'old', 'off', 'a');
+
+-- A segment as the views take it (their `segment` parameter): `key=value` pairs joined by
+-- `&`, as in a URL's query, e.g. 'device=mobile&visit=new'; '' is every visitor.
+CREATE OR REPLACE FUNCTION microx_segment AS (text) -> extractKeyValuePairs(text, '=', '&');
+
+-- 0 for a segment of known keys and values; anything else is refused with what is known,
+-- so that a misspelt key filters nothing out silently.
+CREATE OR REPLACE FUNCTION microx_segment_known AS (seg) ->
+    throwIf(NOT arrayAll(k -> k IN ('device', 'browser', 'os', 'route', 'visit', 'variant',
+            'source'), mapKeys(seg)),
+        'a segment is key=value pairs joined by &, the keys device, browser, os, route, visit, variant and source')
+    + throwIf(seg['visit'] NOT IN ('', 'new', 'returning'), 'visit= is new or returning')
+    + throwIf(seg['variant'] != '' AND position(seg['variant'], '/') = 0,
+        'variant= is EXPERIMENT/VARIANT');
+
+-- Whether one row is in a segment's device, browser, operating system, route template and
+-- experiment variant (variant=EXPERIMENT/VARIANT, split at its last /): the keys a row
+-- carries. Values compare without case ('mobile', 'Mobile').
+CREATE OR REPLACE FUNCTION microx_in_segment AS (seg, device, browser, os, path, variants) ->
+    (seg['device'] = '' OR lower(device) = lower(seg['device']))
+    AND (seg['browser'] = '' OR lower(browser) = lower(seg['browser']))
+    AND (seg['os'] = '' OR lower(os) = lower(seg['os']))
+    AND (seg['route'] = '' OR microx_route(path) = seg['route'])
+    AND (seg['variant'] = '' OR variants[substring(seg['variant'], 1,
+            length(seg['variant']) - position(reverse(seg['variant']), '/'))]
+        = substring(seg['variant'], length(seg['variant']) - position(reverse(seg['variant']), '/') + 2));
+
+-- Whether a segment names what only a whole session has: a new or returning visitor, the
+-- traffic source of its first page.
+CREATE OR REPLACE FUNCTION microx_by_session AS (seg) ->
+    seg['visit'] != '' OR seg['source'] != '';
+
+-- Where a visit came from, by its first page: its utm_source (where the site keeps it in
+-- URLs, data-query), else the referring site's domain, else 'direct' (no referrer,
+-- or the site itself).
+CREATE OR REPLACE FUNCTION microx_source AS (url, referrer) -> multiIf(
+    extractURLParameter(url, 'utm_source') != '', lower(extractURLParameter(url, 'utm_source')),
+    referrer != '' AND domainWithoutWWW(referrer) != domainWithoutWWW(url),
+        domainWithoutWWW(referrer),
+    'direct');

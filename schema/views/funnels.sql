@@ -3,7 +3,7 @@
 -- the first step, the share of those reaching it for which it was the last step taken, and
 -- the time each step took. A step some visitors skip (an optional review) is reached by
 -- fewer than the steps after it; nobody "drops" between them.
-CREATE OR REPLACE VIEW microx.funnel_steps AS
+CREATE OR REPLACE VIEW microx.funnel_steps_in AS
 SELECT
     funnel,
     step,
@@ -23,7 +23,11 @@ FROM
         round(medianIf(duration_ms, isNotNull(duration_ms))) AS median_ms,
         round(quantileIf(0.75)(duration_ms, isNotNull(duration_ms))) AS p75_ms
     FROM microx.events
-    WHERE site = {site:String} AND type = 'step' AND event_time >= {since:DateTime('UTC')}
+    WHERE site = {site:String}
+        AND ({segment:String} = '' OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+            site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+            segment = {segment:String}, whole = 1)))
+        AND type = 'step' AND event_time >= {since:DateTime('UTC')}
         AND event_time < {until:DateTime('UTC')}
     GROUP BY funnel, step
 ) AS steps
@@ -37,7 +41,11 @@ LEFT JOIN
             name AS funnel,
             argMax(target, microx_end_order(event_time, 'step', seq, 0.)) AS step
         FROM microx.events
-        WHERE site = {site:String} AND type = 'step'
+        WHERE site = {site:String}
+        AND ({segment:String} = '' OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+            site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+            segment = {segment:String}, whole = 1)))
+        AND type = 'step'
             AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
         GROUP BY funnel, session_id
     )
@@ -51,7 +59,7 @@ ORDER BY funnel, position, sessions DESC;
 -- step; it reached step k when it took step k after entering, within window_s seconds, by
 -- any path: a step it skipped (an optional review) does not keep it from the ones after.
 -- `strict_sessions` is windowFunnel's count: steps 1..k all taken, in that order.
-CREATE OR REPLACE VIEW microx.funnel AS
+CREATE OR REPLACE VIEW microx.funnel_in AS
 WITH {steps:Array(String)} AS s
 SELECT
     level,
@@ -79,7 +87,11 @@ FROM
                 taken),
             range(1, length(s) + 1)) AS reached
     FROM microx.events
-    WHERE site = {site:String} AND type = 'step' AND name = {funnel:String}
+    WHERE site = {site:String}
+        AND ({segment:String} = '' OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+            site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+            segment = {segment:String}, whole = 1)))
+        AND type = 'step' AND name = {funnel:String}
         AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
     GROUP BY session_id
 )

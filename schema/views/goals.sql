@@ -15,7 +15,7 @@
 -- the engine analyses the views again, which took most of a goal view's time.
 
 -- One row per session and goal: whether it met the goal, and whether it can be judged.
-CREATE OR REPLACE VIEW microx.session_goals_each AS
+CREATE OR REPLACE VIEW microx.session_goals_each_in AS
 SELECT
     goal_index,
     session_id,
@@ -60,7 +60,7 @@ FROM
         hurt,
         friction,
         variants
-    FROM microx.session_facts(site = {site:String}, since = {since:DateTime('UTC')},
+    FROM microx.session_facts_in(segment = {segment:String}, site = {site:String}, since = {since:DateTime('UTC')},
         until = {until:DateTime('UTC')})
     ARRAY JOIN {goals:Array(Tuple(String, String, String, UInt32, Float64))} AS spec,
         arrayEnumerate({goals:Array(Tuple(String, String, String, UInt32, Float64))})
@@ -85,9 +85,9 @@ INNER JOIN
 ) AS visits USING (session_id);
 
 -- One row per session: whether it met the goal, and whether it can be judged.
-CREATE OR REPLACE VIEW microx.session_goals AS
+CREATE OR REPLACE VIEW microx.session_goals_in AS
 SELECT * EXCEPT (goal_index)
-FROM microx.session_goals_each(site = {site:String}, since = {since:DateTime('UTC')},
+FROM microx.session_goals_each_in(segment = {segment:String}, site = {site:String}, since = {since:DateTime('UTC')},
     until = {until:DateTime('UTC')}, goals = [({goal:String}, {name:String}, {target:String},
         {days:UInt32}, {rating:Float64})]);
 
@@ -98,7 +98,7 @@ FROM microx.session_goals_each(site = {site:String}, since = {since:DateTime('UT
 -- two-proportion test holds after Holm's correction across the moments compared. A moment
 -- everyone who reached it met has no comparison (NULL). Association, not cause:
 -- experiments prove a change.
-CREATE OR REPLACE VIEW microx.goal_impact_each AS
+CREATE OR REPLACE VIEW microx.goal_impact_each_in AS
 SELECT
     * EXCEPT (scaled),
     -- Holm across the moments compared: the k-th smallest of m p-values times (m - k + 1),
@@ -157,7 +157,7 @@ FROM
                     FROM
                     (
                         SELECT goal_index, met, places, hurt
-                        FROM microx.session_goals_each(site = {site:String},
+                        FROM microx.session_goals_each_in(segment = {segment:String}, site = {site:String},
                             since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
                             goals = {goals:Array(Tuple(String, String, String, UInt32, Float64))})
                         WHERE judged
@@ -179,9 +179,9 @@ WINDOW holm AS (PARTITION BY goal_index ORDER BY p_value NULLS LAST, moment
     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ORDER BY goal_index, significant DESC, difference, sessions_met DESC, moment;
 
-CREATE OR REPLACE VIEW microx.goal_impact AS
+CREATE OR REPLACE VIEW microx.goal_impact_in AS
 SELECT * EXCEPT (goal_index)
-FROM microx.goal_impact_each(site = {site:String}, since = {since:DateTime('UTC')},
+FROM microx.goal_impact_each_in(segment = {segment:String}, site = {site:String}, since = {since:DateTime('UTC')},
     until = {until:DateTime('UTC')}, goals = [({goal:String}, {name:String}, {target:String},
         {days:UInt32}, {rating:Float64})])
 ORDER BY significant DESC, difference, sessions_met DESC, moment;
@@ -208,7 +208,7 @@ ORDER BY significant DESC, difference, sessions_met DESC, moment;
 --   verdict                       'better' or 'harm' when p_holm < 0.05, else 'no difference';
 --                                 'sample ratio mismatch' when srm_p < 0.001 (the split is
 --                                 broken, so nothing is judged)
-CREATE OR REPLACE VIEW microx.experiment_results AS
+CREATE OR REPLACE VIEW microx.experiment_results_in AS
 SELECT
     * EXCEPT (scaled),
     if(isNull(p_always_valid), NULL, max(scaled) OVER holm) AS p_holm,
@@ -303,7 +303,7 @@ FROM
                             avg(friction) AS unit_friction,
                             countIf(judged) > 0 AS unit_judged,
                             countIf(judged AND met) > 0 AS unit_met
-                        FROM microx.session_goals(site = {site:String},
+                        FROM microx.session_goals_in(segment = {segment:String}, site = {site:String},
                             since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
                             goal = {goal:String}, name = {name:String},
                             target = {target:String}, days = {days:UInt32},

@@ -16,7 +16,7 @@ CREATE OR REPLACE FUNCTION microx_action AS (t, n, tg, path) ->
 -- Events the snippet derives from others (rage, dead and error clicks, abandonments) are
 -- not actions; vitals, signals, field summaries, errors and long tasks are not either.
 -- `share` is the trigger's occurrences on that subject that took this path and outcome.
-CREATE OR REPLACE VIEW microx.paths AS
+CREATE OR REPLACE VIEW microx.paths_in AS
 SELECT
     trigger,
     subject,
@@ -53,12 +53,20 @@ FROM
                 microx_action(type, name, target, path), microx_moment(type, name, target, path),
                 target, toUInt32(ifNull(duration_ms, 0))))) AS steps
         FROM microx.events
-        WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
+        WHERE site = {site:String}
+        AND ({segment:String} = '' OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+            site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+            segment = {segment:String}, whole = 1)))
+        AND event_time >= {since:DateTime('UTC')}
             AND event_time < {until:DateTime('UTC')}
             AND type NOT IN ('vital', 'signal', 'form_field', 'error', 'long_task')
             AND session_id IN (
                 SELECT session_id FROM microx.events
-                WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
+                WHERE site = {site:String}
+        AND ({segment:String} = '' OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+            site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+            segment = {segment:String}, whole = 1)))
+        AND event_time >= {since:DateTime('UTC')}
                     AND event_time < {until:DateTime('UTC')}
                     AND type IN ('form_abandon', 'rage_click', 'dead_click'))
         GROUP BY session_id
@@ -71,7 +79,7 @@ ORDER BY trigger, subject, times DESC, path, outcome;
 -- Where visitors who entered a funnel and never reached {last_step} went last: the three
 -- actions before the end of each such session in the window, with how many sessions ended
 -- that way and their share of the funnel's unfinished sessions.
-CREATE OR REPLACE VIEW microx.funnel_exit_paths AS
+CREATE OR REPLACE VIEW microx.funnel_exit_paths_in AS
 SELECT
     path,
     count() AS sessions,
@@ -83,7 +91,11 @@ FROM
         arrayMap(a -> a.3, arraySlice(arraySort(a -> (a.1, a.2), groupArray((event_time, seq,
             microx_action(type, name, target, path)))), -3)) AS path
     FROM microx.events
-    WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
+    WHERE site = {site:String}
+        AND ({segment:String} = '' OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+            site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+            segment = {segment:String}, whole = 1)))
+        AND event_time >= {since:DateTime('UTC')}
         AND event_time < {until:DateTime('UTC')}
         AND type NOT IN ('vital', 'signal', 'form_field', 'error', 'long_task', 'rage_click',
             'dead_click', 'error_click', 'form_abandon')

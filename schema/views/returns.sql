@@ -3,8 +3,9 @@
 -- Per bucket ('hour' or 'day', UTC) of [since, until): the visitors with a visitor id who
 -- began a session then, those of them who had begun one before in the window (returning),
 -- their share, and sessions per visitor. A visitor's sessions before `since` are not seen:
--- the first days of a window count some returning visitors as new.
-CREATE OR REPLACE VIEW microx.return_trend AS
+-- the first days of a window count some returning visitors as new. In a segment, the
+-- sessions in it, and whether their visitor had begun any session before.
+CREATE OR REPLACE VIEW microx.return_trend_in AS
 SELECT
     bucket,
     uniqExact(visitor_id) AS visitors,
@@ -17,6 +18,7 @@ FROM
     SELECT
         visitor AS visitor_id,
         if({bucket:String} = 'hour', toStartOfHour(started), toStartOfDay(started)) AS bucket,
+        session_id,
         row_number() OVER (PARTITION BY visitor ORDER BY started, session_id) - 1 AS prior
     FROM
     (
@@ -27,6 +29,10 @@ FROM
         GROUP BY session_id
     )
 )
+-- In a segment, its sessions, each still numbered among all of its visitor's.
+WHERE {segment:String} = '' OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+    site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+    segment = {segment:String}, whole = 1))
 GROUP BY bucket
 ORDER BY bucket;
 
@@ -36,7 +42,7 @@ ORDER BY bucket;
 -- by the adjusted Wald method (one promoter, one passive and one detractor added, which
 -- keeps the interval sound at small counts). Answers outside 0-10 are not counted; a
 -- visitor answering twice in a bucket counts once, with the last answer.
-CREATE OR REPLACE VIEW microx.recommendation_trend AS
+CREATE OR REPLACE VIEW microx.recommendation_trend_in AS
 SELECT bucket, answers, promoters, passives, detractors, nps, nps_low, nps_high
 FROM
 (
@@ -60,7 +66,11 @@ FROM
             ifNull(visitor_id, session_id) AS who,
             argMax(value, event_time) AS score
         FROM microx.events
-        WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
+        WHERE site = {site:String}
+        AND ({segment:String} = '' OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+            site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+            segment = {segment:String}, whole = 1)))
+        AND event_time >= {since:DateTime('UTC')}
             AND event_time < {until:DateTime('UTC')} AND type = 'feedback'
             AND name = {name:String} AND value >= 0 AND value <= 10
         GROUP BY bucket, who

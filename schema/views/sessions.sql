@@ -4,7 +4,7 @@
 -- click), and snippet 0.1.0 stamped a vital with the time of its report, which for INP and
 -- CLS is the page's hiding, after everything done there (from 0.2.0 a vital carries the
 -- time of what it measures: the render, the interaction, the largest shift).
-CREATE OR REPLACE VIEW microx.session_moments AS
+CREATE OR REPLACE VIEW microx.session_moments_in AS
 SELECT
     session_id,
     visitor_id,
@@ -21,7 +21,11 @@ SELECT
     target,
     value
 FROM microx.events
-WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
+WHERE site = {site:String}
+        AND ({segment:String} = '' OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+            site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+            segment = {segment:String}, whole = 1)))
+        AND event_time >= {since:DateTime('UTC')}
     AND event_time < {until:DateTime('UTC')} AND type NOT IN ('signal', 'form_field');
 
 -- One row per session: what it did in the window, merged from the per-hour states of
@@ -31,7 +35,7 @@ WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
 -- its visitor, first moment, last moment lived, peak and end (see below), the sum of its
 -- pain, the variants at its last moment, the places it reached, the moments that hurt it,
 -- the funnel steps it took, the named moments it recorded and its ratings.
-CREATE OR REPLACE VIEW microx.session_facts AS
+CREATE OR REPLACE VIEW microx.session_facts_in AS
 SELECT
     session_id,
     sum(moments) AS moments,
@@ -54,6 +58,9 @@ FROM
     SELECT * EXCEPT (site, hour)
     FROM microx.session_hourly
     WHERE site = {site:String}
+        AND ({segment:String} = '' OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+            site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+            segment = {segment:String}, whole = 1)))
         AND hour >= microx_hour_after({since:DateTime('UTC')})
         AND hour < toStartOfHour({until:DateTime('UTC')})
     UNION ALL
@@ -92,6 +99,9 @@ FROM
             microx_kind(type) AS kind
         FROM microx.events
         WHERE site = {site:String}
+        AND ({segment:String} = '' OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+            site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
+            segment = {segment:String}, whole = 1)))
             AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
             AND microx_in_part_hours(event_time, {since:DateTime('UTC')}, {until:DateTime('UTC')})
             AND type NOT IN ('signal', 'form_field')
@@ -103,7 +113,8 @@ GROUP BY session_id;
 -- When each session began and whose it is, as microx.session_facts gives them, without its
 -- moments: what the views that order a visitor's sessions read (microx.session_goals).
 -- Reading session_facts for it again made the engine analyse its moments, pain and route
--- functions a second time in every such view.
+-- functions a second time in every such view. A segment does not change it: a visitor's
+-- sessions are ordered, and their returns found, among all of them.
 CREATE OR REPLACE VIEW microx.session_starts AS
 SELECT session_id, any(visitor_id) AS visitor_id, min(started) AS started
 FROM
@@ -130,7 +141,7 @@ GROUP BY session_id;
 -- measures it; then the later event of its page (the snippet numbers them as they happen:
 -- a dead click after its click), the worse, the event id. The orders are numbers
 -- (microx_peak_order, microx_end_order): one comparison a row where tuples took several.
-CREATE OR REPLACE VIEW microx.session_peak_end AS
+CREATE OR REPLACE VIEW microx.session_peak_end_in AS
 SELECT
     session_id,
     visitor_id,
@@ -142,7 +153,7 @@ SELECT
     end_moment,
     end_pain,
     round((peak + end_pain) / 2, 4) AS peak_end
-FROM microx.session_facts(site = {site:String}, since = {since:DateTime('UTC')},
+FROM microx.session_facts_in(segment = {segment:String}, site = {site:String}, since = {since:DateTime('UTC')},
     until = {until:DateTime('UTC')});
 
 -- Do visitors come back after meeting friction at a moment? Of the sessions with a visitor
@@ -155,7 +166,7 @@ FROM microx.session_facts(site = {site:String}, since = {since:DateTime('UTC')},
 -- more) and combined with Mantel-Haenszel weights; the difference has a 95 % interval and a
 -- p-value, and `significant` holds after Holm's correction across the moments compared.
 -- The row `(any friction)` compares sessions with and without any friction at all.
-CREATE OR REPLACE VIEW microx.loyalty_impact AS
+CREATE OR REPLACE VIEW microx.loyalty_impact_in AS
 SELECT
     moment,
     sessions_met,
@@ -249,7 +260,7 @@ FROM
                     FROM
                     (
                         SELECT prior, met, places, hurt
-                        FROM microx.session_goals(site = {site:String},
+                        FROM microx.session_goals_in(segment = {segment:String}, site = {site:String},
                             since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},
                             goal = 'return', name = '', target = '', days = {days:UInt32},
                             rating = 0)

@@ -3,7 +3,7 @@
 -- Per moment and bucket (bucket = 'hour' or 'day', UTC) of [since, until): the sessions
 -- that reached it, those it hurt, its feedback or wait quantiles and what it cost, as
 -- friction_by_moment counts them over the bucket. A bucket without the moment has no row.
-CREATE OR REPLACE VIEW microx.moment_trend AS
+CREATE OR REPLACE VIEW microx.moment_trend_in AS
 SELECT
     bucket,
     kind,
@@ -26,8 +26,8 @@ FROM
         quantilesTDigestMerge(0.5, 0.75, 0.95)(duration_state) AS q,
         sumMerge(lost_ms_state) AS lost_ms,
         uniqMerge(frustrated_state) AS frustrated_sessions
-    FROM microx.moment_states(site = {site:String}, since = {since:DateTime('UTC')},
-        until = {until:DateTime('UTC')})
+    FROM microx.moment_states_in(site = {site:String}, since = {since:DateTime('UTC')},
+        until = {until:DateTime('UTC')}, segment = {segment:String})
     GROUP BY bucket, kind, moment
 )
 ORDER BY kind, moment, bucket;
@@ -39,7 +39,7 @@ ORDER BY kind, moment, bucket;
 --             one point and a tenth of what it was (a change too small to act on is not
 --             news, and session counts come from uniq states, within about 0.5 %);
 --             'new': reached now, not before; 'gone': reached before, not now; else 'steady'
-CREATE OR REPLACE VIEW microx.moment_changes AS
+CREATE OR REPLACE VIEW microx.moment_changes_in AS
 SELECT
     * EXCEPT (scaled),
     if(isNull(p_value), NULL, max(scaled) OVER holm) AS p_holm,
@@ -82,10 +82,11 @@ FROM
             prev.score AS score_before,
             cur.cost_per_session_s AS cost_per_session_s,
             prev.cost_per_session_s AS cost_per_session_s_before
-        FROM microx.friction_by_moment(site = {site:String}, since = {since:DateTime('UTC')},
-            until = {until:DateTime('UTC')}) AS cur
-        FULL OUTER JOIN microx.friction_by_moment(site = {site:String},
-            since = {before:DateTime('UTC')}, until = {since:DateTime('UTC')}) AS prev
+        FROM microx.friction_by_moment_in(site = {site:String}, since = {since:DateTime('UTC')},
+            until = {until:DateTime('UTC')}, segment = {segment:String}) AS cur
+        FULL OUTER JOIN microx.friction_by_moment_in(site = {site:String},
+            since = {before:DateTime('UTC')}, until = {since:DateTime('UTC')},
+            segment = {segment:String}) AS prev
             USING (kind, moment)
     )
     WINDOW holm AS (ORDER BY p_value NULLS LAST, kind, moment
@@ -103,7 +104,7 @@ ORDER BY verdict = 'regression' DESC, verdict = 'improvement' DESC, verdict = 'n
 -- and the goals met per visitor who met one. As with return_trend, a visitor's sessions before
 -- `since` are not seen: the first days of a window count some repeats as first times.
 -- The goal's parameters are session_goals' (docs/analysis.md).
-CREATE OR REPLACE VIEW microx.goal_trend_each AS
+CREATE OR REPLACE VIEW microx.goal_trend_each_in AS
 SELECT
     goal_index,
     bucket,
@@ -128,16 +129,16 @@ FROM
             PARTITION BY goal_index, ifNull(visitor_id, session_id)
             ORDER BY started, session_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
             AS met_before
-    FROM microx.session_goals_each(site = {site:String}, since = {since:DateTime('UTC')},
+    FROM microx.session_goals_each_in(segment = {segment:String}, site = {site:String}, since = {since:DateTime('UTC')},
         until = {until:DateTime('UTC')},
         goals = {goals:Array(Tuple(String, String, String, UInt32, Float64))})
 )
 GROUP BY goal_index, bucket
 ORDER BY goal_index, bucket;
 
-CREATE OR REPLACE VIEW microx.goal_trend AS
+CREATE OR REPLACE VIEW microx.goal_trend_in AS
 SELECT * EXCEPT (goal_index)
-FROM microx.goal_trend_each(site = {site:String}, since = {since:DateTime('UTC')},
+FROM microx.goal_trend_each_in(segment = {segment:String}, site = {site:String}, since = {since:DateTime('UTC')},
     until = {until:DateTime('UTC')}, bucket = {bucket:String}, goals = [({goal:String},
         {name:String}, {target:String}, {days:UInt32}, {rating:Float64})])
 ORDER BY bucket;
@@ -152,7 +153,7 @@ ORDER BY bucket;
 --             least one point and a tenth of what it was (the rule of moment_changes; one
 --             goal is one test, so there is nothing to correct across); 'new' when nothing
 --             was judged before; else 'steady'
-CREATE OR REPLACE VIEW microx.goal_changes_each AS
+CREATE OR REPLACE VIEW microx.goal_changes_each_in AS
 SELECT
     goal_index,
     judged_sessions,
@@ -231,7 +232,7 @@ FROM
                     AS judged,
                 met AND (now OR spec.1 != 'return'
                     OR next_started < {since:DateTime('UTC')}) AS met
-            FROM microx.session_goals_each(site = {site:String},
+            FROM microx.session_goals_each_in(segment = {segment:String}, site = {site:String},
                 since = {before:DateTime('UTC')}, until = {until:DateTime('UTC')},
                 goals = {goals:Array(Tuple(String, String, String, UInt32, Float64))})
         )
@@ -247,9 +248,9 @@ FROM
 )
 ORDER BY goal_index;
 
-CREATE OR REPLACE VIEW microx.goal_changes AS
+CREATE OR REPLACE VIEW microx.goal_changes_in AS
 SELECT * EXCEPT (goal_index)
-FROM microx.goal_changes_each(site = {site:String}, since = {since:DateTime('UTC')},
+FROM microx.goal_changes_each_in(segment = {segment:String}, site = {site:String}, since = {since:DateTime('UTC')},
     until = {until:DateTime('UTC')}, before = {before:DateTime('UTC')},
     goals = [({goal:String}, {name:String}, {target:String}, {days:UInt32},
         {rating:Float64})]);
