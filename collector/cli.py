@@ -18,7 +18,7 @@ import orjson
 
 from collector.ops import listening, logs
 from collector.ops.secrets import new_secret
-from collector.read.analysis import analyse, parse_since, parse_window, summary
+from collector.read.analysis import analyse, parse_segment, parse_since, parse_window, summary
 from collector.read.annotations import BadAnnotation, annotation, store_annotation
 from collector.read.journey import JourneyError, Phase, check, load_journeys, save_journey
 from collector.read.query import load_token
@@ -220,11 +220,12 @@ def _sql(settings: Settings, args: argparse.Namespace) -> int:
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
     since, until = parse_window(args.since, args.until)
+    segment = parse_segment(args.segment)
     journey = _journeys(settings).get(args.site, ())
     store = _reader(settings)
     try:
         goals = settings.goals.get(args.site, ())
-        analysis = analyse(store.query, args.site, since, until, goals, journey)
+        analysis = analyse(store.query, args.site, since, until, goals, journey, segment)
     finally:
         store.close()
     out = Path(args.out or REPORTS_DIR / f"microx-report-{args.site}-{until:%Y%m%d-%H%M}.html")
@@ -409,6 +410,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     report.add_argument(
         "--until", default="", help="the window's end: now, or a span before now, or an ISO date"
+    )
+    report.add_argument(
+        "--segment",
+        default="",
+        help="only these visitors: key=value pairs joined by &, the keys device, browser, os,"
+        " route, visit (new, returning), variant (EXPERIMENT/VARIANT) and source",
     )
     report.add_argument(
         "--out", help=f"the HTML file (default {REPORTS_DIR}/microx-report-SITE-TIME.html)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from collector.read.goals import GOAL_PARAMS, Goal, default_goals
@@ -20,7 +20,12 @@ from collector.read.journey import Phase
 Rows = tuple[list[str], list[tuple[Any, ...]]]
 Query = Callable[[str, dict[str, Any]], Rows]
 
-WINDOW = "site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')}"
+# Every view is read over the report's segment (docs/analysis.md, "Segments"): the `_in`
+# form of each, with segment = '' for every visitor.
+WINDOW = (
+    "site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},"
+    " segment = {segment:String}"
+)
 _SPAN = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 FUNNEL_MAX_STEPS = 10
@@ -138,6 +143,8 @@ class Analysis:
     journey: list[KeyMoment] = dataclasses.field(default_factory=list)
     # The commonest last moments of sessions (session_peak_end's end_moment).
     end_moments: Table = Table([], [])
+    # The visitors the report is over ('' for all): microx.segment_sessions's segment.
+    segment: str = ""
 
     @property
     def before(self) -> dt.datetime:
@@ -158,6 +165,46 @@ def parse_since(text: str, now: dt.datetime | None = None, option: str = "--sinc
             f"{option}: expected a span like 7d, 24h or 30m, or an ISO date, got {text!r}"
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+# What a segment can name (microx_segment_known, schema/views/functions.sql), in the
+# order the report names them.
+SEGMENT_KEYS = ("device", "browser", "os", "route", "visit", "variant", "source")
+VISITS = ("new", "returning")
+
+
+def segment_of(given: Mapping[str, str]) -> str:
+    """The segment of the given keys' non-empty values (``key=value&...``, as the views take
+    it); raises ValueError, saying what is known, on any other key or a malformed value."""
+    unknown = sorted(set(given) - set(SEGMENT_KEYS))
+    if unknown:
+        raise ValueError(f"unknown segment key {unknown[0]!r}: known are {', '.join(SEGMENT_KEYS)}")
+    pairs = []
+    for key in SEGMENT_KEYS:
+        value = given.get(key, "").strip()
+        if not value:
+            continue
+        if "&" in value or "=" in value:
+            raise ValueError(f"a segment's {key} holds neither '&' nor '=': {value!r}")
+        if key == "visit" and value not in VISITS:
+            raise ValueError(f"visit is new or returning, not {value!r}")
+        if key == "variant" and "/" not in value.strip("/"):
+            raise ValueError(f"variant is EXPERIMENT/VARIANT, not {value!r}")
+        pairs.append(f"{key}={value}")
+    return "&".join(pairs)
+
+
+def parse_segment(text: str) -> str:
+    """``text`` (``device=mobile&visit=new``) as a checked segment; '' is everyone."""
+    given: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in text.split("&"))):
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"a segment is key=value pairs joined by '&', not {pair!r}")
+        if key.strip() in given:
+            raise ValueError(f"segment key {key.strip()!r} given twice")
+        given[key.strip()] = value
+    return segment_of(given)
 
 
 def parse_window(
@@ -187,7 +234,9 @@ def _view(
     binds = "".join(
         f", {k} = {{{k}:{'UInt32' if isinstance(v, int) else 'String'}}}" for k, v in more.items()
     )
-    return _table(query, f"SELECT * FROM microx.{view}({WINDOW}{binds}) {tail}", {**params, **more})
+    return _table(
+        query, f"SELECT * FROM microx.{view}_in({WINDOW}{binds}) {tail}", {**params, **more}
+    )
 
 
 # Every goal judged in one reading of the sessions per view (the `_each` views): each
@@ -202,14 +251,15 @@ def _goals(query: Query, goals: tuple[Goal, ...], params: dict[str, Any]) -> lis
     p = {**params, "goals": [goal.spec() for goal in goals]}
     changes = _table(
         query,
-        f"SELECT * FROM microx.goal_changes_each({WINDOW}, before = {{before:DateTime('UTC')}},"
+        f"SELECT * FROM microx.goal_changes_each_in({WINDOW}, before = {{before:DateTime('UTC')}},"
         f" {_GOALS})",
         p,
     )
-    impacts = _table(query, f"SELECT * FROM microx.goal_impact_each({WINDOW}, {_GOALS})", p)
+    impacts = _table(query, f"SELECT * FROM microx.goal_impact_each_in({WINDOW}, {_GOALS})", p)
     trends = _table(
         query,
-        "SELECT * FROM microx.goal_trend_each(site = {site:String},"
+        "SELECT * FROM microx.goal_trend_each_in(site = {site:String},"
+        " segment = {segment:String},"
         f" since = {{before:DateTime('UTC')}}, until = {{until:DateTime('UTC')}}, bucket = 'day',"
         f" {_GOALS})",
         p,
@@ -251,11 +301,13 @@ def _annotated(query: Query, params: dict[str, Any], costliest: list[str]) -> li
         span = min(ANNOTATION_SPAN, until - at)
         changes = _table(
             query,
-            "SELECT * FROM microx.moment_changes(site = {site:String},"
+            "SELECT * FROM microx.moment_changes_in(site = {site:String},"
+            " segment = {segment:String},"
             " since = {at:DateTime('UTC')}, until = {after:DateTime('UTC')},"
             " before = {before:DateTime('UTC')}) WHERE moment IN {moments:Array(String)}",
             {
                 "site": params["site"],
+                "segment": params["segment"],
                 "at": at,
                 "after": at + span,
                 "before": at - span,
@@ -286,7 +338,7 @@ FROM
     FROM
     (
         SELECT round(peak_end, 1) AS score, peak_moment, end_moment, peak
-        FROM microx.session_peak_end({WINDOW})
+        FROM microx.session_peak_end_in({WINDOW})
     )
     GROUP BY GROUPING SETS ((score), (peak_moment), (end_moment))
 )
@@ -346,17 +398,24 @@ def analyse(
     until: dt.datetime,
     goals: tuple[Goal, ...] = (),
     journey: tuple[Phase, ...] = (),
+    segment: str = "",
 ) -> Analysis:
     """Run every section of the report for one site and time window, judging its visits on
-    ``goals`` (when none, each funnel's last step and a return within a week)."""
+    ``goals`` (when none, each funnel's last step and a return within a week); over the
+    visitors of ``segment`` only (``key=value&...``, see ``microx.segment_sessions``)."""
     params: dict[str, Any] = {
         "site": site,
         "since": since.astimezone(dt.UTC).replace(tzinfo=None),
         "until": until.astimezone(dt.UTC).replace(tzinfo=None),
+        "segment": segment,
     }
+    # In a segment: its sessions, and all their events in the window.
     _, ((sessions, events),) = query(
         "SELECT uniq(session_id), count() FROM microx.events WHERE site = {site:String}"
-        " AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}",
+        " AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}"
+        " AND ({segment:String} = '' OR session_id IN (SELECT session_id FROM"
+        " microx.segment_sessions(site = {site:String}, since = {since:DateTime('UTC')},"
+        " until = {until:DateTime('UTC')}, segment = {segment:String}, whole = 1)))",
         params,
     )
     steps = _view(query, "funnel_steps", params)
@@ -365,14 +424,14 @@ def analyse(
         order = [r["step"] for r in steps.dicts() if r["funnel"] == name][:FUNNEL_MAX_STEPS]
         funnels[name] = _table(
             query,
-            f"SELECT * FROM microx.funnel({WINDOW}, funnel = {{funnel:String}},"
+            f"SELECT * FROM microx.funnel_in({WINDOW}, funnel = {{funnel:String}},"
             " steps = {steps:Array(String)}, window_s = {window:UInt32})",
             {**params, "funnel": name, "steps": order, "window": FUNNEL_WINDOW_S},
         )
     before = params["since"] - (params["until"] - params["since"])
     changes = _table(
         query,
-        f"SELECT * FROM microx.moment_changes({WINDOW}, before = {{before:DateTime('UTC')}})",
+        f"SELECT * FROM microx.moment_changes_in({WINDOW}, before = {{before:DateTime('UTC')}})",
         {**params, "before": before},
     )
     moments = _view(query, "friction_by_moment", params)
@@ -380,7 +439,8 @@ def analyse(
     followed += [m["moment"] for m in moments.dicts() if m["score"] > 0][:TREND_TOP]
     trend = _table(
         query,
-        "SELECT * FROM microx.moment_trend(site = {site:String},"
+        "SELECT * FROM microx.moment_trend_in(site = {site:String},"
+        " segment = {segment:String},"
         " since = {before:DateTime('UTC')}, until = {until:DateTime('UTC')}, bucket = 'day')"
         " WHERE moment IN {followed:Array(String)}",
         {**params, "before": before, "followed": list(dict.fromkeys(followed))},
@@ -406,15 +466,7 @@ def analyse(
         events=int(events),
         moments=moments,
         loading=_view(query, "slowest_loading_cues", params),
-        loading_samples=_table(
-            query,
-            "SELECT concat(if(name IN ('', 'busy', 'progressbar'), target, name), ' @ ', path)"
-            " AS cue, duration_ms FROM microx.events WHERE site = {site:String}"
-            " AND type = 'loading' AND event_time >= {since:DateTime('UTC')}"
-            " AND event_time < {until:DateTime('UTC')} AND isNotNull(duration_ms)"
-            f" ORDER BY cityHash64(event_id) LIMIT {LOADING_SAMPLE} BY cue",
-            params,
-        ),
+        loading_samples=_view(query, "loading_samples", params, per=LOADING_SAMPLE),
         clicks=_view(query, "click_targets", params, f"LIMIT {TOP}"),
         forms=_view(query, "form_abandonment", params),
         funnel_steps=steps,
@@ -424,7 +476,7 @@ def analyse(
         loyalty=_view(query, "loyalty_impact", params, days=RETURN_DAYS),
         experiments=_table(
             query,
-            f"SELECT * FROM microx.experiment_results({WINDOW}, {GOAL_PARAMS})",
+            f"SELECT * FROM microx.experiment_results_in({WINDOW}, {GOAL_PARAMS})",
             {**params, **judged[0].params()},
         ),
         changes=changes,
@@ -432,13 +484,15 @@ def analyse(
         paths=_view(query, "paths", params),
         returns=_table(
             query,
-            "SELECT * FROM microx.return_trend(site = {site:String},"
+            "SELECT * FROM microx.return_trend_in(site = {site:String},"
+            " segment = {segment:String},"
             " since = {before:DateTime('UTC')}, until = {until:DateTime('UTC')}, bucket = 'day')",
             {**params, "before": before},
         ),
         recommendation=_table(
             query,
-            "SELECT * FROM microx.recommendation_trend(site = {site:String},"
+            "SELECT * FROM microx.recommendation_trend_in(site = {site:String},"
+            " segment = {segment:String},"
             " since = {before:DateTime('UTC')}, until = {until:DateTime('UTC')}, bucket = 'day',"
             " name = {name:String})",
             {**params, "before": before, "name": RECOMMEND},
@@ -446,7 +500,7 @@ def analyse(
         funnel_exits={
             name: _table(
                 query,
-                f"SELECT * FROM microx.funnel_exit_paths({WINDOW}, funnel = {{funnel:String}},"
+                f"SELECT * FROM microx.funnel_exit_paths_in({WINDOW}, funnel = {{funnel:String}},"
                 f" last_step = {{last:String}}) LIMIT {PATHS_TOP}",
                 {**params, "funnel": name, "last": table.dicts()[-1]["step"]},
             )
@@ -459,6 +513,7 @@ def analyse(
         ),
         journey=key_moments,
         end_moments=end_moments,
+        segment=segment,
     )
 
 
@@ -598,7 +653,8 @@ def _paths(a: Analysis) -> list[str]:
 def summary(a: Analysis) -> str:
     """The report's findings as text, most important first."""
     when = f"{a.since:%Y-%m-%d %H:%M} to {a.until:%Y-%m-%d %H:%M} UTC"
-    lines = [f"microx report for {a.site!r}, {when}: {a.sessions} sessions, {a.events} events"]
+    who = f", segment {a.segment.replace('&', ', ')}" if a.segment else ""
+    lines = [f"microx report for {a.site!r}{who}, {when}: {a.sessions} sessions, {a.events} events"]
     if not a.events:
         return lines[0] + "\nNo events in this window."
     lines += _map(a)

@@ -13,7 +13,16 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from collector.read.analysis import NEWS, RETURN_DAYS, Analysis, GoalResult, Table, summary
+from collector.read.analysis import (
+    NEWS,
+    RETURN_DAYS,
+    SEGMENT_KEYS,
+    VISITS,
+    Analysis,
+    GoalResult,
+    Table,
+    summary,
+)
 
 LOADING_BUDGET_MS = 1000.0
 # Ranked moments the served report links to example sessions of.
@@ -38,6 +47,7 @@ td, th { border-bottom: 1px solid #eee; padding: 3px 8px; text-align: right; }
 td:first-child, th:first-child { text-align: left; } p.empty { color: #888; }
 th { font-weight: 600; vertical-align: bottom; } div.scroll { overflow-x: auto; }
 form.window { margin: 1rem 0; } form.window input { width: 11rem; }
+form.window label { display: inline-block; margin: 0 .5rem .3rem 0; }
 table.journey tr.peak td, table.journey tr.end td { background: #fff4e5; }
 """
 
@@ -654,8 +664,19 @@ def _page(title: str, body: str) -> str:
     )
 
 
+# What the served report's form offers for a segment's keys; the others are typed.
+_CHOICES = {"device": ("", "desktop", "mobile", "tablet"), "visit": ("", *VISITS)}
+_HINTS = {
+    "browser": "Chrome",
+    "os": "Android",
+    "route": "/product/:id",
+    "variant": "experiment/variant",
+    "source": "google.com",
+}
+
+
 def _window_form(a: Analysis) -> str:
-    """The served report's own controls: another site or window is another GET."""
+    """The served report's own controls: another site, window or segment is another GET."""
     fields = (
         ("site", a.site),
         ("since", f"{a.since:%Y-%m-%dT%H:%M}"),
@@ -665,6 +686,20 @@ def _window_form(a: Analysis) -> str:
         f'<label>{name} <input name="{name}" value="{html.escape(value)}"></label> '
         for name, value in fields
     )
+    chosen = dict(p.split("=", 1) for p in a.segment.split("&") if p)
+    for key in SEGMENT_KEYS:
+        value = chosen.get(key, "")
+        if key in _CHOICES:
+            options = "".join(
+                f'<option value="{o}"{" selected" if o == value else ""}>{o or "all"}</option>'
+                for o in _CHOICES[key]
+            )
+            inputs += f'<label>{key} <select name="{key}">{options}</select></label> '
+        else:
+            inputs += (
+                f'<label>{key} <input name="{key}" value="{html.escape(value)}"'
+                f' placeholder="{html.escape(_HINTS[key])}"></label> '
+            )
     return f'<form class="window" method="get" action="report">{inputs}<button>Show</button></form>'
 
 
@@ -677,6 +712,7 @@ def _examples_links(a: Analysis) -> str:
                 "moment": m["moment"],
                 "since": f"{a.since:%Y-%m-%dT%H:%M:%S}",
                 "until": f"{a.until:%Y-%m-%dT%H:%M:%S}",
+                **dict(p.split("=", 1) for p in a.segment.split("&") if p),
             }
         )
         items.append(
@@ -818,6 +854,8 @@ def render_html(a: Analysis, served: bool = False) -> str:
     body = "".join(
         f"<h2>{html.escape(title)}</h2>{content()}" for title, shown, content in sections if shown
     )
-    title = f"microx friction report: {a.site}"
+    title = f"microx friction report: {a.site}" + (
+        f" ({a.segment.replace('&', ', ')})" if a.segment else ""
+    )
     form = _window_form(a) if served else ""
     return _page(title, f'{form}<pre class="summary">{html.escape(summary(a))}</pre>{body}')

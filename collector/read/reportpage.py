@@ -1,7 +1,8 @@
 """``GET /report``: the friction report of a running collector, behind the query token.
 
 ``?site=shop&since=7d&until=…`` (each optional: the busiest site, the last 7 days, until
-now). A browser asks for the token with its own password prompt (any user name).
+now), and a segment's keys (``&device=mobile&visit=new``, docs/analysis.md "Segments"). A
+browser asks for the token with its own password prompt (any user name).
 ``/report/examples?site=&moment=&since=&until=`` lists the sessions a moment hurt, and
 ``/report/session?site=&session=`` shows one session's timeline.
 """
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from collector.ingest.sites import DEMO_SITE
-from collector.read.analysis import Table, analyse, parse_window
+from collector.read.analysis import SEGMENT_KEYS, Table, analyse, parse_window, segment_of
 from collector.read.goals import Goal
 from collector.read.journey import Phase
 from collector.read.query import QueriesBusy, QueryService
@@ -43,18 +44,22 @@ class ReportPage:
         given = request.query_params
         try:
             since, until = parse_window(given.get("since", DEFAULT_SINCE), given.get("until", ""))
+            # The segment's keys are parameters of their own (?device=mobile&visit=new).
+            segment = segment_of({k: given[k] for k in SEGMENT_KEYS if k in given})
         except ValueError as exc:
             return PlainTextResponse(str(exc), 400)
         site = request.query_params.get("site", "")
         try:
-            page = await self._render(site, since, until)
+            page = await self._render(site, since, until, segment)
         except QueriesBusy:
             return PlainTextResponse(
                 "too many analysts' queries at once; retry", 429, headers={"retry-after": "2"}
             )
         return HTMLResponse(page, headers={"cache-control": "no-store"})
 
-    async def _render(self, site: str, since: dt.datetime, until: dt.datetime) -> str:
+    async def _render(
+        self, site: str, since: dt.datetime, until: dt.datetime, segment: str = ""
+    ) -> str:
         if not site:
             _, rows = await self._queries.query(
                 "SELECT site FROM microx.events WHERE event_time >= {since:DateTime64(3, 'UTC')}"
@@ -66,7 +71,7 @@ class ReportPage:
         goals, journey = self._goals.get(site, ()), self._journeys.get(site, ())
         return await self._queries.call(
             lambda: render_html(
-                analyse(self._queries.open().query, site, since, until, goals, journey),
+                analyse(self._queries.open().query, site, since, until, goals, journey, segment),
                 served=True,
             )
         )
@@ -79,6 +84,7 @@ class ReportPage:
         site, moment = given.get("site", ""), given.get("moment", "")
         try:
             since, until = parse_window(given.get("since", DEFAULT_SINCE), given.get("until", ""))
+            segment = segment_of({k: given[k] for k in SEGMENT_KEYS if k in given})
         except ValueError as exc:
             return PlainTextResponse(str(exc), 400)
         if not site or not moment:
@@ -88,11 +94,12 @@ class ReportPage:
             "moment": moment,
             "since": since.astimezone(dt.UTC).replace(tzinfo=None),
             "until": until.astimezone(dt.UTC).replace(tzinfo=None),
+            "segment": segment,
         }
         found = await self._answer(
-            "SELECT * FROM microx.moment_examples(site = {site:String},"
+            "SELECT * FROM microx.moment_examples_in(site = {site:String},"
             " since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')},"
-            " moment = {moment:String})",
+            " moment = {moment:String}, segment = {segment:String})",
             params,
         )
         if isinstance(found, Response):

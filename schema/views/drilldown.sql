@@ -1,8 +1,9 @@
 -- From a ranked row to the sessions behind it.
 
 -- Sessions a moment hurt in [since, until), the most hurt first (then in a fixed, arbitrary
--- order, so the same window shows the same examples): when, how much, how often.
-CREATE OR REPLACE VIEW microx.moment_examples AS
+-- order, so the same window shows the same examples): when, how much, how often. In a
+-- segment, the moment's rows in it, as the views of moments count them.
+CREATE OR REPLACE VIEW microx.moment_examples_in AS
 SELECT
     session_id,
     min(event_time) AS first_at,
@@ -15,6 +16,13 @@ FROM
     WHERE site = {site:String} AND event_time >= {since:DateTime('UTC')}
         AND event_time < {until:DateTime('UTC')}
         AND microx_moment(type, name, target, path) = {moment:String}
+        AND microx_segment_known(microx_segment({segment:String})) = 0
+        AND microx_in_segment(microx_segment({segment:String}), device, browser, os, path,
+            variants)
+        AND (NOT microx_by_session(microx_segment({segment:String}))
+            OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+                site = {site:String}, since = {since:DateTime('UTC')},
+                until = {until:DateTime('UTC')}, segment = {segment:String}, whole = 0)))
 )
 WHERE pain > 0
 GROUP BY session_id

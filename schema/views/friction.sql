@@ -160,3 +160,21 @@ FROM microx.friction_by_moment_in(site = {site:String}, since = {since:DateTime(
     until = {until:DateTime('UTC')}, segment = {segment:String})
 WHERE kind = 'click'
 ORDER BY rage_clicks + dead_clicks + error_clicks DESC, clicks DESC;
+
+-- Up to {per} waits of each loading cue, as the report draws their spread: a sample fixed
+-- by the event ids (the same window shows the same points), cues named as in
+-- slowest_loading_cues.
+CREATE OR REPLACE VIEW microx.loading_samples_in AS
+SELECT microx_moment(type, name, target, path) AS cue, duration_ms
+FROM microx.events
+WHERE site = {site:String} AND type = 'loading'
+    AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
+    AND isNotNull(duration_ms)
+    AND microx_segment_known(microx_segment({segment:String})) = 0
+    AND microx_in_segment(microx_segment({segment:String}), device, browser, os, path, variants)
+    AND (NOT microx_by_session(microx_segment({segment:String}))
+        OR session_id IN (SELECT session_id FROM microx.segment_sessions(
+            site = {site:String}, since = {since:DateTime('UTC')},
+            until = {until:DateTime('UTC')}, segment = {segment:String}, whole = 0)))
+ORDER BY cityHash64(event_id)
+LIMIT {per:UInt32} BY cue;
