@@ -34,12 +34,19 @@ from pathlib import Path
 from typing import Any
 
 from collector.read import analysis, report
-from collector.read.analysis import WINDOW
 from collector.sink.migrations import split_statements
 from collector.sink.store import Store
 from collector.tools import journeys
 
 BASE_VISITORS = 4_000
+WINDOW = "site = {site:String}, since = {since:DateTime('UTC')}, until = {until:DateTime('UTC')}"
+# The same views over part of the visitors (schema/views/audience.sql): a variant (half the
+# sessions, rows of their own), every session's device (each row read from the raw rows, none
+# left out), new visitors and a source (sessions looked up first).
+_VARIANT = f"{WINDOW}, segment = 'variant=basket-spinner/A'"
+_DEVICE = f"{WINDOW}, segment = 'device=desktop'"
+_NEW = f"{WINDOW}, segment = 'visit=new'"
+_SOURCE = f"{WINDOW}, segment = 'source=direct'"
 _BEFORE = "{before:DateTime('UTC')}"
 _PURCHASE = "goal = 'step', name = 'checkout', target = 'done', days = 0, rating = 0"
 QUERIES = {
@@ -66,7 +73,20 @@ QUERIES = {
     "goal changes": f"SELECT * FROM microx.goal_changes({WINDOW}, before = {_BEFORE}, {_PURCHASE})",
     "return trend (daily)": f"SELECT * FROM microx.return_trend({WINDOW}, bucket = 'day')",
     "paths": f"SELECT * FROM microx.paths({WINDOW})",
+    # Segments.
+    "ranked moments, a variant": f"SELECT * FROM microx.friction_by_moment_in({_VARIANT})",
+    "ranked moments, a device": f"SELECT * FROM microx.friction_by_moment_in({_DEVICE})",
+    "ranked moments, new visitors": f"SELECT * FROM microx.friction_by_moment_in({_NEW})",
+    "moment trend, a device": f"SELECT * FROM microx.moment_trend_in({_DEVICE}, bucket = 'day')",
+    "moment changes, a variant": f"SELECT * FROM microx.moment_changes_in({_VARIANT},"
+    f" before = {_BEFORE})",
+    "goal changes, a source": f"SELECT * FROM microx.goal_changes_in({_SOURCE},"
+    f" before = {_BEFORE}, {_PURCHASE})",
+    "goal trend, new visitors": f"SELECT * FROM microx.goal_trend_in({_NEW}, bucket = 'day',"
+    f" {_PURCHASE})",
 }
+SEGMENTED_REPORT = "whole report, a variant"
+REPORT_SEGMENT = "variant=basket-spinner/A"
 # Each copy gets ids of its own (a keyed hash of the original and the copy number) and is
 # moved back by whole days, so sessions stay whole and the data covers a month.
 _COPY = """
@@ -172,9 +192,15 @@ def _query(store: Store, sql: str, params: dict[str, Any]) -> Run:
 
 
 def _report(
-    store: Store, params: dict[str, Any], rename: Callable[[str], str], code: tuple[Any, Any]
+    store: Store,
+    params: dict[str, Any],
+    rename: Callable[[str], str],
+    code: tuple[Any, Any],
+    segment: str = "",
 ) -> Run:
     analysis_module, report_module = code
+    # A revision without segments is asked for everyone's report only.
+    more = {"segment": segment} if segment else {}
 
     def run() -> int:
         found = analysis_module.analyse(
@@ -182,6 +208,7 @@ def _report(
             params["site"],
             params["since"],
             params["until"],
+            **more,
         )
         report_module.render_html(found)
         return len(analysis_module.summary(found).splitlines())
@@ -225,6 +252,9 @@ def measure(
         if rename is not None and _defined(store, rename(sql), params):
             named[name + BEFORE] = _query(store, rename(sql), params)
     named[REPORT] = _report(store, params, lambda sql: sql, (analysis, report))
+    named[SEGMENTED_REPORT] = _report(
+        store, params, lambda sql: sql, (analysis, report), REPORT_SEGMENT
+    )
     if rename is not None:
         named[REPORT + BEFORE] = _report(store, params, rename, code or (analysis, report))
     return time_all(runs, named)

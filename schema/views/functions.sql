@@ -198,12 +198,26 @@ CREATE OR REPLACE FUNCTION microx_in_segment AS (seg, device, browser, os, path,
             length(seg['variant']) - position(reverse(seg['variant']), '/'))]
         = substring(seg['variant'], length(seg['variant']) - position(reverse(seg['variant']), '/') + 2));
 
+-- Whether a session is in a segment's device, browser, operating system, route template
+-- (one of its pages: microx.session_facts's places) and variant (at its last moment, as
+-- experiments judge it).
+CREATE OR REPLACE FUNCTION microx_session_in_segment AS (seg, device, browser, os, places,
+    variants) ->
+    (seg['device'] = '' OR lower(device) = lower(seg['device']))
+    AND (seg['browser'] = '' OR lower(browser) = lower(seg['browser']))
+    AND (seg['os'] = '' OR lower(os) = lower(seg['os']))
+    AND (seg['route'] = '' OR has(places, seg['route']))
+    AND (seg['variant'] = '' OR variants[substring(seg['variant'], 1,
+            length(seg['variant']) - position(reverse(seg['variant']), '/'))]
+        = substring(seg['variant'], length(seg['variant']) - position(reverse(seg['variant']), '/') + 2));
+
 -- Whether a segment names what only a whole session has: a new or returning visitor, the
 -- traffic source of its first page.
 CREATE OR REPLACE FUNCTION microx_by_session AS (seg) ->
     seg['visit'] != '' OR seg['source'] != '';
 
--- Where a visit came from, by its first page: its utm_source (where the site keeps it in
+-- Where a visit came from, by its first page (microx.session_hourly_mv keeps it: a change
+-- here needs a migration that creates that view again and refills its table): its utm_source (where the site keeps it in
 -- URLs, data-query), else the referring site's domain, else 'direct' (no referrer,
 -- or the site itself).
 CREATE OR REPLACE FUNCTION microx_source AS (url, referrer) -> multiIf(

@@ -55,7 +55,7 @@ SELECT
     groupUniqArrayArray(ratings) AS ratings
 FROM
 (
-    SELECT * EXCEPT (site, hour)
+    SELECT * EXCEPT (site, hour, last_seen, device, browser, os, source_state)
     FROM microx.session_hourly
     WHERE site = {site:String}
         AND ({segment:String} = '' OR session_id IN (SELECT session_id FROM microx.segment_sessions(

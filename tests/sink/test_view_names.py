@@ -20,6 +20,9 @@ from tests.conftest import BROWSER_UA, make_envelope, make_event, now_ms, open_s
 BEFORE = 14
 # Each table and the rows it holds at least: a moment an hour, a session an hour.
 TABLES = {"moment_hourly": 20, "session_hourly": 3}
+# What migration 0016 added to the per-session table, which the views of 0014 never filled
+# (tests/read/test_segments.py checks what they hold).
+ADDED = {"last_seen", "device", "browser", "os", "source_state"}
 PATHS = ["/", "/contacts/16odw8b", "/p/123/edit", "/reset/a1b2c3d4e5f6a7b8c9d0", "/a@b.c"]
 
 
@@ -64,6 +67,7 @@ def rows(store: Store, table: str) -> list[tuple[Any, ...]]:
         " ORDER BY position",
         parameters={"t": table},
     )
+    described = [(n, t) for n, t in described if n not in ADDED]
     keys = [n for n, t in described if "Aggregate" not in t]
     read = [
         f"toString(finalizeAggregation({n}))"

@@ -282,6 +282,10 @@ STATEMENTS = {
     # The two views TO the aggregates made again: each a DROP and a view.
     "view_analysis": (1 + 1) + (1 + 1) + 1,
     "view_names": (1 + 1) + (1 + 1) + 1,
+    # The per-session table made again with what segments ask of a session: DROP of its
+    # view; DROP of the split table, both halves; the table split in two; a view TO it; an
+    # INSERT.
+    "session_segments": 1 + 2 + 2 + 1 + 1 + 1,
     # A table split in two; a view TO it.
     "daily_moments": 2 + 1 + 1,
     # ADD COLUMN and ADD INDEX on events_local, only the column on events; MODIFY TTL on
