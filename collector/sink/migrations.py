@@ -149,10 +149,49 @@ def _definition(statement: str, source: str) -> Definition:
 
 
 # A view over a segment of the visitors (``microx.X_in``, with a ``segment`` parameter) has
-# a twin over all of them (``microx.X``), made here rather than written out again: a
-# parameterized view takes every parameter it names, none has a default.
+# a twin over all of them (``microx.X``), made here from it rather than written out again:
+# a parameterized view takes every parameter it names, none has a default. The twin is
+# X_in with no segment at all, not a call of it with segment = '': the engine analyses a
+# query's every subquery before it runs, and X_in's look-ups of the segment's sessions
+# (microx.segment_sessions) took more of a small window's time than its rows.
 SEGMENTED_SUFFIX = "_in"
+SEGMENT = "{segment:String}"
 _PARAMETER = re.compile(r"\{(\w+):([^{}]+)\}")
+# A look-up of the segment's sessions, from its opening parenthesis on.
+_SESSIONS_OF_SEGMENT = re.compile(
+    r"session_id\s+IN\s+(?=\(\s*SELECT\s+session_id\s+FROM\s+microx\.segment_sessions\()"
+)
+_SEGMENTED_CALL = re.compile(r"\bmicrox\.(\w+)" + SEGMENTED_SUFFIX + r"\(")
+
+
+def _closing(sql: str, opening: int) -> int:
+    """Where the parenthesis at ``opening`` closes (strings, quoted names and comments
+    skipped)."""
+    depth = 0
+    for m in tokens(sql[opening:]):
+        if m.lastgroup == "other" and m[0] in "()":
+            depth += 1 if m[0] == "(" else -1
+            if depth == 0:
+                return opening + m.start()
+    raise SqlSyntaxError(f"unclosed parenthesis at {opening}")
+
+
+def _without_segment(sql: str) -> str:
+    """``sql`` for every visitor: each look-up of the segment's sessions is false, each
+    call of a segmented view is of its twin without the ``segment`` argument, and the
+    segment left in the rest is ''."""
+    while m := _SESSIONS_OF_SEGMENT.search(sql):
+        sql = sql[: m.start()] + "false" + sql[_closing(sql, m.end()) + 1 :]
+    at = 0
+    while m := _SEGMENTED_CALL.search(sql, at):
+        close = _closing(sql, m.end() - 1)
+        args = sql[m.end() : close]
+        # The argument after another, or first of several.
+        kept = re.sub(r",\s*segment\s*=\s*" + re.escape(SEGMENT), "", args)
+        kept = re.sub(r"segment\s*=\s*" + re.escape(SEGMENT) + r"\s*,\s*", "", kept)
+        sql = f"{sql[: m.start()]}microx.{m[1]}({kept}{sql[close:]}"
+        at = m.start() + 1
+    return sql.replace(SEGMENT, "''")
 
 
 def _everyone(view: Definition) -> Definition | None:
@@ -161,12 +200,11 @@ def _everyone(view: Definition) -> Definition | None:
     if view.kind != "view" or not view.name.endswith(SEGMENTED_SUFFIX) or "segment" not in params:
         return None
     name = view.name.removesuffix(SEGMENTED_SUFFIX)
-    binds = ", ".join(f"{p} = {{{p}:{t}}}" for p, t in params.items() if p != "segment")
-    sql = (
-        f"CREATE OR REPLACE VIEW {DATABASE}.{name} AS\n"
-        f"SELECT * FROM {DATABASE}.{view.name}({binds}, segment = '')"
-    )
-    return Definition("view", name, sql, view.source)
+    head = re.compile(rf"\bVIEW\s+{DATABASE}\.{view.name}\s+AS\b")
+    sql, count = head.subn(f"VIEW {DATABASE}.{name} AS", view.sql, count=1)
+    if not count:
+        raise ValueError(f"{view.source}: cannot read the name of view {view.name}")
+    return Definition("view", name, _without_segment(sql), view.source)
 
 
 def load_definitions(directory: Path | None = None) -> list[Definition]:

@@ -204,3 +204,19 @@ def test_an_edited_released_file_is_still_refused(tmp_path: Path) -> None:
         ]
         with pytest.raises(StoreUnavailable, match="0005_friction was changed"):
             store.migrate(edited)
+
+
+def test_each_segmented_view_has_a_twin_without_the_segment() -> None:
+    """``X_in`` has a twin ``X`` made from it with no segment left: not its parameter, not
+    a look-up of the segment's sessions, not a call of another segmented view; a file
+    written with a look-up or call the rewrite misses is seen here. (That each twin counts
+    what its view counts for everyone: tests/read/test_segments.py and every test of the
+    views.)"""
+    definitions = {d.name: d for d in load_definitions() if d.kind == "view"}
+    segmented = [n for n, d in definitions.items() if n.endswith("_in") and "{segment:" in d.sql]
+    assert len(segmented) >= 25
+    for name in segmented:
+        twin = definitions[name.removesuffix("_in")]
+        assert twin.sql.startswith(f"CREATE OR REPLACE VIEW microx.{twin.name} AS")
+        for left in ("segment:", "segment_sessions", "_in("):
+            assert left not in twin.sql, (twin.name, left)
