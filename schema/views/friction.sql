@@ -4,13 +4,26 @@
 -- The hourly aggregate's states per hour and moment over exactly the window [since, until):
 -- whole hours come from the aggregate, the minutes before the first and after the last from
 -- the raw rows, so a window from 10:30 counts nothing from 10:00 to 10:30. In a segment
--- (audience.sql) every hour comes from the rows: those on its device, browser, operating
--- system, route and variant, of its sessions where it names a visit or a source.
+-- (audience.sql) of devices, browsers and operating systems alone, the whole hours come
+-- from the aggregate per client; in any other, every hour comes from the rows: those on its
+-- device, browser, operating system, route and variant, of its sessions where it names a
+-- visit or a source.
 CREATE OR REPLACE VIEW microx.moment_states_in AS
     -- The whole hours inside the window from the hourly aggregate...
     SELECT * EXCEPT (site)
     FROM microx.moment_hourly
     WHERE site = {site:String} AND {segment:String} = ''
+        AND hour >= microx_hour_after({since:DateTime('UTC')})
+        AND hour < toStartOfHour({until:DateTime('UTC')})
+    UNION ALL
+    -- ...or from the one per client, for its clients (a moment has a row per hour and
+    -- client there: the views below merge them all)...
+    SELECT * EXCEPT (site, device, browser, os)
+    FROM microx.moment_client_hourly
+    WHERE site = {site:String} AND {segment:String} != ''
+        AND microx_segment_known(microx_segment({segment:String})) = 0
+        AND microx_client_only(microx_segment({segment:String}))
+        AND microx_client_in(microx_segment({segment:String}), device, browser, os)
         AND hour >= microx_hour_after({since:DateTime('UTC')})
         AND hour < toStartOfHour({until:DateTime('UTC')})
     UNION ALL
@@ -56,8 +69,9 @@ CREATE OR REPLACE VIEW microx.moment_states_in AS
         FROM microx.events
         WHERE site = {site:String}
             AND event_time >= {since:DateTime('UTC')} AND event_time < {until:DateTime('UTC')}
-            AND ({segment:String} != '' OR microx_in_part_hours(event_time,
-                {since:DateTime('UTC')}, {until:DateTime('UTC')}))
+            AND (NOT microx_client_only(microx_segment({segment:String}))
+                OR microx_in_part_hours(event_time,
+                    {since:DateTime('UTC')}, {until:DateTime('UTC')}))
             AND microx_segment_known(microx_segment({segment:String})) = 0
             AND microx_in_segment(microx_segment({segment:String}), device, browser, os, path,
                 variants)

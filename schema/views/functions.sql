@@ -186,30 +186,40 @@ CREATE OR REPLACE FUNCTION microx_segment_known AS (seg) ->
     + throwIf(seg['variant'] != '' AND position(seg['variant'], '/') = 0,
         'variant= is EXPERIMENT/VARIANT');
 
--- Whether one row is in a segment's device, browser, operating system, route template and
--- experiment variant (variant=EXPERIMENT/VARIANT, split at its last /): the keys a row
--- carries. Values compare without case ('mobile', 'Mobile').
-CREATE OR REPLACE FUNCTION microx_in_segment AS (seg, device, browser, os, path, variants) ->
+-- Whether a device, browser and operating system are a segment's (values compare without
+-- case: 'mobile', 'Mobile').
+CREATE OR REPLACE FUNCTION microx_client_in AS (seg, device, browser, os) ->
     (seg['device'] = '' OR lower(device) = lower(seg['device']))
     AND (seg['browser'] = '' OR lower(browser) = lower(seg['browser']))
-    AND (seg['os'] = '' OR lower(os) = lower(seg['os']))
-    AND (seg['route'] = '' OR microx_route(path) = seg['route'])
-    AND (seg['variant'] = '' OR variants[substring(seg['variant'], 1,
+    AND (seg['os'] = '' OR lower(os) = lower(seg['os']));
+
+-- Whether experiment variants hold a segment's (variant=EXPERIMENT/VARIANT, split at its
+-- last /).
+CREATE OR REPLACE FUNCTION microx_variant_in AS (seg, variants) ->
+    seg['variant'] = '' OR variants[substring(seg['variant'], 1,
             length(seg['variant']) - position(reverse(seg['variant']), '/'))]
-        = substring(seg['variant'], length(seg['variant']) - position(reverse(seg['variant']), '/') + 2));
+        = substring(seg['variant'], length(seg['variant']) - position(reverse(seg['variant']), '/') + 2);
+
+-- Whether one row is in a segment's device, browser, operating system, route template and
+-- experiment variant: the keys a row carries.
+CREATE OR REPLACE FUNCTION microx_in_segment AS (seg, device, browser, os, path, variants) ->
+    microx_client_in(seg, device, browser, os)
+    AND (seg['route'] = '' OR microx_route(path) = seg['route'])
+    AND microx_variant_in(seg, variants);
 
 -- Whether a session is in a segment's device, browser, operating system, route template
 -- (one of its pages: microx.session_facts's places) and variant (at its last moment, as
 -- experiments judge it).
 CREATE OR REPLACE FUNCTION microx_session_in_segment AS (seg, device, browser, os, places,
     variants) ->
-    (seg['device'] = '' OR lower(device) = lower(seg['device']))
-    AND (seg['browser'] = '' OR lower(browser) = lower(seg['browser']))
-    AND (seg['os'] = '' OR lower(os) = lower(seg['os']))
+    microx_client_in(seg, device, browser, os)
     AND (seg['route'] = '' OR has(places, seg['route']))
-    AND (seg['variant'] = '' OR variants[substring(seg['variant'], 1,
-            length(seg['variant']) - position(reverse(seg['variant']), '/'))]
-        = substring(seg['variant'], length(seg['variant']) - position(reverse(seg['variant']), '/') + 2));
+    AND microx_variant_in(seg, variants);
+
+-- Whether a segment names nothing but a device, browser or operating system: what the
+-- hourly aggregate per client (microx.moment_client_hourly) holds moments by.
+CREATE OR REPLACE FUNCTION microx_client_only AS (seg) ->
+    arrayAll(k -> k IN ('device', 'browser', 'os'), mapKeys(seg));
 
 -- Whether a segment names what only a whole session has: a new or returning visitor, the
 -- traffic source of its first page.

@@ -157,6 +157,14 @@ def test_devices_split_every_moment_of_everyone(shop: Shop) -> None:
         if shop.sent.mobile[sid]
     )
     assert sum(m["occurrences"] for m in mobile.values()) == sent_mobile
+    # The same visitors named by their browser and system, in any case.
+    # (Counts: quantiles merged in another order may differ in their last digits.)
+    counted = ("occurrences", "sessions", "hurt_sessions", "slow", "form_abandons")
+    same = _moments(shop.store, "browser=safari&os=IOS")
+    assert {n: [m[c] for c in counted] for n, m in same.items()} == {
+        n: [m[c] for c in counted] for n, m in mobile.items()
+    }
+    assert _moments(shop.store, "device=mobile&browser=Chrome") == {}
     # A third of the sessions: not everyone, not no one.
     assert 0.2 < sent_mobile / sum(m["occurrences"] for m in everyone.values()) < 0.45
 

@@ -286,6 +286,8 @@ STATEMENTS = {
     # view; DROP of the split table, both halves; the table split in two; a view TO it; an
     # INSERT.
     "session_segments": 1 + 2 + 2 + 1 + 1 + 1,
+    # As session_hourly: the aggregate per client split in two; a view TO it; an INSERT.
+    "moment_clients": 2 + 1 + 1 + 1,
     # A table split in two; a view TO it.
     "daily_moments": 2 + 1 + 1,
     # ADD COLUMN and ADD INDEX on events_local, only the column on events; MODIFY TTL on
