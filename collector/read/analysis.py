@@ -16,6 +16,7 @@ from typing import Any
 
 from collector.read.goals import GOAL_PARAMS, Goal, default_goals
 from collector.read.journey import Phase
+from collector.sink.migrations import without_segment
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]
 Query = Callable[[str, dict[str, Any]], Rows]
@@ -222,6 +223,10 @@ def parse_window(
     return start, end
 
 
+def _everyone(query: Query) -> Query:
+    return lambda sql, params: query(without_segment(sql), params)
+
+
 def _table(query: Query, sql: str, params: dict[str, Any]) -> Table:
     columns, rows = query(sql, params)
     return Table(columns, rows)
@@ -409,6 +414,10 @@ def analyse(
         "until": until.astimezone(dt.UTC).replace(tzinfo=None),
         "segment": segment,
     }
+    if not segment:
+        # Every visitor: the views' twins without the segment (collector.sink.migrations),
+        # whose look-ups of the segment's sessions the engine would analyse on every query.
+        query = _everyone(query)
     # In a segment: its sessions, and all their events in the window.
     _, ((sessions, events),) = query(
         "SELECT uniq(session_id), count() FROM microx.events WHERE site = {site:String}"

@@ -176,7 +176,7 @@ def _closing(sql: str, opening: int) -> int:
     raise SqlSyntaxError(f"unclosed parenthesis at {opening}")
 
 
-def _without_segment(sql: str) -> str:
+def without_segment(sql: str) -> str:
     """``sql`` for every visitor: each look-up of the segment's sessions is false, each
     call of a segmented view is of its twin without the ``segment`` argument, and the
     segment left in the rest is ''."""
@@ -204,7 +204,7 @@ def _everyone(view: Definition) -> Definition | None:
     sql, count = head.subn(f"VIEW {DATABASE}.{name} AS", view.sql, count=1)
     if not count:
         raise ValueError(f"{view.source}: cannot read the name of view {view.name}")
-    return Definition("view", name, _without_segment(sql), view.source)
+    return Definition("view", name, without_segment(sql), view.source)
 
 
 def load_definitions(directory: Path | None = None) -> list[Definition]:

@@ -141,6 +141,89 @@ def test_microx_sql_and_report_while_it_runs(
     assert out.stat().st_size > 1_000_000  # plotly.js is inside: the file stands alone
 
 
+# (The segment's tests come before those that send requests without the token: a client
+# that keeps failing to give it is made to wait, token or not.)
+def _sessions(summary: str) -> int:
+    """The sessions the summary's first line counts."""
+    return int(summary.split(" sessions, ")[0].rsplit(" ", 1)[1])
+
+
+def _ranked_cost(summary: str, moment: str) -> float:
+    """The cost of ``moment`` among the summary's moments to fix first, 0 when not there."""
+    ranked = summary.split("Moments to fix first")[1].split("\n\n")[0]
+    for line in ranked.splitlines():
+        if f"] {moment}: cost " in line:
+            return float(line.split(": cost ")[1].split(" s ")[0].replace(",", ""))
+    return 0.0
+
+
+def test_the_served_report_shows_a_segment(
+    running: tuple[Collector, int], browser: Browser
+) -> None:
+    """An analyst picks the visitors from the report's own form: variant A of the spinner's
+    experiment ranks the spinner high, variant B (a fast spinner) does not; the iPhones this
+    shop never had leave an empty report; a malformed segment is refused."""
+    c, _ = running
+    spinner = journeys.Truth().spinner
+    experiment = journeys.Truth().spinner_experiment
+    for bad in ({"visit": "old"}, {"variant": "no-arm"}, {"device": "a&b"}):
+        refused = httpx.get(
+            f"{c.base}/report", params={"since": "30d", **bad}, auth=("a", TOKEN), timeout=120
+        )
+        assert refused.status_code == 400, refused.text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(
+        http_credentials={"username": "analyst", "password": TOKEN},
+        viewport={"width": 1280, "height": 900},
+    )
+    context.set_default_timeout(120_000)
+    errors: list[str] = []
+    costs, counts = {}, {}
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        answer = page.goto(f"{c.base}/report?site=shop&since=30d")
+        assert answer is not None and answer.status == 200
+        everyone = page.locator("pre.summary").text_content() or ""
+        for arm in ("A", "B"):
+            page.locator("form.window input[name=variant]").fill(f"{experiment}/{arm}")
+            page.locator("form.window button").click()
+            page.wait_for_load_state()
+            text = page.locator("pre.summary").text_content() or ""
+            assert f"segment variant={experiment}/{arm}" in text
+            assert page.locator("form.window input[name=variant]").input_value().endswith(arm)
+            costs[arm] = _ranked_cost(text, spinner)
+            counts[arm] = _sessions(text)
+            if arm == "A":
+                page.screenshot(path=str(ARTIFACTS / "report-segment.png"), full_page=True)
+        page.locator("form.window input[name=variant]").fill("")
+        page.locator("form.window select[name=device]").select_option("mobile")
+        page.locator("form.window button").click()
+        page.wait_for_load_state()
+        assert "No events in this window." in (page.locator("pre.summary").text_content() or "")
+        assert "device=mobile" in page.url
+    finally:
+        context.close()
+    assert errors == []
+    assert costs["A"] > 0 and costs["B"] < costs["A"] / 3
+    # Every session ran under one of the two variants.
+    assert counts["A"] and counts["B"] and counts["A"] + counts["B"] == _sessions(everyone)
+
+
+def test_microx_report_takes_a_segment(running: tuple[Collector, int], tmp_path: Path) -> None:
+    c, _ = running
+    out = tmp_path / "segment.html"
+    segment = f"variant={journeys.Truth().spinner_experiment}/A&device=desktop"
+    report = _cli(
+        c, "report", "--site", "shop", "--since", "30d", "--segment", segment, "--out", str(out)
+    )
+    assert report.returncode == 0, report.stderr
+    assert "segment device=desktop, variant=" in report.stdout.splitlines()[0]
+    assert journeys.Truth().spinner in report.stdout.split("Moments to fix first")[1]
+    wrong = _cli(c, "report", "--site", "shop", "--segment", "colour=red")
+    assert wrong.returncode != 0 and "unknown segment key 'colour'" in wrong.stderr
+
+
 def test_the_report_page_renders_its_charts(
     running: tuple[Collector, int], browser: Browser
 ) -> None:
@@ -268,86 +351,6 @@ def test_the_served_report_changes_its_window_and_opens_a_session(
     )
     assert bad.status_code == 400
     assert httpx.get(f"{c.base}/report/examples", params={"site": "shop"}).status_code == 401
-
-
-def _sessions(summary: str) -> int:
-    """The sessions the summary's first line counts."""
-    return int(summary.split(" sessions, ")[0].rsplit(" ", 1)[1])
-
-
-def _ranked_cost(summary: str, moment: str) -> float:
-    """The cost of ``moment`` among the summary's moments to fix first, 0 when not there."""
-    ranked = summary.split("Moments to fix first")[1].split("\n\n")[0]
-    for line in ranked.splitlines():
-        if f"] {moment}: cost " in line:
-            return float(line.split(": cost ")[1].split(" s ")[0].replace(",", ""))
-    return 0.0
-
-
-def test_the_served_report_shows_a_segment(
-    running: tuple[Collector, int], browser: Browser
-) -> None:
-    """An analyst picks the visitors from the report's own form: variant A of the spinner's
-    experiment ranks the spinner high, variant B (a fast spinner) does not; the iPhones this
-    shop never had leave an empty report; a malformed segment is refused."""
-    c, _ = running
-    spinner = journeys.Truth().spinner
-    experiment = journeys.Truth().spinner_experiment
-    for bad in ({"visit": "old"}, {"variant": "no-arm"}, {"device": "a&b"}):
-        refused = httpx.get(
-            f"{c.base}/report", params={"since": "30d", **bad}, auth=("a", TOKEN), timeout=120
-        )
-        assert refused.status_code == 400, refused.text
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(
-        http_credentials={"username": "analyst", "password": TOKEN},
-        viewport={"width": 1280, "height": 900},
-    )
-    context.set_default_timeout(120_000)
-    errors: list[str] = []
-    costs, counts = {}, {}
-    try:
-        page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{c.base}/report?site=shop&since=30d")
-        everyone = page.locator("pre.summary").text_content() or ""
-        for arm in ("A", "B"):
-            page.locator("form.window input[name=variant]").fill(f"{experiment}/{arm}")
-            page.locator("form.window button").click()
-            page.wait_for_load_state()
-            text = page.locator("pre.summary").text_content() or ""
-            assert f"segment variant={experiment}/{arm}" in text
-            assert page.locator("form.window input[name=variant]").input_value().endswith(arm)
-            costs[arm] = _ranked_cost(text, spinner)
-            counts[arm] = _sessions(text)
-            if arm == "A":
-                page.screenshot(path=str(ARTIFACTS / "report-segment.png"), full_page=True)
-        page.locator("form.window input[name=variant]").fill("")
-        page.locator("form.window select[name=device]").select_option("mobile")
-        page.locator("form.window button").click()
-        page.wait_for_load_state()
-        assert "No events in this window." in (page.locator("pre.summary").text_content() or "")
-        assert "device=mobile" in page.url
-    finally:
-        context.close()
-    assert errors == []
-    assert costs["A"] > 0 and costs["B"] < costs["A"] / 3
-    # Every session ran under one of the two variants.
-    assert counts["A"] and counts["B"] and counts["A"] + counts["B"] == _sessions(everyone)
-
-
-def test_microx_report_takes_a_segment(running: tuple[Collector, int], tmp_path: Path) -> None:
-    c, _ = running
-    out = tmp_path / "segment.html"
-    segment = f"variant={journeys.Truth().spinner_experiment}/A&device=desktop"
-    report = _cli(
-        c, "report", "--site", "shop", "--since", "30d", "--segment", segment, "--out", str(out)
-    )
-    assert report.returncode == 0, report.stderr
-    assert "segment device=desktop, variant=" in report.stdout.splitlines()[0]
-    assert journeys.Truth().spinner in report.stdout.split("Moments to fix first")[1]
-    wrong = _cli(c, "report", "--site", "shop", "--segment", "colour=red")
-    assert wrong.returncode != 0 and "unknown segment key 'colour'" in wrong.stderr
 
 
 def test_microx_sql_after_it_stopped(running: tuple[Collector, int]) -> None:
