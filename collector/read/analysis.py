@@ -195,6 +195,11 @@ def segment_of(given: Mapping[str, str]) -> str:
     return "&".join(pairs)
 
 
+def segment_pairs(segment: str) -> dict[str, str]:
+    """A checked segment's keys and values (``segment_of``'s answer read back)."""
+    return dict(pair.split("=", 1) for pair in segment.split("&") if pair)
+
+
 def parse_segment(text: str) -> str:
     """``text`` (``device=mobile&visit=new``) as a checked segment; '' is everyone."""
     given: dict[str, str] = {}

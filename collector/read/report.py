@@ -21,6 +21,7 @@ from collector.read.analysis import (
     Analysis,
     GoalResult,
     Table,
+    segment_pairs,
     summary,
 )
 
@@ -686,7 +687,7 @@ def _window_form(a: Analysis) -> str:
         f'<label>{name} <input name="{name}" value="{html.escape(value)}"></label> '
         for name, value in fields
     )
-    chosen = dict(p.split("=", 1) for p in a.segment.split("&") if p)
+    chosen = segment_pairs(a.segment)
     for key in SEGMENT_KEYS:
         value = chosen.get(key, "")
         if key in _CHOICES:
@@ -712,7 +713,7 @@ def _examples_links(a: Analysis) -> str:
                 "moment": m["moment"],
                 "since": f"{a.since:%Y-%m-%dT%H:%M:%S}",
                 "until": f"{a.until:%Y-%m-%dT%H:%M:%S}",
-                **dict(p.split("=", 1) for p in a.segment.split("&") if p),
+                **segment_pairs(a.segment),
             }
         )
         items.append(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -24,6 +25,11 @@ from collector.read.report import render_examples, render_html, render_session
 
 DEFAULT_SINCE = "7d"
 NO_STORE = {"cache-control": "no-store"}
+
+
+def _segment(given: Mapping[str, str]) -> str:
+    """The segment a request's own parameters name (``?device=mobile&visit=new``)."""
+    return segment_of({k: given[k] for k in SEGMENT_KEYS if k in given})
 
 
 class ReportPage:
@@ -45,7 +51,7 @@ class ReportPage:
         try:
             since, until = parse_window(given.get("since", DEFAULT_SINCE), given.get("until", ""))
             # The segment's keys are parameters of their own (?device=mobile&visit=new).
-            segment = segment_of({k: given[k] for k in SEGMENT_KEYS if k in given})
+            segment = _segment(given)
         except ValueError as exc:
             return PlainTextResponse(str(exc), 400)
         site = request.query_params.get("site", "")
@@ -84,7 +90,7 @@ class ReportPage:
         site, moment = given.get("site", ""), given.get("moment", "")
         try:
             since, until = parse_window(given.get("since", DEFAULT_SINCE), given.get("until", ""))
-            segment = segment_of({k: given[k] for k in SEGMENT_KEYS if k in given})
+            segment = _segment(given)
         except ValueError as exc:
             return PlainTextResponse(str(exc), 400)
         if not site or not moment:
