@@ -41,7 +41,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -246,6 +246,8 @@ class Window:
     wrapped: float = 0
     calls: int = 0
     send: bool = False
+    # The snippet's calls in it: what started each, where, µs of thread time.
+    parts: list[str] = field(default_factory=list)
 
 
 # The snippet's thread time (µs) by file, what started it and function, over every
@@ -306,6 +308,8 @@ def trace_windows(events: list[dict[str, Any]]) -> list[Window]:
                     file = data["url"].rsplit("/", 1)[-1]
                     what = data.get("functionName") or f"col {data.get('columnNumber')}"
                     WHERE[f"{file} {trigger or 'task'} {what}"] += cpu
+                    where = f"{file}:{data.get('lineNumber')}:{data.get('columnNumber')}"
+                    windows[i].parts.append(f"{trigger or 'task'} {where} {cpu}")
         elif i is not None and outer and name in STYLE_LAYOUT:
             windows[i].style_layout += cpu
         if i is not None and not stack:
@@ -473,6 +477,11 @@ def main() -> None:
     parser.add_argument(
         "--dist", type=Path, default=DIST, help="the snippet's files (default: sdk_js/dist)"
     )
+    parser.add_argument(
+        "--windows",
+        action="store_true",
+        help="print each click window's calls of the snippet",
+    )
     args = parser.parse_args()
     if not (APP / "index.html").is_file():
         raise SystemExit(f"{APP} is missing: make tests/apps/router/dist/index.html")
@@ -568,6 +577,14 @@ def main() -> None:
     print("the profile's hottest functions (minified build's file:line:column), ms in all:")
     for hot, us in HOT.most_common(5):
         print(f"  {hot:48} {us / 1000:7.2f}")
+    if args.windows:
+        print(
+            "each click window: the snippet's µs, a batch sent, its calls"
+            " (what started it, file:line:column, µs)"
+        )
+        for m in results[True]["click"]:
+            sent = "sent" if m.trace.send else "-"
+            print(f"  {m.trace.ours:6.0f} {sent:4} " + ", ".join(m.trace.parts))
 
 
 if __name__ == "__main__":
