@@ -44,8 +44,9 @@ interface Pending extends Fields {
   p: EventProps & { x: number; y: number };
   _el: Element;
   t0: number;
-  _fb?: Activity | "none" | undefined;
   _err?: boolean;
+  /** its feedback timer */
+  _t?: ReturnType<typeof setTimeout>;
   /** records the time to the view it led to, once a route settles; cleared once a route took it */
   _shown?: ((ms?: number) => void) | undefined;
 }
@@ -69,6 +70,7 @@ export function captureClicks(): void {
   const ms = rage.ms || RAGE_MS;
   const px = rage.px || RAGE_PX;
   const deadMs = options.deadMs || DEAD_MS;
+  /** Clicks waiting for their first feedback, each with its timer. */
   const open = new Set<Pending>();
   // The burst on one spot in progress: its first click, how many, when the last was.
   let burst: Pending | undefined;
@@ -85,22 +87,24 @@ export function captureClicks(): void {
   const derive = (type: "dead_click" | "rage_click", click: Pending, df: string, more?: Fields): void =>
     emit(type, { ...click, p: { x: click.p.x, y: click.p.y }, df, ...more });
 
+  // A click's first feedback decides it: it is closed there, in the observer's callback
+  // already running, and its timer cleared (a callback of its own cost 30–100 µs in
+  // Chromium). Every click still open is waiting for its first.
   watch((kind) => {
     for (const click of open) {
-      if (!click._fb) {
-        click._fb = kind;
-        click.d = performance.now() - click.t0;
-      }
+      click.d = performance.now() - click.t0;
+      close(click, kind);
     }
   });
 
+  // An error while the latest click's action runs (within `deadMs` of it, answered or
+  // not: a request it started may fail after it answered), once a click.
   listen(FAILED, (message: string) => {
-    for (const click of open) {
-      if (!click._err) {
-        click._err = true;
-        emit("error_click", { tg: click.tg, l: click.l, n: message, df: `error_click@1:${deadMs}ms` });
-        tell("error", click, { error: message });
-      }
+    const click = lastClick as Pending;
+    if (!click._err && performance.now() - click.t0 < deadMs) {
+      click._err = true;
+      emit("error_click", { tg: click.tg, l: click.l, n: message, df: `error_click@1:${deadMs}ms` });
+      tell("error", click, { error: message });
     }
   });
 
@@ -109,28 +113,29 @@ export function captureClicks(): void {
   const report = (click: Pending): void => {
     if (held.delete(click)) emit("click", click);
   };
-  const close = (click: Pending): void => {
-    // Closed once: by its timer, or earlier when the page is left (a page restored from
-    // the back/forward cache runs the timers of clicks already reported).
+  const close = (click: Pending, fb: Activity | "none" = "none"): void => {
+    // Closed once: at its feedback, by its timer, or by a later click elsewhere.
     if (!open.delete(click)) return;
+    clearTimeout(click._t);
     const props = click.p;
-    props["fb"] = click._fb || "none";
-    held.add(click);
+    props["fb"] = fb;
     // A data router runs the route's action and loader before it changes the URL: a
-    // submit control or a link waits for its view (or leaving the page, which a link or
-    // submission the page did not take over does).
+    // submit control or a link, and a click answered by a navigation, wait for the view
+    // (not one opening another tab: only a control's click can start a route)
+    // (up to VIEW_MAX_MS, checked at the next click rather than by a timer of their own),
+    // or until the page is hidden or left. (Closed at its first answer, a click cannot
+    // have its view yet.)
     const el = click._el as HTMLButtonElement;
-    if (!("view" in props) && ((el.form && el.type == "submit") || el.matches("a[href]")))
-      setTimeout(guard(report), VIEW_MAX_MS, click);
-    else report(click);
-    if (props["fb"] == "none" && !props["ex"]) {
+    if (!props["ex"] && ((el.form && el.type == "submit") || el.matches("a[href]") || fb == "nav")) held.add(click);
+    else emit("click", click);
+    if (fb == "none" && !props["ex"]) {
       derive("dead_click", click, `dead@1:${deadMs}ms`);
       // Once per burst: the page hears "rage" for the rest.
       if (!props["burst"]) tell("dead", click);
     }
-    // A burst ends once `ms` has passed since its last click: by this click's own timer
+    // A burst ends once `ms` has passed since its last click: by a dead click's timer
     // where `ms` is at most `deadMs` (the defaults), else with the next click elsewhere or
-    // the page being left.
+    // the page being hidden or left.
     if (performance.now() - burstLast >= ms) endBurst();
   };
 
@@ -140,19 +145,26 @@ export function captureClicks(): void {
     burst = undefined;
   };
 
-  listen(LEAVING, () => {
-    open.forEach(close);
+  // At each change of visibility (hidden, the page may be discarded without another word;
+  // shown again, nothing waits) and when the page is left, the clicks waiting for a view
+  // and the burst end. (Those waiting for feedback when the page is left have had it
+  // then: its pagehide is activity, `activity.ts`.)
+  const end = (): void => {
     held.forEach(report);
     endBurst();
-  });
+  };
+  listen(LEAVING, end);
+  addEventListener("visibilitychange", end);
 
   addEventListener(
     "click",
     guard((event: MouseEvent) => {
-      if (!(event.target instanceof Element)) return;
-      const el = event.target.closest(ACTIONABLE) || event.target;
+      // (A click dispatched on the document or the window has no `closest`: the guard ends it.)
+      const target = event.target as Element;
+      const el = target.closest(ACTIONABLE) || target;
       if (el.closest("[data-microx-ignore]")) return;
       const now = performance.now();
+      for (const click of held) if (now - click.t0 > VIEW_MAX_MS) report(click);
       const x = event.pageX | 0; // whole pixels
       const y = event.pageY | 0;
       // A double or triple click that selected text is reading, not rage. Only where
@@ -193,10 +205,11 @@ export function captureClicks(): void {
           report(click);
         };
       // What happens after a new click answers that click, not the ones before it on
-      // other elements (a second click on a slow button shares the first one's answer).
-      for (const other of open) if (other._el != el) other._fb ||= "none";
+      // other elements, which had no answer then (a second click on a slow button shares
+      // the first one's answer).
+      for (const other of open) if (other._el != el) close(other);
       open.add(click);
-      setTimeout(guard(close), deadMs, click);
+      click._t = setTimeout(guard(close), deadMs, click);
       lastClick = click;
       fire(CLICKED, el);
 

@@ -68,7 +68,7 @@ export const api: Api = {
     addEventListener(
       "visibilitychange",
       guard(() => {
-        if (document.visibilityState == "hidden") send(true);
+        if (document.hidden) send(true);
       }),
     );
     addEventListener(

@@ -18,7 +18,7 @@ import type { VitalsLibrary } from "./vitals";
 export function captureDeferred(bridge: Bridge, vitals: VitalsLibrary): void {
   handleFailures(bridge.failures);
   guard(sendOffThread)(bridge.failures);
-  sendSaved(bridge.resend);
+  sendSaved(bridge.resend, bridge.failures);
   guard(captureLoading)(bridge);
   watchDeclaredSteps(bridge.step);
   capturePerformance(bridge.record, bridge.click, vitals, bridge.selector);

@@ -118,7 +118,7 @@ export function captureForms(): void {
       form._last = tg;
       clearTimeout(form._timer);
       form._timer = setTimeout(
-        guard(() => document.visibilityState == "visible" && stalled(form, "idle")),
+        guard(() => !document.hidden && stalled(form, "idle")),
         stallMs,
       );
     } else {
