@@ -119,12 +119,12 @@ export function captureClicks(): void {
     clearTimeout(click._t);
     const props = click.p;
     props["fb"] = fb;
-    // A data router runs the route's action and loader before it changes the URL: a
-    // submit control or a link, and a click answered by a navigation, wait for the view
-    // (not one opening another tab: only a control's click can start a route)
-    // (up to VIEW_MAX_MS, checked at the next click rather than by a timer of their own),
-    // or until the page is hidden or left. (Closed at its first answer, a click cannot
-    // have its view yet.)
+    // A data router runs the route's action and loader before it changes the URL: the
+    // click of a submit control or a link, or one answered by a navigation, waits for its
+    // view, up to VIEW_MAX_MS (checked at the next click, not by a timer of its own), or
+    // until the page's visibility changes or it is left. Only a control's click can start
+    // a route (not an exempt one, such as a link to another tab), and none has its view
+    // yet when it is closed at its first answer.
     const el = click._el as HTMLButtonElement;
     if (!props["ex"] && ((el.form && el.type == "submit") || el.matches("a[href]") || fb == "nav")) held.add(click);
     else emit("click", click);
