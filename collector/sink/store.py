@@ -62,6 +62,31 @@ def _literal(value: object) -> str:
     return _quoted(value) if isinstance(value, str) else str(value)
 
 
+# The contract's event id: nothing in it needs escaping.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+class _Formatted:
+    """A query parameter's value already in the engine's text format: the driver sends
+    what ``str`` gives of a value of a type it does not know."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _uuids(ids: Sequence[str]) -> object:
+    """``ids`` as an ``Array(UUID)`` parameter. The driver escapes a string one character
+    at a time in Python: 50,000 ids took it about 0.4 s, more than half of what a batch
+    checked against the store cost the sink's thread. Ids that are each a UUID need no
+    escaping; any other list is left to the driver."""
+    if all(map(_UUID.fullmatch, ids)):
+        return _Formatted("['" + "','".join(ids) + "']")
+    return list(ids)
+
+
 def describe_url(url: str) -> str:
     """The URL without its password, for logs and error messages."""
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
@@ -310,7 +335,7 @@ class Store:
             f"SELECT DISTINCT toString(event_id) FROM {DATABASE}.events"
             " WHERE event_time BETWEEN {since:DateTime64(3, 'UTC')}"
             " AND {until:DateTime64(3, 'UTC')} AND event_id IN {ids:Array(UUID)}",
-            parameters={"since": since, "until": until, "ids": list(ids)},
+            parameters={"since": since, "until": until, "ids": _uuids(ids)},
         )
         return {row[0] for row in result.result_rows}
 

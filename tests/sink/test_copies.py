@@ -4,6 +4,7 @@ looked up, how far from their time, and what is remembered."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from collector.sink.copies import (
     rejected_key,
 )
 from collector.sink.records import Block
-from collector.sink.store import Store
+from collector.sink.store import Store, _uuids
 from tests.conftest import make_envelope, make_event, now_ms, open_store, rows_of
 
 _ID = EVENT_COLUMNS.index("event_id")
@@ -76,6 +77,20 @@ def test_only_resent_events_are_looked_up_unless_the_batch_may_be_stored(store: 
     assert Copies().find(store, block, verify=False) == Found(frozenset({marked}))
     every = frozenset(r[_ID] for r in rows)
     assert Copies().find(store, block, verify=True) == Found(every)
+
+
+def test_ids_are_sent_unescaped_only_when_each_is_a_uuid(store: Store) -> None:
+    rows = stored_events(store, 20)
+    ids = [r[_ID] for r in rows]
+    times = [dt.datetime.fromtimestamp(r[_TIME] / 1000, dt.UTC) for r in rows]
+    hour = dt.timedelta(hours=1)
+    # As many as a batch holds: more than a query's text may (262,144 bytes).
+    looked_up = [*ids[:10], *(str(uuid.uuid4()) for _ in range(50_000)), *ids[-5:]]
+    assert not isinstance(_uuids(looked_up), list)
+    found = store.existing_event_ids(looked_up, min(times) - hour, max(times) + hour)
+    assert found == set(ids[:10] + ids[-5:])
+    # Anything else is the driver's to escape.
+    assert _uuids([*ids[:2], "x'] OR 1=1 --"]) == [*ids[:2], "x'] OR 1=1 --"]
 
 
 def test_a_resent_event_is_looked_for_near_its_own_time(store: Store) -> None:
