@@ -54,6 +54,7 @@ def stored_rows(port: int) -> int:
     return total
 
 
+SPY = ["py-spy", "record", "--format", "raw", "--rate", "100", "--threads"]
 # Run in a process of its own: one process owns an embedded store's directory.
 DROP_VIEWS = """
 import sys, clickhouse_connect
@@ -156,8 +157,7 @@ def main() -> None:
             spy = None
             if args.py_spy:
                 spy = subprocess.Popen(
-                    ["py-spy", "record", "--format", "raw", "-o", args.py_spy, "-r", "100"]
-                    + ["--threads", "-p", str(pid)],
+                    [*SPY, "-o", args.py_spy, "-p", str(pid)],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
