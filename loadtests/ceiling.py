@@ -47,11 +47,10 @@ def stored_rows(port: int) -> int:
     """Rows the sink has inserted into ``microx.events``, from its own metric."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
         text = r.read().decode()
-    total = 0
     for line in text.splitlines():
         if line.startswith("microx_insert_rows_total{") and 'table="events"' in line:
-            total += int(float(line.rsplit(" ", 1)[1]))
-    return total
+            return int(float(line.rsplit(" ", 1)[1]))
+    raise RuntimeError("the collector's /metrics has no microx_insert_rows_total for events")
 
 
 SPY = ["py-spy", "record", "--format", "raw", "--rate", "100", "--threads"]
@@ -138,6 +137,10 @@ def main() -> None:
             stats = drive(port, args.seconds, args.connections, 0, args.batch)
             after, w1 = threads(pid), wrk_cpu()
             acked = accepted_metric(port)
+            if not acked:
+                raise RuntimeError(
+                    "the collector acknowledged nothing, or /metrics lacks the count"
+                )
             # Killed, so that no shutdown drain stores the spool: the next start replays it.
             os.kill(pid, signal.SIGKILL)
         events = int(stats["ok"]) * args.batch
