@@ -117,10 +117,17 @@ def peak_rss_mb(pid: int) -> float:
 
 @contextmanager
 def server(
-    cmd: list[str], env: dict[str, str], port: int, log: Path, cwd: Path = ROOT
+    cmd: list[str],
+    env: dict[str, str],
+    port: int,
+    log: Path,
+    cwd: Path = ROOT,
+    pass_fds: tuple[int, ...] = (),
 ) -> Iterator[int]:
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=out, cwd=cwd)
+        proc = subprocess.Popen(
+            cmd, env={**os.environ, **env}, stdout=out, stderr=out, cwd=cwd, pass_fds=pass_fds
+        )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
