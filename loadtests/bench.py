@@ -150,6 +150,12 @@ def server(
                 proc.wait()
 
 
+def uvicorn(app: str, port: int, *options: str) -> list[str]:
+    """The command serving ``app`` (``module:attribute``) alone under uvicorn, quietly."""
+    cmd = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
+    return [*cmd, "--log-level", "warning", "--no-access-log", *options]
+
+
 def drive(
     port: int, seconds: float, connections: int, rate: float = 0, batch: int = BATCH
 ) -> dict[str, float]:
@@ -260,17 +266,7 @@ def main() -> int:
 
     def run_bare(batch: int) -> Result:
         port = free_port()
-        cmd = [
-            py,
-            "-m",
-            "uvicorn",
-            "loadtests.servers.bare:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
+        cmd = uvicorn("loadtests.servers.bare:app", port)
         return measure("bare", cmd, {}, port, work, args.seconds, args.connections, 0, batch)
 
     def run_microx(name: str, connections: int, rate: float = 0, batch: int = BATCH) -> Result:

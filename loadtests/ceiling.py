@@ -33,8 +33,24 @@ import time
 import urllib.request
 from pathlib import Path
 
-from loadtests.bench import ROOT, accepted_metric, drive, free_port, server
+from loadtests.bench import ROOT, accepted_metric, drive, free_port, server, uvicorn
 from loadtests.thread_cpu import threads
+
+# No limit a load test would hit first, and room in the spool for every event it sends.
+UNLIMITED = {
+    "MICROX_LOG_LEVEL": "warning",
+    "MICROX_RATE_IP_PER_S": "1e9",
+    "MICROX_RATE_IP_BURST": "1e9",
+    "MICROX_RATE_SITE_EVENTS_PER_S": "1e9",
+    "MICROX_RATE_SITE_BURST": "1e9",
+    "MICROX_SPOOL_MAX_BYTES": str(8 << 30),
+}
+# The same, with a sink that waits for a batch it never gets: an hour old, or a billion rows.
+IDLE_SINK = {
+    **UNLIMITED,
+    "MICROX_BATCH_MAX_ROWS": str(10**9),
+    "MICROX_BATCH_MAX_AGE_MS": str(3_600_000),
+}
 
 
 def wrk_cpu() -> float:
@@ -104,19 +120,11 @@ def main() -> None:
         help="sample the store alone with py-spy into FILE (--format raw)",
     )
     args = parser.parse_args()
-    base = {
-        "MICROX_LOG_LEVEL": "warning",
-        "MICROX_RATE_IP_PER_S": "1e9",
-        "MICROX_RATE_IP_BURST": "1e9",
-        "MICROX_RATE_SITE_EVENTS_PER_S": "1e9",
-        "MICROX_RATE_SITE_BURST": "1e9",
-        "MICROX_SPOOL_MAX_BYTES": str(8 << 30),
-    }
     with tempfile.TemporaryDirectory(prefix="microx-ceiling-") as work:
         port = free_port()
-        bare = [sys.executable, "-m", "uvicorn", "loadtests.servers.bare:app", "--port", str(port)]
-        bare += ["--log-level", "warning", "--no-access-log"]
-        with server(bare, {}, port, Path(work) / "bare.log") as pid:
+        with server(
+            uvicorn("loadtests.servers.bare:app", port), {}, port, Path(work) / "bare.log"
+        ) as pid:
             drive(port, 2, args.connections, 0, args.batch)
             before, w0 = threads(pid), wrk_cpu()
             stats = drive(port, args.seconds, args.connections, 0, args.batch)
@@ -127,10 +135,7 @@ def main() -> None:
         data = f"{work}/var"
         serve = [sys.executable, "-m", "collector.cli", "serve"]
         port = free_port()
-        away = {**base, "MICROX_PORT": str(port), "MICROX_DATA_DIR": data}
-        # The sink waits for a batch it never gets: an hour old, or a billion rows.
-        away["MICROX_BATCH_MAX_ROWS"] = str(10**9)
-        away["MICROX_BATCH_MAX_AGE_MS"] = str(3_600_000)
+        away = {**IDLE_SINK, "MICROX_PORT": str(port), "MICROX_DATA_DIR": data}
         with server(serve, away, port, Path(work) / "away.log", cwd=ROOT) as pid:
             drive(port, 2, args.connections, 0, args.batch)
             before, w0 = threads(pid), wrk_cpu()
@@ -152,7 +157,7 @@ def main() -> None:
                 [sys.executable, "-c", DROP_VIEWS, f"chdb://{data}/clickhouse"], check=True
             )
         port = free_port()
-        home = {**base, "MICROX_PORT": str(port), "MICROX_DATA_DIR": data}
+        home = {**UNLIMITED, "MICROX_PORT": str(port), "MICROX_DATA_DIR": data}
         if args.insert_rows:
             home["MICROX_BATCH_MAX_ROWS"] = str(args.insert_rows)
         started = time.monotonic()

@@ -33,19 +33,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from loadtests.bench import ROOT, accepted_metric, cpu_seconds, drive, free_port, server
+import orjson
+
+from loadtests import send_batches
+from loadtests.bench import ROOT, accepted_metric, cpu_seconds, drive, free_port, server, uvicorn
+from loadtests.ceiling import IDLE_SINK, wrk_cpu
 
 # Copies of the base rows with ids of their own, so no insert is a duplicate of another;
 # the base is at most one insert's rows.
@@ -89,30 +91,9 @@ def engine(data: str, rows: int, status: Path, kind: str, batch: int) -> None:
 
 
 def bench_envelopes(rows: int, batch: int) -> Iterator[dict[str, Any]]:
-    """The batches ``loadtests/events.lua`` sends: ``batch`` clicks of one session each."""
-    now = int(time.time() * 1000)
+    """``batch`` clicks of one session each, as ``loadtests/events.lua`` sends them."""
     for _ in range(-(-rows // batch)):
-        events = [
-            {
-                "id": str(uuid.uuid4()),
-                "t": "click",
-                "ts": now,
-                "q": i,
-                "tg": "button#buy",
-                "l": "Buy",
-                "p": {"x": i + 1, "y": 10},
-            }
-            for i in range(batch)
-        ]
-        yield {
-            "v": 1,
-            "s": "demo",
-            "sid": str(uuid.uuid4()),
-            "at": now,
-            "u": "http://127.0.0.1/load",
-            "c": {"sdk": "bench", "vw": 1280, "vh": 800},
-            "e": events,
-        }
+        yield orjson.loads(send_batches.batch(batch))
 
 
 def _tell(status: Path, rows: int) -> None:
@@ -123,19 +104,6 @@ def _tell(status: Path, rows: int) -> None:
 
 def stored(status: Path) -> int:
     return int(status.read_text())
-
-
-IDLE_SINK = {
-    "MICROX_LOG_LEVEL": "warning",
-    "MICROX_RATE_IP_PER_S": "1e9",
-    "MICROX_RATE_IP_BURST": "1e9",
-    "MICROX_RATE_SITE_EVENTS_PER_S": "1e9",
-    "MICROX_RATE_SITE_BURST": "1e9",
-    "MICROX_SPOOL_MAX_BYTES": str(8 << 30),
-    # The sink waits for a batch it never gets: an hour old, or a billion rows.
-    "MICROX_BATCH_MAX_ROWS": str(10**9),
-    "MICROX_BATCH_MAX_AGE_MS": str(3_600_000),
-}
 
 
 class Feeder(threading.Thread):
@@ -168,18 +136,13 @@ def _settle(status: Path) -> None:
         time.sleep(3)
 
 
-def wrk_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def line(name: str, received: float, kept: float, seconds: float, cores: dict[str, float]) -> None:
     cpu = sum(cores.values())
-    per = cpu * seconds / kept * 1e6 if kept else float("nan")
     parts = ", ".join(f"{g} {c:.2f}" for g, c in cores.items())
+    per = f" ({cpu * seconds / kept * 1e6:.1f} µs/event stored)" if kept else ""
     print(
         f"{name:24} received {received / seconds:>9,.0f}/s  stored {kept / seconds:>9,.0f}/s"
-        f"  cores: {parts} ({per:.1f} µs/event stored)"
+        f"  cores: {parts}{per}"
     )
 
 
@@ -203,9 +166,9 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="microx-floor-") as work:
         port = free_port()
-        bare = [sys.executable, "-m", "uvicorn", "loadtests.servers.bare:app", "--port", str(port)]
-        bare += ["--log-level", "warning", "--no-access-log"]
-        with server(bare, {}, port, Path(work) / "bare.log") as pid:
+        with server(
+            uvicorn("loadtests.servers.bare:app", port), {}, port, Path(work) / "bare.log"
+        ) as pid:
             drive(port, 2, args.connections, 0, args.batch)
             c0, w0 = cpu_seconds(pid), wrk_cpu()
             stats = drive(port, args.seconds, args.connections, 0, args.batch)
@@ -236,8 +199,7 @@ def main() -> None:
             line("engine alone", kept, kept, seconds, {"engine": (e1 - e0) / seconds})
 
             port = free_port()
-            floor = [sys.executable, "-m", "uvicorn", "loadtests.servers.bare_store:app"]
-            floor += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+            floor = uvicorn("loadtests.servers.bare_store:app", port)
             floor_env = {
                 "FLOOR_BATCH": str(args.batch),
                 "FLOOR_INSERT_ROWS": str(args.insert_rows),
@@ -253,17 +215,15 @@ def main() -> None:
                 "MICROX_PORT": str(port),
                 "MICROX_DATA_DIR": f"{work}/var",
             }
-            lean = [sys.executable, "-m", "uvicorn", "loadtests.servers.lean_store:app"]
-            lean += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
-            lean += ["--lifespan", "off"]
+            lean = uvicorn("loadtests.servers.lean_store:app", port, "--lifespan", "off")
             lean_env = {**floor_env, "FLOOR_SPOOL": f"{work}/lean-spool"}
             runs = (
-                ("bare + store", floor, floor_env),
-                ("required work + store", lean, lean_env),
-                ("request path + store", serve, serve_env),
+                ("bare + store", floor, floor_env, (write,)),
+                ("required work + store", lean, lean_env, (write,)),
+                ("request path + store", serve, serve_env, ()),
             )
-            for name, cmd, env in runs:
-                with server(cmd, env, port, Path(work) / "run.log", pass_fds=(write,)) as pid:
+            for name, cmd, env, fds in runs:
+                with server(cmd, env, port, Path(work) / "run.log", pass_fds=fds) as pid:
                     feeder = None
                     if cmd is serve:
                         feeder = Feeder(port, write, args.insert_rows)

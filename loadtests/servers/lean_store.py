@@ -19,17 +19,14 @@ from collector.ingest.validate import judge_body
 from collector.rows.record import Accepted
 from collector.rows.useragent import classify
 from collector.spool.log import Spool
+from loadtests.servers.bare_store import received
 
-EVERY = int(os.environ.get("FLOOR_INSERT_ROWS", "50000"))
-PIPE = int(os.environ.get("FLOOR_FD", "-1"))
 SPOOL = Spool(Path(os.environ.get("FLOOR_SPOOL", "spool")), 8 << 30)
 SPOOL.open()
 HEADERS = [(b"content-type", b"application/json")]
-_received = 0
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
-    global _received
     if scope["type"] != "http":
         return
     body = b""
@@ -51,10 +48,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         classify(user_agent),
     )
     await SPOOL.append(record.encode(), record.rows)
-    _received += len(judged.accepted)
-    if _received >= EVERY:
-        _received -= EVERY
-        os.write(PIPE, b"i")
+    received(len(judged.accepted))
     answer = {"accepted": len(judged.accepted), "rejected": len(judged.rejected), "errors": []}
     await send({"type": "http.response.start", "status": 202, "headers": HEADERS})
     await send({"type": "http.response.body", "body": orjson.dumps(answer)})
